@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Deploys events/deploy.json to the embedded CDN simulator (events/sim-demo.json) and prints the
+# per-domain result. No cloud account needed: the keys below exist only in the simulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${CARGO_TARGET_DIR:-target}/debug
+work=$(mktemp -d)
+trap 'kill "$sim_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+"$bin/cdn-sim" --config events/sim-demo.json --addr-file "$work/addr" >"$work/sim.log" 2>&1 &
+sim_pid=$!
+for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
+[ -s "$work/addr" ] || { echo "the simulator did not start:"; cat "$work/sim.log"; exit 1; }
+endpoint=$(cat "$work/addr")
+
+echo "== simulator on $endpoint: www (old certificate, HTTP/2 on), img (already serves the new one),"
+echo "   slow (7 s to go live), broken (ends configure_failed), *.example.com; shop.example.net is not covered"
+echo "== cdn-cert-deploy invoke --event events/deploy.json --endpoint $endpoint"
+set +e
+HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
+HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
+RUST_LOG=${RUST_LOG:-info} \
+  "$bin/cdn-cert-deploy" invoke --event events/deploy.json --endpoint "$endpoint" --budget "${BUDGET:-60}"
+code=$?
+set -e
+echo "== exit code $code (0: every domain deployed or unchanged; 1: not every domain; 2: invalid request)"
+echo "== www.example.com as the simulator now holds it (settings kept):"
+curl -s "$endpoint/_sim/domains/www.example.com" | python3 -c '
+import json, sys
+d = json.load(sys.stdin); h = d["https"]
+print("   status=%s http2=%s tls=%s ocsp=%s origin_protocol=%s force_redirect=%s" % (d["status"],
+      h["http2_status"], h["tls_version"], h["ocsp_stapling_status"], d["origin_protocol"], d["force_redirect"]))' || true
+exit 0

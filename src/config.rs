@@ -1,0 +1,146 @@
+//! The function's configuration, read from the environment once per process (credentials are
+//! re-read per invocation where the platform supplies them). Never from an event.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
+use crate::huawei::credential::Credentials;
+
+/// A configuration value that cannot be used; `variable` names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &str, message: impl Into<String>) -> Self {
+        Self {
+            variable: variable.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything the handler needs besides the event.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `None` when `HUAWEICLOUD_SDK_AK`/`_SK` are not set (a platform may supply them later).
+    pub credentials: Option<Credentials>,
+    pub endpoint: Endpoint,
+    /// `DEPLOY_REQUEST`: the request of bare scheduled events and defaults for every other event.
+    pub default_request: Option<Value>,
+    /// `DEPLOY_TIME_BUDGET_SECS`: an upper bound on every run's budget.
+    pub budget_cap: Option<Duration>,
+}
+
+impl Config {
+    /// Reads the configuration through `env` (a lookup, so tests pass a map). An `@path` value of
+    /// `DEPLOY_REQUEST` is read from that file.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let endpoint_text = env("HUAWEICLOUD_CDN_ENDPOINT")
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        let endpoint = Endpoint::parse(&endpoint_text)
+            .map_err(|e| ConfigError::new("HUAWEICLOUD_CDN_ENDPOINT", e.to_string()))?;
+        let default_request = match env("DEPLOY_REQUEST").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => Some(parse_default_request(&v)?),
+        };
+        let budget_cap = match env("DEPLOY_TIME_BUDGET_SECS").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(s) if s > 0 => Some(Duration::from_secs(s)),
+                _ => {
+                    return Err(ConfigError::new(
+                        "DEPLOY_TIME_BUDGET_SECS",
+                        format!("`{v}` is not a positive number of seconds"),
+                    ))
+                }
+            },
+        };
+        Ok(Self {
+            credentials: Credentials::from_env(&env),
+            endpoint,
+            default_request,
+            budget_cap,
+        })
+    }
+
+    /// Reads the process environment.
+    pub fn from_process_env() -> Result<Self, ConfigError> {
+        Self::from_env(|k| std::env::var(k).ok())
+    }
+}
+
+fn parse_default_request(v: &str) -> Result<Value, ConfigError> {
+    let (text, origin) = match v.trim().strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new("DEPLOY_REQUEST", format!("cannot read `{path}`: {e}"))
+            })?,
+            format!(" (from {path})"),
+        ),
+        None => (v.to_string(), String::new()),
+    };
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| ConfigError::new("DEPLOY_REQUEST", format!("not valid JSON{origin}: {e}")))?;
+    if !value.is_object() {
+        return Err(ConfigError::new(
+            "DEPLOY_REQUEST",
+            format!("must be a JSON object{origin}"),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_env(env(&[])).unwrap();
+        assert_eq!(c.endpoint.host(), "cdn.myhuaweicloud.com");
+        assert!(c.credentials.is_none() && c.default_request.is_none() && c.budget_cap.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = Config::from_env(env(&[(
+            "HUAWEICLOUD_CDN_ENDPOINT",
+            "http://evil.example.com",
+        )]))
+        .unwrap_err();
+        assert_eq!(e.variable, "HUAWEICLOUD_CDN_ENDPOINT");
+        let e = Config::from_env(env(&[("DEPLOY_REQUEST", "{nope")])).unwrap_err();
+        assert_eq!(e.variable, "DEPLOY_REQUEST");
+        let e = Config::from_env(env(&[("DEPLOY_TIME_BUDGET_SECS", "soon")])).unwrap_err();
+        assert_eq!(e.variable, "DEPLOY_TIME_BUDGET_SECS");
+        let e = Config::from_env(env(&[("DEPLOY_REQUEST", "@/nonexistent/x.json")])).unwrap_err();
+        assert!(e.message.contains("/nonexistent/x.json"));
+    }
+
+    #[test]
+    fn default_request_inline() {
+        let c = Config::from_env(env(&[
+            ("DEPLOY_REQUEST", r#"{"domains":["a.example.com"]}"#),
+            ("DEPLOY_TIME_BUDGET_SECS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!(c.default_request.unwrap()["domains"][0], "a.example.com");
+        assert_eq!(c.budget_cap, Some(Duration::from_secs(60)));
+    }
+}

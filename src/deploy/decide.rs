@@ -1,0 +1,297 @@
+//! The pure decisions of a domain's deployment: after reading it, write or not; what to write so
+//! nothing the user did not ask to change is lost; after polling it, done or not; how long to
+//! wait before the next poll or retry.
+
+use std::time::Duration;
+
+use super::target::Target;
+use crate::cert::leaf_fingerprint;
+use crate::huawei::model::{DomainStatus, HttpsGet, HttpsPut, SOURCE_OWN, SOURCE_SCM};
+
+/// Settings the request asks to change; `None` keeps the domain's current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub http2: Option<bool>,
+    pub tls_version: Option<String>,
+    pub ocsp_stapling: Option<bool>,
+}
+
+/// Whether a domain's https block already serves `target`: HTTPS on and the same leaf
+/// fingerprint (uploaded certificates) or the same Certificate Manager id.
+pub fn serves(https: Option<&HttpsGet>, target: &Target) -> bool {
+    let Some(h) = https else { return false };
+    if h.https_status.as_deref() != Some("on") {
+        return false;
+    }
+    match target {
+        Target::Pem { fingerprint, .. } => {
+            h.certificate_source.unwrap_or(SOURCE_OWN) != SOURCE_SCM
+                && h.certificate_value
+                    .as_deref()
+                    .and_then(leaf_fingerprint)
+                    .is_some_and(|f| &f == fingerprint)
+        }
+        Target::Scm { id, .. } => {
+            h.certificate_source == Some(SOURCE_SCM) && h.scm_certificate_id.as_deref() == Some(id)
+        }
+    }
+}
+
+/// What to do after reading a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Online and already serving the certificate: nothing to write.
+    Unchanged,
+    /// `configuring` another change: wait for it to settle, then read again.
+    WaitUntilSettled,
+    /// Write the certificate.
+    Write,
+    /// The domain cannot take a certificate now (offline, being checked or deleted).
+    Unavailable(String),
+}
+
+/// Decides from a fresh read.
+pub fn after_read(
+    status: &DomainStatus,
+    https: Option<&HttpsGet>,
+    target: &Target,
+    force: bool,
+) -> Decision {
+    match status {
+        DomainStatus::Configuring => Decision::WaitUntilSettled,
+        DomainStatus::Offline
+        | DomainStatus::Checking
+        | DomainStatus::CheckFailed
+        | DomainStatus::Deleting => Decision::Unavailable(format!(
+            "the domain is `{}`; a certificate can be deployed once it is online",
+            status.as_str()
+        )),
+        DomainStatus::Online if !force && serves(https, target) => Decision::Unchanged,
+        // configure_failed with our certificate: the earlier attempt failed, so write again.
+        DomainStatus::Online | DomainStatus::ConfigureFailed => Decision::Write,
+        DomainStatus::Other(_) => Decision::WaitUntilSettled,
+    }
+}
+
+/// The https block to write: the new certificate, and the domain's current HTTP/2, TLS versions
+/// and OCSP stapling unless the request overrides them (the CDN resets what the block omits).
+pub fn https_put(current: Option<&HttpsGet>, target: &Target, overrides: &Overrides) -> HttpsPut {
+    let switch = |b: bool| if b { "on" } else { "off" }.to_string();
+    let keep = |o: Option<bool>, cur: Option<&String>| o.map(switch).or_else(|| cur.cloned());
+    let cur = current.cloned().unwrap_or_default();
+    let mut put = HttpsPut {
+        https_status: "on".into(),
+        certificate_type: "server".into(),
+        http2_status: keep(overrides.http2, cur.http2_status.as_ref()),
+        tls_version: overrides
+            .tls_version
+            .clone()
+            .or_else(|| cur.tls_version.clone()),
+        ocsp_stapling_status: keep(overrides.ocsp_stapling, cur.ocsp_stapling_status.as_ref()),
+        ..Default::default()
+    };
+    match target {
+        Target::Pem {
+            name,
+            chain_pem,
+            private_key,
+            ..
+        } => {
+            put.certificate_source = SOURCE_OWN;
+            put.certificate_name = Some(name.clone());
+            put.certificate_value = Some(chain_pem.clone());
+            put.private_key = Some(private_key.clone());
+        }
+        Target::Scm { id, name } => {
+            put.certificate_source = SOURCE_SCM;
+            put.scm_certificate_id = Some(id.clone());
+            put.certificate_name = name.clone();
+        }
+    }
+    put
+}
+
+/// What a poll after the write says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Online and serving the new certificate.
+    Deployed,
+    /// The CDN gave up on the change.
+    ConfigureFailed,
+    /// Not there yet.
+    Waiting,
+}
+
+/// Judges a poll. A domain is deployed only when its own status reads `online` and its own https
+/// block carries the new certificate; `https` is `None` when it was not read this poll.
+pub fn after_poll(status: &DomainStatus, https: Option<&HttpsGet>, target: &Target) -> Verdict {
+    match status {
+        DomainStatus::ConfigureFailed => Verdict::ConfigureFailed,
+        DomainStatus::Online if serves(https, target) => Verdict::Deployed,
+        _ => Verdict::Waiting,
+    }
+}
+
+/// The wait before poll `n` (0-based) after a write: about a second first, growing by half each
+/// time, never more than ten seconds. A real CDN takes minutes, the simulator seconds.
+pub fn poll_delay(n: u32) -> Duration {
+    let ms = 1000.0 * 1.5f64.powi(n.min(20) as i32);
+    Duration::from_millis(ms.min(10_000.0) as u64)
+}
+
+/// The wait before retry `attempt` (0-based) of a failed call: exponential from half a second,
+/// capped at eight, with jitter (`rand01` in [0, 1)) taking off up to half.
+pub fn retry_delay(attempt: u32, rand01: f64) -> Duration {
+    let full = (500u64 << attempt.min(10)).min(8_000) as f64;
+    Duration::from_millis((full * (0.5 + 0.5 * rand01.clamp(0.0, 1.0))) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::huawei::credential::Secret;
+
+    const LEAF: &str = include_str!("../../tests/fixtures/demo-leaf.pem");
+
+    fn pem_target() -> Target {
+        Target::Pem {
+            name: "n".into(),
+            chain_pem: LEAF.into(),
+            private_key: Secret::new("k"),
+            fingerprint: leaf_fingerprint(LEAF).unwrap(),
+        }
+    }
+
+    fn serving(value: &str) -> HttpsGet {
+        HttpsGet {
+            https_status: Some("on".into()),
+            certificate_value: Some(value.into()),
+            certificate_source: Some(0),
+            http2_status: Some("on".into()),
+            tls_version: Some("TLSv1.2,TLSv1.3".into()),
+            ocsp_stapling_status: Some("on".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unchanged_only_when_online_and_serving() {
+        let t = pem_target();
+        let h = serving(LEAF);
+        assert_eq!(
+            after_read(&DomainStatus::Online, Some(&h), &t, false),
+            Decision::Unchanged
+        );
+        assert_eq!(
+            after_read(&DomainStatus::Online, Some(&h), &t, true),
+            Decision::Write
+        );
+        assert_eq!(
+            after_read(&DomainStatus::Configuring, Some(&h), &t, false),
+            Decision::WaitUntilSettled
+        );
+        assert_eq!(
+            after_read(&DomainStatus::ConfigureFailed, Some(&h), &t, false),
+            Decision::Write
+        );
+        let off = HttpsGet {
+            https_status: Some("off".into()),
+            ..h.clone()
+        };
+        assert_eq!(
+            after_read(&DomainStatus::Online, Some(&off), &t, false),
+            Decision::Write
+        );
+        assert_eq!(
+            after_read(&DomainStatus::Online, None, &t, false),
+            Decision::Write
+        );
+        assert!(matches!(
+            after_read(&DomainStatus::Offline, None, &t, false),
+            Decision::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn scm_identity_is_the_id() {
+        let t = Target::Scm {
+            id: "scs1".into(),
+            name: None,
+        };
+        let h = HttpsGet {
+            https_status: Some("on".into()),
+            certificate_source: Some(2),
+            scm_certificate_id: Some("scs1".into()),
+            ..Default::default()
+        };
+        assert!(serves(Some(&h), &t));
+        let other = HttpsGet {
+            scm_certificate_id: Some("scs2".into()),
+            ..h
+        };
+        assert!(!serves(Some(&other), &t));
+        assert!(!serves(Some(&serving(LEAF)), &t));
+    }
+
+    #[test]
+    fn write_keeps_current_settings_unless_overridden() {
+        let t = pem_target();
+        let cur = serving("old");
+        let put = https_put(Some(&cur), &t, &Overrides::default());
+        assert_eq!(put.http2_status.as_deref(), Some("on"));
+        assert_eq!(put.tls_version.as_deref(), Some("TLSv1.2,TLSv1.3"));
+        assert_eq!(put.ocsp_stapling_status.as_deref(), Some("on"));
+        assert_eq!(put.certificate_value.as_deref(), Some(LEAF));
+        assert_eq!(put.https_status, "on");
+        let put = https_put(
+            Some(&cur),
+            &t,
+            &Overrides {
+                http2: Some(false),
+                tls_version: Some("TLSv1.3".into()),
+                ocsp_stapling: None,
+            },
+        );
+        assert_eq!(put.http2_status.as_deref(), Some("off"));
+        assert_eq!(put.tls_version.as_deref(), Some("TLSv1.3"));
+        assert_eq!(put.ocsp_stapling_status.as_deref(), Some("on"));
+        let fresh = https_put(None, &t, &Overrides::default());
+        assert_eq!(fresh.http2_status, None);
+    }
+
+    #[test]
+    fn poll_verdicts() {
+        let t = pem_target();
+        let h = serving(LEAF);
+        assert_eq!(
+            after_poll(&DomainStatus::Online, Some(&h), &t),
+            Verdict::Deployed
+        );
+        assert_eq!(
+            after_poll(&DomainStatus::Configuring, Some(&h), &t),
+            Verdict::Waiting
+        );
+        assert_eq!(
+            after_poll(&DomainStatus::Online, None, &t),
+            Verdict::Waiting
+        );
+        assert_eq!(
+            after_poll(&DomainStatus::Online, Some(&serving("old")), &t),
+            Verdict::Waiting
+        );
+        assert_eq!(
+            after_poll(&DomainStatus::ConfigureFailed, None, &t),
+            Verdict::ConfigureFailed
+        );
+    }
+
+    #[test]
+    fn delays() {
+        assert_eq!(poll_delay(0), Duration::from_secs(1));
+        assert_eq!(poll_delay(1), Duration::from_millis(1500));
+        assert_eq!(poll_delay(30), Duration::from_secs(10));
+        assert_eq!(retry_delay(0, 0.0), Duration::from_millis(250));
+        assert_eq!(retry_delay(0, 0.999_999), Duration::from_millis(499));
+        assert_eq!(retry_delay(9, 0.0), Duration::from_secs(4));
+    }
+}

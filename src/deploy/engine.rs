@@ -1,0 +1,630 @@
+//! The async driver: runs every domain as its own task (bounded concurrency), each through read →
+//! decide → write → confirm, within one deadline. Decisions come from [`super::decide`]; this
+//! module only calls, sleeps and records. A domain's failure, panic or timeout becomes its own
+//! result and never touches the others.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::{info, warn, Instrument};
+
+use super::decide::{self, Decision, Overrides, Verdict};
+use super::target::Target;
+use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
+use crate::huawei::error::{CdnError, ErrorKind};
+use crate::huawei::model::{Configs, DomainStatus};
+use crate::result::{DomainResult, ErrorInfo, Status};
+
+/// Tuning of a run.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Domains in flight at once.
+    pub concurrency: usize,
+    /// Read timeout of one call (capped by what is left of the budget).
+    pub request_timeout: Duration,
+    /// Attempts of one call before its error is final (each within the budget).
+    pub max_attempts: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 10,
+            request_timeout: Duration::from_secs(20),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// What every domain of a run shares.
+#[derive(Debug)]
+pub struct Job {
+    pub target: Target,
+    pub enterprise_project_id: Option<String>,
+    pub force: bool,
+    pub dry_run: bool,
+    pub wait: bool,
+    pub overrides: Overrides,
+}
+
+/// How far a domain got; decides its status when the budget ends mid-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Queued,
+    Reading,
+    /// A write was sent and its answer is unknown (timeout, 5xx, reset): it may be applied.
+    MaybeWritten,
+    Written,
+}
+
+#[derive(Debug)]
+struct Progress {
+    started: Option<Instant>,
+    finished: Option<Instant>,
+    phase: Phase,
+    api_calls: u32,
+    kept_ids: Vec<String>,
+    poll_ids: Vec<String>,
+    last_status: Option<String>,
+}
+
+/// A domain's ending, before the bookkeeping is added.
+#[derive(Debug)]
+struct Outcome {
+    status: Status,
+    message: Option<String>,
+    error: Option<ErrorInfo>,
+}
+
+impl Outcome {
+    fn ok(status: Status, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: Some(message.into()),
+            error: None,
+        }
+    }
+
+    fn err(status: Status, error: ErrorInfo) -> Self {
+        Self {
+            status,
+            message: None,
+            error: Some(error),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Read,
+    Write,
+    Poll,
+}
+
+/// Deploys `job` to every domain, in order, and returns one result each, in the same order.
+pub async fn deploy_all(
+    client: Arc<CdnClient>,
+    job: Arc<Job>,
+    domains: &[String],
+    deadline: Instant,
+    cfg: EngineConfig,
+) -> Vec<DomainResult> {
+    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let cfg = Arc::new(cfg);
+    let mut running = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let progress = Arc::new(Mutex::new(Progress {
+            started: None,
+            finished: None,
+            phase: Phase::Queued,
+            api_calls: 0,
+            kept_ids: Vec::new(),
+            poll_ids: Vec::new(),
+            last_status: None,
+        }));
+        let ctx = DomainCtx {
+            client: client.clone(),
+            job: job.clone(),
+            cfg: cfg.clone(),
+            domain: domain.clone(),
+            deadline,
+            progress: progress.clone(),
+        };
+        let permits = permits.clone();
+        let span = tracing::info_span!("domain", domain = %domain);
+        let task = tokio::spawn(
+            async move {
+                let outcome = tokio::select! {
+                    permit = permits.acquire_owned() => {
+                        let _permit = permit;
+                        ctx.progress().started = Some(Instant::now());
+                        tokio::time::timeout_at(deadline, ctx.run()).await.ok()
+                    }
+                    _ = tokio::time::sleep_until(deadline) => None,
+                };
+                let outcome = outcome.unwrap_or_else(|| out_of_budget(&ctx.progress()));
+                result_of(&ctx.domain, &ctx.progress(), outcome)
+            }
+            .instrument(span),
+        );
+        running.push((domain.clone(), progress, task));
+    }
+
+    let mut results = Vec::with_capacity(running.len());
+    for (domain, progress, mut task) in running {
+        // The task ends by the deadline on its own; the grace covers a task stuck outside an
+        // await point, which is aborted.
+        let grace = deadline + Duration::from_millis(250);
+        let joined = match tokio::time::timeout_at(grace, &mut task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                task.abort();
+                let p = progress_of(&progress);
+                Ok(result_of(&domain, &p, out_of_budget(&p)))
+            }
+        };
+        results.push(match joined {
+            Ok(result) => result,
+            Err(e) => {
+                let p = progress_of(&progress);
+                warn!(domain = %domain, panicked = e.is_panic(), "the domain's task ended abnormally");
+                let status = if p.phase >= Phase::MaybeWritten {
+                    Status::Pending
+                } else {
+                    Status::Failed
+                };
+                let error = ErrorInfo::new(
+                    "internal_error",
+                    "internal error while deploying this domain (the others were not affected)",
+                    true,
+                );
+                result_of(&domain, &p, Outcome::err(status, error))
+            }
+        });
+    }
+    results
+}
+
+fn progress_of(p: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The domain's result: its outcome with the bookkeeping, logged as the domain's last event.
+fn result_of(domain: &str, p: &Progress, outcome: Outcome) -> DomainResult {
+    let mut request_ids = p.kept_ids.clone();
+    for id in &p.poll_ids {
+        if !request_ids.contains(id) {
+            request_ids.push(id.clone());
+        }
+    }
+    let elapsed_ms = match (p.started, p.finished) {
+        (Some(s), Some(f)) => f.duration_since(s).as_millis() as u64,
+        (Some(s), None) => s.elapsed().as_millis() as u64,
+        _ => 0,
+    };
+    let detail = outcome
+        .message
+        .as_deref()
+        .or(outcome.error.as_ref().map(|e| e.message.as_str()));
+    info!(domain = %domain, status = outcome.status.as_str(), api_calls = p.api_calls,
+          elapsed_ms, code = outcome.error.as_ref().map(|e| e.code.as_str()), detail, "domain outcome");
+    DomainResult {
+        domain: domain.to_string(),
+        status: outcome.status,
+        elapsed_ms,
+        api_calls: p.api_calls,
+        request_ids,
+        message: outcome.message,
+        error: outcome.error,
+    }
+}
+
+/// The status of a domain whose run the deadline cut short.
+fn out_of_budget(p: &Progress) -> Outcome {
+    let last = p
+        .last_status
+        .as_deref()
+        .map(|s| format!(" (last read: {s})"))
+        .unwrap_or_default();
+    match p.phase {
+        Phase::Written => Outcome::ok(
+            Status::Pending,
+            format!("write accepted; not confirmed online within the time budget{last}; run again to confirm"),
+        ),
+        Phase::MaybeWritten => Outcome::ok(
+            Status::Pending,
+            format!("a write was sent but its answer was lost before the time budget ended{last}; run again to confirm"),
+        ),
+        Phase::Queued => Outcome::err(
+            Status::Skipped,
+            ErrorInfo::new("budget_exhausted", "the time budget was spent before this domain's turn", true),
+        ),
+        Phase::Reading => Outcome::err(
+            Status::Skipped,
+            ErrorInfo::new(
+                "budget_exhausted",
+                format!("the time budget was spent before a write was made{last}"),
+                true,
+            ),
+        ),
+    }
+}
+
+/// Maps a final call error to the domain's outcome. Once a write may have been applied the domain
+/// is never reported failed: it is `pending`, with the error attached.
+fn failure(e: &CdnError, phase: Phase) -> Outcome {
+    let mut info = ErrorInfo {
+        code: e.code().unwrap_or_default().to_string(),
+        message: e.to_string(),
+        http_status: e.http_status(),
+        retryable: e.retryable(),
+        field: None,
+    };
+    let (status, code) = match e.kind() {
+        ErrorKind::Auth => (Status::Failed, "auth_failed"),
+        ErrorKind::NotSent if matches!(e, CdnError::AuthStopped) => {
+            (Status::Skipped, "auth_failed")
+        }
+        ErrorKind::NotSent => (Status::Skipped, "budget_exhausted"),
+        ErrorKind::Throttled => (Status::Skipped, "throttled"),
+        ErrorKind::Server | ErrorKind::Transport => (Status::Skipped, "upstream_unavailable"),
+        ErrorKind::Busy => (Status::Skipped, "budget_exhausted"),
+        ErrorKind::Rejected => (Status::Failed, "upstream_rejected"),
+    };
+    if info.code.is_empty() {
+        info.code = code.to_string();
+    }
+    if matches!(e, CdnError::Decode { .. }) {
+        info.code = "upstream_unavailable".into();
+    }
+    if e.kind() == ErrorKind::Auth {
+        info.message = format!("authentication failed ({e}); every call of this run was stopped");
+    }
+    if phase >= Phase::MaybeWritten {
+        return Outcome {
+            status: Status::Pending,
+            message: Some(
+                "the write was sent but could not be confirmed; run again to confirm".into(),
+            ),
+            error: Some(info),
+        };
+    }
+    Outcome::err(status, info)
+}
+
+struct DomainCtx {
+    client: Arc<CdnClient>,
+    job: Arc<Job>,
+    cfg: Arc<EngineConfig>,
+    domain: String,
+    deadline: Instant,
+    progress: Arc<Mutex<Progress>>,
+}
+
+/// Short for a call's result inside the domain flow: the error already mapped to the outcome.
+type Step<T> = Result<T, Outcome>;
+
+impl DomainCtx {
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn phase(&self) -> Phase {
+        self.progress().phase
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.progress().phase = phase;
+    }
+
+    fn opts(&self) -> CallOptions {
+        CallOptions {
+            timeout: self.cfg.request_timeout,
+            deadline: self.deadline,
+        }
+    }
+
+    /// Sleeps `d` if the budget allows it (keeping a second for one more call); false otherwise.
+    async fn nap(&self, d: Duration) -> bool {
+        let latest = self
+            .deadline
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(self.deadline);
+        let wake = Instant::now() + d;
+        if wake > latest {
+            return false;
+        }
+        tokio::time::sleep_until(wake).await;
+        true
+    }
+
+    /// One call, recorded: the call count, the request id, the log line.
+    async fn once<T, F, Fut>(&self, role: Role, what: &'static str, f: F) -> Result<T, CdnError>
+    where
+        F: FnOnce(CallOptions) -> Fut,
+        Fut: Future<Output = Result<Answer<T>, CdnError>>,
+    {
+        let started = Instant::now();
+        let result = f(self.opts()).await;
+        let request_id = match &result {
+            Ok(a) => a.request_id.clone(),
+            Err(e) => e.request_id().map(str::to_string),
+        };
+        let sent = !matches!(&result, Err(CdnError::AuthStopped | CdnError::BudgetSpent));
+        {
+            let mut p = self.progress();
+            if sent {
+                p.api_calls += 1;
+            }
+            if let Some(id) = &request_id {
+                let ids = if role == Role::Poll {
+                    &mut p.poll_ids
+                } else {
+                    &mut p.kept_ids
+                };
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => info!(
+                call = what,
+                request_id = request_id.as_deref(),
+                elapsed_ms = ms,
+                "call answered"
+            ),
+            Err(e) if sent => {
+                warn!(call = what, request_id = request_id.as_deref(), elapsed_ms = ms, error = %e, "call failed")
+            }
+            Err(_) => {}
+        }
+        result.map(|a| a.value)
+    }
+
+    /// A read, retried on throttling, 5xx and connection errors within the budget.
+    async fn read<T, F, Fut>(&self, role: Role, what: &'static str, f: F) -> Step<T>
+    where
+        F: Fn(CallOptions) -> Fut,
+        Fut: Future<Output = Result<Answer<T>, CdnError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match self.once(role, what, &f).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.retryable() && attempt + 1 < self.cfg.max_attempts => {
+                    if !self.nap(self.retry_wait(&e, attempt)).await {
+                        return Err(failure(&e, self.phase()));
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(failure(&e, self.phase())),
+            }
+        }
+    }
+
+    fn retry_wait(&self, e: &CdnError, attempt: u32) -> Duration {
+        let backoff = decide::retry_delay(attempt, fastrand::f64());
+        match e {
+            CdnError::Api {
+                retry_after: Some(after),
+                ..
+            } => (*after).max(backoff),
+            _ => backoff,
+        }
+    }
+
+    fn note_status(&self, status: &DomainStatus) {
+        self.progress().last_status = Some(status.as_str().to_string());
+    }
+
+    async fn read_status(&self, role: Role) -> Step<DomainStatus> {
+        let d = &self.domain;
+        let detail = self
+            .read(role, "ShowDomainDetailByName", |o| {
+                self.client.show_domain_detail(d, o)
+            })
+            .await?;
+        self.note_status(&detail.domain_status);
+        Ok(detail.domain_status)
+    }
+
+    async fn read_configs(&self, role: Role) -> Step<Configs> {
+        let d = &self.domain;
+        let eps = self.job.enterprise_project_id.as_deref();
+        self.read(role, "ShowDomainFullConfig", |o| {
+            self.client.show_full_config(d, eps, o)
+        })
+        .await
+    }
+
+    /// Polls the status until the domain leaves `configuring`.
+    async fn wait_until_settled(&self) -> Step<DomainStatus> {
+        let mut n = 0;
+        loop {
+            if !self.nap(decide::poll_delay(n)).await {
+                return Err(out_of_budget(&self.progress()));
+            }
+            n += 1;
+            let status = self.read_status(Role::Poll).await?;
+            info!(
+                status = status.as_str(),
+                poll = n,
+                "waiting for the domain to settle"
+            );
+            if !matches!(status, DomainStatus::Configuring | DomainStatus::Other(_)) {
+                return Ok(status);
+            }
+        }
+    }
+
+    async fn run(&self) -> Outcome {
+        let outcome = match self.deploy().await {
+            Ok(o) | Err(o) => o,
+        };
+        self.progress().finished = Some(Instant::now());
+        outcome
+    }
+
+    async fn deploy(&self) -> Step<Outcome> {
+        if self.client.auth_failed() {
+            return Err(failure(&CdnError::AuthStopped, Phase::Queued));
+        }
+        self.set_phase(Phase::Reading);
+        let target = &self.job.target;
+        let mut writes = 0u32;
+        'read: loop {
+            let status = self.read_status(Role::Read).await?;
+            let configs = self.read_configs(Role::Read).await?;
+            let https = configs.https.as_ref();
+            info!(
+                status = status.as_str(),
+                https = https.and_then(|h| h.https_status.as_deref()),
+                serves_new_certificate = decide::serves(https, target),
+                "read the domain"
+            );
+            if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
+                info!("the earlier write was applied after all");
+                self.set_phase(Phase::Written);
+                break 'read;
+            }
+            match decide::after_read(&status, https, target, self.job.force) {
+                Decision::Unchanged => {
+                    return Ok(Outcome::ok(
+                        Status::Unchanged,
+                        "already serves this certificate",
+                    ))
+                }
+                Decision::Unavailable(why) => {
+                    return Ok(Outcome::err(
+                        Status::Skipped,
+                        ErrorInfo::new("domain_unavailable", why, true),
+                    ))
+                }
+                Decision::WaitUntilSettled => {
+                    self.wait_until_settled().await?;
+                    continue 'read;
+                }
+                Decision::Write => {}
+            }
+            let put = decide::https_put(https, target, &self.job.overrides);
+            if self.job.dry_run {
+                return Ok(Outcome::ok(
+                    Status::Planned,
+                    format!(
+                        "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
+                        put.http2_status.as_deref().unwrap_or("default"),
+                        put.tls_version.as_deref().unwrap_or("default"),
+                        put.ocsp_stapling_status.as_deref().unwrap_or("default"),
+                    ),
+                ));
+            }
+            loop {
+                writes += 1;
+                let before = self.phase();
+                if before < Phase::MaybeWritten {
+                    self.set_phase(Phase::MaybeWritten);
+                }
+                let eps = self.job.enterprise_project_id.as_deref();
+                let result = self
+                    .once(Role::Write, "UpdateDomainFullConfig", |o| {
+                        self.client.update_https(&self.domain, eps, &put, o)
+                    })
+                    .await;
+                let e = match result {
+                    Ok(()) => {
+                        info!("write accepted");
+                        self.set_phase(Phase::Written);
+                        break 'read;
+                    }
+                    Err(e) => e,
+                };
+                let exhausted = writes >= self.cfg.max_attempts;
+                match e.kind() {
+                    // Throttled, busy and rejected writes were not applied.
+                    ErrorKind::Throttled if !exhausted => {
+                        self.set_phase(before);
+                        if !self.nap(self.retry_wait(&e, writes - 1)).await {
+                            return Err(failure(&e, before));
+                        }
+                    }
+                    ErrorKind::Busy if !exhausted => {
+                        self.set_phase(before);
+                        info!("the domain is busy with another change; waiting for it to settle");
+                        self.wait_until_settled().await?;
+                        continue 'read;
+                    }
+                    // The change may have been applied: read again before writing again.
+                    ErrorKind::Server | ErrorKind::Transport if !exhausted => {
+                        if !self.nap(self.retry_wait(&e, writes - 1)).await {
+                            return Err(failure(&e, Phase::MaybeWritten));
+                        }
+                        continue 'read;
+                    }
+                    ErrorKind::Server | ErrorKind::Transport => {
+                        return Err(failure(&e, Phase::MaybeWritten))
+                    }
+                    _ => {
+                        self.set_phase(before);
+                        return Err(failure(&e, before));
+                    }
+                }
+            }
+        }
+
+        if !self.job.wait {
+            return Ok(Outcome::ok(
+                Status::Submitted,
+                "write accepted; not waiting for it to go live (wait: false)",
+            ));
+        }
+        self.confirm().await
+    }
+
+    /// Polls after the write until the domain reads `online` with the new certificate.
+    async fn confirm(&self) -> Step<Outcome> {
+        let target = &self.job.target;
+        let mut n = 0;
+        loop {
+            if !self.nap(decide::poll_delay(n)).await {
+                return Err(out_of_budget(&self.progress()));
+            }
+            n += 1;
+            self.progress().poll_ids.clear();
+            let status = self.read_status(Role::Poll).await?;
+            let configs = if status == DomainStatus::Online {
+                Some(self.read_configs(Role::Poll).await?)
+            } else {
+                None
+            };
+            let https = configs.as_ref().and_then(|c| c.https.as_ref());
+            info!(status = status.as_str(), poll = n, "poll");
+            match decide::after_poll(&status, https, target) {
+                Verdict::Deployed => {
+                    return Ok(Outcome::ok(
+                        Status::Deployed,
+                        "online with the new certificate",
+                    ))
+                }
+                Verdict::ConfigureFailed => return Ok(Outcome::err(
+                    Status::Failed,
+                    ErrorInfo::new(
+                        "configure_failed",
+                        "the CDN accepted the certificate but the domain ended `configure_failed`",
+                        true,
+                    ),
+                )),
+                Verdict::Waiting => {
+                    if status == DomainStatus::Online {
+                        self.progress().last_status =
+                            Some("online, not yet serving the new certificate".into());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The one handler every platform shell calls: a request (already taken out of its envelope)
+//! in, a result out. It validates everything before the first API call, plans which domains to
+//! attempt, runs the engine within the budget, and assembles the result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::cert;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::deploy::decide::Overrides;
+use crate::deploy::{deploy_all, EngineConfig, Job, Target};
+use crate::huawei::cdn::CdnClient;
+use crate::huawei::credential::Credentials;
+use crate::huawei::quota::Pacer;
+use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
+use crate::result::{CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode};
+
+/// Exit code of a run whose domains all ended well.
+pub const EXIT_OK: i32 = 0;
+/// Exit code of a valid request where not every domain ended well.
+pub const EXIT_NOT_OK: i32 = 1;
+/// Exit code of an invalid request or configuration.
+pub const EXIT_INVALID: i32 = 2;
+
+/// One invocation as a platform shell hands it over.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The request (defaults not yet merged).
+    pub request: Value,
+    pub strictness: Strictness,
+    /// The budget the platform allows (its deadline less a safety margin).
+    pub platform_budget: Duration,
+    /// When the invocation was received; the budget counts from here.
+    pub received: Instant,
+    /// Credentials that came with the invocation (FunctionGraph agency keys); they win over the
+    /// environment's.
+    pub credentials: Option<Credentials>,
+}
+
+/// What the handler answers: the result, and the process exit code it implies.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub result: DeployResult,
+    pub exit_code: i32,
+}
+
+impl Output {
+    /// The result as JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(&self.result).unwrap_or(Value::Null)
+    }
+}
+
+/// Shared, process-wide dependencies of the handler.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    pub config: Config,
+    pub clock: SharedClock,
+    pub engine: EngineConfig,
+}
+
+impl Handler {
+    /// Runs one deploy request.
+    pub async fn handle(&self, inv: Invocation) -> Output {
+        let received = inv.received;
+        let budget = self.budget(&inv, None);
+        let merged = match &self.config.default_request {
+            Some(d) => request::merge_defaults(d, &inv.request),
+            None => inv.request.clone(),
+        };
+        let (req, unknown) = match request::parse(merged, inv.strictness) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(field = %e.field, error = %e.message, "invalid request");
+                let error =
+                    ErrorInfo::new("invalid_request", e.to_string(), false).with_field(e.field);
+                return invalid(error, Vec::new(), received, budget);
+            }
+        };
+        for field in &unknown {
+            warn!(field = %field, "ignored an unknown field of a chained payload");
+        }
+        let budget = self.budget(&inv, req.options.time_budget_secs);
+        let Some(credentials) = inv
+            .credentials
+            .clone()
+            .or_else(|| self.config.credentials.clone())
+        else {
+            let error = ErrorInfo::new(
+                "invalid_request",
+                "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
+                false,
+            )
+            .with_field("HUAWEICLOUD_SDK_AK");
+            return invalid(error, req.domains.clone(), received, budget);
+        };
+        if req.match_mode == MatchMode::Certsan {
+            let error = ErrorInfo::new(
+                "invalid_request",
+                "\"match\": \"certsan\" is not supported by this version yet; list the domains",
+                false,
+            )
+            .with_field("match");
+            return invalid(error, req.domains.clone(), received, budget);
+        }
+
+        let (target, summary, names) = match self.target(&req) {
+            Ok(t) => t,
+            Err(error) => return invalid(error, req.domains.clone(), received, budget),
+        };
+        info!(
+            domains = req.domains.len(),
+            certificate = summary.name.as_str(),
+            fingerprint = summary.leaf.as_ref().map(|l| l.sha256_fingerprint.as_str()),
+            budget_ms = budget.as_millis() as u64,
+            dry_run = req.options.dry_run,
+            force = req.options.force,
+            access_key = %credentials.access_key_hint(),
+            endpoint = self.config.endpoint.as_str(),
+            "deploy started"
+        );
+
+        // Domains the certificate does not cover are skipped; the others go on.
+        let mut planned: Vec<Option<DomainResult>> = Vec::with_capacity(req.domains.len());
+        let mut to_deploy = Vec::new();
+        for d in &req.domains {
+            match &names {
+                Some(names) if !cert::covered_by(names, d) => {
+                    warn!(domain = %d, "skipped: not covered by the certificate");
+                    planned.push(Some(DomainResult::skipped(
+                        d,
+                        ErrorInfo::new(
+                            "domain_not_covered",
+                            format!(
+                                "the certificate's names ({}) do not cover {d}",
+                                names.join(", ")
+                            ),
+                            false,
+                        ),
+                    )));
+                }
+                _ => {
+                    planned.push(None);
+                    to_deploy.push(d.clone());
+                }
+            }
+        }
+
+        let client = match CdnClient::new(
+            self.config.endpoint.clone(),
+            credentials,
+            self.clock.clone(),
+            Pacer::documented(),
+        ) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                let error =
+                    ErrorInfo::new("upstream_unavailable", format!("HTTP client: {e}"), true);
+                return invalid(error, req.domains.clone(), received, budget);
+            }
+        };
+        let job = Arc::new(Job {
+            target,
+            enterprise_project_id: req.enterprise_project_id.clone(),
+            force: req.options.force,
+            dry_run: req.options.dry_run,
+            wait: req.options.wait,
+            overrides: Overrides {
+                http2: req.options.http2,
+                tls_version: req.options.tls_version.clone(),
+                ocsp_stapling: req.options.ocsp_stapling,
+            },
+        });
+        let deadline = received + budget - finishing_reserve(budget);
+        let mut deployed = deploy_all(
+            client.clone(),
+            job,
+            &to_deploy,
+            deadline,
+            self.engine.clone(),
+        )
+        .await
+        .into_iter();
+        let domains: Vec<DomainResult> = planned
+            .into_iter()
+            .map(|p| {
+                p.or_else(|| deployed.next())
+                    .expect("one result per deployed domain")
+            })
+            .collect();
+
+        let mode = if req.options.dry_run {
+            RunMode::DryRun
+        } else if !req.options.wait {
+            RunMode::NoWait
+        } else {
+            RunMode::Deploy
+        };
+        let result = DeployResult::new(
+            domains,
+            mode,
+            Some(summary),
+            received.elapsed().as_millis() as u64,
+            budget.as_millis() as u64,
+            None,
+        );
+        info!(
+            ok = result.ok,
+            deployed = result.summary.deployed,
+            unchanged = result.summary.unchanged,
+            pending = result.summary.pending,
+            failed = result.summary.failed,
+            skipped = result.summary.skipped,
+            api_calls = client.stats().total_calls(),
+            elapsed_ms = result.elapsed_ms,
+            "deploy finished"
+        );
+        let exit_code = if result.ok { EXIT_OK } else { EXIT_NOT_OK };
+        Output { result, exit_code }
+    }
+
+    /// The run's budget: the smallest of the platform's, the request's and the configured cap.
+    fn budget(&self, inv: &Invocation, requested_secs: Option<u64>) -> Duration {
+        [
+            Some(inv.platform_budget),
+            requested_secs.map(Duration::from_secs),
+            self.config.budget_cap,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(inv.platform_budget)
+    }
+
+    /// Validates the certificate (no API call before this passes) and describes it.
+    #[allow(clippy::type_complexity)]
+    fn target(
+        &self,
+        req: &DeployRequest,
+    ) -> Result<(Target, CertificateSummary, Option<Vec<String>>), ErrorInfo> {
+        match &req.certificate {
+            CertificateInput::Pem { chain, private_key } => {
+                let bundle =
+                    cert::validate(chain, private_key, self.clock.unix_now()).map_err(|e| {
+                        warn!(code = e.code(), error = %e, "certificate rejected");
+                        ErrorInfo::new(e.code(), e.to_string(), false).with_field(e.field())
+                    })?;
+                let name = req
+                    .certificate_name
+                    .clone()
+                    .unwrap_or_else(|| cert::derive_name(&bundle.leaf));
+                let names = bundle.leaf.subject_names.clone();
+                Ok((
+                    Target::Pem {
+                        name: name.clone(),
+                        chain_pem: bundle.chain_pem,
+                        private_key: bundle.private_key,
+                        fingerprint: bundle.leaf.sha256_fingerprint.clone(),
+                    },
+                    CertificateSummary {
+                        name,
+                        scm_certificate_id: None,
+                        leaf: Some(bundle.leaf),
+                    },
+                    Some(names),
+                ))
+            }
+            CertificateInput::Scm { id } => Ok((
+                Target::Scm {
+                    id: id.clone(),
+                    name: req.certificate_name.clone(),
+                },
+                CertificateSummary {
+                    name: req.certificate_name.clone().unwrap_or_else(|| id.clone()),
+                    scm_certificate_id: Some(id.clone()),
+                    leaf: None,
+                },
+                None,
+            )),
+        }
+    }
+}
+
+/// Time kept back at the end of the budget to assemble and send the answer.
+fn finishing_reserve(budget: Duration) -> Duration {
+    (budget / 10).min(Duration::from_millis(500))
+}
+
+/// An invalid request or configuration: nothing was called; every known domain is listed as
+/// skipped with the same error, so nothing is lost.
+fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Duration) -> Output {
+    let domains = domains
+        .iter()
+        .map(|d| DomainResult::skipped(d, error.clone()))
+        .collect::<Vec<_>>();
+    Output {
+        result: DeployResult::new(
+            domains,
+            RunMode::Deploy,
+            None,
+            received.elapsed().as_millis() as u64,
+            budget.as_millis() as u64,
+            Some(error),
+        ),
+        exit_code: EXIT_INVALID,
+    }
+}

@@ -1,0 +1,459 @@
+//! The CDN API client: builds each call, signs it, paces it, sends it once and decodes the
+//! answer. Retrying is the deployment's decision (see `deploy::policy`), not the client's.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+
+use super::credential::Credentials;
+use super::error::{parse_error_body, CdnError, ErrorKind};
+use super::model::Configs;
+use super::model::{
+    DomainDetail, DomainDetailBody, FullConfigBody, FullConfigPut, HttpsOnly, HttpsPut,
+};
+use super::quota::{Api, Pacer};
+use super::sign::{self, SignableRequest};
+use crate::clock::SharedClock;
+
+/// The public CDN endpoint (the CDN API is global).
+pub const DEFAULT_ENDPOINT: &str = "https://cdn.myhuaweicloud.com";
+
+/// Connect timeout of every call; the read timeout is set per call from the budget.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The configured endpoint is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("HUAWEICLOUD_CDN_ENDPOINT `{0}` is not a URL")]
+    NotUrl(String),
+    #[error("HUAWEICLOUD_CDN_ENDPOINT `{0}` must use https:// (http:// only for loopback hosts)")]
+    Insecure(String),
+}
+
+/// A validated API endpoint: `https://host[:port]`, or `http://` on a loopback host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    base: Url,
+    host_header: String,
+}
+
+impl Endpoint {
+    /// Parses and checks an endpoint URL.
+    pub fn parse(s: &str) -> Result<Self, EndpointError> {
+        let base = Url::parse(s.trim()).map_err(|_| EndpointError::NotUrl(s.to_string()))?;
+        let host = base
+            .host_str()
+            .ok_or_else(|| EndpointError::NotUrl(s.to_string()))?
+            .to_string();
+        match base.scheme() {
+            "https" => {}
+            "http" if is_loopback(&host) => {}
+            _ => return Err(EndpointError::Insecure(s.to_string())),
+        }
+        let host_header = match base.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        };
+        Ok(Self { base, host_header })
+    }
+
+    /// The value of the `Host` header (and of the signed `host`).
+    pub fn host(&self) -> &str {
+        &self.host_header
+    }
+
+    /// The endpoint as given.
+    pub fn as_str(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// A decoded answer with the `X-Request-Id` the CDN gave it.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    pub value: T,
+    pub request_id: Option<String>,
+}
+
+/// Calls made and throttled answers seen, per API, over the client's life.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    calls: [AtomicU64; 6],
+    throttled: [AtomicU64; 6],
+}
+
+impl CallStats {
+    /// Calls sent to `api`.
+    pub fn calls(&self, api: Api) -> u64 {
+        self.calls[api.index()].load(Ordering::Relaxed)
+    }
+
+    /// Answers of `api` that were 429 / APIGW.0308.
+    pub fn throttled(&self, api: Api) -> u64 {
+        self.throttled[api.index()].load(Ordering::Relaxed)
+    }
+
+    /// Calls sent, all APIs.
+    pub fn total_calls(&self) -> u64 {
+        Api::ALL.iter().map(|a| self.calls(*a)).sum()
+    }
+}
+
+/// Lets one call through until a call has proven the keys, so bad keys cost one signed call,
+/// not a burst that locks the key (five failures in a row lock it for five minutes).
+#[derive(Debug, Default)]
+struct AuthGate {
+    verified: AtomicBool,
+    failed: AtomicBool,
+    probe: tokio::sync::Mutex<()>,
+}
+
+/// A CDN API client for one run (one set of credentials).
+#[derive(Debug)]
+pub struct CdnClient {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    credentials: Credentials,
+    clock: SharedClock,
+    pacer: Pacer,
+    gate: AuthGate,
+    stats: CallStats,
+}
+
+/// Options for one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallOptions {
+    /// The read timeout of this call (the budget's remainder, capped).
+    pub timeout: Duration,
+    /// The instant after which the call must not start (pacing waits count).
+    pub deadline: tokio::time::Instant,
+}
+
+impl CdnClient {
+    /// A client for `endpoint`, signing with `credentials`, pacing under `pacer`.
+    pub fn new(
+        endpoint: Endpoint,
+        credentials: Credentials,
+        clock: SharedClock,
+        pacer: Pacer,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("cdn-cert-deploy/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            endpoint,
+            credentials,
+            clock,
+            pacer,
+            gate: AuthGate::default(),
+            stats: CallStats::default(),
+        })
+    }
+
+    /// Counters of calls made so far.
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    /// Whether a call of this run failed authentication (every later call is refused).
+    pub fn auth_failed(&self) -> bool {
+        self.gate.failed.load(Ordering::SeqCst)
+    }
+
+    /// ShowDomainDetailByName: the domain's status.
+    pub async fn show_domain_detail(
+        &self,
+        domain: &str,
+        opts: CallOptions,
+    ) -> Result<Answer<DomainDetail>, CdnError> {
+        let path = format!("/v1.0/cdn/configuration/domains/{domain}");
+        let a: Answer<DomainDetailBody> = self
+            .call_json(Api::ShowDomainDetail, Method::GET, &path, &[], None, opts)
+            .await?;
+        Ok(Answer {
+            value: a.value.domain,
+            request_id: a.request_id,
+        })
+    }
+
+    /// ShowDomainFullConfig: the domain's configuration (https block, origin protocol, redirect).
+    pub async fn show_full_config(
+        &self,
+        domain: &str,
+        enterprise_project_id: Option<&str>,
+        opts: CallOptions,
+    ) -> Result<Answer<Configs>, CdnError> {
+        let path = format!("/v1.1/cdn/configuration/domains/{domain}/configs");
+        let query = eps_query(enterprise_project_id);
+        let a: Answer<FullConfigBody> = self
+            .call_json(Api::ShowFullConfig, Method::GET, &path, &query, None, opts)
+            .await?;
+        Ok(Answer {
+            value: a.value.configs,
+            request_id: a.request_id,
+        })
+    }
+
+    /// UpdateDomainFullConfig with only the `https` block: everything else stays as it is.
+    pub async fn update_https(
+        &self,
+        domain: &str,
+        enterprise_project_id: Option<&str>,
+        https: &HttpsPut,
+        opts: CallOptions,
+    ) -> Result<Answer<()>, CdnError> {
+        let path = format!("/v1.1/cdn/configuration/domains/{domain}/configs");
+        let query = eps_query(enterprise_project_id);
+        let body = serde_json::to_vec(&FullConfigPut {
+            configs: HttpsOnly { https },
+        })
+        .map_err(|e| CdnError::Decode {
+            http_status: 0,
+            message: e.to_string(),
+            request_id: None,
+        })?;
+        let a = self
+            .call(
+                Api::UpdateFullConfig,
+                Method::PUT,
+                &path,
+                &query,
+                Some(body),
+                opts,
+            )
+            .await?;
+        Ok(Answer {
+            value: (),
+            request_id: a.request_id,
+        })
+    }
+
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        api: Api,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+        opts: CallOptions,
+    ) -> Result<Answer<T>, CdnError> {
+        let a = self.call(api, method, path, query, body, opts).await?;
+        let value = serde_json::from_slice(&a.value).map_err(|e| CdnError::Decode {
+            http_status: 200,
+            message: format!("{} answer: {e}", api.name()),
+            request_id: a.request_id.clone(),
+        })?;
+        Ok(Answer {
+            value,
+            request_id: a.request_id,
+        })
+    }
+
+    /// Paces, signs and sends one call; a non-2xx answer becomes a [`CdnError::Api`].
+    pub async fn call(
+        &self,
+        api: Api,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+        opts: CallOptions,
+    ) -> Result<Answer<Vec<u8>>, CdnError> {
+        let start = self.pacer.reserve(api);
+        if start >= opts.deadline {
+            return Err(CdnError::BudgetSpent);
+        }
+        tokio::time::sleep_until(start).await;
+
+        if self.auth_failed() {
+            return Err(CdnError::AuthStopped);
+        }
+        // Until one call has proven the keys, calls go one at a time.
+        let _probe = if self.gate.verified.load(Ordering::SeqCst) {
+            None
+        } else {
+            let guard = self.gate.probe.lock().await;
+            if self.auth_failed() {
+                return Err(CdnError::AuthStopped);
+            }
+            (!self.gate.verified.load(Ordering::SeqCst)).then_some(guard)
+        };
+
+        let timeout = opts.timeout.min(
+            opts.deadline
+                .saturating_duration_since(tokio::time::Instant::now()),
+        );
+        if timeout < Duration::from_millis(50) {
+            return Err(CdnError::BudgetSpent);
+        }
+        let result = self.send(api, method, path, query, body, timeout).await;
+        match &result {
+            Err(e) if e.kind() == ErrorKind::Auth => self.gate.failed.store(true, Ordering::SeqCst),
+            Err(CdnError::Transport { .. }) => {}
+            _ => self.gate.verified.store(true, Ordering::SeqCst),
+        }
+        if matches!(&result, Err(e) if e.kind() == ErrorKind::Throttled) {
+            self.stats.throttled[api.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn send(
+        &self,
+        api: Api,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Answer<Vec<u8>>, CdnError> {
+        let body = body.unwrap_or_default();
+        let mut url = self.endpoint.base.clone();
+        url.set_path(path);
+        if !query.is_empty() {
+            url.set_query(Some(&sign::canonical_query(query)));
+        }
+        let mut signed: Vec<(String, String)> = vec![
+            ("Content-Type".into(), "application/json".into()),
+            (
+                sign::DATE_HEADER.into(),
+                sign::sdk_date(self.clock.unix_now()),
+            ),
+            ("Host".into(), self.endpoint.host().to_string()),
+        ];
+        if let Some(token) = &self.credentials.security_token {
+            signed.push(("X-Security-Token".into(), token.expose().to_string()));
+        }
+        if let Some(id) = &self.credentials.domain_id {
+            signed.push(("X-Domain-Id".into(), id.clone()));
+        }
+        let authorization = sign::sign(
+            &SignableRequest {
+                method: method.as_str(),
+                path,
+                query,
+                headers: &signed,
+                body: &body,
+            },
+            &self.credentials.access_key,
+            self.credentials.secret_key.expose(),
+        );
+        let mut headers = HeaderMap::new();
+        for (k, v) in signed.iter().filter(|(k, _)| k != "Host") {
+            let mut value = HeaderValue::from_str(v).map_err(|e| CdnError::Transport {
+                message: format!("header {k}: {e}"),
+                timed_out: false,
+            })?;
+            value.set_sensitive(k == "X-Security-Token");
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).expect("static header name"),
+                value,
+            );
+        }
+        let mut auth = HeaderValue::from_str(&authorization).expect("ascii authorization");
+        auth.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, auth);
+
+        self.stats.calls[api.index()].fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http
+            .request(method, url)
+            .headers(headers)
+            .body(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        if (200..300).contains(&status) {
+            return Ok(Answer {
+                value: bytes.to_vec(),
+                request_id,
+            });
+        }
+        let (code, message) = parse_error_body(&bytes).unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&bytes);
+            (String::new(), text.chars().take(200).collect())
+        });
+        Err(CdnError::Api {
+            http_status: status,
+            code,
+            message,
+            request_id,
+            retry_after,
+        })
+    }
+}
+
+fn eps_query(enterprise_project_id: Option<&str>) -> Vec<(String, String)> {
+    enterprise_project_id
+        .map(|e| vec![("enterprise_project_id".to_string(), e.to_string())])
+        .unwrap_or_default()
+}
+
+fn transport_error(e: reqwest::Error) -> CdnError {
+    // reqwest's Display may carry the URL but never headers or bodies.
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    CdnError::Transport {
+        timed_out: e.is_timeout(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_rules() {
+        assert!(Endpoint::parse("https://cdn.myhuaweicloud.com").is_ok());
+        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(e.host(), "127.0.0.1:8080");
+        assert!(Endpoint::parse("http://localhost:1").is_ok());
+        assert!(Endpoint::parse("http://[::1]:1").is_ok());
+        assert_eq!(
+            Endpoint::parse("http://cdn.example.com"),
+            Err(EndpointError::Insecure("http://cdn.example.com".into()))
+        );
+        assert!(Endpoint::parse("http://10.0.0.1").is_err());
+        assert!(Endpoint::parse("not a url").is_err());
+        assert_eq!(
+            Endpoint::parse("https://cdn.myhuaweicloud.com")
+                .unwrap()
+                .host(),
+            "cdn.myhuaweicloud.com"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Huawei Cloud access keys: where they come from, and how they stay out of logs.
+
+use std::fmt;
+
+/// A string that must never be printed: `Debug` and `Display` show only its length.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the few places that must send it (signing, the CDN write).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(<redacted {} bytes>)", self.0.len())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// An AK/SK pair, with the security token of temporary keys and the optional account id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// The access key id is not secret on its own, but only a prefix is ever logged.
+    pub access_key: String,
+    pub secret_key: Secret,
+    pub security_token: Option<Secret>,
+    pub domain_id: Option<String>,
+}
+
+impl Credentials {
+    /// Reads `HUAWEICLOUD_SDK_AK`, `_SK`, `_SECURITY_TOKEN` and `_DOMAIN_ID` through `env`.
+    /// `None` when the key pair is incomplete.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let non_empty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        Some(Self {
+            access_key: non_empty("HUAWEICLOUD_SDK_AK")?,
+            secret_key: Secret::new(non_empty("HUAWEICLOUD_SDK_SK")?),
+            security_token: non_empty("HUAWEICLOUD_SDK_SECURITY_TOKEN").map(Secret::new),
+            domain_id: non_empty("HUAWEICLOUD_SDK_DOMAIN_ID"),
+        })
+    }
+
+    /// The first four characters of the access key, enough to tell keys apart in a log.
+    pub fn access_key_hint(&self) -> String {
+        let head: String = self.access_key.chars().take(4).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let c = Credentials {
+            access_key: "AKEXAMPLE".into(),
+            secret_key: Secret::new("very-secret-key"),
+            security_token: Some(Secret::new("token-value")),
+            domain_id: None,
+        };
+        let shown = format!("{c:?} {}", c.secret_key);
+        assert!(!shown.contains("very-secret-key"));
+        assert!(!shown.contains("token-value"));
+        assert_eq!(c.access_key_hint(), "AKEX…");
+    }
+
+    #[test]
+    fn incomplete_pair_is_none() {
+        let env = |k: &str| (k == "HUAWEICLOUD_SDK_AK").then(|| "AK".to_string());
+        assert!(Credentials::from_env(env).is_none());
+        let env = |k: &str| match k {
+            "HUAWEICLOUD_SDK_AK" => Some("AK".to_string()),
+            "HUAWEICLOUD_SDK_SK" => Some("SK".to_string()),
+            "HUAWEICLOUD_SDK_SECURITY_TOKEN" => Some(" ".to_string()),
+            _ => None,
+        };
+        let c = Credentials::from_env(env).unwrap();
+        assert!(c.security_token.is_none());
+    }
+}

@@ -1,0 +1,220 @@
+//! The CDN API's JSON bodies, decoded leniently: unknown fields are ignored and every field the
+//! function does not strictly need may be absent.
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::credential::Secret;
+
+/// `domain_status` of a CDN domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainStatus {
+    Online,
+    Offline,
+    Configuring,
+    ConfigureFailed,
+    Checking,
+    CheckFailed,
+    Deleting,
+    /// A status this version does not know; treated as "not settled".
+    Other(String),
+}
+
+impl DomainStatus {
+    /// Parses the API's spelling.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "online" => Self::Online,
+            "offline" => Self::Offline,
+            "configuring" => Self::Configuring,
+            "configure_failed" => Self::ConfigureFailed,
+            "checking" => Self::Checking,
+            "check_failed" => Self::CheckFailed,
+            "deleting" => Self::Deleting,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// The API's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Online => "online",
+            Self::Offline => "offline",
+            Self::Configuring => "configuring",
+            Self::ConfigureFailed => "configure_failed",
+            Self::Checking => "checking",
+            Self::CheckFailed => "check_failed",
+            Self::Deleting => "deleting",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DomainStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(d)?))
+    }
+}
+
+impl Serialize for DomainStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// ShowDomainDetailByName answer: `{"domain": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DomainDetailBody {
+    pub domain: DomainDetail,
+}
+
+/// The parts of a domain's detail the deployment reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DomainDetail {
+    #[serde(default)]
+    pub domain_name: Option<String>,
+    pub domain_status: DomainStatus,
+}
+
+/// ShowDomainFullConfig answer: `{"configs": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FullConfigBody {
+    pub configs: Configs,
+}
+
+/// The parts of a domain's full configuration the deployment reads or must keep.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Configs {
+    #[serde(default)]
+    pub https: Option<HttpsGet>,
+    #[serde(default)]
+    pub origin_protocol: Option<String>,
+    #[serde(default)]
+    pub force_redirect: Option<ForceRedirect>,
+}
+
+/// Forced redirect: `status` on/off, `type` http/https.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ForceRedirect {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub redirect_code: Option<i64>,
+}
+
+/// The `https` block as GET returns it (`HttpGetBody` in the SDKs).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct HttpsGet {
+    #[serde(default)]
+    pub https_status: Option<String>,
+    #[serde(default)]
+    pub certificate_name: Option<String>,
+    #[serde(default)]
+    pub certificate_value: Option<String>,
+    /// Milliseconds since the epoch.
+    #[serde(default)]
+    pub expire_time: Option<i64>,
+    #[serde(default)]
+    pub certificate_source: Option<i64>,
+    #[serde(default)]
+    pub scm_certificate_id: Option<String>,
+    #[serde(default)]
+    pub certificate_type: Option<String>,
+    #[serde(default)]
+    pub http2_status: Option<String>,
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    #[serde(default)]
+    pub ocsp_stapling_status: Option<String>,
+}
+
+/// `certificate_source` of a certificate the user uploaded.
+pub const SOURCE_OWN: i64 = 0;
+/// `certificate_source` of a Certificate Manager (SCM) certificate.
+pub const SOURCE_SCM: i64 = 2;
+
+/// The `https` block as PUT sends it. Whatever is `None` is left out of the body, and the CDN
+/// resets what the block omits, so the deployment fills every setting it must keep.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct HttpsPut {
+    pub https_status: String,
+    pub certificate_type: String,
+    pub certificate_source: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scm_certificate_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_value: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_secret"
+    )]
+    pub private_key: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocsp_stapling_status: Option<String>,
+}
+
+/// The only place a private key is turned into text: the body of the CDN write.
+fn expose_secret<S: Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) => s.serialize_str(secret.expose()),
+        None => s.serialize_none(),
+    }
+}
+
+/// UpdateDomainFullConfig body: `{"configs": {"https": {...}}}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FullConfigPut<'a> {
+    pub configs: HttpsOnly<'a>,
+}
+
+/// A `configs` object carrying only the `https` block, so nothing else is touched.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpsOnly<'a> {
+    pub https: &'a HttpsPut,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_leniently() {
+        let body = r#"{"configs":{"https":{"https_status":"on","http2_status":"on","new_field":1},
+                       "origin_protocol":"https","biz":{"x":1}}}"#;
+        let c: FullConfigBody = serde_json::from_str(body).unwrap();
+        let h = c.configs.https.unwrap();
+        assert_eq!(h.http2_status.as_deref(), Some("on"));
+        assert_eq!(h.tls_version, None);
+        assert_eq!(c.configs.origin_protocol.as_deref(), Some("https"));
+        let d: DomainDetailBody =
+            serde_json::from_str(r#"{"domain":{"domain_status":"weird","id":"x"}}"#).unwrap();
+        assert_eq!(d.domain.domain_status, DomainStatus::Other("weird".into()));
+    }
+
+    #[test]
+    fn put_body_leaves_out_what_is_unset_and_carries_the_key_only_there() {
+        let put = HttpsPut {
+            https_status: "on".into(),
+            certificate_type: "server".into(),
+            certificate_source: SOURCE_OWN,
+            private_key: Some(Secret::new("KEY")),
+            http2_status: Some("on".into()),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(FullConfigPut {
+            configs: HttpsOnly { https: &put },
+        })
+        .unwrap();
+        assert_eq!(json["configs"]["https"]["private_key"], "KEY");
+        assert_eq!(json["configs"]["https"]["http2_status"], "on");
+        assert!(json["configs"]["https"].get("tls_version").is_none());
+        assert!(!format!("{put:?}").contains("KEY"));
+    }
+}

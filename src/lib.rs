@@ -1,0 +1,30 @@
+//! cdn-cert-deploy: puts a TLS certificate on Huawei Cloud CDN domains and reports, per domain,
+//! what really happened.
+//!
+//! # Layout
+//!
+//! A functional core and thin shells:
+//!
+//! - [`request`]: the deploy request: strict parsing, defaults, validation (pure).
+//! - [`cert`]: PEM chains and keys, key match, expiry, SAN coverage, fingerprints (pure).
+//! - [`deploy`]: per-domain decisions ([`deploy::decide`], pure) and the async driver
+//!   ([`deploy::engine`]) that runs every domain within the time budget.
+//! - [`huawei`]: SDK-HMAC-SHA256 signing ([`huawei::sign`], pure), credentials, quota pacing,
+//!   and the CDN API client.
+//! - [`result`]: the per-domain result and summary (pure data).
+//! - [`handler`]: one handler shared by every platform: request in, result out.
+//! - [`config`], [`clock`]: the environment and wall-clock time, behind small seams.
+//! - [`runtime`]: the platform shells (`invoke` on the command line, logging).
+//! - `sim` (feature `sim`): the Huawei CDN simulator used by tests and `make demo`.
+
+pub mod cert;
+pub mod clock;
+pub mod config;
+pub mod deploy;
+pub mod handler;
+pub mod huawei;
+pub mod request;
+pub mod result;
+pub mod runtime;
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -1,0 +1,599 @@
+//! The deploy request: parsed strictly (a typo must not be ignored), merged with the configured
+//! defaults, validated and normalized. Pure.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::huawei::credential::Secret;
+
+/// Which domains a request deploys to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMode {
+    /// The listed domains.
+    #[default]
+    Exact,
+    /// Every CDN domain of the account that the certificate covers.
+    Certsan,
+}
+
+/// The certificate to deploy, as the request gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateInput {
+    /// A PEM chain (leaf first) and its private key.
+    Pem { chain: String, private_key: Secret },
+    /// A certificate already in Cloud Certificate Manager.
+    Scm { id: String },
+}
+
+/// `options` of a request, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub force: bool,
+    pub dry_run: bool,
+    pub wait: bool,
+    pub time_budget_secs: Option<u64>,
+    /// `None` keeps each domain's current value.
+    pub http2: Option<bool>,
+    pub tls_version: Option<String>,
+    pub ocsp_stapling: Option<bool>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            force: false,
+            dry_run: false,
+            wait: true,
+            time_budget_secs: None,
+            http2: None,
+            tls_version: None,
+            ocsp_stapling: None,
+        }
+    }
+}
+
+/// A valid, normalized deploy request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployRequest {
+    /// Lower-case, without trailing dot, duplicates removed, in request order.
+    pub domains: Vec<String>,
+    pub match_mode: MatchMode,
+    pub certificate: CertificateInput,
+    pub certificate_name: Option<String>,
+    pub enterprise_project_id: Option<String>,
+    pub options: Options,
+}
+
+/// A request that cannot be run; `field` names what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    pub field: String,
+    pub message: String,
+}
+
+impl RequestError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How unknown fields are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// A request sent to us: an unknown field is an error.
+    Strict,
+    /// Another function's output (a chained payload): unknown fields are dropped with a warning.
+    Lenient,
+}
+
+const TOP_FIELDS: &[&str] = &[
+    "domains",
+    "match",
+    "certificate",
+    "private_key",
+    "certificate_name",
+    "scm_certificate_id",
+    "enterprise_project_id",
+    "options",
+];
+const OPTION_FIELDS: &[&str] = &[
+    "force",
+    "dry_run",
+    "wait",
+    "time_budget_secs",
+    "http2",
+    "tls_version",
+    "ocsp_stapling",
+];
+const CERT_FIELDS: &[&str] = &["certificate", "private_key", "scm_certificate_id"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    #[serde(default)]
+    domains: Option<Domains>,
+    #[serde(default, rename = "match")]
+    match_mode: Option<MatchMode>,
+    #[serde(default)]
+    certificate: Option<String>,
+    #[serde(default)]
+    private_key: Option<String>,
+    #[serde(default)]
+    certificate_name: Option<String>,
+    #[serde(default)]
+    scm_certificate_id: Option<String>,
+    #[serde(default)]
+    enterprise_project_id: Option<String>,
+    #[serde(default)]
+    options: Option<RawOptions>,
+}
+
+/// A list of names, or one comma-separated string (as webhook senders write it).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Domains {
+    List(Vec<String>),
+    Joined(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOptions {
+    #[serde(default)]
+    force: Option<bool>,
+    #[serde(default)]
+    dry_run: Option<bool>,
+    #[serde(default)]
+    wait: Option<bool>,
+    #[serde(default)]
+    time_budget_secs: Option<u64>,
+    #[serde(default)]
+    http2: Option<Switch>,
+    #[serde(default)]
+    tls_version: Option<String>,
+    #[serde(default)]
+    ocsp_stapling: Option<Switch>,
+}
+
+/// `true`/`false` or the CDN's own `"on"`/`"off"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Switch {
+    Bool(bool),
+    Word(String),
+}
+
+impl Switch {
+    fn to_bool(&self, field: &str) -> Result<bool, RequestError> {
+        match self {
+            Switch::Bool(b) => Ok(*b),
+            Switch::Word(w) if w.eq_ignore_ascii_case("on") => Ok(true),
+            Switch::Word(w) if w.eq_ignore_ascii_case("off") => Ok(false),
+            Switch::Word(w) => Err(RequestError::new(
+                field,
+                format!("`{w}` is not true, false, \"on\" or \"off\""),
+            )),
+        }
+    }
+}
+
+/// The paths of fields a request carries that the contract does not know (`options.forse`).
+pub fn unknown_fields(request: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(obj) = request.as_object() {
+        for (k, v) in obj {
+            if !TOP_FIELDS.contains(&k.as_str()) {
+                out.push(k.clone());
+            } else if k == "options" {
+                if let Some(opts) = v.as_object() {
+                    out.extend(
+                        opts.keys()
+                            .filter(|o| !OPTION_FIELDS.contains(&o.as_str()))
+                            .map(|o| format!("options.{o}")),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Removes the fields [`unknown_fields`] lists (for lenient parsing).
+fn strip_unknown(request: &mut Value) {
+    if let Some(obj) = request.as_object_mut() {
+        obj.retain(|k, _| TOP_FIELDS.contains(&k.as_str()));
+        if let Some(Value::Object(opts)) = obj.get_mut("options") {
+            opts.retain(|k, _| OPTION_FIELDS.contains(&k.as_str()));
+        }
+    }
+}
+
+/// Fills what `event` leaves out from `defaults` (the `DEPLOY_REQUEST` configuration). The
+/// event's own fields win; `options` merge field by field; a certificate in the event (PEM pair or
+/// SCM id) replaces the default's certificate as a whole; a `null` in the event counts as absent.
+pub fn merge_defaults(defaults: &Value, event: &Value) -> Value {
+    let (Some(d), Some(e)) = (defaults.as_object(), event.as_object()) else {
+        return event.clone();
+    };
+    let event_has_cert = CERT_FIELDS
+        .iter()
+        .any(|f| e.get(*f).is_some_and(|v| !v.is_null()));
+    let mut out: Map<String, Value> = d
+        .iter()
+        .filter(|(k, _)| !(event_has_cert && CERT_FIELDS.contains(&k.as_str())))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in e {
+        if v.is_null() {
+            continue;
+        }
+        match (k.as_str(), out.get_mut(k), v) {
+            ("options", Some(Value::Object(base)), Value::Object(over)) => {
+                for (ok, ov) in over {
+                    if !ov.is_null() {
+                        base.insert(ok.clone(), ov.clone());
+                    }
+                }
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Parses and validates a request (after [`merge_defaults`]). In [`Strictness::Lenient`] mode the
+/// unknown fields are returned for the caller to log instead of failing the request.
+pub fn parse(
+    mut value: Value,
+    strictness: Strictness,
+) -> Result<(DeployRequest, Vec<String>), RequestError> {
+    if !value.is_object() {
+        return Err(RequestError::new(
+            "request",
+            "expected a JSON object with `domains` and a certificate",
+        ));
+    }
+    let unknown = unknown_fields(&value);
+    match (strictness, unknown.first()) {
+        (Strictness::Strict, Some(first)) => {
+            return Err(RequestError::new(
+                first.clone(),
+                "unknown field (check its spelling; unknown fields are not ignored)",
+            ))
+        }
+        (Strictness::Lenient, Some(_)) => strip_unknown(&mut value),
+        _ => {}
+    }
+    let raw: RawRequest = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "request".to_string()
+        } else {
+            path
+        };
+        RequestError::new(field, strip_location(&e.inner().to_string()))
+    })?;
+    Ok((validate(raw)?, unknown))
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
+    let match_mode = raw.match_mode.unwrap_or_default();
+    let names = match raw.domains {
+        None => Vec::new(),
+        Some(Domains::List(v)) => v,
+        Some(Domains::Joined(s)) => s
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    let domains = normalize_domains(&names)?;
+    if domains.is_empty() && match_mode == MatchMode::Exact {
+        return Err(RequestError::new(
+            "domains",
+            "at least one domain is required (or \"match\": \"certsan\")",
+        ));
+    }
+
+    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let certificate = match (
+        non_empty(raw.certificate),
+        non_empty(raw.private_key),
+        non_empty(raw.scm_certificate_id),
+    ) {
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+            return Err(RequestError::new(
+                "scm_certificate_id",
+                "give either `certificate` + `private_key` or `scm_certificate_id`, not both",
+            ))
+        }
+        (Some(chain), Some(key), None) => CertificateInput::Pem {
+            chain,
+            private_key: Secret::new(key),
+        },
+        (Some(_), None, None) => {
+            return Err(RequestError::new(
+                "private_key",
+                "required with `certificate`",
+            ))
+        }
+        (None, Some(_), None) => {
+            return Err(RequestError::new(
+                "certificate",
+                "required with `private_key`",
+            ))
+        }
+        (None, None, Some(id)) => CertificateInput::Scm {
+            id: id.trim().to_string(),
+        },
+        (None, None, None) => {
+            return Err(RequestError::new(
+                "certificate",
+                "missing: give `certificate` + `private_key` (PEM) or `scm_certificate_id`",
+            ))
+        }
+    };
+
+    let certificate_name = non_empty(raw.certificate_name).map(|n| n.trim().to_string());
+    if let Some(n) = &certificate_name {
+        let len = n.chars().count();
+        if !(3..=64).contains(&len) {
+            return Err(RequestError::new(
+                "certificate_name",
+                format!("must be 3 to 64 characters, got {len}"),
+            ));
+        }
+    }
+
+    let o = raw.options.unwrap_or(RawOptions {
+        force: None,
+        dry_run: None,
+        wait: None,
+        time_budget_secs: None,
+        http2: None,
+        tls_version: None,
+        ocsp_stapling: None,
+    });
+    if o.time_budget_secs == Some(0) {
+        return Err(RequestError::new(
+            "options.time_budget_secs",
+            "must be at least 1",
+        ));
+    }
+    let tls_version = non_empty(o.tls_version)
+        .map(|t| normalize_tls_versions(&t))
+        .transpose()?;
+    let defaults = Options::default();
+    Ok(DeployRequest {
+        domains,
+        match_mode,
+        certificate,
+        certificate_name,
+        enterprise_project_id: non_empty(raw.enterprise_project_id),
+        options: Options {
+            force: o.force.unwrap_or(defaults.force),
+            dry_run: o.dry_run.unwrap_or(defaults.dry_run),
+            wait: o.wait.unwrap_or(defaults.wait),
+            time_budget_secs: o.time_budget_secs,
+            http2: o.http2.map(|s| s.to_bool("options.http2")).transpose()?,
+            tls_version,
+            ocsp_stapling: o
+                .ocsp_stapling
+                .map(|s| s.to_bool("options.ocsp_stapling"))
+                .transpose()?,
+        },
+    })
+}
+
+/// Lower-cases, drops a trailing dot, removes duplicates (first occurrence kept) and checks that
+/// each name is a host name, optionally with a leading `*.`.
+pub fn normalize_domains(names: &[String]) -> Result<Vec<String>, RequestError> {
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let d = name.trim().trim_end_matches('.').to_ascii_lowercase();
+        if !is_domain_name(&d) {
+            return Err(RequestError::new(
+                format!("domains[{i}]"),
+                format!("`{name}` is not a domain name"),
+            ));
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+fn is_domain_name(d: &str) -> bool {
+    let host = d.strip_prefix("*.").unwrap_or(d);
+    let labels: Vec<&str> = host.split('.').collect();
+    d.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+fn normalize_tls_versions(s: &str) -> Result<String, RequestError> {
+    const KNOWN: [&str; 4] = ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+    let mut picked = Vec::new();
+    for v in s.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+        let known = KNOWN
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(v))
+            .ok_or_else(|| {
+                RequestError::new(
+                    "options.tls_version",
+                    format!("`{v}` is not one of TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3"),
+                )
+            })?;
+        if !picked.contains(known) {
+            picked.push(*known);
+        }
+    }
+    if picked.is_empty() {
+        return Err(RequestError::new(
+            "options.tls_version",
+            "name at least one TLS version",
+        ));
+    }
+    picked.sort();
+    Ok(picked.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pem_request() -> Value {
+        json!({"domains": ["www.example.com"], "certificate": "C", "private_key": "K"})
+    }
+
+    fn strict(v: Value) -> Result<DeployRequest, RequestError> {
+        parse(v, Strictness::Strict).map(|(r, _)| r)
+    }
+
+    #[test]
+    fn normalizes_domains() {
+        let mut v = pem_request();
+        v["domains"] = json!([
+            "WWW.Example.com.",
+            "www.example.com",
+            "*.Example.com",
+            "img.example.com"
+        ]);
+        let r = strict(v).unwrap();
+        assert_eq!(
+            r.domains,
+            vec!["www.example.com", "*.example.com", "img.example.com"]
+        );
+        assert_eq!(r.match_mode, MatchMode::Exact);
+        assert!(r.options.wait && !r.options.force && !r.options.dry_run);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let mut v = pem_request();
+        v["domian"] = json!("x");
+        assert_eq!(strict(v).unwrap_err().field, "domian");
+        let mut v = pem_request();
+        v["options"] = json!({"forse": true});
+        let e = strict(v.clone()).unwrap_err();
+        assert_eq!(e.field, "options.forse");
+        assert!(e.to_string().contains("unknown field"));
+        let (r, unknown) = parse(v, Strictness::Lenient).unwrap();
+        assert_eq!(unknown, vec!["options.forse"]);
+        assert!(!r.options.force);
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let mut v = pem_request();
+        v["options"] = json!({"force": "yes"});
+        assert_eq!(strict(v).unwrap_err().field, "options.force");
+        let mut v = pem_request();
+        v["domains"] = json!(["ok.example.com", "bad name"]);
+        assert_eq!(strict(v).unwrap_err().field, "domains[1]");
+        let mut v = pem_request();
+        v["match"] = json!("fuzzy");
+        assert_eq!(strict(v).unwrap_err().field, "match");
+    }
+
+    #[test]
+    fn certificate_is_one_of_two_forms() {
+        let mut v = pem_request();
+        v["scm_certificate_id"] = json!("scs1");
+        assert_eq!(strict(v).unwrap_err().field, "scm_certificate_id");
+        let v = json!({"domains": ["a.example.com"], "certificate": "C"});
+        assert_eq!(strict(v).unwrap_err().field, "private_key");
+        let v = json!({"domains": ["a.example.com"]});
+        assert_eq!(strict(v).unwrap_err().field, "certificate");
+        let v = json!({"domains": ["a.example.com"], "scm_certificate_id": "scs1"});
+        assert_eq!(
+            strict(v).unwrap().certificate,
+            CertificateInput::Scm { id: "scs1".into() }
+        );
+    }
+
+    #[test]
+    fn exact_needs_domains_certsan_does_not() {
+        let v = json!({"domains": [], "certificate": "C", "private_key": "K"});
+        assert_eq!(strict(v).unwrap_err().field, "domains");
+        let v = json!({"match": "certsan", "certificate": "C", "private_key": "K"});
+        assert_eq!(strict(v).unwrap().match_mode, MatchMode::Certsan);
+    }
+
+    #[test]
+    fn certificate_name_length() {
+        let mut v = pem_request();
+        v["certificate_name"] = json!("ab");
+        assert_eq!(strict(v).unwrap_err().field, "certificate_name");
+        let mut v = pem_request();
+        v["certificate_name"] = json!("a".repeat(65));
+        assert_eq!(strict(v).unwrap_err().field, "certificate_name");
+    }
+
+    #[test]
+    fn options_switches_and_tls() {
+        let mut v = pem_request();
+        v["options"] =
+            json!({"http2": "on", "ocsp_stapling": false, "tls_version": "tlsv1.3, TLSv1.2"});
+        let r = strict(v).unwrap();
+        assert_eq!(r.options.http2, Some(true));
+        assert_eq!(r.options.ocsp_stapling, Some(false));
+        assert_eq!(r.options.tls_version.as_deref(), Some("TLSv1.2,TLSv1.3"));
+        let mut v = pem_request();
+        v["options"] = json!({"tls_version": "SSLv3"});
+        assert_eq!(strict(v).unwrap_err().field, "options.tls_version");
+        let mut v = pem_request();
+        v["options"] = json!({"time_budget_secs": 0});
+        assert_eq!(strict(v).unwrap_err().field, "options.time_budget_secs");
+    }
+
+    #[test]
+    fn joined_domains_string() {
+        let v = json!({"domains": "a.example.com, b.example.com", "certificate": "C", "private_key": "K"});
+        assert_eq!(
+            strict(v).unwrap().domains,
+            vec!["a.example.com", "b.example.com"]
+        );
+    }
+
+    #[test]
+    fn defaults_fill_what_the_event_leaves_out() {
+        let defaults = json!({
+            "domains": ["www.example.com"], "scm_certificate_id": "scs-old",
+            "options": {"dry_run": true, "wait": false}
+        });
+        let event = json!({"certificate": "C", "private_key": "K", "options": {"wait": true, "force": null}});
+        let merged = merge_defaults(&defaults, &event);
+        assert_eq!(
+            merged,
+            json!({"domains": ["www.example.com"], "certificate": "C", "private_key": "K",
+                   "options": {"dry_run": true, "wait": true}})
+        );
+        let merged = merge_defaults(&defaults, &json!({"domains": ["img.example.com"]}));
+        assert_eq!(merged["domains"], json!(["img.example.com"]));
+        assert_eq!(merged["scm_certificate_id"], "scs-old");
+    }
+}

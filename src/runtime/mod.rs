@@ -1,0 +1,4 @@
+//! The platform shells around the one handler: the `invoke` command line and the logging setup.
+
+pub mod cli;
+pub mod logging;

@@ -1,0 +1,82 @@
+//! A Huawei Cloud CDN simulator speaking the API over HTTP on loopback: it checks every
+//! signature with the gateway's rules, keeps per-domain state (`configuring` for a while, then
+//! `online` or `configure_failed`), applies the real PUT semantics (the https block resets what it
+//! omits), enforces the quotas (with a time scale) and injects faults. Tests start it on port 0;
+//! `cdn-sim` serves it for `make demo`.
+
+pub mod config;
+mod server;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use config::{
+    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimCredential, SimDomainConfig,
+};
+pub use state::{DomainSnapshot, SimStats};
+
+use crate::clock::{Clock, SystemClock};
+use server::Shared;
+
+/// A running simulator; stops when dropped.
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Simulator {
+    /// Starts on `127.0.0.1` with an ephemeral port.
+    pub async fn start(cfg: SimConfig) -> std::io::Result<Self> {
+        Self::bind(cfg, server::loopback(0)).await
+    }
+
+    /// Starts on `addr`.
+    pub async fn bind(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let state = state::SimState::new(&cfg, Instant::now(), SystemClock.unix_now())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            credentials: cfg.credentials.clone(),
+        });
+        let task = tokio::spawn(server::serve(listener, shared.clone()));
+        Ok(Self { addr, shared, task })
+    }
+
+    /// The endpoint to give the client: `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SimStats {
+        self.lock().stats.clone()
+    }
+
+    /// A domain as it is now.
+    pub fn domain(&self, name: &str) -> Option<DomainSnapshot> {
+        self.lock().snapshot(name, Instant::now())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, state::SimState> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

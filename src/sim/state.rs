@@ -1,0 +1,437 @@
+//! The simulator's account state and its rules, with time passed in: domain status transitions,
+//! the PUT semantics of the https block, quota windows and fault matching.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::config::{Fault, FaultKind, Outcome, SimConfig};
+use crate::huawei::model::DomainStatus;
+use crate::huawei::quota::Api;
+
+/// The https block as the simulator stores it. The private key is kept only to check that it
+/// matches, and is never returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HttpsState {
+    pub https_status: String,
+    pub certificate_name: Option<String>,
+    pub certificate_value: Option<String>,
+    pub private_key_present: bool,
+    pub certificate_source: i64,
+    pub scm_certificate_id: Option<String>,
+    pub certificate_type: String,
+    pub http2_status: String,
+    pub tls_version: String,
+    pub ocsp_stapling_status: String,
+    pub expire_time: Option<i64>,
+}
+
+/// What the CDN falls back to for each setting a PUT's https block omits.
+pub const DEFAULT_TLS: &str = "TLSv1.1,TLSv1.2";
+
+impl HttpsState {
+    fn off() -> Self {
+        Self {
+            https_status: "off".into(),
+            certificate_type: "server".into(),
+            http2_status: "off".into(),
+            tls_version: DEFAULT_TLS.into(),
+            ocsp_stapling_status: "off".into(),
+            ..Default::default()
+        }
+    }
+
+    /// Builds the stored block from a PUT (or initial) body: what it omits is reset.
+    pub fn from_body(b: &Map<String, Value>, now_unix: i64) -> Result<Self, (String, String)> {
+        let s = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
+        let mut h = Self::off();
+        h.https_status = s("https_status").unwrap_or_else(|| "off".into());
+        if let Some(v) = s("http2_status") {
+            h.http2_status = v;
+        }
+        if let Some(v) = s("tls_version") {
+            h.tls_version = v;
+        }
+        if let Some(v) = s("ocsp_stapling_status") {
+            h.ocsp_stapling_status = v;
+        }
+        if let Some(v) = s("certificate_type") {
+            h.certificate_type = v;
+        }
+        h.certificate_source = b
+            .get("certificate_source")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        h.certificate_name = s("certificate_name");
+        if h.https_status != "on" {
+            return Ok(h);
+        }
+        match h.certificate_source {
+            2 => {
+                h.scm_certificate_id = s("scm_certificate_id").filter(|v| !v.is_empty());
+                if h.scm_certificate_id.is_none() {
+                    return Err(bad("CDN.0162", "scm_certificate_id is required"));
+                }
+            }
+            _ => {
+                let (Some(value), Some(key)) = (s("certificate_value"), s("private_key")) else {
+                    return Err(bad(
+                        "CDN.0162",
+                        "certificate_value and private_key are required",
+                    ));
+                };
+                let bundle = crate::cert::validate(
+                    &value,
+                    &crate::huawei::credential::Secret::new(key),
+                    now_unix,
+                )
+                .map_err(|e| bad("CDN.0163", &format!("certificate invalid: {e}")))?;
+                h.expire_time = Some(bundle.leaf.not_after_unix * 1000);
+                h.certificate_value = Some(value);
+                h.private_key_present = true;
+            }
+        }
+        Ok(h)
+    }
+
+    /// The block as GET returns it.
+    pub fn to_get(&self) -> Value {
+        let mut v = json!({
+            "https_status": self.https_status,
+            "certificate_type": self.certificate_type,
+            "http2_status": self.http2_status,
+            "tls_version": self.tls_version,
+            "ocsp_stapling_status": self.ocsp_stapling_status,
+        });
+        if self.https_status == "on" {
+            v["certificate_source"] = json!(self.certificate_source);
+            v["certificate_name"] = json!(self.certificate_name);
+            if let Some(c) = &self.certificate_value {
+                v["certificate_value"] = json!(c);
+            }
+            if let Some(id) = &self.scm_certificate_id {
+                v["scm_certificate_id"] = json!(id);
+            }
+            if let Some(t) = self.expire_time {
+                v["expire_time"] = json!(t);
+            }
+        }
+        v
+    }
+}
+
+fn bad(code: &str, msg: &str) -> (String, String) {
+    (code.to_string(), msg.to_string())
+}
+
+/// One simulated domain.
+#[derive(Debug, Clone)]
+pub struct DomainState {
+    pub name: String,
+    status: DomainStatus,
+    /// The status the domain takes at the given instant.
+    transition: Option<(Instant, DomainStatus)>,
+    pub configure_ms: u64,
+    pub outcome: Outcome,
+    pub https: HttpsState,
+    pub origin_protocol: String,
+    pub force_redirect: Value,
+    /// Writes accepted (applied) for this domain.
+    pub writes: u32,
+}
+
+impl DomainState {
+    /// The status now (applying a due transition).
+    pub fn status(&mut self, now: Instant) -> DomainStatus {
+        if let Some((at, next)) = &self.transition {
+            if now >= *at {
+                self.status = next.clone();
+                self.transition = None;
+            }
+        }
+        self.status.clone()
+    }
+
+    fn start_configuring(&mut self, now: Instant) {
+        self.status = DomainStatus::Configuring;
+        let delay = Duration::from_millis(self.configure_ms);
+        self.transition = match self.outcome {
+            Outcome::Online => Some((now + delay, DomainStatus::Online)),
+            Outcome::ConfigureFailed => Some((now + delay, DomainStatus::ConfigureFailed)),
+            Outcome::Stuck => None,
+        };
+    }
+}
+
+/// A snapshot of a domain for tests and the admin endpoint (no key material).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DomainSnapshot {
+    pub name: String,
+    pub status: String,
+    pub writes: u32,
+    pub https: Value,
+    pub origin_protocol: String,
+    pub force_redirect: Value,
+    pub private_key_present: bool,
+}
+
+/// Per-API counters.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ApiStats {
+    /// Calls that reached the API (signature checked).
+    pub calls: u64,
+    /// Calls answered 429.
+    pub throttled: u64,
+}
+
+/// What the simulator saw.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SimStats {
+    /// By SDK operation name.
+    pub apis: BTreeMap<String, ApiStats>,
+    /// Calls whose signature (or key, token, date) was rejected.
+    pub auth_failures: u64,
+    /// Signed calls of every kind (accepted or not).
+    pub signed_calls: u64,
+    /// Connections dropped by a `reset` fault.
+    pub resets: u64,
+    /// Answers sent with an injected error status.
+    pub injected_errors: u64,
+}
+
+impl SimStats {
+    /// Calls that reached `api`.
+    pub fn calls(&self, api: Api) -> u64 {
+        self.apis.get(api.name()).map_or(0, |s| s.calls)
+    }
+
+    /// 429 answers of `api`.
+    pub fn throttled(&self, api: Api) -> u64 {
+        self.apis.get(api.name()).map_or(0, |s| s.throttled)
+    }
+
+    /// 429 answers, all APIs.
+    pub fn total_throttled(&self) -> u64 {
+        self.apis.values().map(|s| s.throttled).sum()
+    }
+}
+
+/// The whole simulated account.
+#[derive(Debug)]
+pub struct SimState {
+    pub domains: HashMap<String, DomainState>,
+    pub order: Vec<String>,
+    pub faults: Vec<(Fault, u32, u32)>,
+    quota_windows: HashMap<Api, VecDeque<Instant>>,
+    quotas: HashMap<Api, u32>,
+    window: Duration,
+    pub stats: SimStats,
+    /// Consecutive auth failures per access key, and when the key was locked.
+    pub auth_failures: HashMap<String, (u32, Option<Instant>)>,
+    request_counter: u64,
+}
+
+impl SimState {
+    /// Builds the account from its configuration.
+    pub fn new(cfg: &SimConfig, now: Instant, now_unix: i64) -> Result<Self, String> {
+        let mut domains = HashMap::new();
+        let mut order = Vec::new();
+        for d in &cfg.domains {
+            let name = d.name.to_ascii_lowercase();
+            let https = match &d.https {
+                Some(Value::Object(b)) => HttpsState::from_body(b, now_unix)
+                    .map_err(|(c, m)| format!("domain {name}: https: {c} {m}"))?,
+                Some(_) => return Err(format!("domain {name}: https must be an object")),
+                None => HttpsState::off(),
+            };
+            let mut state = DomainState {
+                name: name.clone(),
+                status: DomainStatus::parse(&d.status),
+                transition: None,
+                configure_ms: d.configure_ms,
+                outcome: d.outcome,
+                https,
+                origin_protocol: d.origin_protocol.clone(),
+                force_redirect: d
+                    .force_redirect
+                    .clone()
+                    .unwrap_or_else(|| json!({"status": "off"})),
+                writes: 0,
+            };
+            if state.status == DomainStatus::Configuring {
+                state.start_configuring(now);
+            }
+            order.push(name.clone());
+            domains.insert(name, state);
+        }
+        let mut quotas = HashMap::new();
+        for api in Api::ALL {
+            let q = cfg
+                .quotas
+                .get(api.name())
+                .copied()
+                .unwrap_or(api.quota_per_minute());
+            quotas.insert(api, q);
+        }
+        for name in cfg.quotas.keys() {
+            if !Api::ALL.iter().any(|a| a.name() == name) {
+                return Err(format!("quotas: unknown API `{name}`"));
+            }
+        }
+        let scale = if cfg.quota_time_scale > 0.0 {
+            cfg.quota_time_scale
+        } else {
+            1.0
+        };
+        Ok(Self {
+            domains,
+            order,
+            faults: cfg.faults.iter().cloned().map(|f| (f, 0, 0)).collect(),
+            quota_windows: HashMap::new(),
+            quotas,
+            window: Duration::from_secs_f64(60.0 / scale),
+            stats: SimStats::default(),
+            auth_failures: HashMap::new(),
+            request_counter: 0,
+        })
+    }
+
+    /// A fresh `X-Request-Id`.
+    pub fn next_request_id(&mut self) -> String {
+        self.request_counter += 1;
+        format!("{:016x}{:016x}", fastrand::u64(..), self.request_counter)
+    }
+
+    /// Counts a call against `api`'s quota; false when it is over (answer 429).
+    pub fn admit(&mut self, api: Api, now: Instant) -> bool {
+        let limit = self.quotas[&api] as usize;
+        let window = self.window;
+        let q = self.quota_windows.entry(api).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        let stats = self.stats.apis.entry(api.name().to_string()).or_default();
+        stats.calls += 1;
+        if q.len() >= limit {
+            stats.throttled += 1;
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
+
+    /// The first fault that fires for this call, counted.
+    pub fn fault_for(&mut self, api: Api, domain: Option<&str>) -> Option<FaultKind> {
+        for (f, seen, fired) in &mut self.faults {
+            let api_ok = f.api.as_deref().is_none_or(|a| a == api.name());
+            let domain_ok = f
+                .domain
+                .as_deref()
+                .is_none_or(|d| Some(d.to_ascii_lowercase().as_str()) == domain);
+            if !(api_ok && domain_ok) {
+                continue;
+            }
+            *seen += 1;
+            if *seen <= f.skip || f.times.is_some_and(|t| *fired >= t) {
+                continue;
+            }
+            *fired += 1;
+            return Some(f.kind.clone());
+        }
+        None
+    }
+
+    /// A snapshot of one domain.
+    pub fn snapshot(&mut self, name: &str, now: Instant) -> Option<DomainSnapshot> {
+        let d = self.domains.get_mut(&name.to_ascii_lowercase())?;
+        Some(DomainSnapshot {
+            name: d.name.clone(),
+            status: d.status(now).as_str().to_string(),
+            writes: d.writes,
+            https: d.https.to_get(),
+            origin_protocol: d.origin_protocol.clone(),
+            force_redirect: d.force_redirect.clone(),
+            private_key_present: d.https.private_key_present,
+        })
+    }
+
+    /// ShowDomainDetailByName.
+    pub fn detail(&mut self, name: &str, now: Instant) -> Result<Value, (u16, String, String)> {
+        let d = self.domain(name)?;
+        let status = d.status(now);
+        Ok(json!({"domain": {
+            "id": format!("id-{}", d.name),
+            "domain_name": d.name,
+            "business_type": "web",
+            "service_area": "mainland_china",
+            "domain_status": status.as_str(),
+            "https_status": if d.https.https_status == "on" { 2 } else { 0 },
+        }}))
+    }
+
+    /// ShowDomainFullConfig.
+    pub fn full_config(&mut self, name: &str) -> Result<Value, (u16, String, String)> {
+        let d = self.domain(name)?;
+        Ok(json!({"configs": {
+            "business_type": "web",
+            "service_area": "mainland_china",
+            "origin_protocol": d.origin_protocol,
+            "force_redirect": d.force_redirect,
+            "https": d.https.to_get(),
+            "compress": {"status": "off"},
+        }}))
+    }
+
+    /// UpdateDomainFullConfig: applies the `configs` given (an `https` block replaces the whole
+    /// block, resetting what it omits) and starts `configuring`.
+    pub fn update_full_config(
+        &mut self,
+        name: &str,
+        body: &Value,
+        now: Instant,
+        now_unix: i64,
+    ) -> Result<(), (u16, String, String)> {
+        let d = self.domain(name)?;
+        if d.status(now) == DomainStatus::Configuring {
+            return Err((
+                400,
+                "CDN.0106".into(),
+                "The domain is being configured, try again later.".into(),
+            ));
+        }
+        let configs = body.get("configs").and_then(Value::as_object).ok_or((
+            400,
+            "CDN.0002".to_string(),
+            "configs is required".to_string(),
+        ))?;
+        let https = match configs.get("https") {
+            Some(Value::Object(b)) => {
+                Some(HttpsState::from_body(b, now_unix).map_err(|(c, m)| (400, c, m))?)
+            }
+            Some(_) => return Err((400, "CDN.0002".into(), "https must be an object".into())),
+            None => None,
+        };
+        if let Some(h) = https {
+            d.https = h;
+        }
+        if let Some(p) = configs.get("origin_protocol").and_then(Value::as_str) {
+            d.origin_protocol = p.to_string();
+        }
+        if let Some(r) = configs.get("force_redirect") {
+            d.force_redirect = r.clone();
+        }
+        d.writes += 1;
+        d.start_configuring(now);
+        Ok(())
+    }
+
+    fn domain(&mut self, name: &str) -> Result<&mut DomainState, (u16, String, String)> {
+        self.domains.get_mut(&name.to_ascii_lowercase()).ok_or((
+            400,
+            "CDN.0170".into(),
+            "domain not exist!".into(),
+        ))
+    }
+}

@@ -20,14 +20,31 @@ set +e
 HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
 HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
 RUST_LOG=${RUST_LOG:-info} \
-  "$bin/cdn-cert-deploy" invoke --event events/deploy.json --endpoint "$endpoint" --budget "${BUDGET:-60}"
+  "$bin/cdn-cert-deploy" invoke --event events/deploy.json --endpoint "$endpoint" --budget "${BUDGET:-60}" \
+  >"$work/result.json"
 code=$?
 set -e
+cat "$work/result.json"
+echo "== per domain:"
+python3 - "$work/result.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for d in r.get("domains", []):
+    why = d.get("message") or ""
+    if "error" in d:
+        why = "%s: %s" % (d["error"]["code"], d["error"]["message"])
+    print("   %-20s %-10s %s" % (d["domain"], d["status"], why))
+s = r.get("summary", {})
+print("   ok=%s  " % str(r.get("ok")).lower() + "  ".join("%s=%s" % (k, v) for k, v in s.items() if v))
+PY
 echo "== exit code $code (0: every domain deployed or unchanged; 1: not every domain; 2: invalid request)"
 echo "== www.example.com as the simulator now holds it (settings kept):"
-curl -s "$endpoint/_sim/domains/www.example.com" | python3 -c '
-import json, sys
-d = json.load(sys.stdin); h = d["https"]
+python3 - "$endpoint" <<'PY' || true
+import json, sys, urllib.request
+d = json.load(urllib.request.urlopen(sys.argv[1] + "/_sim/domains/www.example.com"))
+h = d["https"]
 print("   status=%s http2=%s tls=%s ocsp=%s origin_protocol=%s force_redirect=%s" % (d["status"],
-      h["http2_status"], h["tls_version"], h["ocsp_stapling_status"], d["origin_protocol"], d["force_redirect"]))' || true
+      h["http2_status"], h["tls_version"], h["ocsp_stapling_status"], d["origin_protocol"],
+      json.dumps(d["force_redirect"])))
+PY
 exit 0

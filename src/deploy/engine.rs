@@ -327,15 +327,21 @@ impl DomainCtx {
         }
     }
 
-    /// Sleeps `d` if the budget allows it (keeping a second for one more call); false otherwise.
+    /// Sleeps `d`, or until a second before the deadline when `d` would end later (keeping time
+    /// for one more call); false when not even that is left.
     async fn nap(&self, d: Duration) -> bool {
         let latest = self
             .deadline
             .checked_sub(Duration::from_secs(1))
             .unwrap_or(self.deadline);
-        let wake = Instant::now() + d;
+        let now = Instant::now();
+        let mut wake = now + d;
         if wake > latest {
-            return false;
+            // One last look just before the end is worth more than giving up early.
+            if latest < now + Duration::from_millis(250) {
+                return false;
+            }
+            wake = latest;
         }
         tokio::time::sleep_until(wake).await;
         true

@@ -1,0 +1,182 @@
+//! `cdn-cert-deploy invoke` as a user runs it: exit codes, stdout JSON, and logs that never
+//! carry a secret.
+
+mod common;
+
+use std::process::Output;
+
+use cdn_cert_deploy::sim::{Outcome, SimDomainConfig, Simulator};
+use common::*;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "session-token-aaaabbbbccccdddd";
+
+async fn invoke(sim: &Simulator, event: &Value, extra_env: &[(&str, &str)], args: &[&str]) -> (i32, Value, String) {
+    let dir = std::env::temp_dir().join(format!("cdn-cli-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("event.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"));
+    cmd.arg("invoke")
+        .arg("--event")
+        .arg(&path)
+        .arg("--endpoint")
+        .arg(sim.endpoint())
+        .args(args)
+        .env_clear()
+        .env("HUAWEICLOUD_SDK_AK", AK)
+        .env("HUAWEICLOUD_SDK_SK", SK);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let Output { status, stdout, stderr } = cmd.output().await.expect("runs");
+    std::fs::remove_dir_all(&dir).ok();
+    let stdout = String::from_utf8(stdout).unwrap();
+    let json: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {stdout}"));
+    let all = format!("{stdout}\n{}", String::from_utf8_lossy(&stderr));
+    (status.code().unwrap(), json, all)
+}
+
+#[tokio::test]
+async fn all_deployed_exits_0_and_prints_the_result() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("www.example.com", 200), domain("img.example.com", 200)])).await;
+    let (code, out, _) = invoke(&sim, &request(&["WWW.example.com.", "img.example.com"], &cert), &[], &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["ok"], true);
+    assert_eq!(out["summary"]["deployed"], 2);
+    assert_eq!(out["domains"][0]["domain"], "www.example.com");
+    assert_eq!(out["certificate"]["subject_names"], json!(["example.com", "*.example.com"]));
+}
+
+#[tokio::test]
+async fn a_failed_domain_exits_1_and_the_others_still_deploy() {
+    let cert = example_cert();
+    let broken = SimDomainConfig {
+        outcome: Outcome::ConfigureFailed,
+        ..domain("broken.example.com", 200)
+    };
+    let sim = start(sim_config(vec![domain("a.example.com", 200), broken, domain("b.example.com", 200)])).await;
+    let names = ["a.example.com", "missing.example.com", "broken.example.com", "b.example.com", "shop.example.net"];
+    let (code, out, _) = invoke(&sim, &request(&names, &cert), &[], &[]).await;
+    assert_eq!(code, 1);
+    let got: Vec<(&str, &str)> = out["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["domain"].as_str().unwrap(), d["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a.example.com", "deployed"),
+            ("missing.example.com", "failed"),
+            ("broken.example.com", "failed"),
+            ("b.example.com", "deployed"),
+            ("shop.example.net", "skipped"),
+        ]
+    );
+    assert_eq!(out["domains"][4]["error"]["code"], "domain_not_covered");
+    assert_eq!(out["domains"][4]["api_calls"], 0);
+    assert_eq!(out["summary"], json!({"total": 5, "deployed": 2, "unchanged": 0, "pending": 0,
+        "submitted": 0, "planned": 0, "failed": 2, "skipped": 1}));
+}
+
+#[tokio::test]
+async fn invalid_certificates_exit_2_before_any_api_call() {
+    let good = example_cert();
+    let other = example_cert();
+    let expired = cert_valid(&["example.com", "*.example.com"], -100, -10);
+    let cases = [
+        ("key_mismatch", request(&["www.example.com"], &TestCert { chain: good.chain.clone(), key: other.key.clone() })),
+        ("certificate_expired", request(&["www.example.com"], &expired)),
+        ("invalid_certificate", json!({"domains": ["www.example.com"], "certificate": "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n", "private_key": good.key})),
+        ("invalid_certificate", json!({"domains": ["www.example.com"], "certificate": good.chain, "private_key": "not a key"})),
+    ];
+    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
+    for (expected, event) in cases {
+        let (code, out, _) = invoke(&sim, &event, &[], &[]).await;
+        assert_eq!(code, 2, "{expected}: {out}");
+        assert_eq!(out["ok"], false);
+        assert_eq!(out["error"]["code"], expected, "{out}");
+        assert_eq!(out["domains"][0]["status"], "skipped", "nothing is lost");
+    }
+    assert_eq!(sim.stats().signed_calls, 0, "no API call was made");
+}
+
+#[tokio::test]
+async fn an_unknown_field_exits_2_naming_it() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
+    let mut event = request(&["www.example.com"], &cert);
+    event["options"] = json!({"dryrun": true});
+    let (code, out, _) = invoke(&sim, &event, &[], &[]).await;
+    assert_eq!(code, 2);
+    assert_eq!(out["error"]["field"], "options.dryrun");
+    assert!(out["error"]["message"].as_str().unwrap().contains("options.dryrun"));
+    assert_eq!(sim.stats().signed_calls, 0);
+}
+
+#[tokio::test]
+async fn deploy_request_supplies_what_the_event_leaves_out() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
+    let defaults = json!({"domains": ["www.example.com"], "options": {"dry_run": true}}).to_string();
+    let event = json!({"certificate": cert.chain, "private_key": cert.key});
+    let (code, out, _) = invoke(&sim, &event, &[("DEPLOY_REQUEST", &defaults)], &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["domains"][0]["status"], "planned");
+}
+
+#[tokio::test]
+async fn a_stuck_domain_ends_pending_within_the_budget() {
+    let cert = example_cert();
+    let stuck = SimDomainConfig {
+        outcome: Outcome::Stuck,
+        ..domain("stuck.example.com", 100)
+    };
+    let sim = start(sim_config(vec![stuck])).await;
+    let started = std::time::Instant::now();
+    let (code, out, _) = invoke(&sim, &request(&["stuck.example.com"], &cert), &[], &["--budget", "3"]).await;
+    assert_eq!(code, 1);
+    assert_eq!(out["domains"][0]["status"], "pending");
+    assert_eq!(out["budget_ms"], 3000);
+    assert!(out["elapsed_ms"].as_u64().unwrap() <= 3000);
+    assert!(started.elapsed().as_secs_f64() < 3.0 + 2.0, "the process ended in time");
+}
+
+#[tokio::test]
+async fn no_secret_reaches_stdout_or_stderr_at_any_log_level() {
+    let cert = example_cert();
+    let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
+    cfg.credentials[0].security_token = Some(TOKEN.into());
+    let sim = start(cfg).await;
+    // The base64 body of the key: any line of it leaking would be a leak.
+    let key_lines: Vec<&str> = cert.key.lines().filter(|l| !l.starts_with("-----")).collect();
+    for format in ["json", "text"] {
+        for (event, sk_override) in [
+            (request(&["www.example.com"], &cert), None),
+            (request(&["www.example.com"], &cert), Some("wrong-secret-zzzz")),
+            (json!({"domains": ["www.example.com"], "certificate": cert.chain, "private_key": cert.key, "bogus": 1}), None),
+        ] {
+            let mut env = vec![
+                ("RUST_LOG", "trace"),
+                ("LOG_FORMAT", format),
+                ("HUAWEICLOUD_SDK_SECURITY_TOKEN", TOKEN),
+            ];
+            if let Some(sk) = sk_override {
+                env.push(("HUAWEICLOUD_SDK_SK", sk));
+            }
+            let (_, _, all) = invoke(&sim, &event, &env, &[]).await;
+            assert!(all.contains("ShowDomainDetailByName") || all.contains("bogus"), "logs were written: {all}");
+            for secret in [SK, TOKEN, "wrong-secret-zzzz"] {
+                assert!(!all.contains(secret), "secret leaked ({format}): {secret}");
+            }
+            for line in &key_lines {
+                assert!(!all.contains(line), "private key leaked ({format})");
+            }
+        }
+    }
+    assert!(sim.domain("www.example.com").unwrap().writes >= 1);
+}

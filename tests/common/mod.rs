@@ -1,0 +1,133 @@
+//! Shared test helpers: certificates made on the fly, a simulator with chosen domains, and a
+//! handler pointed at it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cdn_cert_deploy::clock;
+use cdn_cert_deploy::config::Config;
+use cdn_cert_deploy::deploy::EngineConfig;
+use cdn_cert_deploy::handler::{Handler, Invocation, Output};
+use cdn_cert_deploy::huawei::cdn::Endpoint;
+use cdn_cert_deploy::huawei::credential::{Credentials, Secret};
+use cdn_cert_deploy::request::Strictness;
+use cdn_cert_deploy::sim::{SimConfig, SimCredential, SimDomainConfig, Simulator};
+use serde_json::{json, Value};
+
+pub const AK: &str = "TESTAKEXAMPLE0000000";
+pub const SK: &str = "test-secret-key-0123456789abcdef";
+
+/// A certificate chain and its key, as PEM.
+#[derive(Clone)]
+pub struct TestCert {
+    pub chain: String,
+    pub key: String,
+}
+
+/// A self-signed certificate for `names`, valid from `from_days` to `to_days` relative to now.
+pub fn cert_valid(names: &[&str], from_days: i64, to_days: i64) -> TestCert {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("params");
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + time::Duration::days(from_days);
+    params.not_after = now + time::Duration::days(to_days);
+    let cert = params.self_signed(&key).expect("cert");
+    TestCert {
+        chain: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+/// A certificate for `example.com` and `*.example.com`, valid for 90 days.
+pub fn example_cert() -> TestCert {
+    cert_valid(&["example.com", "*.example.com"], -1, 90)
+}
+
+/// The https block of a domain that serves `cert` (with the given settings).
+pub fn serving(cert: &TestCert, http2: &str, tls: &str, ocsp: &str) -> Value {
+    json!({
+        "https_status": "on", "certificate_name": "old", "certificate_source": 0,
+        "certificate_value": cert.chain, "private_key": cert.key,
+        "http2_status": http2, "tls_version": tls, "ocsp_stapling_status": ocsp
+    })
+}
+
+/// An online domain that goes live `configure_ms` after a write.
+pub fn domain(name: &str, configure_ms: u64) -> SimDomainConfig {
+    SimDomainConfig {
+        configure_ms,
+        ..SimDomainConfig::new(name)
+    }
+}
+
+/// A simulator with the test key pair and these domains.
+pub fn sim_config(domains: Vec<SimDomainConfig>) -> SimConfig {
+    SimConfig {
+        credentials: vec![SimCredential {
+            ak: AK.into(),
+            sk: SK.into(),
+            security_token: None,
+        }],
+        domains,
+        ..Default::default()
+    }
+}
+
+pub async fn start(cfg: SimConfig) -> Simulator {
+    Simulator::start(cfg).await.expect("simulator starts")
+}
+
+pub fn credentials(sk: &str) -> Credentials {
+    Credentials {
+        access_key: AK.into(),
+        secret_key: Secret::new(sk),
+        security_token: None,
+        domain_id: None,
+    }
+}
+
+/// A handler signing with `creds` against the simulator.
+pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
+    Handler {
+        config: Config {
+            credentials: Some(creds),
+            endpoint: Endpoint::parse(&sim.endpoint()).expect("endpoint"),
+            default_request: None,
+            budget_cap: None,
+        },
+        clock: clock::system(),
+        engine: EngineConfig::default(),
+    }
+}
+
+pub fn handler(sim: &Simulator) -> Handler {
+    handler_with(sim, credentials(SK))
+}
+
+/// Runs one request through the handler with `budget`.
+pub async fn run(h: &Handler, request: Value, budget: Duration) -> Output {
+    h.handle(Invocation {
+        request,
+        strictness: Strictness::Strict,
+        platform_budget: budget,
+        received: tokio::time::Instant::now(),
+        credentials: None,
+    })
+    .await
+}
+
+/// A deploy request for `domains` with `cert`.
+pub fn request(domains: &[&str], cert: &TestCert) -> Value {
+    json!({"domains": domains, "certificate": cert.chain, "private_key": cert.key})
+}
+
+/// The status of each domain of an output, in order.
+pub fn statuses(out: &Output) -> Vec<(String, String)> {
+    out.result
+        .domains
+        .iter()
+        .map(|d| (d.domain.clone(), d.status.as_str().to_string()))
+        .collect()
+}

@@ -37,7 +37,10 @@ fn accepts_pkcs8_keys_and_keeps_the_chain_leaf_first() {
     let chain = format!("{DEMO_LEAF}\n{DEMO_CA}");
     let b = cert::validate(&chain, &Secret::new(DEMO_KEY), now()).unwrap();
     assert_eq!(b.chain_pem.matches("BEGIN CERTIFICATE").count(), 2);
-    assert_eq!(cert::leaf_fingerprint(&b.chain_pem), cert::leaf_fingerprint(DEMO_LEAF));
+    assert_eq!(
+        cert::leaf_fingerprint(&b.chain_pem),
+        cert::leaf_fingerprint(DEMO_LEAF)
+    );
     assert_eq!(b.leaf.sha256_fingerprint.len(), 64);
     assert!(b.leaf.not_after.ends_with('Z'));
 }
@@ -70,7 +73,9 @@ fn expiry_is_judged_at_the_given_time() {
 fn encrypted_keys_are_refused_with_a_reason() {
     let e = cert::validate(
         DEMO_LEAF,
-        &Secret::new("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"),
+        &Secret::new(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        ),
         now(),
     )
     .unwrap_err();

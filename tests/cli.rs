@@ -11,7 +11,12 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "session-token-aaaabbbbccccdddd";
 
-async fn invoke(sim: &Simulator, event: &Value, extra_env: &[(&str, &str)], args: &[&str]) -> (i32, Value, String) {
+async fn invoke(
+    sim: &Simulator,
+    event: &Value,
+    extra_env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, Value, String) {
     let dir = std::env::temp_dir().join(format!("cdn-cli-{}", fastrand::u64(..)));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("event.json");
@@ -29,11 +34,15 @@ async fn invoke(sim: &Simulator, event: &Value, extra_env: &[(&str, &str)], args
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    let Output { status, stdout, stderr } = cmd.output().await.expect("runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().await.expect("runs");
     std::fs::remove_dir_all(&dir).ok();
     let stdout = String::from_utf8(stdout).unwrap();
-    let json: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {stdout}"));
+    let json: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {stdout}"));
     let all = format!("{stdout}\n{}", String::from_utf8_lossy(&stderr));
     (status.code().unwrap(), json, all)
 }
@@ -41,13 +50,26 @@ async fn invoke(sim: &Simulator, event: &Value, extra_env: &[(&str, &str)], args
 #[tokio::test]
 async fn all_deployed_exits_0_and_prints_the_result() {
     let cert = example_cert();
-    let sim = start(sim_config(vec![domain("www.example.com", 200), domain("img.example.com", 200)])).await;
-    let (code, out, _) = invoke(&sim, &request(&["WWW.example.com.", "img.example.com"], &cert), &[], &[]).await;
+    let sim = start(sim_config(vec![
+        domain("www.example.com", 200),
+        domain("img.example.com", 200),
+    ]))
+    .await;
+    let (code, out, _) = invoke(
+        &sim,
+        &request(&["WWW.example.com.", "img.example.com"], &cert),
+        &[],
+        &[],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(out["ok"], true);
     assert_eq!(out["summary"]["deployed"], 2);
     assert_eq!(out["domains"][0]["domain"], "www.example.com");
-    assert_eq!(out["certificate"]["subject_names"], json!(["example.com", "*.example.com"]));
+    assert_eq!(
+        out["certificate"]["subject_names"],
+        json!(["example.com", "*.example.com"])
+    );
 }
 
 #[tokio::test]
@@ -57,8 +79,19 @@ async fn a_failed_domain_exits_1_and_the_others_still_deploy() {
         outcome: Outcome::ConfigureFailed,
         ..domain("broken.example.com", 200)
     };
-    let sim = start(sim_config(vec![domain("a.example.com", 200), broken, domain("b.example.com", 200)])).await;
-    let names = ["a.example.com", "missing.example.com", "broken.example.com", "b.example.com", "shop.example.net"];
+    let sim = start(sim_config(vec![
+        domain("a.example.com", 200),
+        broken,
+        domain("b.example.com", 200),
+    ]))
+    .await;
+    let names = [
+        "a.example.com",
+        "missing.example.com",
+        "broken.example.com",
+        "b.example.com",
+        "shop.example.net",
+    ];
     let (code, out, _) = invoke(&sim, &request(&names, &cert), &[], &[]).await;
     assert_eq!(code, 1);
     let got: Vec<(&str, &str)> = out["domains"]
@@ -79,8 +112,11 @@ async fn a_failed_domain_exits_1_and_the_others_still_deploy() {
     );
     assert_eq!(out["domains"][4]["error"]["code"], "domain_not_covered");
     assert_eq!(out["domains"][4]["api_calls"], 0);
-    assert_eq!(out["summary"], json!({"total": 5, "deployed": 2, "unchanged": 0, "pending": 0,
-        "submitted": 0, "planned": 0, "failed": 2, "skipped": 1}));
+    assert_eq!(
+        out["summary"],
+        json!({"total": 5, "deployed": 2, "unchanged": 0, "pending": 0,
+        "submitted": 0, "planned": 0, "failed": 2, "skipped": 1})
+    );
 }
 
 #[tokio::test]
@@ -89,10 +125,28 @@ async fn invalid_certificates_exit_2_before_any_api_call() {
     let other = example_cert();
     let expired = cert_valid(&["example.com", "*.example.com"], -100, -10);
     let cases = [
-        ("key_mismatch", request(&["www.example.com"], &TestCert { chain: good.chain.clone(), key: other.key.clone() })),
-        ("certificate_expired", request(&["www.example.com"], &expired)),
-        ("invalid_certificate", json!({"domains": ["www.example.com"], "certificate": "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n", "private_key": good.key})),
-        ("invalid_certificate", json!({"domains": ["www.example.com"], "certificate": good.chain, "private_key": "not a key"})),
+        (
+            "key_mismatch",
+            request(
+                &["www.example.com"],
+                &TestCert {
+                    chain: good.chain.clone(),
+                    key: other.key.clone(),
+                },
+            ),
+        ),
+        (
+            "certificate_expired",
+            request(&["www.example.com"], &expired),
+        ),
+        (
+            "invalid_certificate",
+            json!({"domains": ["www.example.com"], "certificate": "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n", "private_key": good.key}),
+        ),
+        (
+            "invalid_certificate",
+            json!({"domains": ["www.example.com"], "certificate": good.chain, "private_key": "not a key"}),
+        ),
     ];
     let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
     for (expected, event) in cases {
@@ -114,7 +168,10 @@ async fn an_unknown_field_exits_2_naming_it() {
     let (code, out, _) = invoke(&sim, &event, &[], &[]).await;
     assert_eq!(code, 2);
     assert_eq!(out["error"]["field"], "options.dryrun");
-    assert!(out["error"]["message"].as_str().unwrap().contains("options.dryrun"));
+    assert!(out["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("options.dryrun"));
     assert_eq!(sim.stats().signed_calls, 0);
 }
 
@@ -122,7 +179,8 @@ async fn an_unknown_field_exits_2_naming_it() {
 async fn deploy_request_supplies_what_the_event_leaves_out() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
-    let defaults = json!({"domains": ["www.example.com"], "options": {"dry_run": true}}).to_string();
+    let defaults =
+        json!({"domains": ["www.example.com"], "options": {"dry_run": true}}).to_string();
     let event = json!({"certificate": cert.chain, "private_key": cert.key});
     let (code, out, _) = invoke(&sim, &event, &[("DEPLOY_REQUEST", &defaults)], &[]).await;
     assert_eq!(code, 0, "{out}");
@@ -138,12 +196,21 @@ async fn a_stuck_domain_ends_pending_within_the_budget() {
     };
     let sim = start(sim_config(vec![stuck])).await;
     let started = std::time::Instant::now();
-    let (code, out, _) = invoke(&sim, &request(&["stuck.example.com"], &cert), &[], &["--budget", "3"]).await;
+    let (code, out, _) = invoke(
+        &sim,
+        &request(&["stuck.example.com"], &cert),
+        &[],
+        &["--budget", "3"],
+    )
+    .await;
     assert_eq!(code, 1);
     assert_eq!(out["domains"][0]["status"], "pending");
     assert_eq!(out["budget_ms"], 3000);
     assert!(out["elapsed_ms"].as_u64().unwrap() <= 3000);
-    assert!(started.elapsed().as_secs_f64() < 3.0 + 2.0, "the process ended in time");
+    assert!(
+        started.elapsed().as_secs_f64() < 3.0 + 2.0,
+        "the process ended in time"
+    );
 }
 
 #[tokio::test]
@@ -153,12 +220,22 @@ async fn no_secret_reaches_stdout_or_stderr_at_any_log_level() {
     cfg.credentials[0].security_token = Some(TOKEN.into());
     let sim = start(cfg).await;
     // The base64 body of the key: any line of it leaking would be a leak.
-    let key_lines: Vec<&str> = cert.key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let key_lines: Vec<&str> = cert
+        .key
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     for format in ["json", "text"] {
         for (event, sk_override) in [
             (request(&["www.example.com"], &cert), None),
-            (request(&["www.example.com"], &cert), Some("wrong-secret-zzzz")),
-            (json!({"domains": ["www.example.com"], "certificate": cert.chain, "private_key": cert.key, "bogus": 1}), None),
+            (
+                request(&["www.example.com"], &cert),
+                Some("wrong-secret-zzzz"),
+            ),
+            (
+                json!({"domains": ["www.example.com"], "certificate": cert.chain, "private_key": cert.key, "bogus": 1}),
+                None,
+            ),
         ] {
             let mut env = vec![
                 ("RUST_LOG", "trace"),
@@ -169,7 +246,10 @@ async fn no_secret_reaches_stdout_or_stderr_at_any_log_level() {
                 env.push(("HUAWEICLOUD_SDK_SK", sk));
             }
             let (_, _, all) = invoke(&sim, &event, &env, &[]).await;
-            assert!(all.contains("ShowDomainDetailByName") || all.contains("bogus"), "logs were written: {all}");
+            assert!(
+                all.contains("ShowDomainDetailByName") || all.contains("bogus"),
+                "logs were written: {all}"
+            );
             for secret in [SK, TOKEN, "wrong-secret-zzzz"] {
                 assert!(!all.contains(secret), "secret leaked ({format}): {secret}");
             }

@@ -23,14 +23,28 @@ async fn a_slow_domain_is_deployed_only_once_it_reads_online() {
     assert!(out.result.ok);
     // It was polled while configuring, and only reported once live.
     assert!(d.elapsed_ms >= 2500, "reported after {} ms", d.elapsed_ms);
-    assert!(d.api_calls >= 5, "read (2) + write + polls, got {}", d.api_calls);
+    assert!(
+        d.api_calls >= 5,
+        "read (2) + write + polls, got {}",
+        d.api_calls
+    );
     let now = sim.domain("www.example.com").unwrap();
     assert_eq!(now.status, "online");
     assert_eq!(now.writes, 1);
     assert!(now.private_key_present);
     assert_eq!(
         cdn_cert_deploy::cert::leaf_fingerprint(now.https["certificate_value"].as_str().unwrap()),
-        Some(out.result.certificate.as_ref().unwrap().leaf.as_ref().unwrap().sha256_fingerprint.clone())
+        Some(
+            out.result
+                .certificate
+                .as_ref()
+                .unwrap()
+                .leaf
+                .as_ref()
+                .unwrap()
+                .sha256_fingerprint
+                .clone()
+        )
     );
 }
 
@@ -56,14 +70,20 @@ async fn settings_the_user_did_not_ask_to_change_read_the_same_afterwards() {
     )
     .await;
     assert!(out.result.ok, "{:?}", statuses(&out));
-    for (before, name) in [(before_www, "www.example.com"), (before_img, "img.example.com")] {
+    for (before, name) in [
+        (before_www, "www.example.com"),
+        (before_img, "img.example.com"),
+    ] {
         let after = sim.domain(name).unwrap();
         for key in ["http2_status", "tls_version", "ocsp_stapling_status"] {
             assert_eq!(after.https[key], before.https[key], "{name} {key}");
         }
         assert_eq!(after.origin_protocol, before.origin_protocol, "{name}");
         assert_eq!(after.force_redirect, before.force_redirect, "{name}");
-        assert_ne!(after.https["certificate_value"], before.https["certificate_value"]);
+        assert_ne!(
+            after.https["certificate_value"],
+            before.https["certificate_value"]
+        );
     }
 }
 
@@ -92,7 +112,10 @@ async fn a_domain_already_serving_the_certificate_is_unchanged_with_no_write() {
     let sim = start(sim_config(vec![img])).await;
     let out = run(&handler(&sim), request(&["img.example.com"], &cert), BUDGET).await;
     assert_eq!(statuses(&out)[0].1, "unchanged");
-    assert_eq!(out.result.domains[0].message.as_deref(), Some("already serves this certificate"));
+    assert_eq!(
+        out.result.domains[0].message.as_deref(),
+        Some("already serves this certificate")
+    );
     assert!(out.result.ok);
     assert_eq!(sim.domain("img.example.com").unwrap().writes, 0);
     assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 0);
@@ -110,7 +133,10 @@ async fn the_cdn_wildcard_domain_deploys() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("*.example.com", 200)])).await;
     let out = run(&handler(&sim), request(&["*.example.com"], &cert), BUDGET).await;
-    assert_eq!(statuses(&out), vec![("*.example.com".into(), "deployed".into())]);
+    assert_eq!(
+        statuses(&out),
+        vec![("*.example.com".into(), "deployed".into())]
+    );
     assert_eq!(sim.stats().auth_failures, 0);
     assert_eq!(sim.domain("*.example.com").unwrap().writes, 1);
 }
@@ -155,7 +181,11 @@ async fn quotas_far_below_the_domain_count_are_met_by_backing_off() {
     let mut cfg = sim_config(names.iter().map(|n| domain(n, 200)).collect());
     // 4 calls per API per 0.5 s: far below what 16 domains need.
     cfg.quota_time_scale = 120.0;
-    for api in [Api::ShowDomainDetail, Api::ShowFullConfig, Api::UpdateFullConfig] {
+    for api in [
+        Api::ShowDomainDetail,
+        Api::ShowFullConfig,
+        Api::UpdateFullConfig,
+    ] {
         cfg.quotas.insert(api.name().into(), 4);
     }
     let sim = start(cfg).await;
@@ -163,7 +193,10 @@ async fn quotas_far_below_the_domain_count_are_met_by_backing_off() {
     let out = run(&handler(&sim), request(&refs, &cert), BUDGET).await;
     assert!(out.result.ok, "{:?}", statuses(&out));
     assert_eq!(out.result.summary.deployed, 16);
-    assert!(sim.stats().total_throttled() > 0, "the quota was in fact hit");
+    assert!(
+        sim.stats().total_throttled() > 0,
+        "the quota was in fact hit"
+    );
     for n in &names {
         assert_eq!(sim.domain(n).unwrap().writes, 1, "{n}");
     }
@@ -188,15 +221,27 @@ async fn a_500_on_a_write_that_was_applied_is_read_back_and_deployed() {
     });
     let sim = start(cfg).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(statuses(&out)[0].1, "deployed", "{:?}", out.result.domains[0]);
-    assert_eq!(sim.domain("www.example.com").unwrap().writes, 1, "not written twice");
+    assert_eq!(
+        statuses(&out)[0].1,
+        "deployed",
+        "{:?}",
+        out.result.domains[0]
+    );
+    assert_eq!(
+        sim.domain("www.example.com").unwrap().writes,
+        1,
+        "not written twice"
+    );
     assert_eq!(sim.stats().injected_errors, 1);
 }
 
 #[tokio::test]
 async fn a_connection_reset_on_a_write_is_retried_after_a_re_read() {
     let cert = example_cert();
-    let mut cfg = sim_config(vec![domain("www.example.com", 300), domain("img.example.com", 300)]);
+    let mut cfg = sim_config(vec![
+        domain("www.example.com", 300),
+        domain("img.example.com", 300),
+    ]);
     for (d, apply) in [("www.example.com", false), ("img.example.com", true)] {
         cfg.faults.push(Fault {
             api: Some(Api::UpdateFullConfig.name().into()),
@@ -215,8 +260,16 @@ async fn a_connection_reset_on_a_write_is_retried_after_a_re_read() {
     .await;
     assert!(out.result.ok, "{:?}", out.result.domains);
     assert_eq!(sim.stats().resets, 2);
-    assert_eq!(sim.domain("www.example.com").unwrap().writes, 1, "lost write redone");
-    assert_eq!(sim.domain("img.example.com").unwrap().writes, 1, "applied write not redone");
+    assert_eq!(
+        sim.domain("www.example.com").unwrap().writes,
+        1,
+        "lost write redone"
+    );
+    assert_eq!(
+        sim.domain("img.example.com").unwrap().writes,
+        1,
+        "applied write not redone"
+    );
 }
 
 #[tokio::test]
@@ -244,7 +297,12 @@ async fn throttled_and_5xx_reads_are_retried() {
     }
     let sim = start(cfg).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(statuses(&out)[0].1, "deployed", "{:?}", out.result.domains[0]);
+    assert_eq!(
+        statuses(&out)[0].1,
+        "deployed",
+        "{:?}",
+        out.result.domains[0]
+    );
     assert_eq!(sim.stats().injected_errors, 3);
 }
 
@@ -257,7 +315,12 @@ async fn a_busy_domain_is_waited_for_then_deployed() {
     };
     let sim = start(sim_config(vec![busy])).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(statuses(&out)[0].1, "deployed", "{:?}", out.result.domains[0]);
+    assert_eq!(
+        statuses(&out)[0].1,
+        "deployed",
+        "{:?}",
+        out.result.domains[0]
+    );
     assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
 }
 
@@ -280,7 +343,12 @@ async fn a_busy_answer_to_a_write_waits_and_retries() {
     });
     let sim = start(cfg).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(statuses(&out)[0].1, "deployed", "{:?}", out.result.domains[0]);
+    assert_eq!(
+        statuses(&out)[0].1,
+        "deployed",
+        "{:?}",
+        out.result.domains[0]
+    );
     assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 2);
 }
 
@@ -302,12 +370,19 @@ async fn a_stuck_domain_with_a_short_budget_is_pending_and_the_answer_comes_in_t
     .await;
     let d = &out.result.domains[0];
     assert_eq!(d.status.as_str(), "pending", "{d:?}");
-    assert!(d.message.as_deref().unwrap().contains("configuring"), "{d:?}");
+    assert!(
+        d.message.as_deref().unwrap().contains("configuring"),
+        "{d:?}"
+    );
     assert_eq!(statuses(&out)[1].1, "deployed");
     assert!(!out.result.ok);
     assert_eq!(out.exit_code, 1);
     assert!(out.result.elapsed_ms <= out.result.budget_ms);
-    assert!(started.elapsed() <= budget, "answered after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() <= budget,
+        "answered after {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -333,7 +408,10 @@ async fn a_wrong_secret_key_stops_every_call_after_one_signed_attempt() {
         assert!(["failed", "skipped"].contains(&d.status.as_str()));
     }
     let signed = sim.stats().signed_calls;
-    assert!(signed < 5, "{signed} signed calls would risk locking the key");
+    assert!(
+        signed < 5,
+        "{signed} signed calls would risk locking the key"
+    );
     assert_eq!(sim.stats().auth_failures, signed);
 }
 
@@ -372,7 +450,12 @@ async fn a_security_token_is_sent_and_signed() {
         c
     })
     .await;
-    let out = run(&handler_with(&sim2, creds), request(&["www.example.com"], &cert), BUDGET).await;
+    let out = run(
+        &handler_with(&sim2, creds),
+        request(&["www.example.com"], &cert),
+        BUDGET,
+    )
+    .await;
     assert_eq!(statuses(&out)[0].1, "deployed");
 }
 
@@ -412,7 +495,67 @@ async fn five_domains_with_a_missing_and_a_failing_one_keep_order_and_counts() {
     assert_eq!(got, expected);
     let s = &out.result.summary;
     assert_eq!((s.total, s.deployed, s.failed, s.skipped), (5, 3, 2, 0));
-    assert_eq!(out.result.domains[1].error.as_ref().unwrap().code, "CDN.0170");
-    assert_eq!(out.result.domains[2].error.as_ref().unwrap().code, "configure_failed");
+    assert_eq!(
+        out.result.domains[1].error.as_ref().unwrap().code,
+        "CDN.0170"
+    );
+    assert_eq!(
+        out.result.domains[2].error.as_ref().unwrap().code,
+        "configure_failed"
+    );
     assert_eq!(out.exit_code, 1);
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out_and_is_retried() {
+    let cert = example_cert();
+    let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
+    cfg.faults.push(Fault {
+        api: Some(Api::ShowFullConfig.name().into()),
+        domain: None,
+        skip: 0,
+        times: Some(1),
+        kind: FaultKind::Delay { delay_ms: 3000 },
+    });
+    let sim = start(cfg).await;
+    let mut h = handler(&sim);
+    h.engine.request_timeout = Duration::from_millis(500);
+    let out = run(&h, request(&["www.example.com"], &cert), BUDGET).await;
+    assert_eq!(
+        statuses(&out)[0].1,
+        "deployed",
+        "{:?}",
+        out.result.domains[0]
+    );
+    // The first read timed out, so the configuration was read at least twice before the write.
+    assert!(sim.stats().calls(Api::ShowFullConfig) >= 3);
+    assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
+}
+
+#[tokio::test]
+async fn an_offline_domain_is_skipped_and_the_others_go_on() {
+    let cert = example_cert();
+    let offline = SimDomainConfig {
+        status: "offline".into(),
+        ..domain("off.example.com", 200)
+    };
+    let sim = start(sim_config(vec![offline, domain("www.example.com", 200)])).await;
+    let out = run(
+        &handler(&sim),
+        request(&["off.example.com", "www.example.com"], &cert),
+        BUDGET,
+    )
+    .await;
+    assert_eq!(
+        statuses(&out),
+        vec![
+            ("off.example.com".into(), "skipped".into()),
+            ("www.example.com".into(), "deployed".into())
+        ]
+    );
+    assert_eq!(
+        out.result.domains[0].error.as_ref().unwrap().code,
+        "domain_unavailable"
+    );
+    assert_eq!(sim.domain("off.example.com").unwrap().writes, 0);
 }

@@ -110,6 +110,12 @@ async fn a_failed_domain_exits_1_and_the_others_still_deploy() {
             ("shop.example.net", "skipped"),
         ]
     );
+    assert_eq!(
+        out["domains"][1]["error"]["code"], "CDN.0170",
+        "the CDN's own code"
+    );
+    assert_eq!(out["domains"][1]["error"]["http_status"], 400);
+    assert_eq!(out["domains"][2]["error"]["code"], "configure_failed");
     assert_eq!(out["domains"][4]["error"]["code"], "domain_not_covered");
     assert_eq!(out["domains"][4]["api_calls"], 0);
     assert_eq!(

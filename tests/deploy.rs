@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use cdn_cert_deploy::huawei::quota::Api;
-use cdn_cert_deploy::sim::{ErrorStyle, Fault, FaultKind, Outcome, SimDomainConfig};
+use cdn_cert_deploy::sim::{ErrorStyle, FaultKind, Outcome, SimDomainConfig};
 use common::*;
 use serde_json::json;
 
@@ -206,27 +206,16 @@ async fn quotas_far_below_the_domain_count_are_met_by_backing_off() {
 async fn a_500_on_a_write_that_was_applied_is_read_back_and_deployed() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 300)]);
-    cfg.faults.push(Fault {
-        api: Some(Api::UpdateFullConfig.name().into()),
-        domain: None,
-        skip: 0,
-        times: Some(1),
-        kind: FaultKind::Status {
-            http_status: 500,
-            code: "CDN.0001".into(),
-            message: "internal error".into(),
-            style: ErrorStyle::Cdn,
-            apply: true,
-        },
-    });
+    cfg.faults.push(error_once(
+        Api::UpdateFullConfig,
+        500,
+        "CDN.0001",
+        ErrorStyle::Cdn,
+        true,
+    ));
     let sim = start(cfg).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(
-        statuses(&out)[0].1,
-        "deployed",
-        "{:?}",
-        out.result.domains[0]
-    );
+    assert_deployed(&out);
     assert_eq!(
         sim.domain("www.example.com").unwrap().writes,
         1,
@@ -243,13 +232,11 @@ async fn a_connection_reset_on_a_write_is_retried_after_a_re_read() {
         domain("img.example.com", 300),
     ]);
     for (d, apply) in [("www.example.com", false), ("img.example.com", true)] {
-        cfg.faults.push(Fault {
-            api: Some(Api::UpdateFullConfig.name().into()),
-            domain: Some(d.into()),
-            skip: 0,
-            times: Some(1),
-            kind: FaultKind::Reset { apply },
-        });
+        cfg.faults.push(once(
+            Api::UpdateFullConfig,
+            Some(d),
+            FaultKind::Reset { apply },
+        ));
     }
     let sim = start(cfg).await;
     let out = run(
@@ -281,28 +268,17 @@ async fn throttled_and_5xx_reads_are_retried() {
         (503, "CDN.0001", ErrorStyle::Camel),
         (502, "", ErrorStyle::Code),
     ] {
-        cfg.faults.push(Fault {
-            api: Some(Api::ShowDomainDetail.name().into()),
-            domain: None,
-            skip: 0,
-            times: Some(1),
-            kind: FaultKind::Status {
-                http_status: status,
-                code: code.into(),
-                message: "try again".into(),
-                style,
-                apply: false,
-            },
-        });
+        cfg.faults.push(error_once(
+            Api::ShowDomainDetail,
+            status,
+            code,
+            style,
+            false,
+        ));
     }
     let sim = start(cfg).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(
-        statuses(&out)[0].1,
-        "deployed",
-        "{:?}",
-        out.result.domains[0]
-    );
+    assert_deployed(&out);
     assert_eq!(sim.stats().injected_errors, 3);
 }
 
@@ -315,12 +291,7 @@ async fn a_busy_domain_is_waited_for_then_deployed() {
     };
     let sim = start(sim_config(vec![busy])).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(
-        statuses(&out)[0].1,
-        "deployed",
-        "{:?}",
-        out.result.domains[0]
-    );
+    assert_deployed(&out);
     assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
 }
 
@@ -328,27 +299,16 @@ async fn a_busy_domain_is_waited_for_then_deployed() {
 async fn a_busy_answer_to_a_write_waits_and_retries() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
-    cfg.faults.push(Fault {
-        api: Some(Api::UpdateFullConfig.name().into()),
-        domain: None,
-        skip: 0,
-        times: Some(1),
-        kind: FaultKind::Status {
-            http_status: 400,
-            code: "CDN.0106".into(),
-            message: "The domain is being configured".into(),
-            style: ErrorStyle::Cdn,
-            apply: false,
-        },
-    });
+    cfg.faults.push(error_once(
+        Api::UpdateFullConfig,
+        400,
+        "CDN.0106",
+        ErrorStyle::Cdn,
+        false,
+    ));
     let sim = start(cfg).await;
     let out = run(&handler(&sim), request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(
-        statuses(&out)[0].1,
-        "deployed",
-        "{:?}",
-        out.result.domains[0]
-    );
+    assert_deployed(&out);
     assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 2);
 }
 
@@ -460,73 +420,19 @@ async fn a_security_token_is_sent_and_signed() {
 }
 
 #[tokio::test]
-async fn five_domains_with_a_missing_and_a_failing_one_keep_order_and_counts() {
-    let cert = example_cert();
-    let broken = SimDomainConfig {
-        outcome: Outcome::ConfigureFailed,
-        ..domain("broken.example.com", 300)
-    };
-    let sim = start(sim_config(vec![
-        domain("a.example.com", 300),
-        broken,
-        domain("b.example.com", 300),
-        domain("c.example.com", 300),
-    ]))
-    .await;
-    let names = [
-        "a.example.com",
-        "missing.example.com",
-        "broken.example.com",
-        "b.example.com",
-        "c.example.com",
-    ];
-    let out = run(&handler(&sim), request(&names, &cert), BUDGET).await;
-    let got = statuses(&out);
-    let expected: Vec<(String, String)> = [
-        ("a.example.com", "deployed"),
-        ("missing.example.com", "failed"),
-        ("broken.example.com", "failed"),
-        ("b.example.com", "deployed"),
-        ("c.example.com", "deployed"),
-    ]
-    .iter()
-    .map(|(a, b)| (a.to_string(), b.to_string()))
-    .collect();
-    assert_eq!(got, expected);
-    let s = &out.result.summary;
-    assert_eq!((s.total, s.deployed, s.failed, s.skipped), (5, 3, 2, 0));
-    assert_eq!(
-        out.result.domains[1].error.as_ref().unwrap().code,
-        "CDN.0170"
-    );
-    assert_eq!(
-        out.result.domains[2].error.as_ref().unwrap().code,
-        "configure_failed"
-    );
-    assert_eq!(out.exit_code, 1);
-}
-
-#[tokio::test]
 async fn a_slow_answer_times_out_and_is_retried() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
-    cfg.faults.push(Fault {
-        api: Some(Api::ShowFullConfig.name().into()),
-        domain: None,
-        skip: 0,
-        times: Some(1),
-        kind: FaultKind::Delay { delay_ms: 3000 },
-    });
+    cfg.faults.push(once(
+        Api::ShowFullConfig,
+        None,
+        FaultKind::Delay { delay_ms: 3000 },
+    ));
     let sim = start(cfg).await;
     let mut h = handler(&sim);
     h.engine.request_timeout = Duration::from_millis(500);
     let out = run(&h, request(&["www.example.com"], &cert), BUDGET).await;
-    assert_eq!(
-        statuses(&out)[0].1,
-        "deployed",
-        "{:?}",
-        out.result.domains[0]
-    );
+    assert_deployed(&out);
     // The first read timed out, so the configuration was read at least twice before the write.
     assert!(sim.stats().calls(Api::ShowFullConfig) >= 3);
     assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);

@@ -10,8 +10,11 @@ use cdn_cert_deploy::deploy::EngineConfig;
 use cdn_cert_deploy::handler::{Handler, Invocation, Output};
 use cdn_cert_deploy::huawei::cdn::Endpoint;
 use cdn_cert_deploy::huawei::credential::{Credentials, Secret};
+use cdn_cert_deploy::huawei::quota::Api;
 use cdn_cert_deploy::request::Strictness;
-use cdn_cert_deploy::sim::{SimConfig, SimCredential, SimDomainConfig, Simulator};
+use cdn_cert_deploy::sim::{
+    ErrorStyle, Fault, FaultKind, SimConfig, SimCredential, SimDomainConfig, Simulator,
+};
 use serde_json::{json, Value};
 
 pub const AK: &str = "TESTAKEXAMPLE0000000";
@@ -130,4 +133,36 @@ pub fn statuses(out: &Output) -> Vec<(String, String)> {
         .iter()
         .map(|d| (d.domain.clone(), d.status.as_str().to_string()))
         .collect()
+}
+
+/// A fault that fires once on `api` (for one domain, or any).
+pub fn once(api: Api, domain: Option<&str>, kind: FaultKind) -> Fault {
+    Fault {
+        api: Some(api.name().into()),
+        domain: domain.map(str::to_string),
+        skip: 0,
+        times: Some(1),
+        kind,
+    }
+}
+
+/// An error answer that fires once on `api` (after applying a write when `apply`).
+pub fn error_once(api: Api, http_status: u16, code: &str, style: ErrorStyle, apply: bool) -> Fault {
+    once(
+        api,
+        None,
+        FaultKind::Status {
+            http_status,
+            code: code.into(),
+            message: format!("injected {http_status}"),
+            style,
+            apply,
+        },
+    )
+}
+
+/// Asserts that the only domain of `out` ended `deployed`.
+pub fn assert_deployed(out: &Output) {
+    let d = &out.result.domains[0];
+    assert_eq!(d.status.as_str(), "deployed", "{d:?}");
 }

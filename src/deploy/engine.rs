@@ -51,8 +51,9 @@ pub struct Job {
 }
 
 /// How far a domain got; decides its status when the budget ends mid-way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
+    #[default]
     Queued,
     Reading,
     /// A write was sent and its answer is unknown (timeout, 5xx, reset): it may be applied.
@@ -60,7 +61,7 @@ enum Phase {
     Written,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Progress {
     started: Option<Instant>,
     finished: Option<Instant>,
@@ -112,41 +113,57 @@ pub async fn deploy_all(
     deadline: Instant,
     cfg: EngineConfig,
 ) -> Vec<DomainResult> {
-    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let concurrency = cfg.concurrency;
     let cfg = Arc::new(cfg);
-    let mut running = Vec::with_capacity(domains.len());
-    for domain in domains {
-        let progress = Arc::new(Mutex::new(Progress {
-            started: None,
-            finished: None,
-            phase: Phase::Queued,
-            api_calls: 0,
-            kept_ids: Vec::new(),
-            poll_ids: Vec::new(),
-            last_status: None,
-        }));
+    run_contained(domains, concurrency, deadline, |domain, progress| {
         let ctx = DomainCtx {
             client: client.clone(),
             job: job.clone(),
             cfg: cfg.clone(),
-            domain: domain.clone(),
+            domain,
             deadline,
-            progress: progress.clone(),
+            progress,
         };
-        let permits = permits.clone();
+        async move { ctx.run().await }
+    })
+    .await
+}
+
+/// Runs `work` for every domain as its own task, at most `concurrency` at once, each cut at
+/// `deadline`, and returns one result per domain in order, whatever its task did: a task that
+/// panics, or is still running at the deadline, gets a result from how far it got.
+async fn run_contained<F, Fut>(
+    domains: &[String],
+    concurrency: usize,
+    deadline: Instant,
+    work: F,
+) -> Vec<DomainResult>
+where
+    F: Fn(String, Arc<Mutex<Progress>>) -> Fut,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut running = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let job = work(domain.clone(), progress.clone());
+        let (permits, p, name) = (permits.clone(), progress.clone(), domain.clone());
         let span = tracing::info_span!("domain", domain = %domain);
         let task = tokio::spawn(
             async move {
                 let outcome = tokio::select! {
                     permit = permits.acquire_owned() => {
                         let _permit = permit;
-                        ctx.progress().started = Some(Instant::now());
-                        tokio::time::timeout_at(deadline, ctx.run()).await.ok()
+                        progress_of(&p).started = Some(Instant::now());
+                        let outcome = tokio::time::timeout_at(deadline, job).await.ok();
+                        progress_of(&p).finished = Some(Instant::now());
+                        outcome
                     }
                     _ = tokio::time::sleep_until(deadline) => None,
                 };
-                let outcome = outcome.unwrap_or_else(|| out_of_budget(&ctx.progress()));
-                result_of(&ctx.domain, &ctx.progress(), outcome)
+                let p = progress_of(&p);
+                let outcome = outcome.unwrap_or_else(|| out_of_budget(&p));
+                result_of(&name, &p, outcome)
             }
             .instrument(span),
         );
@@ -469,11 +486,9 @@ impl DomainCtx {
     }
 
     async fn run(&self) -> Outcome {
-        let outcome = match self.deploy().await {
+        match self.deploy().await {
             Ok(o) | Err(o) => o,
-        };
-        self.progress().finished = Some(Instant::now());
-        outcome
+        }
     }
 
     async fn deploy(&self) -> Step<Outcome> {
@@ -632,5 +647,65 @@ impl DomainCtx {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_domain_does_not_touch_the_others() {
+        let domains = names(&["a.example.com", "boom.example.com", "c.example.com"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let results = run_contained(&domains, 2, deadline, |domain, _| async move {
+            if domain.starts_with("boom") {
+                panic!("simulated bug");
+            }
+            Outcome::ok(Status::Deployed, "fine")
+        })
+        .await;
+        let got: Vec<(&str, Status)> = results
+            .iter()
+            .map(|r| (r.domain.as_str(), r.status))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a.example.com", Status::Deployed),
+                ("boom.example.com", Status::Failed),
+                ("c.example.com", Status::Deployed)
+            ]
+        );
+        assert_eq!(results[1].error.as_ref().unwrap().code, "internal_error");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_turns_written_domains_pending_and_queued_ones_skipped() {
+        let domains = names(&[
+            "written.example.com",
+            "reading.example.com",
+            "queued.example.com",
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let results = run_contained(&domains, 2, deadline, |domain, progress| async move {
+            progress_of(&progress).phase = if domain.starts_with("written") {
+                Phase::Written
+            } else {
+                Phase::Reading
+            };
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Outcome::ok(Status::Deployed, "never")
+        })
+        .await;
+        let got: Vec<Status> = results.iter().map(|r| r.status).collect();
+        assert_eq!(got, vec![Status::Pending, Status::Skipped, Status::Skipped]);
+        assert_eq!(results[1].error.as_ref().unwrap().code, "budget_exhausted");
+        assert_eq!(results[2].error.as_ref().unwrap().code, "budget_exhausted");
+        assert!(results[2].error.as_ref().unwrap().message.contains("turn"));
     }
 }

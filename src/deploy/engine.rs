@@ -152,6 +152,9 @@ where
         let task = tokio::spawn(
             async move {
                 let outcome = tokio::select! {
+                    // At the deadline a freed permit must not start a queued domain.
+                    biased;
+                    _ = tokio::time::sleep_until(deadline) => None,
                     permit = permits.acquire_owned() => {
                         let _permit = permit;
                         progress_of(&p).started = Some(Instant::now());
@@ -159,7 +162,6 @@ where
                         progress_of(&p).finished = Some(Instant::now());
                         outcome
                     }
-                    _ = tokio::time::sleep_until(deadline) => None,
                 };
                 let p = progress_of(&p);
                 let outcome = outcome.unwrap_or_else(|| out_of_budget(&p));

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::http::HttpAuth;
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
-use crate::huawei::credential::Credentials;
+use crate::huawei::credential::{Credentials, Secret};
 
 /// A configuration value that cannot be used; `variable` names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +36,8 @@ pub struct Config {
     pub default_request: Option<Value>,
     /// `DEPLOY_TIME_BUDGET_SECS`: an upper bound on every run's budget.
     pub budget_cap: Option<Duration>,
+    /// `DEPLOY_WEBHOOK_SECRET`, `DEPLOY_WEBHOOK_TOKEN`, `DEPLOY_HTTP_AUTH`.
+    pub http_auth: HttpAuth,
 }
 
 impl Config {
@@ -62,11 +65,27 @@ impl Config {
                 }
             },
         };
+        let secret = |k: &str| env(k).filter(|v| !v.trim().is_empty()).map(Secret::new);
+        let none = match env("DEPLOY_HTTP_AUTH").as_deref().map(str::trim) {
+            None | Some("") | Some("signature") | Some("token") => false,
+            Some("none") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "DEPLOY_HTTP_AUTH",
+                    format!("`{other}` is not `none` (or unset)"),
+                ))
+            }
+        };
         Ok(Self {
             credentials: Credentials::from_env(&env),
             endpoint,
             default_request,
             budget_cap,
+            http_auth: HttpAuth {
+                secret: secret("DEPLOY_WEBHOOK_SECRET"),
+                token: secret("DEPLOY_WEBHOOK_TOKEN"),
+                none,
+            },
         })
     }
 
@@ -129,6 +148,8 @@ mod tests {
         assert_eq!(e.variable, "DEPLOY_REQUEST");
         let e = Config::from_env(env(&[("DEPLOY_TIME_BUDGET_SECS", "soon")])).unwrap_err();
         assert_eq!(e.variable, "DEPLOY_TIME_BUDGET_SECS");
+        let e = Config::from_env(env(&[("DEPLOY_HTTP_AUTH", "off")])).unwrap_err();
+        assert_eq!(e.variable, "DEPLOY_HTTP_AUTH");
         let e = Config::from_env(env(&[("DEPLOY_REQUEST", "@/nonexistent/x.json")])).unwrap_err();
         assert!(e.message.contains("/nonexistent/x.json"));
     }

@@ -47,9 +47,17 @@ pub struct Invocation {
 pub struct Output {
     pub result: DeployResult,
     pub exit_code: i32,
+    /// `options.fail_on_error` of the request (false when it could not be read).
+    pub fail_on_error: bool,
 }
 
 impl Output {
+    /// The same output, for a request that asked to fail on error.
+    pub fn with_fail_on_error(mut self, fail_on_error: bool) -> Self {
+        self.fail_on_error = fail_on_error;
+        self
+    }
+
     /// The result as JSON.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(&self.result).unwrap_or(Value::Null)
@@ -97,7 +105,8 @@ impl Handler {
                 false,
             )
             .with_field("HUAWEICLOUD_SDK_AK");
-            return invalid(error, req.domains.clone(), received, budget);
+            return invalid(error, req.domains.clone(), received, budget)
+                .with_fail_on_error(req.options.fail_on_error);
         };
         if req.match_mode == MatchMode::Certsan {
             let error = ErrorInfo::new(
@@ -106,12 +115,16 @@ impl Handler {
                 false,
             )
             .with_field("match");
-            return invalid(error, req.domains.clone(), received, budget);
+            return invalid(error, req.domains.clone(), received, budget)
+                .with_fail_on_error(req.options.fail_on_error);
         }
 
         let (target, summary, names) = match self.target(&req) {
             Ok(t) => t,
-            Err(error) => return invalid(error, req.domains.clone(), received, budget),
+            Err(error) => {
+                return invalid(error, req.domains.clone(), received, budget)
+                    .with_fail_on_error(req.options.fail_on_error)
+            }
         };
         info!(
             domains = req.domains.len(),
@@ -161,7 +174,8 @@ impl Handler {
             Err(e) => {
                 let error =
                     ErrorInfo::new("upstream_unavailable", format!("HTTP client: {e}"), true);
-                return invalid(error, req.domains.clone(), received, budget);
+                return invalid(error, req.domains.clone(), received, budget)
+                    .with_fail_on_error(req.options.fail_on_error);
             }
         };
         let job = Arc::new(Job {
@@ -221,7 +235,11 @@ impl Handler {
             "deploy finished"
         );
         let exit_code = if result.ok { EXIT_OK } else { EXIT_NOT_OK };
-        Output { result, exit_code }
+        Output {
+            result,
+            exit_code,
+            fail_on_error: req.options.fail_on_error,
+        }
     }
 
     /// The run's budget: the smallest of the platform's, the request's and the configured cap.
@@ -308,5 +326,6 @@ fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Du
             Some(error),
         ),
         exit_code: EXIT_INVALID,
+        fail_on_error: false,
     }
 }

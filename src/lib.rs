@@ -13,15 +13,23 @@
 //!   and the CDN API client.
 //! - [`result`]: the per-domain result and summary (pure data).
 //! - [`handler`]: one handler shared by every platform: request in, result out.
+//! - [`event`]: platform events (API Gateway, Function URL, schedules, destinations, Step
+//!   Functions, FunctionGraph timers and APIG, webhook bodies) → the request (pure).
+//! - [`http`]: HTTP authentication, limits, budgets and status codes (pure).
+//! - [`app`]: one invocation on any platform: event in, answer out.
 //! - [`config`], [`clock`]: the environment and wall-clock time, behind small seams.
-//! - [`runtime`]: the platform shells (`invoke` on the command line, logging).
+//! - [`runtime`]: the platform shells: `invoke` on the command line, the Lambda and
+//!   FunctionGraph runtime loops, logging.
 //! - `sim` (feature `sim`): the Huawei CDN simulator used by tests and `make demo`.
 
+pub mod app;
 pub mod cert;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod event;
 pub mod handler;
+pub mod http;
 pub mod huawei;
 pub mod request;
 pub mod result;

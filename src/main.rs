@@ -1,11 +1,33 @@
 //! `cdn-cert-deploy`: picks the platform shell from the environment and runs it.
 
+use cdn_cert_deploy::config::Config;
+use cdn_cert_deploy::event::Platform;
 use cdn_cert_deploy::runtime::cli::{self, Cli, Command};
 use cdn_cert_deploy::runtime::logging::{self, LogFormat};
+use cdn_cert_deploy::runtime::{functiongraph, lambda};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() {
+    // A runtime starts `bootstrap` with no arguments; any argument means the command line.
+    let runtime = std::env::args_os().len() == 1;
+    if runtime && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        logging::init(LogFormat::from_env(LogFormat::Json));
+        let app = cli::app(Config::from_process_env(), Platform::Lambda);
+        if let Err(e) = lambda::run(app).await {
+            tracing::error!(error = %e, "the Lambda runtime loop ended");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if runtime {
+        if let Ok(addr) = std::env::var("RUNTIME_API_ADDR") {
+            logging::init(LogFormat::from_env(LogFormat::Json));
+            let app = cli::app(Config::from_process_env(), Platform::FunctionGraph);
+            functiongraph::run(app, addr).await;
+            return;
+        }
+    }
     let cli = Cli::parse();
     logging::init(LogFormat::from_env(LogFormat::Text));
     let code = match cli.command {

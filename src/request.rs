@@ -37,6 +37,9 @@ pub struct Options {
     pub http2: Option<bool>,
     pub tls_version: Option<String>,
     pub ocsp_stapling: Option<bool>,
+    /// A run that is not `ok` ends as an invocation error (so Lambda retries and on-failure
+    /// destinations fire when chained).
+    pub fail_on_error: bool,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
             http2: None,
             tls_version: None,
             ocsp_stapling: None,
+            fail_on_error: false,
         }
     }
 }
@@ -109,6 +113,7 @@ const OPTION_FIELDS: &[&str] = &[
     "http2",
     "tls_version",
     "ocsp_stapling",
+    "fail_on_error",
 ];
 const CERT_FIELDS: &[&str] = &["certificate", "private_key", "scm_certificate_id"];
 
@@ -158,6 +163,8 @@ struct RawOptions {
     tls_version: Option<String>,
     #[serde(default)]
     ocsp_stapling: Option<Switch>,
+    #[serde(default)]
+    fail_on_error: Option<bool>,
 }
 
 /// `true`/`false` or the CDN's own `"on"`/`"off"`.
@@ -368,6 +375,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         http2: None,
         tls_version: None,
         ocsp_stapling: None,
+        fail_on_error: None,
     });
     if o.time_budget_secs == Some(0) {
         return Err(RequestError::new(
@@ -396,6 +404,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
                 .ocsp_stapling
                 .map(|s| s.to_bool("options.ocsp_stapling"))
                 .transpose()?,
+            fail_on_error: o.fail_on_error.unwrap_or(defaults.fail_on_error),
         },
     })
 }

@@ -35,6 +35,11 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Compares two byte strings in time that depends only on their length (no early exit).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// An AK/SK pair, with the security token of temporary keys and the optional account id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {

@@ -1,5 +1,6 @@
-//! The shell entry point: `cdn-cert-deploy invoke --event FILE` runs the handler once and prints
-//! its JSON answer on stdout; the exit code tells how it went (0 ok, 1 not every domain, 2 invalid).
+//! The shell entry point: `cdn-cert-deploy invoke --event FILE` runs the handler once on any
+//! accepted event (a request, an API Gateway event, a schedule…) and prints its JSON answer on
+//! stdout; the exit code tells how it went (0 ok, 1 not every domain, 2 invalid).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -8,12 +9,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
+use crate::app::{App, Context};
 use crate::clock;
 use crate::config::Config;
 use crate::deploy::EngineConfig;
-use crate::handler::{Handler, Invocation, EXIT_INVALID};
+use crate::event::Platform;
+use crate::handler::{Handler, EXIT_INVALID};
 use crate::huawei::cdn::Endpoint;
-use crate::request::Strictness;
 use crate::result::{DeployResult, ErrorInfo, RunMode};
 
 /// Deploys TLS certificates to Huawei Cloud CDN domains and reports the truth about every domain.
@@ -53,15 +55,7 @@ pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i3
         }
         Ok(c)
     });
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            return print_error(
-                ErrorInfo::new("invalid_request", e.to_string(), false).with_field(e.variable),
-            )
-        }
-    };
-    let request = match read_event(&event) {
+    let event = match read_event(&event) {
         Ok(v) => v,
         Err(message) => {
             return print_error(
@@ -69,22 +63,30 @@ pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i3
             )
         }
     };
-    let handler = Handler {
-        config,
-        clock: clock::system(),
-        engine: EngineConfig::default(),
-    };
-    let output = handler
-        .handle(Invocation {
-            request,
-            strictness: Strictness::Strict,
-            platform_budget: Duration::from_secs(budget.max(1)),
-            received,
-            credentials: None,
-        })
+    let reply = app(config, Platform::Cli)
+        .invoke(
+            event,
+            Context {
+                platform_budget: Duration::from_secs(budget.max(1)),
+                received,
+                credentials: None,
+            },
+        )
         .await;
-    print_json(&output.to_json());
-    output.exit_code
+    print_json(&reply.body);
+    reply.exit_code
+}
+
+/// The application for this process's configuration.
+pub fn app(config: Result<Config, crate::config::ConfigError>, platform: Platform) -> App {
+    App {
+        handler: config.map(|config| Handler {
+            config,
+            clock: clock::system(),
+            engine: EngineConfig::default(),
+        }),
+        platform,
+    }
 }
 
 fn read_event(path: &PathBuf) -> Result<Value, String> {

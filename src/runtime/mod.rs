@@ -1,4 +1,7 @@
-//! The platform shells around the one handler: the `invoke` command line and the logging setup.
+//! The platform shells around the one application: the `invoke` command line, the AWS Lambda
+//! runtime loop, the FunctionGraph custom runtime loop, and the logging setup.
 
 pub mod cli;
+pub mod functiongraph;
+pub mod lambda;
 pub mod logging;

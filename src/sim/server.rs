@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use super::config::{ErrorStyle, FaultKind, SimCredential};
 use super::state::SimState;
 use crate::clock::{Clock, SystemClock};
+use crate::huawei::credential::constant_time_eq;
 use crate::huawei::quota::Api;
 use crate::huawei::sign::{self, SignableRequest};
 
@@ -323,10 +324,6 @@ fn check_signature(
     } else {
         Err("verify aksk signature fail".into())
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn json_response(status: u16, body: &Value, request_id: &str) -> Response<Full<Bytes>> {

@@ -99,6 +99,7 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             endpoint: Endpoint::parse(&sim.endpoint()).expect("endpoint"),
             default_request: None,
             budget_cap: None,
+            http_auth: Default::default(),
         },
         clock: clock::system(),
         engine: EngineConfig::default(),

@@ -1,0 +1,184 @@
+//! One invocation on any platform: classify the event, authenticate HTTP calls, run the handler
+//! within the right budget, and shape the answer (the result, or an HTTP response).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::config::ConfigError;
+use crate::event::{self, Envelope, Platform};
+use crate::handler::{Handler, Invocation, Output, EXIT_INVALID};
+use crate::http;
+use crate::huawei::credential::Credentials;
+use crate::request::Strictness;
+use crate::result::{DeployResult, ErrorInfo, RunMode};
+
+/// The platform-neutral application: a handler (or the configuration error that prevents one).
+#[derive(Debug, Clone)]
+pub struct App {
+    pub handler: Result<Handler, ConfigError>,
+    pub platform: Platform,
+}
+
+/// What the platform receives from one invocation.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The result, or an HTTP response for HTTP events.
+    pub body: Value,
+    /// The process exit code this outcome implies (for `invoke`).
+    pub exit_code: i32,
+    /// Report an invocation error rather than a response: the event could not be read, or the
+    /// request asked for `fail_on_error` and the run is not `ok`. Never for HTTP events, whose
+    /// status code carries the outcome.
+    pub invocation_error: bool,
+}
+
+/// What the platform tells about one invocation.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The budget the platform allows (its deadline less a safety margin).
+    pub platform_budget: Duration,
+    pub received: Instant,
+    /// Credentials that came with the invocation (FunctionGraph agency keys).
+    pub credentials: Option<Credentials>,
+}
+
+impl App {
+    /// Handles one event.
+    pub async fn invoke(&self, event: Value, ctx: Context) -> Reply {
+        let handler = match &self.handler {
+            Ok(h) => h,
+            Err(e) => {
+                warn!(variable = %e.variable, error = %e.message, "invalid configuration");
+                let error = ErrorInfo::new("invalid_request", e.to_string(), false)
+                    .with_field(e.variable.clone());
+                return error_reply(error, is_http(&event, self.platform));
+            }
+        };
+        let envelope = match event::classify(&event, self.platform) {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, "unreadable event");
+                return error_reply(
+                    ErrorInfo::new("invalid_request", e.to_string(), false).with_field("event"),
+                    false,
+                );
+            }
+        };
+        match envelope {
+            Envelope::Request {
+                trigger,
+                request,
+                strictness,
+                webhook,
+            } => {
+                info!(trigger = trigger.name(), webhook, "invocation");
+                let out = run(handler, request, strictness, ctx, None).await;
+                direct_reply(out)
+            }
+            Envelope::Configured { trigger } => {
+                info!(
+                    trigger = trigger.name(),
+                    "invocation without input: request from DEPLOY_REQUEST"
+                );
+                if handler.config.default_request.is_none() {
+                    let error = ErrorInfo::new(
+                        "invalid_request",
+                        "this scheduled event carries no request: set DEPLOY_REQUEST (JSON or @file)",
+                        false,
+                    )
+                    .with_field("DEPLOY_REQUEST");
+                    return error_reply(error, false);
+                }
+                let out = run(handler, json!({}), Strictness::Strict, ctx, None).await;
+                direct_reply(out)
+            }
+            Envelope::Http { trigger, http: req } => {
+                let now = handler.clock.unix_now();
+                if let Err(r) = http::admit(&req, &handler.config.http_auth, now) {
+                    warn!(trigger = trigger.name(), status = r.status, reason = %r.message, "HTTP call refused");
+                    return Reply {
+                        body: http::rejection_response(&r),
+                        exit_code: EXIT_INVALID,
+                        invocation_error: false,
+                    };
+                }
+                let (request, webhook) = match event::request_from_body(&req.body) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let error = ErrorInfo::new("invalid_request", e.to_string(), false)
+                            .with_field("body");
+                        return error_reply(error, true);
+                    }
+                };
+                info!(trigger = trigger.name(), webhook, "HTTP invocation");
+                let out = run(
+                    handler,
+                    request,
+                    Strictness::Strict,
+                    ctx,
+                    http::budget_cap(trigger),
+                )
+                .await;
+                let status = http::status_for(&out.result, out.exit_code);
+                Reply {
+                    body: http::response(status, &out.to_json()),
+                    exit_code: out.exit_code,
+                    invocation_error: false,
+                }
+            }
+        }
+    }
+}
+
+async fn run(
+    handler: &Handler,
+    request: Value,
+    strictness: Strictness,
+    ctx: Context,
+    cap: Option<Duration>,
+) -> Output {
+    let platform_budget = cap.map_or(ctx.platform_budget, |c| c.min(ctx.platform_budget));
+    handler
+        .handle(Invocation {
+            request,
+            strictness,
+            platform_budget,
+            received: ctx.received,
+            credentials: ctx.credentials,
+        })
+        .await
+}
+
+fn direct_reply(out: Output) -> Reply {
+    Reply {
+        invocation_error: out.fail_on_error && !out.result.ok,
+        body: out.to_json(),
+        exit_code: out.exit_code,
+    }
+}
+
+/// An answer with no run behind it.
+fn error_reply(error: ErrorInfo, as_http: bool) -> Reply {
+    let result = DeployResult::new(Vec::new(), RunMode::Deploy, None, 0, 0, Some(error));
+    let body = serde_json::to_value(&result).unwrap_or(Value::Null);
+    if as_http {
+        let status = http::status_for(&result, EXIT_INVALID);
+        return Reply {
+            body: http::response(status, &body),
+            exit_code: EXIT_INVALID,
+            invocation_error: false,
+        };
+    }
+    Reply {
+        body,
+        exit_code: EXIT_INVALID,
+        invocation_error: true,
+    }
+}
+
+fn is_http(event: &Value, platform: Platform) -> bool {
+    matches!(event::classify(event, platform), Ok(Envelope::Http { .. }))
+}

@@ -1,0 +1,354 @@
+//! Platform events → the deploy request. Pure: every envelope the function accepts is recognized
+//! here, and HTTP events are handed back unread so they can be authenticated first.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use crate::request::Strictness;
+
+/// Where the binary runs; decides how an ambiguous HTTP event is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Lambda,
+    FunctionGraph,
+    /// `invoke` from a shell: events are read as on Lambda.
+    Cli,
+}
+
+/// What started the invocation (logged, and decides the budget of HTTP calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Direct,
+    Destination,
+    StepFunctions,
+    ApiGatewayV1,
+    ApiGatewayV2,
+    FunctionUrl,
+    EventBridgeSchedule,
+    Scheduler,
+    FunctionGraphTimer,
+    FunctionGraphApig,
+}
+
+impl Trigger {
+    /// A short name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::Direct => "direct",
+            Trigger::Destination => "lambda_destination",
+            Trigger::StepFunctions => "step_functions",
+            Trigger::ApiGatewayV1 => "apigateway_v1",
+            Trigger::ApiGatewayV2 => "apigateway_v2",
+            Trigger::FunctionUrl => "function_url",
+            Trigger::EventBridgeSchedule => "eventbridge_schedule",
+            Trigger::Scheduler => "eventbridge_scheduler",
+            Trigger::FunctionGraphTimer => "functiongraph_timer",
+            Trigger::FunctionGraphApig => "functiongraph_apig",
+        }
+    }
+}
+
+/// An HTTP request taken out of its event, body decoded but not yet read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    /// Lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// The body as the sender sent it (base64 already undone).
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    /// A header by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// An event, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Envelope {
+    /// The request, from the event itself or unwrapped from another service's envelope.
+    Request {
+        trigger: Trigger,
+        request: Value,
+        strictness: Strictness,
+        /// The webhook body style it was mapped from, if any.
+        webhook: Option<&'static str>,
+    },
+    /// A schedule without input: the request is `DEPLOY_REQUEST`.
+    Configured { trigger: Trigger },
+    /// An HTTP call: authenticate it, then read its body with [`request_from_body`].
+    Http { trigger: Trigger, http: HttpRequest },
+}
+
+/// An event of no accepted shape, or one that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EventError(pub String);
+
+/// The shapes accepted, for error messages.
+pub const ACCEPTED: &str = "a deploy request; a Lambda destinations record; a Step Functions \
+    lambda:invoke output ({\"Payload\": …}); an API Gateway REST (v1) or HTTP API (v2) proxy event; \
+    a Lambda Function URL event; an EventBridge or EventBridge Scheduler Scheduled Event; a \
+    FunctionGraph TIMER or APIG event; a Certimate or certd webhook body";
+
+/// Classifies an event.
+pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventError> {
+    let Some(obj) = event.as_object() else {
+        return Err(EventError(format!(
+            "the event is not a JSON object; accepted: {ACCEPTED}"
+        )));
+    };
+    let has = |k: &str| obj.contains_key(k);
+    let str_of = |k: &str| obj.get(k).and_then(Value::as_str);
+
+    // Lambda destinations: the issuing function's output is the request.
+    if has("responsePayload") && has("requestContext") {
+        let payload = unwrap_json_string(obj["responsePayload"].clone());
+        return Ok(request(Trigger::Destination, payload, Strictness::Lenient));
+    }
+    // Step Functions lambda:invoke output passed on as the next task's input.
+    if obj.get("Payload").is_some_and(Value::is_object)
+        && (has("StatusCode") || has("ExecutedVersion") || has("SdkHttpMetadata"))
+    {
+        return Ok(request(
+            Trigger::StepFunctions,
+            obj["Payload"].clone(),
+            Strictness::Lenient,
+        ));
+    }
+    // EventBridge rule (detail an object) and Scheduler (detail the string "{}") without input.
+    if str_of("detail-type") == Some("Scheduled Event") {
+        return match str_of("source") {
+            Some("aws.events") => Ok(Envelope::Configured {
+                trigger: Trigger::EventBridgeSchedule,
+            }),
+            Some("aws.scheduler") => Ok(Envelope::Configured {
+                trigger: Trigger::Scheduler,
+            }),
+            other => Err(EventError(format!(
+                "a Scheduled Event from `{}` is not accepted (aws.events or aws.scheduler)",
+                other.unwrap_or("?")
+            ))),
+        };
+    }
+    // FunctionGraph timer: `user_event` holds the request as a JSON string.
+    if str_of("trigger_type").is_some_and(|t| t.eq_ignore_ascii_case("timer")) {
+        let user_event = obj.get("user_event").cloned().unwrap_or(Value::Null);
+        let user_event = match &user_event {
+            Value::String(s) if s.trim().is_empty() => Value::Null,
+            Value::String(s) => serde_json::from_str(s).map_err(|e| {
+                EventError(format!("user_event of the TIMER trigger is not JSON: {e}"))
+            })?,
+            other => other.clone(),
+        };
+        return Ok(match user_event {
+            Value::Null => Envelope::Configured {
+                trigger: Trigger::FunctionGraphTimer,
+            },
+            v => request(Trigger::FunctionGraphTimer, v, Strictness::Strict),
+        });
+    }
+    // API Gateway v2 and Function URLs (payload format 2.0).
+    if has("requestContext")
+        && (str_of("version") == Some("2.0") || has("routeKey") || has("rawPath"))
+    {
+        let e: ApiGatewayV2httpRequest = serde_json::from_value(event.clone()).map_err(|e| {
+            EventError(format!(
+                "an HTTP API / Function URL event that does not parse: {e}"
+            ))
+        })?;
+        let is_url = e
+            .request_context
+            .domain_name
+            .as_deref()
+            .is_some_and(|d| d.contains(".lambda-url."));
+        let http = HttpRequest {
+            method: e.request_context.http.method.to_string(),
+            headers: header_map(&e.headers),
+            body: decode_body(e.body.as_deref(), e.is_base64_encoded, false)?,
+        };
+        let trigger = if is_url {
+            Trigger::FunctionUrl
+        } else {
+            Trigger::ApiGatewayV2
+        };
+        return Ok(Envelope::Http { trigger, http });
+    }
+    // API Gateway v1 (on FunctionGraph: its APIG trigger, which has the same shape).
+    if has("httpMethod") {
+        if platform == Platform::FunctionGraph {
+            let method = str_of("httpMethod").unwrap_or("GET").to_string();
+            let headers = obj
+                .get("headers")
+                .and_then(Value::as_object)
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), scalar_string(v)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let b64 = obj
+                .get("isBase64Encoded")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let body = decode_body(str_of("body"), b64, true)?;
+            return Ok(Envelope::Http {
+                trigger: Trigger::FunctionGraphApig,
+                http: HttpRequest {
+                    method,
+                    headers,
+                    body,
+                },
+            });
+        }
+        let e: ApiGatewayProxyRequest = serde_json::from_value(event.clone()).map_err(|e| {
+            EventError(format!(
+                "an API Gateway REST event that does not parse: {e}"
+            ))
+        })?;
+        let mut headers = header_map(&e.multi_value_headers);
+        headers.extend(header_map(&e.headers));
+        let b64 = obj
+            .get("isBase64Encoded")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        return Ok(Envelope::Http {
+            trigger: Trigger::ApiGatewayV1,
+            http: HttpRequest {
+                method: e.http_method.to_string(),
+                headers,
+                body: decode_body(e.body.as_deref(), b64, false)?,
+            },
+        });
+    }
+    // The request itself, or a certificate manager's webhook body sent directly.
+    let (request, webhook) = map_webhook(event);
+    Ok(Envelope::Request {
+        trigger: Trigger::Direct,
+        request,
+        strictness: Strictness::Strict,
+        webhook,
+    })
+}
+
+fn request(trigger: Trigger, value: Value, strictness: Strictness) -> Envelope {
+    let (request, webhook) = map_webhook(&value);
+    Envelope::Request {
+        trigger,
+        request,
+        strictness,
+        webhook,
+    }
+}
+
+/// Reads an authenticated HTTP body: JSON, a deploy request or a webhook body.
+pub fn request_from_body(body: &[u8]) -> Result<(Value, Option<&'static str>), EventError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((json!({}), None));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| EventError(format!("the body is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(EventError("the body must be a JSON object".into()));
+    }
+    Ok(map_webhook(&v))
+}
+
+/// Maps the webhook bodies certificate managers send as they come to a request; other values
+/// pass unchanged. Their certificate-name fields are not CDN domains and are dropped; the domains
+/// come from `DEPLOY_REQUEST` (or certd's `domains` when the user adds it).
+pub fn map_webhook(v: &Value) -> (Value, Option<&'static str>) {
+    let Some(o) = v.as_object() else {
+        return (v.clone(), None);
+    };
+    let pick = |pairs: &[(&str, &str)]| -> Value {
+        let mut out = Map::new();
+        for (from, to) in pairs {
+            if let Some(x) = o.get(*from) {
+                out.insert(to.to_string(), x.clone());
+            }
+        }
+        Value::Object(out)
+    };
+    if o.contains_key("cert") && o.contains_key("privkey") {
+        // Certimate v0.3.10+: {"name": "<SANs;>", "cert", "privkey"}
+        return (
+            pick(&[("cert", "certificate"), ("privkey", "private_key")]),
+            Some("certimate"),
+        );
+    }
+    if o.contains_key("privateKey") && o.contains_key("certificate") {
+        // Certimate v0.2: {"domain", "certificate", "privateKey", "variables"}
+        return (
+            pick(&[
+                ("certificate", "certificate"),
+                ("privateKey", "private_key"),
+            ]),
+            Some("certimate_v0.2"),
+        );
+    }
+    if o.contains_key("crt") && o.contains_key("key") {
+        // certd: {"crt", "key"} (+ "domains" as a comma string when the user adds it)
+        return (
+            pick(&[
+                ("crt", "certificate"),
+                ("key", "private_key"),
+                ("domains", "domains"),
+            ]),
+            Some("certd"),
+        );
+    }
+    (v.clone(), None)
+}
+
+fn unwrap_json_string(v: Value) -> Value {
+    match &v {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(v),
+        _ => v,
+    }
+}
+
+fn scalar_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(scalar_string).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+fn header_map(h: &reqwest::header::HeaderMap) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in h {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        out.entry(k.as_str().to_ascii_lowercase())
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(&v)
+            })
+            .or_insert(v);
+    }
+    out
+}
+
+/// Undoes base64 when the event says so. `lenient` (FunctionGraph APIG): a body flagged as base64
+/// that does not decode to JSON is taken as it is, since examples send plain JSON flagged `true`.
+fn decode_body(body: Option<&str>, base64: bool, lenient: bool) -> Result<Vec<u8>, EventError> {
+    let raw = body.unwrap_or_default();
+    if !base64 {
+        return Ok(raw.as_bytes().to_vec());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(raw.trim());
+    match decoded {
+        Ok(bytes) if !lenient || serde_json::from_slice::<Value>(&bytes).is_ok() => Ok(bytes),
+        _ if lenient => Ok(raw.as_bytes().to_vec()),
+        Err(e) => Err(EventError(format!(
+            "the body is flagged base64 but does not decode: {e}"
+        ))),
+        Ok(_) => unreachable!("non-lenient decoding returned above"),
+    }
+}

@@ -1,0 +1,422 @@
+//! HTTP invocations: who may call (signature or bearer token, fail closed), what is accepted
+//! (POST, at most 1 MiB), the budget behind each gateway, and the status code a result earns.
+//! Pure, with the current time passed in.
+
+use std::time::Duration;
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use aws_lambda_events::encodings::Body;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::event::{HttpRequest, Trigger};
+use crate::huawei::credential::{constant_time_eq, Secret};
+use crate::result::{DeployResult, Status};
+
+/// The largest body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How far the signature's `t` may be from now.
+pub const SIGNATURE_WINDOW_SECS: i64 = 300;
+
+/// How HTTP callers are authenticated (`DEPLOY_WEBHOOK_SECRET`, `DEPLOY_WEBHOOK_TOKEN`,
+/// `DEPLOY_HTTP_AUTH=none`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpAuth {
+    pub secret: Option<Secret>,
+    pub token: Option<Secret>,
+    /// The gateway authenticates callers itself.
+    pub none: bool,
+}
+
+/// A refused HTTP call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks method, size and authentication, in that order.
+pub fn admit(req: &HttpRequest, auth: &HttpAuth, now_unix: i64) -> Result<(), Rejection> {
+    if !req.method.eq_ignore_ascii_case("POST") {
+        return Err(Rejection::new(
+            405,
+            "method_not_allowed",
+            format!("{} is not accepted: POST the request", req.method),
+        ));
+    }
+    if req.body.len() > MAX_BODY {
+        return Err(Rejection::new(
+            413,
+            "payload_too_large",
+            "the body is over 1 MiB",
+        ));
+    }
+    if auth.none {
+        return Ok(());
+    }
+    if auth.secret.is_none() && auth.token.is_none() {
+        return Err(Rejection::new(
+            401,
+            "unauthorized",
+            "HTTP invocation is not configured: set DEPLOY_WEBHOOK_SECRET or DEPLOY_WEBHOOK_TOKEN \
+             (or DEPLOY_HTTP_AUTH=none when the gateway authenticates callers)",
+        ));
+    }
+    if let (Some(secret), Some(sig)) = (&auth.secret, req.header("x-deploy-signature")) {
+        return verify_signature(secret, sig, &req.body, now_unix);
+    }
+    if let (Some(token), Some(value)) = (&auth.token, req.header("authorization")) {
+        let given = value.trim().strip_prefix("Bearer ").unwrap_or("").trim();
+        return if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
+            Ok(())
+        } else {
+            Err(Rejection::new(
+                401,
+                "unauthorized",
+                "the bearer token is wrong",
+            ))
+        };
+    }
+    Err(Rejection::new(
+        401,
+        "unauthorized",
+        "missing X-Deploy-Signature (or Authorization: Bearer) header",
+    ))
+}
+
+/// `X-Deploy-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
+pub fn verify_signature(
+    secret: &Secret,
+    header: &str,
+    body: &[u8],
+    now_unix: i64,
+) -> Result<(), Rejection> {
+    let bad = |m: &str| Err(Rejection::new(401, "unauthorized", m.to_string()));
+    let (mut t, mut v1) = (None, None);
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = hex::decode(v).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return bad("X-Deploy-Signature must be `t=<unix seconds>,v1=<hex>`");
+    };
+    if (now_unix - t).abs() > SIGNATURE_WINDOW_SECS {
+        return bad("X-Deploy-Signature is older than 300 s (or from the future)");
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    // verify_slice compares in constant time.
+    if mac.verify_slice(&v1).is_ok() {
+        Ok(())
+    } else {
+        bad("X-Deploy-Signature does not match the body")
+    }
+}
+
+/// Signs a body as a sender would (tests and the README's example).
+pub fn sign(secret: &str, body: &[u8], t: i64) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The budget cap behind each gateway: API Gateway ends an integration at 29–30 s.
+pub fn budget_cap(trigger: Trigger) -> Option<Duration> {
+    match trigger {
+        Trigger::ApiGatewayV1 | Trigger::ApiGatewayV2 => Some(Duration::from_secs(25)),
+        Trigger::FunctionGraphApig => Some(Duration::from_secs(80)),
+        _ => None,
+    }
+}
+
+/// The codes of domains skipped because of the CDN rather than the request.
+const CDN_SKIPS: [&str; 5] = [
+    "auth_failed",
+    "throttled",
+    "upstream_unavailable",
+    "budget_exhausted",
+    "domain_unavailable",
+];
+
+/// The status code a result earns: generic webhook senders judge by it alone, so a failure never
+/// looks like a 2xx.
+pub fn status_for(result: &DeployResult, exit_code: i32) -> u16 {
+    if exit_code == crate::handler::EXIT_INVALID {
+        let field = result
+            .error
+            .as_ref()
+            .and_then(|e| e.field.as_deref())
+            .unwrap_or("");
+        // A missing or bad setting of the function is the operator's problem, not the caller's.
+        return if field.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !field.is_empty() {
+            500
+        } else {
+            400
+        };
+    }
+    if result.ok {
+        return 200;
+    }
+    let skipped_with = |codes: &[&str]| {
+        result.domains.iter().any(|d| {
+            d.status == Status::Skipped
+                && d.error
+                    .as_ref()
+                    .is_some_and(|e| codes.contains(&e.code.as_str()))
+        })
+    };
+    let failed = result.domains.iter().any(|d| d.status == Status::Failed);
+    if failed || skipped_with(&CDN_SKIPS) {
+        502
+    } else if skipped_with(&["domain_not_covered"])
+        || result
+            .error
+            .as_ref()
+            .is_some_and(|e| e.code == "no_matching_domains")
+    {
+        422
+    } else if result
+        .domains
+        .iter()
+        .any(|d| matches!(d.status, Status::Pending | Status::Submitted))
+    {
+        202
+    } else {
+        502
+    }
+}
+
+/// The `{statusCode, headers, body, isBase64Encoded}` answer API Gateway v1 requires (v2,
+/// Function URLs and FunctionGraph APIG accept it too).
+pub fn response(status: u16, body: &Value) -> Value {
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = i64::from(status);
+    r.headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    r.body = Some(Body::Text(body.to_string()));
+    r.is_base64_encoded = false;
+    serde_json::to_value(&r).unwrap_or_else(|_| json!({"statusCode": status}))
+}
+
+/// The answer to a refused call.
+pub fn rejection_response(r: &Rejection) -> Value {
+    response(
+        r.status,
+        &json!({"ok": false, "error": {"code": r.code, "message": r.message, "retryable": false}}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{DomainResult, ErrorInfo, RunMode};
+
+    fn req(method: &str, headers: &[(&str, &str)], body: &str) -> HttpRequest {
+        HttpRequest {
+            method: method.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn auth(secret: Option<&str>, token: Option<&str>) -> HttpAuth {
+        HttpAuth {
+            secret: secret.map(Secret::new),
+            token: token.map(Secret::new),
+            none: false,
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn signatures_are_checked_with_a_window() {
+        let a = auth(Some("s3cret"), None);
+        let body = r#"{"domains":["a.example.com"]}"#;
+        let good = sign("s3cret", body.as_bytes(), NOW - 10);
+        assert!(admit(
+            &req("POST", &[("x-deploy-signature", &good)], body),
+            &a,
+            NOW
+        )
+        .is_ok());
+        let stale = sign("s3cret", body.as_bytes(), NOW - 301);
+        assert_eq!(
+            admit(
+                &req("POST", &[("x-deploy-signature", &stale)], body),
+                &a,
+                NOW
+            )
+            .unwrap_err()
+            .status,
+            401
+        );
+        let other = sign("other", body.as_bytes(), NOW);
+        assert!(admit(
+            &req("POST", &[("x-deploy-signature", &other)], body),
+            &a,
+            NOW
+        )
+        .is_err());
+        let tampered = req("POST", &[("x-deploy-signature", &good)], "{}");
+        assert!(admit(&tampered, &a, NOW).is_err());
+        assert!(admit(&req("POST", &[], body), &a, NOW).is_err());
+        assert!(admit(
+            &req("POST", &[("x-deploy-signature", "garbage")], body),
+            &a,
+            NOW
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn bearer_tokens_and_fail_closed() {
+        let a = auth(None, Some("tok"));
+        assert!(admit(
+            &req("POST", &[("authorization", "Bearer tok")], "{}"),
+            &a,
+            NOW
+        )
+        .is_ok());
+        assert!(admit(
+            &req("POST", &[("authorization", "Bearer nope")], "{}"),
+            &a,
+            NOW
+        )
+        .is_err());
+        assert!(admit(&req("POST", &[("authorization", "tok")], "{}"), &a, NOW).is_err());
+        let closed = admit(
+            &req("POST", &[("authorization", "Bearer tok")], "{}"),
+            &HttpAuth::default(),
+            NOW,
+        );
+        assert!(closed.unwrap_err().message.contains("not configured"));
+        let open = HttpAuth {
+            none: true,
+            ..Default::default()
+        };
+        assert!(admit(&req("POST", &[], "{}"), &open, NOW).is_ok());
+    }
+
+    #[test]
+    fn method_and_size() {
+        let open = HttpAuth {
+            none: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            admit(&req("GET", &[], ""), &open, NOW).unwrap_err().status,
+            405
+        );
+        let big = "x".repeat(MAX_BODY + 1);
+        assert_eq!(
+            admit(&req("POST", &[], &big), &open, NOW)
+                .unwrap_err()
+                .status,
+            413
+        );
+    }
+
+    fn result_with(statuses: &[(Status, &str)]) -> DeployResult {
+        let domains = statuses
+            .iter()
+            .map(|(s, code)| DomainResult {
+                status: *s,
+                error: (!code.is_empty()).then(|| ErrorInfo::new(code, "x", false)),
+                ..DomainResult::skipped("a.example.com", ErrorInfo::new("x", "x", false))
+            })
+            .collect();
+        DeployResult::new(domains, RunMode::Deploy, None, 0, 0, None)
+    }
+
+    #[test]
+    fn status_codes_follow_the_contract() {
+        assert_eq!(
+            status_for(
+                &result_with(&[(Status::Deployed, ""), (Status::Unchanged, "")]),
+                0
+            ),
+            200
+        );
+        assert_eq!(
+            status_for(
+                &result_with(&[(Status::Deployed, ""), (Status::Pending, "")]),
+                1
+            ),
+            202
+        );
+        assert_eq!(
+            status_for(
+                &result_with(&[
+                    (Status::Deployed, ""),
+                    (Status::Skipped, "domain_not_covered")
+                ]),
+                1
+            ),
+            422
+        );
+        assert_eq!(
+            status_for(
+                &result_with(&[(Status::Deployed, ""), (Status::Failed, "CDN.0170")]),
+                1
+            ),
+            502
+        );
+        assert_eq!(
+            status_for(&result_with(&[(Status::Skipped, "auth_failed")]), 1),
+            502
+        );
+        assert_eq!(
+            status_for(
+                &result_with(&[
+                    (Status::Failed, "x"),
+                    (Status::Skipped, "domain_not_covered")
+                ]),
+                1
+            ),
+            502
+        );
+        let mut invalid = result_with(&[]);
+        invalid.error = Some(ErrorInfo::new("invalid_request", "x", false).with_field("domains"));
+        assert_eq!(status_for(&invalid, 2), 400);
+        invalid.error =
+            Some(ErrorInfo::new("invalid_request", "x", false).with_field("HUAWEICLOUD_SDK_AK"));
+        assert_eq!(status_for(&invalid, 2), 500);
+    }
+
+    #[test]
+    fn response_shape() {
+        let r = response(202, &json!({"ok": false}));
+        assert_eq!(r["statusCode"], 202);
+        assert_eq!(r["headers"]["content-type"], "application/json");
+        assert_eq!(r["isBase64Encoded"], false);
+        assert_eq!(
+            serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap(),
+            json!({"ok": false})
+        );
+    }
+}

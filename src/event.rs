@@ -7,7 +7,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-use crate::request::Strictness;
+use crate::request::{Strictness, TOP_FIELDS};
 
 /// Where the binary runs; decides how an ambiguous HTTP event is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +228,15 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
     }
     // The request itself, or a certificate manager's webhook body sent directly.
     let (request, webhook) = map_webhook(event);
+    if let Some(o) = request.as_object() {
+        if !o.is_empty() && !o.keys().any(|k| TOP_FIELDS.contains(&k.as_str())) {
+            let fields: Vec<&str> = o.keys().map(String::as_str).collect();
+            return Err(EventError(format!(
+                "unrecognized event (fields: {}); accepted: {ACCEPTED}",
+                fields.join(", ")
+            )));
+        }
+    }
     Ok(Envelope::Request {
         trigger: Trigger::Direct,
         request,

@@ -95,7 +95,8 @@ pub enum Strictness {
     Lenient,
 }
 
-const TOP_FIELDS: &[&str] = &[
+/// The top-level fields of a request.
+pub const TOP_FIELDS: &[&str] = &[
     "domains",
     "match",
     "certificate",

@@ -2,6 +2,8 @@
 //! handler pointed at it.
 #![allow(dead_code)]
 
+pub mod runtime_api;
+
 use std::time::Duration;
 
 use cdn_cert_deploy::clock;

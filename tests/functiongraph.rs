@@ -1,0 +1,108 @@
+//! The real binary as a FunctionGraph custom runtime (`bootstrap`) on a runtime API served by
+//! the test, deploying through the simulator with the agency's temporary keys.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use cdn_cert_deploy::sim::{Outcome, SimDomainConfig};
+use common::runtime_api::{Flavor, RuntimeApi};
+use common::*;
+use serde_json::{json, Value};
+
+const AGENCY_AK: &str = "AGENCYAKEXAMPLE00000";
+const AGENCY_SK: &str = "agency-temporary-secret-key";
+const AGENCY_TOKEN: &str = "agency-security-token-value";
+
+fn load(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
+    let cert = example_cert();
+    let stuck = SimDomainConfig {
+        outcome: Outcome::Stuck,
+        ..domain("stuck.example.com", 100)
+    };
+    let mut cfg = sim_config(vec![
+        domain("www.example.com", 200),
+        domain("img.example.com", 200),
+        stuck,
+    ]);
+    // The simulator knows only the agency's temporary keys, and wants their token.
+    cfg.credentials[0].ak = AGENCY_AK.into();
+    cfg.credentials[0].sk = AGENCY_SK.into();
+    cfg.credentials[0].security_token = Some(AGENCY_TOKEN.into());
+    let sim = start(cfg).await;
+    let api = RuntimeApi::start(Flavor::FunctionGraph).await;
+    let agency = [
+        ("x-cff-security-access-key", AGENCY_AK),
+        ("x-cff-security-secret-key", AGENCY_SK),
+        ("x-cff-security-token", AGENCY_TOKEN),
+    ];
+
+    let garbage = api.push_raw("this is not JSON".into(), &agency);
+    let mut timer = load("functiongraph-timer.json");
+    timer["user_event"] = json!(request(&["www.example.com"], &cert).to_string());
+    let timer = api.push(&timer, &agency);
+    let mut apig = load("functiongraph-apig.json");
+    let body = request(&["img.example.com"], &cert).to_string();
+    apig["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+    let apig = api.push(&apig, &agency);
+    let stuck = api.push(&request(&["stuck.example.com"], &cert), &agency);
+    // Without the agency headers the environment's (wrong) keys are used.
+    let no_agency = api.push(&request(&["www.example.com"], &cert), &[]);
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"))
+        .env_clear()
+        .env("RUNTIME_API_ADDR", &api.addr)
+        .env("RUNTIME_TIMEOUT", "6")
+        .env("HUAWEICLOUD_SDK_AK", "ENVAKNOTKNOWNTOTHESIM")
+        .env("HUAWEICLOUD_SDK_SK", "env-secret")
+        .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
+        .env("DEPLOY_WEBHOOK_TOKEN", "example-webhook-token")
+        .env("RUST_LOG", "trace")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let answers = api.answers(5, Duration::from_secs(90)).await;
+    child.start_kill().ok();
+    let logs = String::from_utf8(child.wait_with_output().await.unwrap().stderr).unwrap();
+    assert!(logs.contains("\"FunctionGraph invocation\""), "JSON logs by default");
+    for secret in [AGENCY_SK, AGENCY_TOKEN, "env-secret"] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+    for line in cert.key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!logs.contains(line), "the private key leaked into the logs");
+    }
+
+    let a = RuntimeApi::answer(&answers, &garbage);
+    assert!(!a.ok, "garbage is answered on the error endpoint");
+    assert_eq!(a.body["errorType"], "InvalidEvent");
+
+    let a = RuntimeApi::answer(&answers, &timer);
+    assert!(a.ok, "{:?}", a.body);
+    assert_eq!(a.body["domains"][0]["status"], "deployed", "{:?}", a.body);
+
+    let a = RuntimeApi::answer(&answers, &apig);
+    assert_eq!(a.body["statusCode"], 200, "{:?}", a.body);
+    let result: Value = serde_json::from_str(a.body["body"].as_str().unwrap()).unwrap();
+    assert_eq!(result["domains"][0]["domain"], "img.example.com");
+
+    let a = RuntimeApi::answer(&answers, &stuck);
+    assert_eq!(a.body["domains"][0]["status"], "pending", "{:?}", a.body);
+    assert_eq!(
+        a.body["budget_ms"], 3500,
+        "RUNTIME_TIMEOUT 6 s less the safety margin"
+    );
+    assert!(a.body["elapsed_ms"].as_u64().unwrap() <= 3500);
+
+    let a = RuntimeApi::answer(&answers, &no_agency);
+    assert_eq!(a.body["domains"][0]["status"], "failed", "{:?}", a.body);
+    assert_eq!(a.body["domains"][0]["error"]["http_status"], 401);
+    assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
+}

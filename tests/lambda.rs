@@ -1,0 +1,157 @@
+//! The real binary on a Lambda Runtime API (2018-06-01) served by the test, deploying through
+//! the simulator: every trigger a user wires up, HTTP authentication, and chained runs.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use cdn_cert_deploy::http::sign;
+use common::runtime_api::{Flavor, RuntimeApi};
+use common::*;
+use serde_json::{json, Value};
+
+const WEBHOOK_SECRET: &str = "webhook-signing-secret-for-tests";
+const WEBHOOK_TOKEN: &str = "example-webhook-token";
+
+fn load(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The sample HTTP API event carrying `body`, signed (or not) as a sender would.
+fn apigw_v2(body: &str, signature: Option<String>) -> Value {
+    let mut e = load("apigw-v2.json");
+    e["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+    e["headers"] = json!({"content-type": "application/json"});
+    if let Some(sig) = signature {
+        e["headers"]["x-deploy-signature"] = json!(sig);
+    }
+    e
+}
+
+fn response_body(answer: &Value) -> Value {
+    serde_json::from_str(answer["body"].as_str().expect("an HTTP response body")).unwrap()
+}
+
+#[tokio::test]
+async fn the_lambda_build_serves_every_trigger() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![
+        domain("www.example.com", 200),
+        domain("img.example.com", 200),
+        domain("cron.example.com", 200),
+    ]))
+    .await;
+    let api = RuntimeApi::start(Flavor::Lambda).await;
+    let defaults = json!({"domains": ["cron.example.com"], "certificate": cert.chain, "private_key": cert.key});
+
+    let direct = api.push(&request(&["www.example.com"], &cert), &[]);
+    let body = request(&["img.example.com"], &cert).to_string();
+    let signed = api.push(
+        &apigw_v2(&body, Some(sign(WEBHOOK_SECRET, body.as_bytes(), now()))),
+        &[],
+    );
+    let mut url = load("function-url.json");
+    url["body"] = json!(json!({"domains": ["www.example.com", "img.example.com"],
+        "certificate": cert.chain, "private_key": cert.key})
+    .to_string());
+    let function_url = api.push(&url, &[]);
+    let scheduled = api.push(&load("scheduler.json"), &[]);
+    let mut dest = load("destination.json");
+    dest["responsePayload"] = json!({"domains": ["www.example.com"], "certificate": cert.chain,
+        "private_key": cert.key, "issuer": "test"});
+    let destination = api.push(&dest, &[]);
+    let bad_signature = api.push(
+        &apigw_v2(&body, Some(sign("not-the-secret", body.as_bytes(), now()))),
+        &[],
+    );
+    let garbage = "{\"domains\": [";
+    let malformed = api.push(
+        &apigw_v2(
+            garbage,
+            Some(sign(WEBHOOK_SECRET, garbage.as_bytes(), now())),
+        ),
+        &[],
+    );
+    let mut failing = request(&["missing.example.com"], &cert);
+    failing["options"] = json!({"fail_on_error": true});
+    let fail_on_error = api.push(&failing, &[]);
+    let not_an_event = api.push(&json!(["not", "an", "event"]), &[]);
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cdn-cert-deploy")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("HUAWEICLOUD_SDK_AK", AK)
+        .env("HUAWEICLOUD_SDK_SK", SK)
+        .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
+        .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("DEPLOY_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
+        .env("DEPLOY_REQUEST", defaults.to_string())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let answers = api.answers(9, Duration::from_secs(90)).await;
+    child.kill().await.ok();
+
+    let a = RuntimeApi::answer(&answers, &direct);
+    assert!(a.ok && a.body["ok"] == true, "direct: {:?}", a.body);
+
+    let a = RuntimeApi::answer(&answers, &signed);
+    assert_eq!(a.body["statusCode"], 200, "{:?}", a.body);
+    assert_eq!(
+        response_body(&a.body)["domains"][0]["domain"],
+        "img.example.com"
+    );
+
+    let a = RuntimeApi::answer(&answers, &function_url);
+    assert_eq!(a.body["statusCode"], 200, "{:?}", a.body);
+    assert_eq!(response_body(&a.body)["summary"]["total"], 2);
+
+    let a = RuntimeApi::answer(&answers, &scheduled);
+    assert_eq!(a.body["ok"], true, "{:?}", a.body);
+    assert_eq!(a.body["domains"][0]["domain"], "cron.example.com");
+
+    let a = RuntimeApi::answer(&answers, &destination);
+    assert_eq!(a.body["ok"], true, "{:?}", a.body);
+    assert_eq!(
+        a.body["domains"][0]["status"], "unchanged",
+        "deployed by the direct call before"
+    );
+
+    let a = RuntimeApi::answer(&answers, &bad_signature);
+    assert_eq!(a.body["statusCode"], 401);
+    let a = RuntimeApi::answer(&answers, &malformed);
+    assert_eq!(a.body["statusCode"], 400);
+    assert!(response_body(&a.body)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("JSON"));
+
+    let a = RuntimeApi::answer(&answers, &fail_on_error);
+    assert!(
+        !a.ok,
+        "fail_on_error turns a failed run into an invocation error"
+    );
+    assert_eq!(a.body["errorType"], "DeployNotOk");
+    assert!(a.body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("CDN.0170"));
+
+    let a = RuntimeApi::answer(&answers, &not_an_event);
+    assert!(!a.ok);
+    assert!(a.body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("not a JSON object"));
+    assert!(sim.domain("cron.example.com").unwrap().writes == 1);
+}

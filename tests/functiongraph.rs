@@ -38,6 +38,8 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     cfg.credentials[0].security_token = Some(AGENCY_TOKEN.into());
     let sim = start(cfg).await;
     let api = RuntimeApi::start(Flavor::FunctionGraph).await;
+    // A runtime API that fails at first is retried, not a crash loop.
+    api.refuse_polls(3);
     let agency = [
         ("x-cff-security-access-key", AGENCY_AK),
         ("x-cff-security-secret-key", AGENCY_SK),
@@ -72,7 +74,10 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     let answers = api.answers(5, Duration::from_secs(90)).await;
     child.start_kill().ok();
     let logs = String::from_utf8(child.wait_with_output().await.unwrap().stderr).unwrap();
-    assert!(logs.contains("\"FunctionGraph invocation\""), "JSON logs by default");
+    assert!(
+        logs.contains("\"FunctionGraph invocation\""),
+        "JSON logs by default"
+    );
     for secret in [AGENCY_SK, AGENCY_TOKEN, "env-secret"] {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
     }
@@ -80,6 +85,7 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
         assert!(!logs.contains(line), "the private key leaked into the logs");
     }
 
+    assert_eq!(api.refused(), 3);
     let a = RuntimeApi::answer(&answers, &garbage);
     assert!(!a.ok, "garbage is answered on the error endpoint");
     assert_eq!(a.body["errorType"], "InvalidEvent");

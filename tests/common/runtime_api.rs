@@ -36,6 +36,9 @@ struct Queued {
 
 #[derive(Default)]
 struct State {
+    /// Polls to refuse with a 500 before serving (a runtime API that misbehaves).
+    refuse_polls: u32,
+    refused: u32,
     queue: VecDeque<Queued>,
     answers: Vec<Answer>,
     next_id: u32,
@@ -97,6 +100,16 @@ impl RuntimeApi {
         self.queued.notify_waiters();
         self.queued.notify_one();
         id
+    }
+
+    /// Makes the next `n` polls fail with a 500.
+    pub fn refuse_polls(&self, n: u32) {
+        self.state.lock().unwrap().refuse_polls = n;
+    }
+
+    /// Polls refused so far.
+    pub fn refused(&self) -> u32 {
+        self.state.lock().unwrap().refused
     }
 
     pub fn push(&self, event: &Value, headers: &[(&str, &str)]) -> String {
@@ -161,6 +174,16 @@ async fn serve(
         Flavor::FunctionGraph => "/v1/runtime/invocation/request",
     };
     if method == hyper::Method::GET && path == next_path {
+        {
+            let mut st = state.lock().unwrap();
+            if st.refused < st.refuse_polls {
+                st.refused += 1;
+                return Ok(Response::builder()
+                    .status(500)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap());
+            }
+        }
         // The long poll: wait for an event.
         let item = loop {
             let notified = queued.notified();

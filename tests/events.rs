@@ -36,17 +36,26 @@ fn the_demo_simulator_configuration_loads() {
 use cdn_cert_deploy::event::{classify, request_from_body, Envelope, Platform, Trigger};
 use serde_json::{json, Value};
 
-/// The request an event yields: (trigger, request, strictness, webhook); HTTP bodies are read as
-/// after authentication; `None` for a schedule that takes `DEPLOY_REQUEST`.
-fn normalize(
-    name: &str,
-    platform: Platform,
-) -> (
+/// What an event yields: trigger, request, strictness, webhook style.
+type Normalized = (
     Trigger,
     Option<Value>,
     Option<Strictness>,
     Option<&'static str>,
-) {
+);
+
+/// A sample, where it runs, and what it must yield.
+type Case = (
+    &'static str,
+    Platform,
+    Trigger,
+    Option<Value>,
+    Option<Strictness>,
+);
+
+/// The request an event yields: (trigger, request, strictness, webhook); HTTP bodies are read as
+/// after authentication; `None` for a schedule that takes `DEPLOY_REQUEST`.
+fn normalize(name: &str, platform: Platform) -> Normalized {
     match classify(&load(name), platform).unwrap_or_else(|e| panic!("{name}: {e}")) {
         Envelope::Request {
             trigger,
@@ -74,7 +83,7 @@ fn every_sample_normalizes_to_the_expected_request() {
     let two = json!(["www.example.com", "img.example.com"]);
     let http_request = json!({"domains": two, "certificate": cert, "private_key": key,
                               "options": {"dry_run": false}});
-    let cases: Vec<(&str, Platform, Trigger, Option<Value>, Option<Strictness>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "deploy.json",
             Platform::Lambda,

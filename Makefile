@@ -1,5 +1,5 @@
 # cdn-cert-deploy: the two commands a newcomer runs are `make demo` and `make test`.
-.PHONY: demo test lint release sizes clean
+.PHONY: demo test lint release sizes clean lambda functiongraph template-check
 
 # Deploy events/deploy.json to the embedded CDN simulator and print the per-domain result.
 demo:
@@ -18,6 +18,20 @@ lint:
 # The lean release binary (no simulator inside).
 release:
 	cargo build --release --bin cdn-cert-deploy
+
+# AWS Lambda package via cargo-lambda (zig cross-compiles): target/lambda/cdn-cert-deploy/bootstrap(.zip).
+# ARCH=arm64 (default, as template.yaml) or ARCH=x86_64.
+ARCH ?= arm64
+lambda:
+	ARCH=$(ARCH) scripts/build-lambda.sh
+
+# Huawei FunctionGraph custom runtime: a static x86_64 musl bootstrap in dist/cdn-cert-deploy-functiongraph.zip.
+functiongraph:
+	scripts/package-functiongraph.sh
+
+# template.yaml offline: the SAM transform, then cfn-lint on the SAM and the transformed template.
+template-check:
+	scripts/check-template.sh
 
 sizes: release
 	@ls -l target/release/cdn-cert-deploy | awk '{print "release binary: " $$5 " bytes"}'

@@ -1,17 +1,16 @@
 //! Every sample in events/ is used: it parses as its consumer reads it.
 
+mod common;
+
+use common::load_event;
+
 use cdn_cert_deploy::cert;
 use cdn_cert_deploy::request::{self, CertificateInput, Strictness};
 use cdn_cert_deploy::sim::SimConfig;
 
-fn load(name: &str) -> serde_json::Value {
-    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
 #[test]
 fn the_demo_request_is_valid_and_its_certificate_covers_all_but_one_domain() {
-    let (req, unknown) = request::parse(load("deploy.json"), Strictness::Strict).unwrap();
+    let (req, unknown) = request::parse(load_event("deploy.json"), Strictness::Strict).unwrap();
     assert!(unknown.is_empty());
     let CertificateInput::Pem { chain, private_key } = &req.certificate else {
         panic!("the demo uses a PEM pair")
@@ -28,7 +27,7 @@ fn the_demo_request_is_valid_and_its_certificate_covers_all_but_one_domain() {
 
 #[test]
 fn the_demo_simulator_configuration_loads() {
-    let cfg: SimConfig = serde_json::from_value(load("sim-demo.json")).unwrap();
+    let cfg: SimConfig = serde_json::from_value(load_event("sim-demo.json")).unwrap();
     assert_eq!(cfg.domains.len(), 5);
     assert_eq!(cfg.credentials.len(), 1);
 }
@@ -56,7 +55,7 @@ type Case = (
 /// The request an event yields: (trigger, request, strictness, webhook); HTTP bodies are read as
 /// after authentication; `None` for a schedule that takes `DEPLOY_REQUEST`.
 fn normalize(name: &str, platform: Platform) -> Normalized {
-    match classify(&load(name), platform).unwrap_or_else(|e| panic!("{name}: {e}")) {
+    match classify(&load_event(name), platform).unwrap_or_else(|e| panic!("{name}: {e}")) {
         Envelope::Request {
             trigger,
             request,
@@ -73,7 +72,7 @@ fn normalize(name: &str, platform: Platform) -> Normalized {
 }
 
 fn demo_pair() -> (Value, Value) {
-    let d = load("deploy.json");
+    let d = load_event("deploy.json");
     (d["certificate"].clone(), d["private_key"].clone())
 }
 
@@ -88,7 +87,7 @@ fn every_sample_normalizes_to_the_expected_request() {
             "deploy.json",
             Platform::Lambda,
             Trigger::Direct,
-            Some(load("deploy.json")),
+            Some(load_event("deploy.json")),
             Some(Strictness::Strict),
         ),
         (
@@ -224,7 +223,7 @@ fn webhook_bodies_name_their_sender() {
 
 #[test]
 fn functiongraph_apig_bodies_flagged_base64_may_be_plain_json() {
-    let mut e = load("functiongraph-apig.json");
+    let mut e = load_event("functiongraph-apig.json");
     e["body"] = json!("{\"domains\":[\"www.example.com\"]}");
     let Envelope::Http { http, .. } = classify(&e, Platform::FunctionGraph).unwrap() else {
         panic!()
@@ -234,7 +233,7 @@ fn functiongraph_apig_bodies_flagged_base64_may_be_plain_json() {
         json!({"domains": ["www.example.com"]})
     );
     // On Lambda a body flagged base64 must be base64.
-    let mut v1 = load("apigw-v1.json");
+    let mut v1 = load_event("apigw-v1.json");
     v1["isBase64Encoded"] = json!(true);
     v1["body"] = json!("{not base64");
     assert!(classify(&v1, Platform::Lambda).is_err());

@@ -15,11 +15,6 @@ const AGENCY_AK: &str = "AGENCYAKEXAMPLE00000";
 const AGENCY_SK: &str = "agency-temporary-secret-key";
 const AGENCY_TOKEN: &str = "agency-security-token-value";
 
-fn load(name: &str) -> Value {
-    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     let cert = example_cert();
@@ -47,10 +42,10 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     ];
 
     let garbage = api.push_raw("this is not JSON".into(), &agency);
-    let mut timer = load("functiongraph-timer.json");
+    let mut timer = load_event("functiongraph-timer.json");
     timer["user_event"] = json!(request(&["www.example.com"], &cert).to_string());
     let timer = api.push(&timer, &agency);
-    let mut apig = load("functiongraph-apig.json");
+    let mut apig = load_event("functiongraph-apig.json");
     let body = request(&["img.example.com"], &cert).to_string();
     apig["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
     let apig = api.push(&apig, &agency);

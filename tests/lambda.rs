@@ -14,18 +14,13 @@ use serde_json::{json, Value};
 const WEBHOOK_SECRET: &str = "webhook-signing-secret-for-tests";
 const WEBHOOK_TOKEN: &str = "example-webhook-token";
 
-fn load(name: &str) -> Value {
-    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The sample HTTP API event carrying `body`, signed (or not) as a sender would.
 fn apigw_v2(body: &str, signature: Option<String>) -> Value {
-    let mut e = load("apigw-v2.json");
+    let mut e = load_event("apigw-v2.json");
     e["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
     e["headers"] = json!({"content-type": "application/json"});
     if let Some(sig) = signature {
@@ -56,13 +51,13 @@ async fn the_lambda_build_serves_every_trigger() {
         &apigw_v2(&body, Some(sign(WEBHOOK_SECRET, body.as_bytes(), now()))),
         &[],
     );
-    let mut url = load("function-url.json");
+    let mut url = load_event("function-url.json");
     url["body"] = json!(json!({"domains": ["www.example.com", "img.example.com"],
         "certificate": cert.chain, "private_key": cert.key})
     .to_string());
     let function_url = api.push(&url, &[]);
-    let scheduled = api.push(&load("scheduler.json"), &[]);
-    let mut dest = load("destination.json");
+    let scheduled = api.push(&load_event("scheduler.json"), &[]);
+    let mut dest = load_event("destination.json");
     dest["responsePayload"] = json!({"domains": ["www.example.com"], "certificate": cert.chain,
         "private_key": cert.key, "issuer": "test"});
     let destination = api.push(&dest, &[]);

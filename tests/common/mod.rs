@@ -169,3 +169,9 @@ pub fn assert_deployed(out: &Output) {
     let d = &out.result.domains[0];
     assert_eq!(d.status.as_str(), "deployed", "{d:?}");
 }
+
+/// A sample event from events/.
+pub fn load_event(name: &str) -> Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}

@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
 use crate::http::HttpAuth;
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
 use crate::huawei::credential::{Credentials, Secret};
+use crate::huawei::quota::Api;
 
 /// A configuration value that cannot be used; `variable` names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +41,21 @@ pub struct Config {
     pub budget_cap: Option<Duration>,
     /// `DEPLOY_WEBHOOK_SECRET`, `DEPLOY_WEBHOOK_TOKEN`, `DEPLOY_HTTP_AUTH`.
     pub http_auth: HttpAuth,
+    /// `DEPLOY_API_QUOTAS`: calls per minute by SDK operation name, overriding the documented
+    /// per-tenant quotas the pacing follows (for an account with other limits).
+    pub quotas: BTreeMap<String, u32>,
+    /// `DEPLOY_CONCURRENCY`: domains in flight at once.
+    pub concurrency: Option<usize>,
+}
+
+impl Config {
+    /// The quota `api` is paced under, in calls per minute.
+    pub fn quota(&self, api: Api) -> u32 {
+        self.quotas
+            .get(api.name())
+            .copied()
+            .unwrap_or(api.quota_per_minute())
+    }
 }
 
 impl Config {
@@ -76,7 +94,25 @@ impl Config {
                 ))
             }
         };
+        let quotas = match env("DEPLOY_API_QUOTAS").filter(|v| !v.trim().is_empty()) {
+            None => BTreeMap::new(),
+            Some(v) => parse_quotas(&v)?,
+        };
+        let concurrency = match env("DEPLOY_CONCURRENCY").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => Some(n),
+                _ => {
+                    return Err(ConfigError::new(
+                        "DEPLOY_CONCURRENCY",
+                        format!("`{v}` is not a number from 1 to 1000"),
+                    ))
+                }
+            },
+        };
         Ok(Self {
+            quotas,
+            concurrency,
             credentials: Credentials::from_env(&env),
             endpoint,
             default_request,
@@ -93,6 +129,30 @@ impl Config {
     pub fn from_process_env() -> Result<Self, ConfigError> {
         Self::from_env(|k| std::env::var(k).ok())
     }
+}
+
+fn parse_quotas(v: &str) -> Result<BTreeMap<String, u32>, ConfigError> {
+    let err = |m: String| ConfigError::new("DEPLOY_API_QUOTAS", m);
+    let map: BTreeMap<String, u32> = serde_json::from_str(v).map_err(|e| {
+        err(format!(
+            "expected a JSON object of calls per minute by API name: {e}"
+        ))
+    })?;
+    for (name, per_minute) in &map {
+        if !Api::ALL.iter().any(|a| a.name() == name) {
+            let known: Vec<&str> = Api::ALL.iter().map(|a| a.name()).collect();
+            return Err(err(format!(
+                "unknown API `{name}` (known: {})",
+                known.join(", ")
+            )));
+        }
+        if *per_minute == 0 {
+            return Err(err(format!(
+                "{name}: a quota must be at least 1 call per minute"
+            )));
+        }
+    }
+    Ok(map)
 }
 
 fn parse_default_request(v: &str) -> Result<Value, ConfigError> {
@@ -152,6 +212,26 @@ mod tests {
         assert_eq!(e.variable, "DEPLOY_HTTP_AUTH");
         let e = Config::from_env(env(&[("DEPLOY_REQUEST", "@/nonexistent/x.json")])).unwrap_err();
         assert!(e.message.contains("/nonexistent/x.json"));
+    }
+
+    #[test]
+    fn quota_overrides() {
+        let c = Config::from_env(env(&[(
+            "DEPLOY_API_QUOTAS",
+            r#"{"UpdateDomainFullConfig": 50}"#,
+        )]))
+        .unwrap();
+        assert_eq!(c.quota(Api::UpdateFullConfig), 50);
+        assert_eq!(c.quota(Api::ShowDomainDetail), 300);
+        let e = Config::from_env(env(&[("DEPLOY_API_QUOTAS", r#"{"Nope": 5}"#)])).unwrap_err();
+        assert!(e.message.contains("unknown API `Nope`"));
+        assert!(Config::from_env(env(&[("DEPLOY_CONCURRENCY", "0")])).is_err());
+        assert_eq!(
+            Config::from_env(env(&[("DEPLOY_CONCURRENCY", "64")]))
+                .unwrap()
+                .concurrency,
+            Some(64)
+        );
     }
 
     #[test]

@@ -13,10 +13,14 @@ use crate::cert;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::deploy::decide::Overrides;
-use crate::deploy::{deploy_all, EngineConfig, Job, Target};
+use crate::deploy::select::{self, Selected};
+use crate::deploy::{deploy_all, error_info, list_account, EngineConfig, Job, Target};
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::credential::Credentials;
 use crate::huawei::quota::Pacer;
+
+/// The share of each documented quota the pacing uses.
+const QUOTA_HEADROOM: f64 = 0.9;
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode};
 
@@ -108,17 +112,6 @@ impl Handler {
             return invalid(error, req.domains.clone(), received, budget)
                 .with_fail_on_error(req.options.fail_on_error);
         };
-        if req.match_mode == MatchMode::Certsan {
-            let error = ErrorInfo::new(
-                "invalid_request",
-                "\"match\": \"certsan\" is not supported by this version yet; list the domains",
-                false,
-            )
-            .with_field("match");
-            return invalid(error, req.domains.clone(), received, budget)
-                .with_fail_on_error(req.options.fail_on_error);
-        }
-
         let (target, summary, names) = match self.target(&req) {
             Ok(t) => t,
             Err(error) => {
@@ -138,37 +131,11 @@ impl Handler {
             "deploy started"
         );
 
-        // Domains the certificate does not cover are skipped; the others go on.
-        let mut planned: Vec<Option<DomainResult>> = Vec::with_capacity(req.domains.len());
-        let mut to_deploy = Vec::new();
-        for d in &req.domains {
-            match &names {
-                Some(names) if !cert::covered_by(names, d) => {
-                    warn!(domain = %d, "skipped: not covered by the certificate");
-                    planned.push(Some(DomainResult::skipped(
-                        d,
-                        ErrorInfo::new(
-                            "domain_not_covered",
-                            format!(
-                                "the certificate's names ({}) do not cover {d}",
-                                names.join(", ")
-                            ),
-                            false,
-                        ),
-                    )));
-                }
-                _ => {
-                    planned.push(None);
-                    to_deploy.push(d.clone());
-                }
-            }
-        }
-
         let client = match CdnClient::new(
             self.config.endpoint.clone(),
             credentials,
             self.clock.clone(),
-            Pacer::documented(),
+            Pacer::new(|api| self.config.quota(api), QUOTA_HEADROOM),
         ) {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -178,6 +145,54 @@ impl Handler {
                     .with_fail_on_error(req.options.fail_on_error);
             }
         };
+        let deadline = received + budget - finishing_reserve(budget);
+        let eps = req.enterprise_project_id.as_deref();
+
+        // Which domains: those the certificate does not cover are skipped, the others go on.
+        let selected = match (req.match_mode, &names) {
+            (MatchMode::Exact, names) => select::exact(&req.domains, names.as_deref()),
+            (MatchMode::Certsan, None) => {
+                let error = ErrorInfo::new(
+                    "invalid_request",
+                    "\"match\": \"certsan\" needs the certificate itself (its names choose the domains), not scm_certificate_id",
+                    false,
+                )
+                .with_field("match");
+                return invalid(error, req.domains.clone(), received, budget)
+                    .with_fail_on_error(req.options.fail_on_error);
+            }
+            (MatchMode::Certsan, Some(names)) => {
+                match list_account(&client, eps, deadline, &self.engine).await {
+                    Ok(listed) => select::certsan(&listed, names, &req.domains),
+                    Err(e) => {
+                        warn!(error = %e, "could not list the account's domains");
+                        let mut result =
+                            self.finish(Vec::new(), &req, Some(summary), received, budget, &client);
+                        result.result.error = Some(error_info(&e));
+                        return result;
+                    }
+                }
+            }
+        };
+        if selected.is_empty() {
+            let mut out = self.finish(Vec::new(), &req, Some(summary), received, budget, &client);
+            out.result.error = Some(ErrorInfo::new(
+                "no_matching_domains",
+                "no CDN domain of the account is covered by the certificate's names",
+                false,
+            ));
+            return out;
+        }
+        let to_deploy: Vec<String> = selected
+            .iter()
+            .filter_map(|s| match s {
+                Selected::Deploy(d) => Some(d.clone()),
+                Selected::Skip(d, e) => {
+                    warn!(domain = %d, code = %e.code, "skipped: {}", e.message);
+                    None
+                }
+            })
+            .collect();
         let job = Arc::new(Job {
             target,
             enterprise_project_id: req.enterprise_project_id.clone(),
@@ -190,7 +205,6 @@ impl Handler {
                 ocsp_stapling: req.options.ocsp_stapling,
             },
         });
-        let deadline = received + budget - finishing_reserve(budget);
         let mut deployed = deploy_all(
             client.clone(),
             job,
@@ -200,14 +214,26 @@ impl Handler {
         )
         .await
         .into_iter();
-        let domains: Vec<DomainResult> = planned
+        let domains: Vec<DomainResult> = selected
             .into_iter()
-            .map(|p| {
-                p.or_else(|| deployed.next())
-                    .expect("one result per deployed domain")
+            .map(|s| match s {
+                Selected::Skip(d, e) => DomainResult::skipped(&d, e),
+                Selected::Deploy(_) => deployed.next().expect("one result per deployed domain"),
             })
             .collect();
+        self.finish(domains, &req, Some(summary), received, budget, &client)
+    }
 
+    /// Assembles the result of a run that got as far as the API.
+    fn finish(
+        &self,
+        domains: Vec<DomainResult>,
+        req: &DeployRequest,
+        summary: Option<CertificateSummary>,
+        received: Instant,
+        budget: Duration,
+        client: &CdnClient,
+    ) -> Output {
         let mode = if req.options.dry_run {
             RunMode::DryRun
         } else if !req.options.wait {
@@ -218,7 +244,7 @@ impl Handler {
         let result = DeployResult::new(
             domains,
             mode,
-            Some(summary),
+            summary,
             received.elapsed().as_millis() as u64,
             budget.as_millis() as u64,
             None,

@@ -15,7 +15,7 @@ use super::decide::{self, Decision, Overrides, Verdict};
 use super::target::Target;
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::{Configs, DomainStatus};
+use crate::huawei::model::{Configs, DomainStatus, ListedDomain};
 use crate::result::{DomainResult, ErrorInfo, Status};
 
 /// Tuning of a run.
@@ -32,7 +32,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            concurrency: 10,
+            concurrency: 32,
             request_timeout: Duration::from_secs(20),
             max_attempts: 8,
         }
@@ -275,33 +275,7 @@ fn out_of_budget(p: &Progress) -> Outcome {
 /// Maps a final call error to the domain's outcome. Once a write may have been applied the domain
 /// is never reported failed: it is `pending`, with the error attached.
 fn failure(e: &CdnError, phase: Phase) -> Outcome {
-    let mut info = ErrorInfo {
-        code: e.code().unwrap_or_default().to_string(),
-        message: e.to_string(),
-        http_status: e.http_status(),
-        retryable: e.retryable(),
-        field: None,
-    };
-    let (status, code) = match e.kind() {
-        ErrorKind::Auth => (Status::Failed, "auth_failed"),
-        ErrorKind::NotSent if matches!(e, CdnError::AuthStopped) => {
-            (Status::Skipped, "auth_failed")
-        }
-        ErrorKind::NotSent => (Status::Skipped, "budget_exhausted"),
-        ErrorKind::Throttled => (Status::Skipped, "throttled"),
-        ErrorKind::Server | ErrorKind::Transport => (Status::Skipped, "upstream_unavailable"),
-        ErrorKind::Busy => (Status::Skipped, "budget_exhausted"),
-        ErrorKind::Rejected => (Status::Failed, "upstream_rejected"),
-    };
-    if info.code.is_empty() {
-        info.code = code.to_string();
-    }
-    if matches!(e, CdnError::Decode { .. }) {
-        info.code = "upstream_unavailable".into();
-    }
-    if e.kind() == ErrorKind::Auth {
-        info.message = format!("authentication failed ({e}); every call of this run was stopped");
-    }
+    let info = error_info(e);
     if phase >= Phase::MaybeWritten {
         return Outcome {
             status: Status::Pending,
@@ -311,7 +285,132 @@ fn failure(e: &CdnError, phase: Phase) -> Outcome {
             error: Some(info),
         };
     }
+    let status = match e.kind() {
+        ErrorKind::Auth | ErrorKind::Rejected => Status::Failed,
+        _ => Status::Skipped,
+    };
     Outcome::err(status, info)
+}
+
+/// A call error as the result reports it: the CDN's own code when it gave one, else the
+/// function's (`auth_failed`, `throttled`, `upstream_unavailable`, `budget_exhausted`, …).
+pub fn error_info(e: &CdnError) -> ErrorInfo {
+    let own = match e.kind() {
+        ErrorKind::Auth => "auth_failed",
+        ErrorKind::NotSent if matches!(e, CdnError::AuthStopped) => "auth_failed",
+        ErrorKind::NotSent | ErrorKind::Busy => "budget_exhausted",
+        ErrorKind::Throttled => "throttled",
+        ErrorKind::Server | ErrorKind::Transport => "upstream_unavailable",
+        ErrorKind::Rejected => "upstream_rejected",
+    };
+    let code = match (e, e.code()) {
+        (CdnError::Decode { .. }, _) => "upstream_unavailable",
+        (_, Some(code)) => code,
+        (_, None) => own,
+    };
+    let message = if e.kind() == ErrorKind::Auth {
+        format!("authentication failed ({e}); every call of this run was stopped")
+    } else {
+        e.to_string()
+    };
+    ErrorInfo {
+        code: code.to_string(),
+        message,
+        http_status: e.http_status(),
+        retryable: e.retryable(),
+        field: None,
+    }
+}
+
+/// Sleeps `d`, or until a second before `deadline` when `d` would end later (keeping time for one
+/// more call); false when not even that is left.
+async fn nap(deadline: Instant, d: Duration) -> bool {
+    let latest = deadline
+        .checked_sub(Duration::from_secs(1))
+        .unwrap_or(deadline);
+    let now = Instant::now();
+    let mut wake = now + d;
+    if wake > latest {
+        // One last look just before the end is worth more than giving up early.
+        if latest < now + Duration::from_millis(250) {
+            return false;
+        }
+        wake = latest;
+    }
+    tokio::time::sleep_until(wake).await;
+    true
+}
+
+/// The wait before retrying after `e`: the server's `Retry-After` if longer than the backoff.
+fn retry_wait(e: &CdnError, attempt: u32) -> Duration {
+    let backoff = decide::retry_delay(attempt, fastrand::f64());
+    match e {
+        CdnError::Api {
+            retry_after: Some(after),
+            ..
+        } => (*after).max(backoff),
+        _ => backoff,
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, has been tried `max_attempts` times, or the
+/// budget leaves no time for another try; retryable errors (429, 5xx, connection) are retried
+/// with jittered backoff.
+async fn retrying<T, F, Fut>(
+    deadline: Instant,
+    max_attempts: u32,
+    mut call: F,
+) -> Result<T, CdnError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CdnError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if e.retryable() && attempt + 1 < max_attempts => {
+                if !nap(deadline, retry_wait(&e, attempt)).await {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Every domain of the account (ListDomains, all pages), in the CDN's order.
+pub async fn list_account(
+    client: &CdnClient,
+    enterprise_project_id: Option<&str>,
+    deadline: Instant,
+    cfg: &EngineConfig,
+) -> Result<Vec<ListedDomain>, CdnError> {
+    const PAGE: u32 = 1000;
+    let opts = CallOptions {
+        timeout: cfg.request_timeout,
+        deadline,
+    };
+    let mut all = Vec::new();
+    for page in 1.. {
+        let answer = retrying(deadline, cfg.max_attempts, || {
+            client.list_domains(page, PAGE, enterprise_project_id, opts)
+        })
+        .await?;
+        info!(
+            page,
+            request_id = answer.request_id.as_deref(),
+            listed = answer.value.domains.len(),
+            total = answer.value.total,
+            "listed the account's domains"
+        );
+        let got = answer.value.domains.len();
+        all.extend(answer.value.domains);
+        if got < PAGE as usize || all.len() as u64 >= answer.value.total {
+            break;
+        }
+    }
+    Ok(all)
 }
 
 struct DomainCtx {
@@ -346,24 +445,8 @@ impl DomainCtx {
         }
     }
 
-    /// Sleeps `d`, or until a second before the deadline when `d` would end later (keeping time
-    /// for one more call); false when not even that is left.
     async fn nap(&self, d: Duration) -> bool {
-        let latest = self
-            .deadline
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or(self.deadline);
-        let now = Instant::now();
-        let mut wake = now + d;
-        if wake > latest {
-            // One last look just before the end is worth more than giving up early.
-            if latest < now + Duration::from_millis(250) {
-                return false;
-            }
-            wake = latest;
-        }
-        tokio::time::sleep_until(wake).await;
-        true
+        nap(self.deadline, d).await
     }
 
     /// One call, recorded: the call count, the request id, the log line.
@@ -417,30 +500,11 @@ impl DomainCtx {
         F: Fn(CallOptions) -> Fut,
         Fut: Future<Output = Result<Answer<T>, CdnError>>,
     {
-        let mut attempt = 0;
-        loop {
-            match self.once(role, what, &f).await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.retryable() && attempt + 1 < self.cfg.max_attempts => {
-                    if !self.nap(self.retry_wait(&e, attempt)).await {
-                        return Err(failure(&e, self.phase()));
-                    }
-                    attempt += 1;
-                }
-                Err(e) => return Err(failure(&e, self.phase())),
-            }
-        }
-    }
-
-    fn retry_wait(&self, e: &CdnError, attempt: u32) -> Duration {
-        let backoff = decide::retry_delay(attempt, fastrand::f64());
-        match e {
-            CdnError::Api {
-                retry_after: Some(after),
-                ..
-            } => (*after).max(backoff),
-            _ => backoff,
-        }
+        retrying(self.deadline, self.cfg.max_attempts, || {
+            self.once(role, what, &f)
+        })
+        .await
+        .map_err(|e| failure(&e, self.phase()))
     }
 
     fn note_status(&self, status: &DomainStatus) {
@@ -571,7 +635,7 @@ impl DomainCtx {
                     // Throttled, busy and rejected writes were not applied.
                     ErrorKind::Throttled if !exhausted => {
                         self.set_phase(before);
-                        if !self.nap(self.retry_wait(&e, writes - 1)).await {
+                        if !self.nap(retry_wait(&e, writes - 1)).await {
                             return Err(failure(&e, before));
                         }
                     }
@@ -583,7 +647,7 @@ impl DomainCtx {
                     }
                     // The change may have been applied: read again before writing again.
                     ErrorKind::Server | ErrorKind::Transport if !exhausted => {
-                        if !self.nap(self.retry_wait(&e, writes - 1)).await {
+                        if !self.nap(retry_wait(&e, writes - 1)).await {
                             return Err(failure(&e, Phase::MaybeWritten));
                         }
                         continue 'read;

@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 
 use super::credential::Credentials;
 use super::error::{parse_error_body, CdnError, ErrorKind};
-use super::model::Configs;
 use super::model::{
-    DomainDetail, DomainDetailBody, FullConfigBody, FullConfigPut, HttpsOnly, HttpsPut,
+    Configs, DomainDetail, DomainDetailBody, DomainList, FullConfigBody, FullConfigPut, HttpsOnly,
+    HttpsPut,
 };
 use super::quota::{Api, Pacer};
 use super::sign::{self, SignableRequest};
@@ -188,6 +188,30 @@ impl CdnClient {
             value: a.value.domain,
             request_id: a.request_id,
         })
+    }
+
+    /// ListDomains: one page of the account's domains (pages count from 1).
+    pub async fn list_domains(
+        &self,
+        page_number: u32,
+        page_size: u32,
+        enterprise_project_id: Option<&str>,
+        opts: CallOptions,
+    ) -> Result<Answer<DomainList>, CdnError> {
+        let mut query = vec![
+            ("page_size".to_string(), page_size.to_string()),
+            ("page_number".to_string(), page_number.to_string()),
+        ];
+        query.extend(eps_query(enterprise_project_id));
+        self.call_json(
+            Api::ListDomains,
+            Method::GET,
+            "/v1.0/cdn/domains",
+            &query,
+            None,
+            opts,
+        )
+        .await
     }
 
     /// ShowDomainFullConfig: the domain's configuration (https block, origin protocol, redirect).

@@ -75,6 +75,22 @@ pub struct DomainDetail {
     pub domain_status: DomainStatus,
 }
 
+/// ListDomains answer: `{"total": N, "domains": [...]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DomainList {
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub domains: Vec<ListedDomain>,
+}
+
+/// One domain of a ListDomains page.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ListedDomain {
+    pub domain_name: String,
+    pub domain_status: DomainStatus,
+}
+
 /// ShowDomainFullConfig answer: `{"configs": {...}}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FullConfigBody {

@@ -81,9 +81,14 @@ pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i3
 pub fn app(config: Result<Config, crate::config::ConfigError>, platform: Platform) -> App {
     App {
         handler: config.map(|config| Handler {
+            engine: EngineConfig {
+                concurrency: config
+                    .concurrency
+                    .unwrap_or(EngineConfig::default().concurrency),
+                ..EngineConfig::default()
+            },
             config,
             clock: clock::system(),
-            engine: EngineConfig::default(),
         }),
         platform,
     }

@@ -22,6 +22,9 @@ pub struct SimConfig {
     /// Faults to inject, matched in order.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Certificate Manager ids that exist; a write naming another is refused. Empty: any id.
+    #[serde(default)]
+    pub scm_certificates: Vec<String>,
 }
 
 fn one() -> f64 {

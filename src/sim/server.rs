@@ -96,6 +96,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         ("PUT", ["v1.1", "cdn", "configuration", "domains", d, "configs"]) => {
             (Api::UpdateFullConfig, *d)
         }
+        ("GET", ["v1.0", "cdn", "domains"]) => (Api::ListDomains, ""),
         _ => {
             let rid = shared
                 .state
@@ -173,6 +174,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         match api {
             Api::ShowDomainDetail => st.detail(domain, now),
             Api::ShowFullConfig => st.full_config(domain),
+            Api::ListDomains => Ok(st.list_domains(&query, now)),
             Api::UpdateFullConfig => match serde_json::from_slice::<Value>(&body) {
                 Ok(b) => st
                     .update_full_config(domain, &b, now, now_unix)

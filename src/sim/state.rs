@@ -228,6 +228,7 @@ pub struct SimState {
     quotas: HashMap<Api, u32>,
     window: Duration,
     pub stats: SimStats,
+    scm_certificates: Vec<String>,
     /// Consecutive auth failures per access key, and when the key was locked.
     pub auth_failures: HashMap<String, (u32, Option<Instant>)>,
     request_counter: u64,
@@ -293,6 +294,7 @@ impl SimState {
             quotas,
             window: Duration::from_secs_f64(60.0 / scale),
             stats: SimStats::default(),
+            scm_certificates: cfg.scm_certificates.clone(),
             auth_failures: HashMap::new(),
             request_counter: 0,
         })
@@ -371,6 +373,51 @@ impl SimState {
         }}))
     }
 
+    /// ListDomains: `page_size` (default 30, at most 10000), `page_number` from 1, `domain_name`
+    /// (a substring, or the whole name with `exact_match=true`), in the account's order.
+    pub fn list_domains(&mut self, query: &[(String, String)], now: Instant) -> Value {
+        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let size = q("page_size")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 10_000);
+        let page = q("page_number")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let filter = q("domain_name").map(str::to_ascii_lowercase);
+        let exact = q("exact_match") == Some("true");
+        let matching: Vec<String> = self
+            .order
+            .iter()
+            .filter(|n| match &filter {
+                Some(f) if exact => *n == f,
+                Some(f) => n.contains(f.as_str()),
+                None => true,
+            })
+            .cloned()
+            .collect();
+        let total = matching.len();
+        let domains: Vec<Value> = matching
+            .iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|n| {
+                let d = self.domains.get_mut(n).expect("listed domains exist");
+                json!({
+                    "id": format!("id-{n}"),
+                    "domain_name": n,
+                    "business_type": "web",
+                    "domain_status": d.status(now).as_str(),
+                    "cname": format!("{}.c.cdnhwc1.com", n.replace('*', "wildcard")),
+                    "https_status": if d.https.https_status == "on" { 2 } else { 0 },
+                    "service_area": "mainland_china",
+                })
+            })
+            .collect();
+        json!({"total": total, "domains": domains})
+    }
+
     /// ShowDomainFullConfig.
     pub fn full_config(&mut self, name: &str) -> Result<Value, (u16, String, String)> {
         let d = self.domain(name)?;
@@ -393,6 +440,7 @@ impl SimState {
         now: Instant,
         now_unix: i64,
     ) -> Result<(), (u16, String, String)> {
+        let scm_known = self.scm_certificates.clone();
         let d = self.domain(name)?;
         if d.status(now) == DomainStatus::Configuring {
             return Err((
@@ -413,6 +461,15 @@ impl SimState {
             Some(_) => return Err((400, "CDN.0002".into(), "https must be an object".into())),
             None => None,
         };
+        if let Some(id) = https.as_ref().and_then(|h| h.scm_certificate_id.as_ref()) {
+            if !scm_known.is_empty() && !scm_known.contains(id) {
+                return Err((
+                    400,
+                    "CDN.0166".into(),
+                    format!("SCM certificate {id} does not exist"),
+                ));
+            }
+        }
         if let Some(h) = https {
             d.https = h;
         }

@@ -102,6 +102,8 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             default_request: None,
             budget_cap: None,
             http_auth: Default::default(),
+            quotas: Default::default(),
+            concurrency: None,
         },
         clock: clock::system(),
         engine: EngineConfig::default(),

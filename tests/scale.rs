@@ -1,0 +1,197 @@
+//! Account-scale behaviour against the simulator: certsan selection, Certificate Manager
+//! certificates, and hundreds of domains inside scaled quotas (outcomes and call counts, never
+//! durations).
+
+mod common;
+
+use std::time::Duration;
+
+use cdn_cert_deploy::huawei::quota::Api;
+use cdn_cert_deploy::sim::SimDomainConfig;
+use common::*;
+use serde_json::json;
+
+const BUDGET: Duration = Duration::from_secs(120);
+
+fn with_status(name: &str, status: &str) -> SimDomainConfig {
+    SimDomainConfig {
+        status: status.into(),
+        ..domain(name, 200)
+    }
+}
+
+#[tokio::test]
+async fn certsan_deploys_every_covered_domain_in_list_order() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![
+        domain("img.example.com", 200),
+        domain("shop.example.org", 200),
+        domain("a.b.example.com", 200),
+        domain("*.example.com", 200),
+        with_status("old.example.com", "offline"),
+        domain("example.com", 200),
+        with_status("new.example.com", "checking"),
+        with_status("bad.example.com", "check_failed"),
+        with_status("gone.example.com", "deleting"),
+    ]))
+    .await;
+    let req = json!({"match": "certsan", "certificate": cert.chain, "private_key": cert.key});
+    let out = run(&handler(&sim), req, BUDGET).await;
+    let got: Vec<(String, String)> = statuses(&out);
+    let expected: Vec<(String, String)> = [
+        ("img.example.com", "deployed"),
+        ("*.example.com", "deployed"),
+        ("old.example.com", "skipped"),
+        ("example.com", "deployed"),
+        ("new.example.com", "skipped"),
+        ("bad.example.com", "skipped"),
+        ("gone.example.com", "skipped"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, expected);
+    for d in out
+        .result
+        .domains
+        .iter()
+        .filter(|d| d.status.as_str() == "skipped")
+    {
+        let e = d.error.as_ref().unwrap();
+        assert_eq!(e.code, "domain_unavailable");
+        assert!(e.message.contains('`'), "says which state: {}", e.message);
+        assert_eq!(d.api_calls, 0);
+    }
+    for untouched in ["shop.example.org", "a.b.example.com", "old.example.com"] {
+        assert_eq!(sim.domain(untouched).unwrap().writes, 0, "{untouched}");
+    }
+    assert!(sim.stats().calls(Api::ListDomains) >= 1);
+    assert_eq!(out.exit_code, 1, "skipped domains make the run not ok");
+}
+
+#[tokio::test]
+async fn certsan_with_no_covered_domain_says_so() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("shop.example.org", 200)])).await;
+    let req = json!({"match": "certsan", "certificate": cert.chain, "private_key": cert.key});
+    let out = run(&handler(&sim), req, BUDGET).await;
+    assert!(!out.result.ok);
+    assert_eq!(out.exit_code, 1);
+    assert_eq!(
+        out.result.error.as_ref().unwrap().code,
+        "no_matching_domains"
+    );
+    assert!(out.result.domains.is_empty());
+    assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 0);
+}
+
+#[tokio::test]
+async fn certsan_needs_the_certificate_itself() {
+    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
+    let req = json!({"match": "certsan", "scm_certificate_id": "scs1700000000000"});
+    let out = run(&handler(&sim), req, BUDGET).await;
+    assert_eq!(out.exit_code, 2);
+    assert_eq!(
+        out.result.error.as_ref().unwrap().field.as_deref(),
+        Some("match")
+    );
+    assert_eq!(sim.stats().signed_calls, 0);
+}
+
+#[tokio::test]
+async fn a_certificate_manager_certificate_deploys_and_then_is_unchanged() {
+    let mut cfg = sim_config(vec![
+        domain("www.example.com", 200),
+        domain("img.example.com", 200),
+    ]);
+    cfg.scm_certificates = vec!["scs1700000000000".into()];
+    let sim = start(cfg).await;
+    let req = json!({"domains": ["www.example.com", "img.example.com"],
+                     "scm_certificate_id": "scs1700000000000", "certificate_name": "example-scm"});
+    let out = run(&handler(&sim), req.clone(), BUDGET).await;
+    assert!(out.result.ok, "{:?}", out.result.domains);
+    let https = sim.domain("www.example.com").unwrap().https;
+    assert_eq!(https["certificate_source"], 2);
+    assert_eq!(https["scm_certificate_id"], "scs1700000000000");
+    assert_eq!(
+        out.result
+            .certificate
+            .as_ref()
+            .unwrap()
+            .scm_certificate_id
+            .as_deref(),
+        Some("scs1700000000000")
+    );
+
+    let again = run(&handler(&sim), req, BUDGET).await;
+    assert_eq!(
+        statuses(&again)
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>(),
+        vec!["unchanged", "unchanged"]
+    );
+    assert_eq!(
+        sim.stats().calls(Api::UpdateFullConfig),
+        2,
+        "no write the second time"
+    );
+
+    let unknown = json!({"domains": ["www.example.com"], "scm_certificate_id": "scs-nope"});
+    let out = run(&handler(&sim), unknown, BUDGET).await;
+    assert_eq!(statuses(&out)[0].1, "failed");
+    assert_eq!(
+        out.result.domains[0].error.as_ref().unwrap().code,
+        "CDN.0166"
+    );
+}
+
+#[tokio::test]
+async fn three_hundred_domains_deploy_inside_scaled_quotas() {
+    const N: usize = 300;
+    const SCALE: u32 = 60;
+    let cert = example_cert();
+    let names: Vec<String> = (0..N).map(|i| format!("d{i:03}.example.com")).collect();
+    let mut cfg = sim_config(names.iter().map(|n| domain(n, 300)).collect());
+    // The documented quotas, sixty times faster: windows of one second.
+    cfg.quota_time_scale = f64::from(SCALE);
+    let sim = start(cfg).await;
+    let mut h = handler(&sim);
+    for api in Api::ALL {
+        h.config
+            .quotas
+            .insert(api.name().into(), api.quota_per_minute() * SCALE);
+    }
+    h.engine.concurrency = 100;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&h, request(&refs, &cert), BUDGET).await;
+
+    assert!(out.result.ok, "{:?}", out.result.summary);
+    assert_eq!(out.result.summary.deployed, N);
+    let stats = sim.stats();
+    assert_eq!(
+        stats.calls(Api::UpdateFullConfig),
+        N as u64,
+        "one write per domain"
+    );
+    for n in &names {
+        assert_eq!(sim.domain(n).unwrap().writes, 1, "{n}");
+    }
+    let calls: u64 = stats.apis.values().map(|a| a.calls).sum();
+    assert!(
+        stats.total_throttled() * 20 <= calls,
+        "pacing keeps 429s under 5 %: {} of {calls}",
+        stats.total_throttled()
+    );
+    let per_domain = out
+        .result
+        .domains
+        .iter()
+        .map(|d| d.api_calls)
+        .max()
+        .unwrap();
+    assert!(
+        per_domain <= 12,
+        "a domain needs a handful of calls, took {per_domain}"
+    );
+}

@@ -1,5 +1,5 @@
 # cdn-cert-deploy: the two commands a newcomer runs are `make demo` and `make test`.
-.PHONY: demo test lint release sizes clean lambda functiongraph template-check
+.PHONY: demo test lint release sizes clean lambda functiongraph template-check bench
 
 # Deploy events/deploy.json to the embedded CDN simulator and print the per-domain result.
 demo:
@@ -32,6 +32,10 @@ functiongraph:
 # template.yaml offline: the SAM transform, then cfn-lint on the SAM and the transformed template.
 template-check:
 	scripts/check-template.sh
+
+# Benchmarks against the simulator (not part of CI): scale, 429s, RSS, size, cold start.
+bench:
+	python3 scripts/bench.py
 
 sizes: release
 	@ls -l target/release/cdn-cert-deploy | awk '{print "release binary: " $$5 " bytes"}'

@@ -166,22 +166,27 @@ impl Handler {
                     Ok(listed) => select::certsan(&listed, names, &req.domains),
                     Err(e) => {
                         warn!(error = %e, "could not list the account's domains");
-                        let mut result =
-                            self.finish(Vec::new(), &req, Some(summary), received, budget, &client);
-                        result.result.error = Some(error_info(&e));
-                        return result;
+                        let error = Some(error_info(&e));
+                        return self.finish(
+                            Vec::new(),
+                            &req,
+                            summary,
+                            received,
+                            budget,
+                            &client,
+                            error,
+                        );
                     }
                 }
             }
         };
         if selected.is_empty() {
-            let mut out = self.finish(Vec::new(), &req, Some(summary), received, budget, &client);
-            out.result.error = Some(ErrorInfo::new(
+            let error = Some(ErrorInfo::new(
                 "no_matching_domains",
                 "no CDN domain of the account is covered by the certificate's names",
                 false,
             ));
-            return out;
+            return self.finish(Vec::new(), &req, summary, received, budget, &client, error);
         }
         let to_deploy: Vec<String> = selected
             .iter()
@@ -221,18 +226,20 @@ impl Handler {
                 Selected::Deploy(_) => deployed.next().expect("one result per deployed domain"),
             })
             .collect();
-        self.finish(domains, &req, Some(summary), received, budget, &client)
+        self.finish(domains, &req, summary, received, budget, &client, None)
     }
 
     /// Assembles the result of a run that got as far as the API.
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         domains: Vec<DomainResult>,
         req: &DeployRequest,
-        summary: Option<CertificateSummary>,
+        summary: CertificateSummary,
         received: Instant,
         budget: Duration,
         client: &CdnClient,
+        error: Option<ErrorInfo>,
     ) -> Output {
         let mode = if req.options.dry_run {
             RunMode::DryRun
@@ -244,10 +251,10 @@ impl Handler {
         let result = DeployResult::new(
             domains,
             mode,
-            summary,
+            Some(summary),
             received.elapsed().as_millis() as u64,
             budget.as_millis() as u64,
-            None,
+            error,
         );
         info!(
             ok = result.ok,

@@ -32,7 +32,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            concurrency: 32,
+            concurrency: 500,
             request_timeout: Duration::from_secs(20),
             max_attempts: 8,
         }

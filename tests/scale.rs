@@ -6,12 +6,27 @@ mod common;
 
 use std::time::Duration;
 
+use cdn_cert_deploy::handler::Handler;
 use cdn_cert_deploy::huawei::quota::Api;
-use cdn_cert_deploy::sim::SimDomainConfig;
+use cdn_cert_deploy::sim::{SimDomainConfig, Simulator};
 use common::*;
 use serde_json::json;
 
 const BUDGET: Duration = Duration::from_secs(120);
+
+/// A simulator and a handler with the documented quotas `scale` times faster on both sides.
+async fn scaled(domains: Vec<SimDomainConfig>, scale: u32) -> (Simulator, Handler) {
+    let mut cfg = sim_config(domains);
+    cfg.quota_time_scale = f64::from(scale);
+    let sim = start(cfg).await;
+    let mut h = handler(&sim);
+    for api in Api::ALL {
+        h.config
+            .quotas
+            .insert(api.name().into(), api.quota_per_minute() * scale);
+    }
+    (sim, h)
+}
 
 fn with_status(name: &str, status: &str) -> SimDomainConfig {
     SimDomainConfig {
@@ -194,4 +209,34 @@ async fn three_hundred_domains_deploy_inside_scaled_quotas() {
         per_domain <= 12,
         "a domain needs a handful of calls, took {per_domain}"
     );
+}
+
+#[tokio::test]
+async fn shared_sweeps_never_credit_one_domain_with_another_s_state() {
+    let cert = example_cert();
+    let mut domains: Vec<SimDomainConfig> = (0..25)
+        .map(|i| domain(&format!("ok{i:02}.example.com"), 300))
+        .collect();
+    domains.push(SimDomainConfig {
+        outcome: cdn_cert_deploy::sim::Outcome::ConfigureFailed,
+        ..domain("broken.example.com", 300)
+    });
+    domains.push(SimDomainConfig {
+        outcome: cdn_cert_deploy::sim::Outcome::Stuck,
+        ..domain("stuck.example.com", 300)
+    });
+    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    let (sim, mut h) = scaled(domains, 60).await;
+    h.engine.bulk_interval = Duration::from_millis(500);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&h, request(&refs, &cert), Duration::from_secs(8)).await;
+    for d in &out.result.domains {
+        let expected = match d.domain.as_str() {
+            "broken.example.com" => "failed",
+            "stuck.example.com" => "pending",
+            _ => "deployed",
+        };
+        assert_eq!(d.status.as_str(), expected, "{d:?}");
+    }
+    assert!(sim.stats().calls(Api::ListDomains) >= 2, "polled by sweeps");
 }

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
+use super::board::Board;
 use super::decide::{self, Decision, Overrides, Verdict};
 use super::target::Target;
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
@@ -27,6 +28,10 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// Attempts of one call before its error is final (each within the budget).
     pub max_attempts: u32,
+    /// From this many domains on, polls come from shared ListDomains sweeps ([`Board`]).
+    pub bulk_threshold: usize,
+    /// How often the shared sweeps run.
+    pub bulk_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -35,6 +40,8 @@ impl Default for EngineConfig {
             concurrency: 500,
             request_timeout: Duration::from_secs(20),
             max_attempts: 8,
+            bulk_threshold: 20,
+            bulk_interval: Duration::from_secs(2),
         }
     }
 }
@@ -64,6 +71,8 @@ enum Phase {
 #[derive(Debug, Default)]
 struct Progress {
     started: Option<Instant>,
+    /// When the write was accepted: polls must be newer than this.
+    written_at: Option<Instant>,
     finished: Option<Instant>,
     phase: Phase,
     api_calls: u32,
@@ -115,7 +124,19 @@ pub async fn deploy_all(
 ) -> Vec<DomainResult> {
     let concurrency = cfg.concurrency;
     let cfg = Arc::new(cfg);
-    run_contained(domains, concurrency, deadline, |domain, progress| {
+    let (board, sweeper) = if domains.len() >= cfg.bulk_threshold && job.wait && !job.dry_run {
+        let (board, task) = Board::spawn(
+            client.clone(),
+            job.enterprise_project_id.clone(),
+            deadline,
+            cfg.clone(),
+            cfg.bulk_interval,
+        );
+        (Some(board), Some(task))
+    } else {
+        (None, None)
+    };
+    let results = run_contained(domains, concurrency, deadline, |domain, progress| {
         let ctx = DomainCtx {
             client: client.clone(),
             job: job.clone(),
@@ -123,10 +144,15 @@ pub async fn deploy_all(
             domain,
             deadline,
             progress,
+            board: board.clone(),
         };
         async move { ctx.run().await }
     })
-    .await
+    .await;
+    if let Some(task) = sweeper {
+        task.abort();
+    }
+    results
 }
 
 /// Runs `work` for every domain as its own task, at most `concurrency` at once, each cut at
@@ -420,6 +446,8 @@ struct DomainCtx {
     domain: String,
     deadline: Instant,
     progress: Arc<Mutex<Progress>>,
+    /// Shared status sweeps, when the run is large enough for them.
+    board: Option<Board>,
 }
 
 /// Short for a call's result inside the domain flow: the error already mapped to the outcome.
@@ -576,6 +604,7 @@ impl DomainCtx {
             );
             if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
                 info!("the earlier write was applied after all");
+                self.progress().written_at = Some(Instant::now());
                 self.set_phase(Phase::Written);
                 break 'read;
             }
@@ -625,6 +654,7 @@ impl DomainCtx {
                 let e = match result {
                     Ok(()) => {
                         info!("write accepted");
+                        self.progress().written_at = Some(Instant::now());
                         self.set_phase(Phase::Written);
                         break 'read;
                     }
@@ -672,17 +702,50 @@ impl DomainCtx {
         self.confirm().await
     }
 
+    /// The domain's status from the next sweep begun after `seen` (its own read when no sweep
+    /// comes in time or the sweep does not list it).
+    async fn status_from_board(&self, board: &mut Board, seen: &mut Instant) -> Step<DomainStatus> {
+        let latest = self
+            .deadline
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(self.deadline);
+        let limit = latest.min(Instant::now() + board.interval * 3);
+        match board.sweep_after(*seen, limit).await {
+            Some(sweep) => {
+                *seen = sweep.started;
+                match sweep.statuses.get(&self.domain) {
+                    Some(status) => {
+                        self.note_status(status);
+                        Ok(status.clone())
+                    }
+                    None => self.read_status(Role::Poll).await,
+                }
+            }
+            None if Instant::now() + Duration::from_millis(250) >= latest => {
+                Err(out_of_budget(&self.progress()))
+            }
+            None => self.read_status(Role::Poll).await,
+        }
+    }
+
     /// Polls after the write until the domain reads `online` with the new certificate.
     async fn confirm(&self) -> Step<Outcome> {
         let target = &self.job.target;
+        let mut board = self.board.clone();
+        let mut seen = self.progress().written_at.unwrap_or_else(Instant::now);
         let mut n = 0;
         loop {
-            if !self.nap(decide::poll_delay(n)).await {
-                return Err(out_of_budget(&self.progress()));
-            }
-            n += 1;
             self.progress().poll_ids.clear();
-            let status = self.read_status(Role::Poll).await?;
+            let status = match board.as_mut() {
+                Some(board) => self.status_from_board(board, &mut seen).await?,
+                None => {
+                    if !self.nap(decide::poll_delay(n)).await {
+                        return Err(out_of_budget(&self.progress()));
+                    }
+                    self.read_status(Role::Poll).await?
+                }
+            };
+            n += 1;
             let configs = if status == DomainStatus::Online {
                 Some(self.read_configs(Role::Poll).await?)
             } else {

@@ -1,7 +1,8 @@
 //! The deployment: which domains ([`select`]), pure per-domain decisions ([`decide`]), what is
-//! deployed ([`target`]), and the async driver that runs every domain within the budget
-//! ([`engine`]).
+//! deployed ([`target`]), the async driver that runs every domain within the budget
+//! ([`engine`]), and the shared status sweeps that poll many domains at once ([`board`]).
 
+pub mod board;
 pub mod decide;
 pub mod engine;
 pub mod select;

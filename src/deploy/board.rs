@@ -3,6 +3,7 @@
 //! A domain still confirms its own certificate with its own read before it is `deployed`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +28,19 @@ pub struct Sweep {
 #[derive(Debug, Clone)]
 pub struct Board {
     rx: watch::Receiver<Option<Arc<Sweep>>>,
+    /// Domains waiting for a sweep; the board sweeps only while there are some.
+    waiting: Arc<AtomicUsize>,
     /// How often the board sweeps.
     pub interval: Duration,
+}
+
+/// Counts a domain as waiting for as long as it is held.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Board {
@@ -41,6 +53,8 @@ impl Board {
         interval: Duration,
     ) -> (Board, JoinHandle<()>) {
         let (tx, rx) = watch::channel(None);
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let someone_waits = waiting.clone();
         let task = tokio::spawn(async move {
             loop {
                 let wake = Instant::now() + interval;
@@ -48,6 +62,9 @@ impl Board {
                     return;
                 }
                 tokio::time::sleep_until(wake).await;
+                if someone_waits.load(Ordering::SeqCst) == 0 {
+                    continue;
+                }
                 let started = Instant::now();
                 match list_account(&client, enterprise_project_id.as_deref(), deadline, &cfg).await
                 {
@@ -63,11 +80,20 @@ impl Board {
                 }
             }
         });
-        (Board { rx, interval }, task)
+        (
+            Board {
+                rx,
+                waiting,
+                interval,
+            },
+            task,
+        )
     }
 
     /// The first sweep begun after `after`, waiting for it until `limit`; `None` if none came.
     pub async fn sweep_after(&mut self, after: Instant, limit: Instant) -> Option<Arc<Sweep>> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(self.waiting.clone());
         loop {
             if let Some(s) = self.rx.borrow_and_update().as_ref() {
                 if s.started > after {

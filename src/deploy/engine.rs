@@ -30,7 +30,7 @@ pub struct EngineConfig {
     pub max_attempts: u32,
     /// From this many domains on, polls come from shared ListDomains sweeps ([`Board`]).
     pub bulk_threshold: usize,
-    /// How often the shared sweeps run.
+    /// How often the shared sweeps run (while a domain waits for one).
     pub bulk_interval: Duration,
 }
 
@@ -41,7 +41,7 @@ impl Default for EngineConfig {
             request_timeout: Duration::from_secs(20),
             max_attempts: 8,
             bulk_threshold: 20,
-            bulk_interval: Duration::from_secs(2),
+            bulk_interval: Duration::from_secs(1),
         }
     }
 }

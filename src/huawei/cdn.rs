@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use super::credential::Credentials;
 use super::error::{parse_error_body, CdnError, ErrorKind};
 use super::model::{
-    Configs, DomainDetail, DomainDetailBody, DomainList, FullConfigBody, FullConfigPut, HttpsOnly,
-    HttpsPut,
+    BatchAnswer, BatchPut, Configs, DomainDetail, DomainDetailBody, DomainList, FullConfigBody,
+    FullConfigPut, HttpsInfoList, HttpsOnly, HttpsPut,
 };
 use super::quota::{Api, Pacer};
 use super::sign::{self, SignableRequest};
@@ -212,6 +212,57 @@ impl CdnClient {
             opts,
         )
         .await
+    }
+
+    /// ShowCertificatesHttpsInfo: one page of every domain's HTTPS settings and certificate.
+    pub async fn show_https_info(
+        &self,
+        page_number: u32,
+        page_size: u32,
+        enterprise_project_id: Option<&str>,
+        opts: CallOptions,
+    ) -> Result<Answer<HttpsInfoList>, CdnError> {
+        let mut query = vec![
+            ("page_size".to_string(), page_size.to_string()),
+            ("page_number".to_string(), page_number.to_string()),
+        ];
+        query.extend(eps_query(enterprise_project_id));
+        let path = "/v1.0/cdn/domains/https-certificate-info";
+        self.call_json(Api::ShowHttpsInfo, Method::GET, path, &query, None, opts)
+            .await
+    }
+
+    /// UpdateDomainMultiCertificates: one certificate onto up to 50 domains. A 200 may still
+    /// carry per-domain failures ([`BatchAnswer::failures`]).
+    pub async fn update_multi_certificates(
+        &self,
+        body: &BatchPut,
+        enterprise_project_id: Option<&str>,
+        opts: CallOptions,
+    ) -> Result<Answer<BatchAnswer>, CdnError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| CdnError::Decode {
+            http_status: 0,
+            message: e.to_string(),
+            request_id: None,
+        })?;
+        let path = "/v1.0/cdn/domains/config-https-info";
+        let query = eps_query(enterprise_project_id);
+        let a = self
+            .call(
+                Api::UpdateMultiCertificates,
+                Method::PUT,
+                path,
+                &query,
+                Some(bytes),
+                opts,
+            )
+            .await?;
+        // The body may be empty or carry only the echo of the request.
+        let value = serde_json::from_slice(&a.value).unwrap_or_default();
+        Ok(Answer {
+            value,
+            request_id: a.request_id,
+        })
     }
 
     /// ShowDomainFullConfig: the domain's configuration (https block, origin protocol, redirect).

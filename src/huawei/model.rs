@@ -91,6 +91,119 @@ pub struct ListedDomain {
     pub domain_status: DomainStatus,
 }
 
+/// ShowCertificatesHttpsInfo answer: `{"https": [...], "total": N}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HttpsInfoList {
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub https: Vec<HttpsDetail>,
+}
+
+/// One domain's HTTPS settings as the bulk read gives them (`HttpsDetail` in the SDKs).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct HttpsDetail {
+    pub domain_name: String,
+    #[serde(default)]
+    pub cert_name: Option<String>,
+    /// The certificate chain (PEM), when HTTPS is on.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// 0 an uploaded certificate, 2 a Certificate Manager one.
+    #[serde(default)]
+    pub certificate_type: Option<i64>,
+    /// Milliseconds since the epoch.
+    #[serde(default)]
+    pub expiration_time: Option<i64>,
+    /// 0 off; on, with the origin protocol: 1 follow, 2 http, 3 https.
+    #[serde(default)]
+    pub https_status: Option<i64>,
+    #[serde(default)]
+    pub force_redirect_config: Option<BatchRedirect>,
+    /// 1 on, 0 off.
+    #[serde(default)]
+    pub http2: Option<i64>,
+}
+
+/// Forced redirect as the batch API writes it: `switch` 1/0, `redirect_type` http/https.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+pub struct BatchRedirect {
+    #[serde(default)]
+    pub switch: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_type: Option<String>,
+}
+
+/// UpdateDomainMultiCertificates body: `{"https": {...}}`, at most 50 comma-joined domains.
+/// The settings it omits fall back to http origin, HTTP/2 off and no redirect, so every one is
+/// sent; it cannot carry TLS versions or OCSP stapling.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchPut {
+    pub https: BatchHttps,
+}
+
+/// The `https` object of [`BatchPut`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BatchHttps {
+    /// Comma-joined.
+    pub domain_name: String,
+    /// 1: HTTPS on.
+    pub https_switch: i64,
+    /// 1 follow, 2 http, 3 https.
+    pub access_origin_way: i64,
+    pub http2: i64,
+    pub force_redirect_config: BatchRedirect,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_secret"
+    )]
+    pub private_key: Option<Secret>,
+    /// 0 uploaded, 2 Certificate Manager.
+    pub certificate_type: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scm_certificate_id: Option<String>,
+}
+
+/// UpdateDomainMultiCertificates answer; a 200 may still say `"status": "fail"` with the failed
+/// domains in `result`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BatchAnswer {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub result: Vec<BatchDomainResult>,
+}
+
+/// One domain's outcome in a batch answer.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct BatchDomainResult {
+    pub domain_name: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl BatchAnswer {
+    /// The domains the answer says failed, with the reason.
+    pub fn failures(&self) -> Vec<(String, String)> {
+        self.result
+            .iter()
+            .filter(|r| r.status.as_deref().is_some_and(|s| s != "success"))
+            .map(|r| {
+                (
+                    r.domain_name.to_ascii_lowercase(),
+                    r.reason.clone().unwrap_or_else(|| "failed".into()),
+                )
+            })
+            .collect()
+    }
+}
+
 /// ShowDomainFullConfig answer: `{"configs": {...}}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FullConfigBody {
@@ -212,6 +325,21 @@ mod tests {
         let d: DomainDetailBody =
             serde_json::from_str(r#"{"domain":{"domain_status":"weird","id":"x"}}"#).unwrap();
         assert_eq!(d.domain.domain_status, DomainStatus::Other("weird".into()));
+    }
+
+    #[test]
+    fn batch_answers_name_their_failures() {
+        let a: BatchAnswer = serde_json::from_str(
+            r#"{"status":"fail","result":[{"domain_name":"A.example.com","status":"fail","reason":"busy"},
+                {"domain_name":"b.example.com","status":"success"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            a.failures(),
+            vec![("a.example.com".to_string(), "busy".to_string())]
+        );
+        let ok: BatchAnswer = serde_json::from_str(r#"{"https":{"domain_name":"a"}}"#).unwrap();
+        assert!(ok.failures().is_empty());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct SimConfig {
     /// Certificate Manager ids that exist; a write naming another is refused. Empty: any id.
     #[serde(default)]
     pub scm_certificates: Vec<String>,
+    /// Whether UpdateDomainMultiCertificates keeps each domain's TLS versions and OCSP stapling.
+    /// It cannot set them; by default the simulator assumes the worst and resets them.
+    #[serde(default)]
+    pub batch_keeps_tls_and_ocsp: bool,
 }
 
 fn one() -> f64 {

@@ -97,6 +97,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
             (Api::UpdateFullConfig, *d)
         }
         ("GET", ["v1.0", "cdn", "domains"]) => (Api::ListDomains, ""),
+        ("GET", ["v1.0", "cdn", "domains", "https-certificate-info"]) => (Api::ShowHttpsInfo, ""),
+        ("PUT", ["v1.0", "cdn", "domains", "config-https-info"]) => {
+            (Api::UpdateMultiCertificates, "")
+        }
         _ => {
             let rid = shared
                 .state
@@ -181,7 +185,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
                     .map(|_| Value::Null),
                 Err(e) => Err((400, "CDN.0002".into(), format!("body is not JSON: {e}"))),
             },
-            _ => Err((404, "APIGW.0101".into(), "not simulated".into())),
+            Api::ShowHttpsInfo => Ok(st.https_info(&query)),
+            Api::UpdateMultiCertificates => match serde_json::from_slice::<Value>(&body) {
+                Ok(b) => st.batch_update(&b, now, now_unix),
+                Err(e) => Err((400, "CDN.0002".into(), format!("body is not JSON: {e}"))),
+            },
         }
     };
     tracing::info!(target: "sim", api = api.name(), domain,

@@ -122,6 +122,15 @@ impl HttpsState {
     }
 }
 
+/// `https_status` of the bulk read: the origin protocol of a domain with HTTPS on.
+fn origin_way(protocol: &str) -> i64 {
+    match protocol {
+        "follow" => 1,
+        "https" => 3,
+        _ => 2,
+    }
+}
+
 fn bad(code: &str, msg: &str) -> (String, String) {
     (code.to_string(), msg.to_string())
 }
@@ -229,6 +238,7 @@ pub struct SimState {
     window: Duration,
     pub stats: SimStats,
     scm_certificates: Vec<String>,
+    batch_keeps_tls_and_ocsp: bool,
     /// Consecutive auth failures per access key, and when the key was locked.
     pub auth_failures: HashMap<String, (u32, Option<Instant>)>,
     request_counter: u64,
@@ -295,6 +305,7 @@ impl SimState {
             window: Duration::from_secs_f64(60.0 / scale),
             stats: SimStats::default(),
             scm_certificates: cfg.scm_certificates.clone(),
+            batch_keeps_tls_and_ocsp: cfg.batch_keeps_tls_and_ocsp,
             auth_failures: HashMap::new(),
             request_counter: 0,
         })
@@ -416,6 +427,161 @@ impl SimState {
             })
             .collect();
         json!({"total": total, "domains": domains})
+    }
+
+    /// ShowCertificatesHttpsInfo: every domain's HTTPS settings and certificate, paged like
+    /// ListDomains.
+    pub fn https_info(&mut self, query: &[(String, String)]) -> Value {
+        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let size = q("page_size")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 10_000);
+        let page = q("page_number")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let filter = q("domain_name").map(str::to_ascii_lowercase);
+        let names: Vec<String> = self
+            .order
+            .iter()
+            .filter(|n| filter.as_ref().is_none_or(|f| n.contains(f.as_str())))
+            .cloned()
+            .collect();
+        let https: Vec<Value> = names
+            .iter()
+            .skip((page - 1) * size)
+            .take(size)
+            .map(|n| {
+                let d = &self.domains[n];
+                let on = d.https.https_status == "on";
+                let redirect_on = d.force_redirect["status"] == "on";
+                let mut v = json!({
+                    "domain_id": format!("id-{n}"),
+                    "domain_name": n,
+                    "https_status": if on { origin_way(&d.origin_protocol) } else { 0 },
+                    "http2": i64::from(d.https.http2_status == "on"),
+                    "force_redirect_https": i64::from(redirect_on),
+                    "force_redirect_config": {
+                        "switch": i64::from(redirect_on),
+                        "redirect_type": d.force_redirect.get("type").cloned().unwrap_or(json!("https")),
+                    },
+                });
+                if on {
+                    v["cert_name"] = json!(d.https.certificate_name);
+                    v["certificate_type"] = json!(d.https.certificate_source);
+                    v["certificate"] = json!(d.https.certificate_value);
+                    v["expiration_time"] = json!(d.https.expire_time);
+                }
+                v
+            })
+            .collect();
+        json!({"total": names.len(), "https": https})
+    }
+
+    /// UpdateDomainMultiCertificates: one certificate onto up to 50 domains. What the body omits
+    /// falls back (http origin, HTTP/2 off, no redirect); TLS versions and OCSP stapling are
+    /// reset unless configured otherwise. Domains that cannot take it (missing, busy) fail alone,
+    /// in a 200 whose `status` is `fail`.
+    pub fn batch_update(
+        &mut self,
+        body: &Value,
+        now: Instant,
+        now_unix: i64,
+    ) -> Result<Value, (u16, String, String)> {
+        let h = body.get("https").and_then(Value::as_object).ok_or((
+            400,
+            "CDN.0002".to_string(),
+            "https is required".to_string(),
+        ))?;
+        let names: Vec<String> = h
+            .get("domain_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        if names.is_empty() || names.len() > 50 {
+            return Err((
+                400,
+                "CDN.0002".into(),
+                format!("1 to 50 domains, got {}", names.len()),
+            ));
+        }
+        let int = |k: &str| h.get(k).and_then(Value::as_i64);
+        let switch_on = int("https_switch") == Some(1);
+        let source = int("certificate_type").unwrap_or(0);
+        let mut block = Map::new();
+        block.insert(
+            "https_status".into(),
+            json!(if switch_on { "on" } else { "off" }),
+        );
+        block.insert("certificate_source".into(), json!(source));
+        for (from, to) in [
+            ("cert_name", "certificate_name"),
+            ("certificate", "certificate_value"),
+            ("private_key", "private_key"),
+            ("scm_certificate_id", "scm_certificate_id"),
+        ] {
+            if let Some(v) = h.get(from) {
+                block.insert(to.into(), v.clone());
+            }
+        }
+        block.insert(
+            "http2_status".into(),
+            json!(if int("http2") == Some(1) { "on" } else { "off" }),
+        );
+        let template = HttpsState::from_body(&block, now_unix).map_err(|(c, m)| (400, c, m))?;
+        let origin = match int("access_origin_way") {
+            Some(1) => "follow",
+            Some(3) => "https",
+            _ => "http",
+        };
+        let redirect = h
+            .get("force_redirect_config")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let redirect = if redirect.get("switch").and_then(Value::as_i64) == Some(1) {
+            json!({"status": "on", "type": redirect.get("redirect_type").cloned().unwrap_or(json!("https"))})
+        } else {
+            json!({"status": "off"})
+        };
+        let keep = self.batch_keeps_tls_and_ocsp;
+        let mut results = Vec::new();
+        for name in &names {
+            let outcome = match self.domains.get_mut(name) {
+                None => Err("domain not exist!"),
+                Some(d) => {
+                    if d.status(now) == DomainStatus::Configuring {
+                        results.push(json!({"domain_name": name, "status": "fail",
+                            "reason": "The domain is being configured, try again later."}));
+                        continue;
+                    }
+                    let mut https = template.clone();
+                    if keep {
+                        https.tls_version = d.https.tls_version.clone();
+                        https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
+                    }
+                    d.https = https;
+                    d.origin_protocol = origin.to_string();
+                    d.force_redirect = redirect.clone();
+                    d.writes += 1;
+                    d.start_configuring(now);
+                    Ok(())
+                }
+            };
+            results.push(match outcome {
+                Ok(()) => json!({"domain_name": name, "status": "success"}),
+                Err(reason) => json!({"domain_name": name, "status": "fail", "reason": reason}),
+            });
+        }
+        if results.iter().all(|r| r["status"] == "success") {
+            let mut echo = h.clone();
+            echo.remove("private_key");
+            return Ok(json!({"https": echo}));
+        }
+        Ok(json!({"status": "fail", "result": results}))
     }
 
     /// ShowDomainFullConfig.

@@ -541,9 +541,10 @@ impl DomainCtx {
 
     async fn read_status(&self, role: Role) -> Step<DomainStatus> {
         let d = &self.domain;
+        let eps = self.job.enterprise_project_id.as_deref();
         let detail = self
             .read(role, "ShowDomainDetailByName", |o| {
-                self.client.show_domain_detail(d, o)
+                self.client.show_domain_detail(d, eps, o)
             })
             .await?;
         self.note_status(&detail.domain_status);

@@ -178,11 +178,20 @@ impl CdnClient {
     pub async fn show_domain_detail(
         &self,
         domain: &str,
+        enterprise_project_id: Option<&str>,
         opts: CallOptions,
     ) -> Result<Answer<DomainDetail>, CdnError> {
         let path = format!("/v1.0/cdn/configuration/domains/{domain}");
+        let query = eps_query(enterprise_project_id);
         let a: Answer<DomainDetailBody> = self
-            .call_json(Api::ShowDomainDetail, Method::GET, &path, &[], None, opts)
+            .call_json(
+                Api::ShowDomainDetail,
+                Method::GET,
+                &path,
+                &query,
+                None,
+                opts,
+            )
             .await?;
         Ok(Answer {
             value: a.value.domain,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cdn_cert_deploy::handler::Handler;
 use cdn_cert_deploy::huawei::quota::Api;
-use cdn_cert_deploy::sim::{SimDomainConfig, Simulator};
+use cdn_cert_deploy::sim::{Fault, FaultKind, SimConfig, SimDomainConfig, Simulator};
 use common::*;
 use serde_json::json;
 
@@ -16,7 +16,11 @@ const BUDGET: Duration = Duration::from_secs(120);
 
 /// A simulator and a handler with the documented quotas `scale` times faster on both sides.
 async fn scaled(domains: Vec<SimDomainConfig>, scale: u32) -> (Simulator, Handler) {
-    let mut cfg = sim_config(domains);
+    scaled_cfg(sim_config(domains), scale).await
+}
+
+/// As [`scaled`], for a whole simulator configuration.
+async fn scaled_cfg(mut cfg: SimConfig, scale: u32) -> (Simulator, Handler) {
     cfg.quota_time_scale = f64::from(scale);
     let sim = start(cfg).await;
     let mut h = handler(&sim);
@@ -184,10 +188,12 @@ async fn three_hundred_domains_deploy_inside_scaled_quotas() {
     assert!(out.result.ok, "{:?}", out.result.summary);
     assert_eq!(out.result.summary.deployed, N);
     let stats = sim.stats();
-    assert_eq!(
-        stats.calls(Api::UpdateFullConfig),
-        N as u64,
-        "one write per domain"
+    // Batched: 50 domains a call, none written alone.
+    assert_eq!(stats.calls(Api::UpdateFullConfig), 0);
+    let batches = stats.calls(Api::UpdateMultiCertificates);
+    assert!(
+        (6..=30).contains(&batches),
+        "{batches} batch calls for {N} domains"
     );
     for n in &names {
         assert_eq!(sim.domain(n).unwrap().writes, 1, "{n}");
@@ -239,4 +245,60 @@ async fn shared_sweeps_never_credit_one_domain_with_another_s_state() {
         assert_eq!(d.status.as_str(), expected, "{d:?}");
     }
     assert!(sim.stats().calls(Api::ListDomains) >= 2, "polled by sweeps");
+}
+
+#[tokio::test]
+async fn batch_writes_fall_back_per_domain_and_restore_what_the_batch_reset() {
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let mut domains: Vec<SimDomainConfig> = (0..22)
+        .map(|i| domain(&format!("b{i:02}.example.com"), 300))
+        .collect();
+    // Same group as the others (follow origin, HTTP/2 off, no redirect), but TLS 1.3 only and
+    // OCSP on, which the batch call cannot carry: the simulator resets them, as the worst case.
+    let mut strict = domain("strict.example.com", 300);
+    strict.https = Some(serving(&old, "off", "TLSv1.3", "on"));
+    domains.push(strict);
+    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    let mut cfg = sim_config(domains);
+    // One domain refused inside a 200 answer.
+    cfg.faults.push(Fault {
+        api: Some(Api::UpdateMultiCertificates.name().into()),
+        domain: Some("b03.example.com".into()),
+        skip: 0,
+        times: Some(1),
+        kind: FaultKind::BatchFail {
+            reason: "certificate check failed for this domain".into(),
+        },
+    });
+    let (sim, mut h) = scaled_cfg(cfg, 60).await;
+    h.engine.batch_linger = Duration::from_millis(300);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&h, request(&refs, &cert), BUDGET).await;
+
+    let not_deployed: Vec<_> = out
+        .result
+        .domains
+        .iter()
+        .filter(|d| d.status.as_str() != "deployed")
+        .collect();
+    assert!(out.result.ok, "{not_deployed:?}");
+    let stats = sim.stats();
+    assert!(stats.calls(Api::UpdateMultiCertificates) >= 1);
+    // Written alone: the domain the batch refused, and the repair of the strict one.
+    assert_eq!(stats.calls(Api::UpdateFullConfig), 2, "{stats:?}");
+    assert_eq!(sim.domain("b03.example.com").unwrap().writes, 1);
+    let strict = sim.domain("strict.example.com").unwrap();
+    assert_eq!(strict.writes, 2, "batched, then repaired");
+    assert_eq!(strict.https["tls_version"], "TLSv1.3");
+    assert_eq!(strict.https["ocsp_stapling_status"], "on");
+    assert_eq!(strict.https["http2_status"], "off");
+    assert_eq!(strict.origin_protocol, "follow");
+    let d = out
+        .result
+        .domains
+        .iter()
+        .find(|d| d.domain == "strict.example.com")
+        .unwrap();
+    assert!(d.message.as_deref().unwrap().contains("restored"), "{d:?}");
 }

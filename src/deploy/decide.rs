@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use super::target::Target;
 use crate::cert::leaf_fingerprint;
-use crate::huawei::model::{DomainStatus, HttpsGet, HttpsPut, SOURCE_OWN, SOURCE_SCM};
+use crate::huawei::model::{
+    BatchHttps, BatchPut, BatchRedirect, Configs, DomainStatus, HttpsGet, HttpsPut, SOURCE_OWN,
+    SOURCE_SCM,
+};
 
 /// Settings the request asks to change; `None` keeps the domain's current value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,6 +112,95 @@ pub fn https_put(current: Option<&HttpsGet>, target: &Target, overrides: &Overri
         }
     }
     put
+}
+
+/// What a batch write must send for a domain to keep its settings: the batch API resets the
+/// origin protocol, HTTP/2 and the forced redirect it is not sent, so domains are grouped by them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BatchKey {
+    /// 1 follow, 2 http, 3 https.
+    pub access_origin_way: i64,
+    pub http2: i64,
+    pub redirect: BatchRedirect,
+}
+
+/// The batch group of a domain, or `None` when it must be written alone: the request sets TLS
+/// versions or OCSP stapling (which the batch call cannot carry), or the domain's origin protocol
+/// or redirect is one the batch call cannot express.
+pub fn batch_key(configs: &Configs, overrides: &Overrides) -> Option<BatchKey> {
+    if overrides.tls_version.is_some() || overrides.ocsp_stapling.is_some() {
+        return None;
+    }
+    let access_origin_way = match configs.origin_protocol.as_deref() {
+        Some("follow") => 1,
+        Some("http") | None => 2,
+        Some("https") => 3,
+        Some(_) => return None,
+    };
+    let current_http2 = configs
+        .https
+        .as_ref()
+        .and_then(|h| h.http2_status.as_deref())
+        == Some("on");
+    let http2 = i64::from(overrides.http2.unwrap_or(current_http2));
+    let redirect = match &configs.force_redirect {
+        Some(r) if r.status.as_deref() == Some("on") => BatchRedirect {
+            switch: 1,
+            redirect_type: Some(r.kind.clone().unwrap_or_else(|| "https".into())),
+        },
+        Some(r) if r.redirect_code.is_some_and(|c| c != 301) => return None,
+        _ => BatchRedirect::default(),
+    };
+    Some(BatchKey {
+        access_origin_way,
+        http2,
+        redirect,
+    })
+}
+
+/// The batch body writing `target` onto `domains` with the group's settings.
+pub fn batch_put(domains: &[String], key: &BatchKey, target: &Target) -> BatchPut {
+    let mut https = BatchHttps {
+        domain_name: domains.join(","),
+        https_switch: 1,
+        access_origin_way: key.access_origin_way,
+        http2: key.http2,
+        force_redirect_config: key.redirect.clone(),
+        ..Default::default()
+    };
+    match target {
+        Target::Pem {
+            name,
+            chain_pem,
+            private_key,
+            ..
+        } => {
+            https.cert_name = Some(name.clone());
+            https.certificate = Some(chain_pem.clone());
+            https.private_key = Some(private_key.clone());
+            https.certificate_type = SOURCE_OWN;
+        }
+        Target::Scm { id, name } => {
+            https.cert_name = name.clone();
+            https.scm_certificate_id = Some(id.clone());
+            https.certificate_type = SOURCE_SCM;
+        }
+    }
+    BatchPut { https }
+}
+
+/// After a batch write, the TLS versions and OCSP stapling to restore with a per-domain write,
+/// when they did not survive it: `None` when they read as before.
+pub fn lost_settings(before: Option<&HttpsGet>, after: Option<&HttpsGet>) -> Option<Overrides> {
+    let (b, a) = (before?, after?);
+    let tls_lost = b.tls_version.is_some() && b.tls_version != a.tls_version;
+    let ocsp_lost =
+        b.ocsp_stapling_status.is_some() && b.ocsp_stapling_status != a.ocsp_stapling_status;
+    (tls_lost || ocsp_lost).then(|| Overrides {
+        http2: None,
+        tls_version: b.tls_version.clone(),
+        ocsp_stapling: b.ocsp_stapling_status.as_deref().map(|s| s == "on"),
+    })
 }
 
 /// What a poll after the write says.
@@ -283,6 +375,61 @@ mod tests {
             after_poll(&DomainStatus::ConfigureFailed, None, &t),
             Verdict::ConfigureFailed
         );
+    }
+
+    #[test]
+    fn batch_groups_follow_the_settings_the_batch_call_resets() {
+        use crate::huawei::model::ForceRedirect;
+        let configs = Configs {
+            https: Some(serving("old")),
+            origin_protocol: Some("https".into()),
+            force_redirect: Some(ForceRedirect {
+                status: Some("on".into()),
+                kind: Some("https".into()),
+                redirect_code: Some(301),
+            }),
+        };
+        let key = batch_key(&configs, &Overrides::default()).unwrap();
+        assert_eq!(key.access_origin_way, 3);
+        assert_eq!(key.http2, 1);
+        assert_eq!(key.redirect.switch, 1);
+        let no_http2 = Overrides {
+            http2: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(batch_key(&configs, &no_http2).unwrap().http2, 0);
+        let tls = Overrides {
+            tls_version: Some("TLSv1.3".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            batch_key(&configs, &tls),
+            None,
+            "the batch call cannot set TLS versions"
+        );
+        let plain = Configs::default();
+        let k = batch_key(&plain, &Overrides::default()).unwrap();
+        assert_eq!((k.access_origin_way, k.http2, k.redirect.switch), (2, 0, 0));
+        let put = batch_put(
+            &["a.example.com".into(), "b.example.com".into()],
+            &key,
+            &pem_target(),
+        );
+        assert_eq!(put.https.domain_name, "a.example.com,b.example.com");
+        assert_eq!(put.https.certificate_type, 0);
+        assert!(put.https.private_key.is_some());
+    }
+
+    #[test]
+    fn lost_tls_and_ocsp_are_restored() {
+        let before = serving("x");
+        let mut after = serving("y");
+        assert_eq!(lost_settings(Some(&before), Some(&after)), None);
+        after.tls_version = Some("TLSv1.1,TLSv1.2".into());
+        after.ocsp_stapling_status = Some("off".into());
+        let fix = lost_settings(Some(&before), Some(&after)).unwrap();
+        assert_eq!(fix.tls_version.as_deref(), Some("TLSv1.2,TLSv1.3"));
+        assert_eq!(fix.ocsp_stapling, Some(true));
     }
 
     #[test]

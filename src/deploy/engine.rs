@@ -11,12 +11,13 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
+use super::batch::{BatchReply, Batcher};
 use super::board::Board;
 use super::decide::{self, Decision, Overrides, Verdict};
 use super::target::Target;
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::{Configs, DomainStatus, ListedDomain};
+use crate::huawei::model::{Configs, DomainStatus, HttpsGet, ListedDomain};
 use crate::result::{DomainResult, ErrorInfo, Status};
 
 /// Tuning of a run.
@@ -32,6 +33,10 @@ pub struct EngineConfig {
     pub bulk_threshold: usize,
     /// How often the shared sweeps run (while a domain waits for one).
     pub bulk_interval: Duration,
+    /// How long a batch group waits for more domains before it is sent.
+    pub batch_linger: Duration,
+    /// Groups smaller than this are written domain by domain.
+    pub batch_min: usize,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +47,8 @@ impl Default for EngineConfig {
             max_attempts: 8,
             bulk_threshold: 20,
             bulk_interval: Duration::from_secs(1),
+            batch_linger: Duration::from_secs(2),
+            batch_min: 5,
         }
     }
 }
@@ -124,7 +131,8 @@ pub async fn deploy_all(
 ) -> Vec<DomainResult> {
     let concurrency = cfg.concurrency;
     let cfg = Arc::new(cfg);
-    let (board, sweeper) = if domains.len() >= cfg.bulk_threshold && job.wait && !job.dry_run {
+    let many = domains.len() >= cfg.bulk_threshold && !job.dry_run;
+    let (board, sweeper) = if many && job.wait {
         let (board, task) = Board::spawn(
             client.clone(),
             job.enterprise_project_id.clone(),
@@ -136,6 +144,16 @@ pub async fn deploy_all(
     } else {
         (None, None)
     };
+    let batcher = many.then(|| {
+        Batcher::spawn(
+            client.clone(),
+            Arc::new(job.target.clone()),
+            job.enterprise_project_id.clone(),
+            deadline,
+            cfg.clone(),
+        )
+        .0
+    });
     let results = run_contained(domains, concurrency, deadline, |domain, progress| {
         let ctx = DomainCtx {
             client: client.clone(),
@@ -145,6 +163,7 @@ pub async fn deploy_all(
             deadline,
             progress,
             board: board.clone(),
+            batcher: batcher.clone(),
         };
         async move { ctx.run().await }
     })
@@ -382,7 +401,7 @@ fn retry_wait(e: &CdnError, attempt: u32) -> Duration {
 /// Runs `call` until it succeeds, fails for good, has been tried `max_attempts` times, or the
 /// budget leaves no time for another try; retryable errors (429, 5xx, connection) are retried
 /// with jittered backoff.
-async fn retrying<T, F, Fut>(
+pub(super) async fn retrying<T, F, Fut>(
     deadline: Instant,
     max_attempts: u32,
     mut call: F,
@@ -448,6 +467,8 @@ struct DomainCtx {
     progress: Arc<Mutex<Progress>>,
     /// Shared status sweeps, when the run is large enough for them.
     board: Option<Board>,
+    /// The batch writer, when the run is large enough for it.
+    batcher: Option<Batcher>,
 }
 
 /// Short for a call's result inside the domain flow: the error already mapped to the outcome.
@@ -477,6 +498,22 @@ impl DomainCtx {
         nap(self.deadline, d).await
     }
 
+    /// Counts a call made for this domain and keeps its request id.
+    fn record_call(&self, role: Role, request_id: Option<&str>) {
+        let mut p = self.progress();
+        p.api_calls += 1;
+        if let Some(id) = request_id {
+            let ids = if role == Role::Poll {
+                &mut p.poll_ids
+            } else {
+                &mut p.kept_ids
+            };
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+
     /// One call, recorded: the call count, the request id, the log line.
     async fn once<T, F, Fut>(&self, role: Role, what: &'static str, f: F) -> Result<T, CdnError>
     where
@@ -490,21 +527,8 @@ impl DomainCtx {
             Err(e) => e.request_id().map(str::to_string),
         };
         let sent = !matches!(&result, Err(CdnError::AuthStopped | CdnError::BudgetSpent));
-        {
-            let mut p = self.progress();
-            if sent {
-                p.api_calls += 1;
-            }
-            if let Some(id) = &request_id {
-                let ids = if role == Role::Poll {
-                    &mut p.poll_ids
-                } else {
-                    &mut p.kept_ids
-                };
-                if !ids.contains(id) {
-                    ids.push(id.clone());
-                }
-            }
+        if sent {
+            self.record_call(role, request_id.as_deref());
         }
         let ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -593,6 +617,9 @@ impl DomainCtx {
         self.set_phase(Phase::Reading);
         let target = &self.job.target;
         let mut writes = 0u32;
+        let mut batch_tried = false;
+        // The https block before a batched write, to check what the batch call cannot carry.
+        let mut batched_from: Option<HttpsGet> = None;
         'read: loop {
             let status = self.read_status(Role::Read).await?;
             let configs = self.read_configs(Role::Read).await?;
@@ -639,6 +666,37 @@ impl DomainCtx {
                         put.ocsp_stapling_status.as_deref().unwrap_or("default"),
                     ),
                 ));
+            }
+            if let (Some(batcher), false) = (&self.batcher, batch_tried) {
+                if let Some(key) = decide::batch_key(&configs, &self.job.overrides) {
+                    batch_tried = true;
+                    let before = self.phase();
+                    self.set_phase(Phase::MaybeWritten);
+                    match batcher.write(&self.domain, key).await {
+                        BatchReply::Written { request_id } => {
+                            self.record_call(Role::Write, request_id.as_deref());
+                            info!(request_id = request_id.as_deref(), "batch write accepted");
+                            self.progress().written_at = Some(Instant::now());
+                            self.set_phase(Phase::Written);
+                            batched_from = configs.https.clone();
+                            break 'read;
+                        }
+                        BatchReply::Alone(reason) => {
+                            if let Some(reason) = reason {
+                                self.record_call(Role::Write, None);
+                                warn!(reason = %reason, "the batch write refused this domain; writing it alone");
+                            }
+                            self.set_phase(before);
+                        }
+                        BatchReply::Unknown(e) => {
+                            self.record_call(Role::Write, None);
+                            if !self.nap(retry_wait(&e, 0)).await {
+                                return Err(failure(&e, Phase::MaybeWritten));
+                            }
+                            continue 'read;
+                        }
+                    }
+                }
             }
             loop {
                 writes += 1;
@@ -700,7 +758,7 @@ impl DomainCtx {
                 "write accepted; not waiting for it to go live (wait: false)",
             ));
         }
-        self.confirm().await
+        self.confirm(batched_from).await
     }
 
     /// The domain's status from the next sweep begun after `seen` (its own read when no sweep
@@ -729,11 +787,15 @@ impl DomainCtx {
         }
     }
 
-    /// Polls after the write until the domain reads `online` with the new certificate.
-    async fn confirm(&self) -> Step<Outcome> {
+    /// Polls after the write until the domain reads `online` with the new certificate. After a
+    /// batched write (`batched_from`: the https block before it), the TLS versions and OCSP
+    /// stapling the batch call cannot carry are checked, and restored with a per-domain write
+    /// when they did not survive.
+    async fn confirm(&self, mut batched_from: Option<HttpsGet>) -> Step<Outcome> {
         let target = &self.job.target;
         let mut board = self.board.clone();
         let mut seen = self.progress().written_at.unwrap_or_else(Instant::now);
+        let mut restored = false;
         let mut n = 0;
         loop {
             self.progress().poll_ids.clear();
@@ -756,10 +818,42 @@ impl DomainCtx {
             info!(status = status.as_str(), poll = n, "poll");
             match decide::after_poll(&status, https, target) {
                 Verdict::Deployed => {
-                    return Ok(Outcome::ok(
-                        Status::Deployed,
-                        "online with the new certificate",
-                    ))
+                    if let Some(fix) = decide::lost_settings(batched_from.as_ref(), https) {
+                        batched_from = None;
+                        warn!(tls = fix.tls_version.as_deref(), ocsp = ?fix.ocsp_stapling,
+                              "the batch write changed TLS versions or OCSP stapling; restoring them");
+                        let put = decide::https_put(https, target, &fix);
+                        let eps = self.job.enterprise_project_id.as_deref();
+                        let written = retrying(self.deadline, self.cfg.max_attempts, || {
+                            self.once(Role::Write, "UpdateDomainFullConfig", |o| {
+                                self.client.update_https(&self.domain, eps, &put, o)
+                            })
+                        })
+                        .await;
+                        if let Err(e) = written {
+                            let mut error = error_info(&e);
+                            error.message = format!(
+                                "the certificate is live, but the TLS versions / OCSP stapling the batch write reset could not be restored: {}",
+                                error.message
+                            );
+                            return Ok(Outcome {
+                                status: Status::Deployed,
+                                message: Some("online with the new certificate".into()),
+                                error: Some(error),
+                            });
+                        }
+                        restored = true;
+                        let now = Instant::now();
+                        self.progress().written_at = Some(now);
+                        seen = now;
+                        continue;
+                    }
+                    let message = if restored {
+                        "online with the new certificate (TLS versions and OCSP stapling restored after the batch write)"
+                    } else {
+                        "online with the new certificate"
+                    };
+                    return Ok(Outcome::ok(Status::Deployed, message));
                 }
                 Verdict::ConfigureFailed => return Ok(Outcome::err(
                     Status::Failed,

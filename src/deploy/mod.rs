@@ -1,7 +1,9 @@
 //! The deployment: which domains ([`select`]), pure per-domain decisions ([`decide`]), what is
 //! deployed ([`target`]), the async driver that runs every domain within the budget
-//! ([`engine`]), and the shared status sweeps that poll many domains at once ([`board`]).
+//! ([`engine`]), the shared status sweeps that poll many domains at once ([`board`]) and the
+//! batch writer that writes many at once ([`batch`]).
 
+pub mod batch;
 pub mod board;
 pub mod decide;
 pub mod engine;

@@ -130,6 +130,9 @@ pub enum FaultKind {
     },
     /// Answer normally, after a delay.
     Delay { delay_ms: u64 },
+    /// In an UpdateDomainMultiCertificates call, fail this fault's `domain` with `reason` (in a
+    /// 200 whose `status` is `fail`) while the others are applied.
+    BatchFail { reason: String },
 }
 
 /// The four error body styles the SDKs read.

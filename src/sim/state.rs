@@ -337,13 +337,30 @@ impl SimState {
 
     /// The first fault that fires for this call, counted.
     pub fn fault_for(&mut self, api: Api, domain: Option<&str>) -> Option<FaultKind> {
-        for (f, seen, fired) in &mut self.faults {
-            let api_ok = f.api.as_deref().is_none_or(|a| a == api.name());
-            let domain_ok = f
-                .domain
+        self.fire(|f| {
+            f.api.as_deref().is_none_or(|a| a == api.name())
+                && f.domain
+                    .as_deref()
+                    .is_none_or(|d| Some(d.to_ascii_lowercase().as_str()) == domain)
+        })
+    }
+
+    /// The first batch fault that names `domain`, counted.
+    fn domain_fault(&mut self, domain: &str) -> Option<FaultKind> {
+        self.fire(|f| {
+            f.api
                 .as_deref()
-                .is_none_or(|d| Some(d.to_ascii_lowercase().as_str()) == domain);
-            if !(api_ok && domain_ok) {
+                .is_none_or(|a| a == Api::UpdateMultiCertificates.name())
+                && f.domain
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(domain))
+        })
+    }
+
+    /// The first fault `matches` accepts that is due (past its `skip`, within its `times`).
+    fn fire(&mut self, matches: impl Fn(&Fault) -> bool) -> Option<FaultKind> {
+        for (f, seen, fired) in &mut self.faults {
+            if !matches(f) {
                 continue;
             }
             *seen += 1;
@@ -550,6 +567,10 @@ impl SimState {
         let keep = self.batch_keeps_tls_and_ocsp;
         let mut results = Vec::new();
         for name in &names {
+            if let Some(FaultKind::BatchFail { reason }) = self.domain_fault(name) {
+                results.push(json!({"domain_name": name, "status": "fail", "reason": reason}));
+                continue;
+            }
             let outcome = match self.domains.get_mut(name) {
                 None => Err("domain not exist!"),
                 Some(d) => {

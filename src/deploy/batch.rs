@@ -1,0 +1,190 @@
+//! The batch writer: domains whose kept settings are the same are written together with
+//! UpdateDomainMultiCertificates (at most 50 a call, 20 calls a minute), instead of one
+//! UpdateDomainFullConfig each. A group that stays small is handed back to be written alone, and
+//! so is every domain the answer says failed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::decide::{self, BatchKey};
+use super::engine::{retrying, EngineConfig};
+use super::target::Target;
+use crate::huawei::cdn::{CallOptions, CdnClient};
+use crate::huawei::error::{CdnError, ErrorKind};
+
+/// The most domains one call takes.
+pub const MAX_BATCH: usize = 50;
+
+/// How a domain's batched write went.
+#[derive(Debug, Clone)]
+pub enum BatchReply {
+    /// The answer accepted it.
+    Written { request_id: Option<String> },
+    /// Write it alone: its group stayed small, or the answer said it failed (with the reason).
+    Alone(Option<String>),
+    /// The call's answer was lost (5xx, connection): the write may have been applied.
+    Unknown(CdnError),
+}
+
+/// A domain waiting for its group's call.
+#[derive(Debug)]
+struct Item {
+    domain: String,
+    key: BatchKey,
+    reply: oneshot::Sender<BatchReply>,
+}
+
+/// A domain's handle to the batch writer.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    tx: mpsc::UnboundedSender<Item>,
+}
+
+impl Batcher {
+    /// Starts the writer. Groups are sent when they reach [`MAX_BATCH`] or `linger` after their
+    /// first domain; a group of fewer than `min_batch` domains is handed back.
+    pub fn spawn(
+        client: Arc<CdnClient>,
+        target: Arc<Target>,
+        enterprise_project_id: Option<String>,
+        deadline: Instant,
+        cfg: Arc<EngineConfig>,
+    ) -> (Batcher, JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Item>();
+        let task = tokio::spawn(async move {
+            let mut groups: HashMap<BatchKey, (Instant, Vec<Item>)> = HashMap::new();
+            let mut open = true;
+            while open || !groups.is_empty() {
+                let next_due = groups
+                    .values()
+                    .map(|(first, _)| *first + cfg.batch_linger)
+                    .min();
+                let wake = next_due.unwrap_or(deadline).min(deadline);
+                tokio::select! {
+                    msg = rx.recv(), if open => match msg {
+                        Some(item) => groups
+                            .entry(item.key.clone())
+                            .or_insert_with(|| (Instant::now(), Vec::new()))
+                            .1
+                            .push(item),
+                        None => open = false,
+                    },
+                    _ = tokio::time::sleep_until(wake), if next_due.is_some() || !open => {}
+                }
+                let now = Instant::now();
+                let due: Vec<BatchKey> = groups
+                    .iter()
+                    .filter(|(_, (first, items))| {
+                        items.len() >= MAX_BATCH
+                            || now >= *first + cfg.batch_linger
+                            || !open
+                            || now >= deadline
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in due {
+                    let (_, items) = groups.remove(&key).expect("due groups exist");
+                    if items.len() < cfg.batch_min {
+                        for item in items {
+                            let _ = item.reply.send(BatchReply::Alone(None));
+                        }
+                        continue;
+                    }
+                    tokio::spawn(send(
+                        client.clone(),
+                        target.clone(),
+                        enterprise_project_id.clone(),
+                        deadline,
+                        cfg.clone(),
+                        key,
+                        items,
+                    ));
+                }
+            }
+        });
+        (Batcher { tx }, task)
+    }
+
+    /// Queues `domain` for a batched write with group `key` and waits for the outcome.
+    pub async fn write(&self, domain: &str, key: BatchKey) -> BatchReply {
+        let (reply, answer) = oneshot::channel();
+        let item = Item {
+            domain: domain.to_string(),
+            key,
+            reply,
+        };
+        if self.tx.send(item).is_err() {
+            return BatchReply::Alone(None);
+        }
+        answer.await.unwrap_or(BatchReply::Alone(None))
+    }
+}
+
+/// Sends one group (in chunks of [`MAX_BATCH`]) and tells each domain how it went.
+async fn send(
+    client: Arc<CdnClient>,
+    target: Arc<Target>,
+    enterprise_project_id: Option<String>,
+    deadline: Instant,
+    cfg: Arc<EngineConfig>,
+    key: BatchKey,
+    items: Vec<Item>,
+) {
+    let mut items = items;
+    while !items.is_empty() {
+        let rest = items.split_off(items.len().min(MAX_BATCH));
+        let chunk = std::mem::replace(&mut items, rest);
+        let domains: Vec<String> = chunk.iter().map(|i| i.domain.clone()).collect();
+        let body = decide::batch_put(&domains, &key, &target);
+        let opts = CallOptions {
+            timeout: cfg.request_timeout,
+            deadline,
+        };
+        let eps = enterprise_project_id.as_deref();
+        // 429s are retried here; a lost answer is not (the domains re-read first).
+        let result = retrying(deadline, cfg.max_attempts, || async {
+            match client.update_multi_certificates(&body, eps, opts).await {
+                Err(e) if e.kind() == ErrorKind::Throttled => Err(e),
+                Err(e) => Ok(Err(e)),
+                Ok(a) => Ok(Ok(a)),
+            }
+        })
+        .await;
+        match result {
+            Ok(Ok(answer)) => {
+                let failures: HashMap<String, String> =
+                    answer.value.failures().into_iter().collect();
+                info!(
+                    domains = domains.len(),
+                    failed = failures.len(),
+                    request_id = answer.request_id.as_deref(),
+                    "batch write answered"
+                );
+                for item in chunk {
+                    let reply = match failures.get(&item.domain) {
+                        Some(reason) => BatchReply::Alone(Some(reason.clone())),
+                        None => BatchReply::Written {
+                            request_id: answer.request_id.clone(),
+                        },
+                    };
+                    let _ = item.reply.send(reply);
+                }
+            }
+            Ok(Err(e)) | Err(e) => {
+                warn!(domains = domains.len(), error = %e, "batch write failed");
+                for item in chunk {
+                    let reply = match e.kind() {
+                        ErrorKind::Server | ErrorKind::Transport => BatchReply::Unknown(e.clone()),
+                        _ => BatchReply::Alone(Some(e.to_string())),
+                    };
+                    let _ = item.reply.send(reply);
+                }
+            }
+        }
+    }
+}

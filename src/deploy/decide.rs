@@ -93,24 +93,12 @@ pub fn https_put(current: Option<&HttpsGet>, target: &Target, overrides: &Overri
         ocsp_stapling_status: keep(overrides.ocsp_stapling, cur.ocsp_stapling_status.as_ref()),
         ..Default::default()
     };
-    match target {
-        Target::Pem {
-            name,
-            chain_pem,
-            private_key,
-            ..
-        } => {
-            put.certificate_source = SOURCE_OWN;
-            put.certificate_name = Some(name.clone());
-            put.certificate_value = Some(chain_pem.clone());
-            put.private_key = Some(private_key.clone());
-        }
-        Target::Scm { id, name } => {
-            put.certificate_source = SOURCE_SCM;
-            put.scm_certificate_id = Some(id.clone());
-            put.certificate_name = name.clone();
-        }
-    }
+    let f = target.fields();
+    put.certificate_source = f.source;
+    put.certificate_name = f.name;
+    put.certificate_value = f.chain_pem;
+    put.private_key = f.private_key;
+    put.scm_certificate_id = f.scm_certificate_id;
     put
 }
 
@@ -168,24 +156,12 @@ pub fn batch_put(domains: &[String], key: &BatchKey, target: &Target) -> BatchPu
         force_redirect_config: key.redirect.clone(),
         ..Default::default()
     };
-    match target {
-        Target::Pem {
-            name,
-            chain_pem,
-            private_key,
-            ..
-        } => {
-            https.cert_name = Some(name.clone());
-            https.certificate = Some(chain_pem.clone());
-            https.private_key = Some(private_key.clone());
-            https.certificate_type = SOURCE_OWN;
-        }
-        Target::Scm { id, name } => {
-            https.cert_name = name.clone();
-            https.scm_certificate_id = Some(id.clone());
-            https.certificate_type = SOURCE_SCM;
-        }
-    }
+    let f = target.fields();
+    https.certificate_type = f.source;
+    https.cert_name = f.name;
+    https.certificate = f.chain_pem;
+    https.private_key = f.private_key;
+    https.scm_certificate_id = f.scm_certificate_id;
     BatchPut { https }
 }
 

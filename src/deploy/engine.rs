@@ -29,7 +29,8 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// Attempts of one call before its error is final (each within the budget).
     pub max_attempts: u32,
-    /// From this many domains on, polls come from shared ListDomains sweeps ([`Board`]).
+    /// From this many domains in flight on, polls come from shared ListDomains sweeps ([`Board`])
+    /// and writes are batched ([`Batcher`]).
     pub bulk_threshold: usize,
     /// How often the shared sweeps run (while a domain waits for one).
     pub bulk_interval: Duration,
@@ -131,7 +132,8 @@ pub async fn deploy_all(
 ) -> Vec<DomainResult> {
     let concurrency = cfg.concurrency;
     let cfg = Arc::new(cfg);
-    let many = domains.len() >= cfg.bulk_threshold && !job.dry_run;
+    // Shared sweeps and batches pay off only with many domains in flight together.
+    let many = domains.len().min(concurrency) >= cfg.bulk_threshold && !job.dry_run;
     let (board, sweeper) = if many && job.wait {
         let (board, task) = Board::spawn(
             client.clone(),

@@ -27,3 +27,41 @@ impl Target {
         }
     }
 }
+
+/// The certificate fields of a write, the same for the per-domain and the batch call.
+#[derive(Debug, Clone, Default)]
+pub struct CertFields {
+    /// `certificate_source` (per-domain) / `certificate_type` (batch): 0 uploaded, 2 SCM.
+    pub source: i64,
+    pub name: Option<String>,
+    pub chain_pem: Option<String>,
+    pub private_key: Option<Secret>,
+    pub scm_certificate_id: Option<String>,
+}
+
+impl Target {
+    /// What a write carries to put this certificate on a domain.
+    pub fn fields(&self) -> CertFields {
+        match self {
+            Target::Pem {
+                name,
+                chain_pem,
+                private_key,
+                ..
+            } => CertFields {
+                source: crate::huawei::model::SOURCE_OWN,
+                name: Some(name.clone()),
+                chain_pem: Some(chain_pem.clone()),
+                private_key: Some(private_key.clone()),
+                scm_certificate_id: None,
+            },
+            Target::Scm { id, name } => CertFields {
+                source: crate::huawei::model::SOURCE_SCM,
+                name: name.clone(),
+                chain_pem: None,
+                private_key: None,
+                scm_certificate_id: Some(id.clone()),
+            },
+        }
+    }
+}

@@ -122,6 +122,31 @@ impl HttpsState {
     }
 }
 
+/// The paging and filter parameters of the list calls: `page_size` (default 30, at most
+/// 10000), `page_number` from 1, `domain_name`, `exact_match`.
+struct Paging {
+    size: usize,
+    page: usize,
+    filter: Option<String>,
+    exact: bool,
+}
+
+impl Paging {
+    fn of(query: &[(String, String)]) -> Self {
+        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let num = |k: &str, default: usize| {
+            q(k).and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(default)
+        };
+        Self {
+            size: num("page_size", 30).clamp(1, 10_000),
+            page: num("page_number", 1).max(1),
+            filter: q("domain_name").map(str::to_ascii_lowercase),
+            exact: q("exact_match") == Some("true"),
+        }
+    }
+}
+
 /// `https_status` of the bulk read: the origin protocol of a domain with HTTPS on.
 fn origin_way(protocol: &str) -> i64 {
     match protocol {
@@ -404,17 +429,12 @@ impl SimState {
     /// ListDomains: `page_size` (default 30, at most 10000), `page_number` from 1, `domain_name`
     /// (a substring, or the whole name with `exact_match=true`), in the account's order.
     pub fn list_domains(&mut self, query: &[(String, String)], now: Instant) -> Value {
-        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let size = q("page_size")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(30)
-            .clamp(1, 10_000);
-        let page = q("page_number")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(1)
-            .max(1);
-        let filter = q("domain_name").map(str::to_ascii_lowercase);
-        let exact = q("exact_match") == Some("true");
+        let Paging {
+            size,
+            page,
+            filter,
+            exact,
+        } = Paging::of(query);
         let matching: Vec<String> = self
             .order
             .iter()
@@ -449,16 +469,9 @@ impl SimState {
     /// ShowCertificatesHttpsInfo: every domain's HTTPS settings and certificate, paged like
     /// ListDomains.
     pub fn https_info(&mut self, query: &[(String, String)]) -> Value {
-        let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let size = q("page_size")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(30)
-            .clamp(1, 10_000);
-        let page = q("page_number")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(1)
-            .max(1);
-        let filter = q("domain_name").map(str::to_ascii_lowercase);
+        let Paging {
+            size, page, filter, ..
+        } = Paging::of(query);
         let names: Vec<String> = self
             .order
             .iter()

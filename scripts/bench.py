@@ -134,11 +134,12 @@ def main():
     per_domain_seq = None
     print(f"\nquotas x{SCALE} in time, propagation {PROPAGATION_MS} ms (about {PROPAGATION_MS * SCALE / 1000:.0f} s real), "
           f"machine: {os.cpu_count()} cores, {os.uname().machine}\n")
-    print("| N | wall | ideal | ratio | calls (detail / config / write / list) | 429s | sequential | speed-up |")
+    print("| N | wall | ideal | ratio | calls (detail / config / write / batch / list) | 429s | sequential | speed-up |")
     print("|---|---|---|---|---|---|---|---|")
     for n, ours, seq in rows:
         c = ours["calls"]
-        kinds = " / ".join(str(c.get(k, 0)) for k in ["ShowDomainDetailByName", "ShowDomainFullConfig", "UpdateDomainFullConfig", "ListDomains"])
+        kinds = " / ".join(str(c.get(k, 0)) for k in ["ShowDomainDetailByName", "ShowDomainFullConfig", "UpdateDomainFullConfig",
+                                               "UpdateDomainMultiCertificates", "ListDomains"])
         pct = 100 * ours["throttled"] / max(ours["total"], 1)
         if seq:
             per_domain_seq = seq["wall"] / n

@@ -465,3 +465,35 @@ async fn an_offline_domain_is_skipped_and_the_others_go_on() {
     );
     assert_eq!(sim.domain("off.example.com").unwrap().writes, 0);
 }
+
+#[tokio::test]
+async fn a_pending_domain_reads_unchanged_on_the_next_run_once_live() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("slow.example.com", 3500)])).await;
+    let first = run(
+        &handler(&sim),
+        request(&["slow.example.com"], &cert),
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(
+        statuses(&first)[0].1,
+        "pending",
+        "{:?}",
+        first.result.domains[0]
+    );
+    assert_eq!(first.exit_code, 1);
+    // Safe to run again: once the domain is live the run writes nothing and says so.
+    while sim.domain("slow.example.com").unwrap().status != "online" {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let again = run(
+        &handler(&sim),
+        request(&["slow.example.com"], &cert),
+        BUDGET,
+    )
+    .await;
+    assert_eq!(statuses(&again)[0].1, "unchanged");
+    assert!(again.result.ok);
+    assert_eq!(sim.domain("slow.example.com").unwrap().writes, 1);
+}

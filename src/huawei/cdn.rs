@@ -207,11 +207,7 @@ impl CdnClient {
         enterprise_project_id: Option<&str>,
         opts: CallOptions,
     ) -> Result<Answer<DomainList>, CdnError> {
-        let mut query = vec![
-            ("page_size".to_string(), page_size.to_string()),
-            ("page_number".to_string(), page_number.to_string()),
-        ];
-        query.extend(eps_query(enterprise_project_id));
+        let query = page_query(page_number, page_size, enterprise_project_id);
         self.call_json(
             Api::ListDomains,
             Method::GET,
@@ -231,11 +227,7 @@ impl CdnClient {
         enterprise_project_id: Option<&str>,
         opts: CallOptions,
     ) -> Result<Answer<HttpsInfoList>, CdnError> {
-        let mut query = vec![
-            ("page_size".to_string(), page_size.to_string()),
-            ("page_number".to_string(), page_number.to_string()),
-        ];
-        query.extend(eps_query(enterprise_project_id));
+        let query = page_query(page_number, page_size, enterprise_project_id);
         let path = "/v1.0/cdn/domains/https-certificate-info";
         self.call_json(Api::ShowHttpsInfo, Method::GET, path, &query, None, opts)
             .await
@@ -493,6 +485,20 @@ impl CdnClient {
             retry_after,
         })
     }
+}
+
+/// The query of a paged list call.
+fn page_query(
+    page_number: u32,
+    page_size: u32,
+    enterprise_project_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut query = vec![
+        ("page_size".to_string(), page_size.to_string()),
+        ("page_number".to_string(), page_number.to_string()),
+    ];
+    query.extend(eps_query(enterprise_project_id));
+    query
 }
 
 fn eps_query(enterprise_project_id: Option<&str>) -> Vec<(String, String)> {

@@ -11,13 +11,14 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
-use super::batch::{BatchReply, Batcher};
+use super::batch::Batcher;
 use super::board::Board;
-use super::decide::{self, Decision, Overrides, Verdict};
+use super::decide::{self, Overrides};
+use super::domain::DomainCtx;
 use super::target::Target;
-use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
+use crate::huawei::cdn::{CallOptions, CdnClient};
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::{Configs, DomainStatus, HttpsGet, ListedDomain};
+use crate::huawei::model::ListedDomain;
 use crate::result::{DomainResult, ErrorInfo, Status};
 
 /// Tuning of a run.
@@ -67,7 +68,7 @@ pub struct Job {
 
 /// How far a domain got; decides its status when the budget ends mid-way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
+pub(super) enum Phase {
     #[default]
     Queued,
     Reading,
@@ -77,28 +78,28 @@ enum Phase {
 }
 
 #[derive(Debug, Default)]
-struct Progress {
-    started: Option<Instant>,
+pub(super) struct Progress {
+    pub(super) started: Option<Instant>,
     /// When the write was accepted: polls must be newer than this.
-    written_at: Option<Instant>,
-    finished: Option<Instant>,
-    phase: Phase,
-    api_calls: u32,
-    kept_ids: Vec<String>,
-    poll_ids: Vec<String>,
-    last_status: Option<String>,
+    pub(super) written_at: Option<Instant>,
+    pub(super) finished: Option<Instant>,
+    pub(super) phase: Phase,
+    pub(super) api_calls: u32,
+    pub(super) kept_ids: Vec<String>,
+    pub(super) poll_ids: Vec<String>,
+    pub(super) last_status: Option<String>,
 }
 
 /// A domain's ending, before the bookkeeping is added.
 #[derive(Debug)]
-struct Outcome {
-    status: Status,
-    message: Option<String>,
-    error: Option<ErrorInfo>,
+pub(super) struct Outcome {
+    pub(super) status: Status,
+    pub(super) message: Option<String>,
+    pub(super) error: Option<ErrorInfo>,
 }
 
 impl Outcome {
-    fn ok(status: Status, message: impl Into<String>) -> Self {
+    pub(super) fn ok(status: Status, message: impl Into<String>) -> Self {
         Self {
             status,
             message: Some(message.into()),
@@ -106,7 +107,7 @@ impl Outcome {
         }
     }
 
-    fn err(status: Status, error: ErrorInfo) -> Self {
+    pub(super) fn err(status: Status, error: ErrorInfo) -> Self {
         Self {
             status,
             message: None,
@@ -116,7 +117,7 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     Read,
     Write,
     Poll,
@@ -289,7 +290,7 @@ fn result_of(domain: &str, p: &Progress, outcome: Outcome) -> DomainResult {
 }
 
 /// The status of a domain whose run the deadline cut short.
-fn out_of_budget(p: &Progress) -> Outcome {
+pub(super) fn out_of_budget(p: &Progress) -> Outcome {
     let last = p
         .last_status
         .as_deref()
@@ -321,7 +322,7 @@ fn out_of_budget(p: &Progress) -> Outcome {
 
 /// Maps a final call error to the domain's outcome. Once a write may have been applied the domain
 /// is never reported failed: it is `pending`, with the error attached.
-fn failure(e: &CdnError, phase: Phase) -> Outcome {
+pub(super) fn failure(e: &CdnError, phase: Phase) -> Outcome {
     let info = error_info(e);
     if phase >= Phase::MaybeWritten {
         return Outcome {
@@ -371,7 +372,7 @@ pub fn error_info(e: &CdnError) -> ErrorInfo {
 
 /// Sleeps `d`, or until a second before `deadline` when `d` would end later (keeping time for one
 /// more call); false when not even that is left.
-async fn nap(deadline: Instant, d: Duration) -> bool {
+pub(super) async fn nap(deadline: Instant, d: Duration) -> bool {
     let latest = deadline
         .checked_sub(Duration::from_secs(1))
         .unwrap_or(deadline);
@@ -389,7 +390,7 @@ async fn nap(deadline: Instant, d: Duration) -> bool {
 }
 
 /// The wait before retrying after `e`: the server's `Retry-After` if longer than the backoff.
-fn retry_wait(e: &CdnError, attempt: u32) -> Duration {
+pub(super) fn retry_wait(e: &CdnError, attempt: u32) -> Duration {
     let backoff = decide::retry_delay(attempt, fastrand::f64());
     match e {
         CdnError::Api {
@@ -458,422 +459,6 @@ pub async fn list_account(
         }
     }
     Ok(all)
-}
-
-struct DomainCtx {
-    client: Arc<CdnClient>,
-    job: Arc<Job>,
-    cfg: Arc<EngineConfig>,
-    domain: String,
-    deadline: Instant,
-    progress: Arc<Mutex<Progress>>,
-    /// Shared status sweeps, when the run is large enough for them.
-    board: Option<Board>,
-    /// The batch writer, when the run is large enough for it.
-    batcher: Option<Batcher>,
-}
-
-/// Short for a call's result inside the domain flow: the error already mapped to the outcome.
-type Step<T> = Result<T, Outcome>;
-
-impl DomainCtx {
-    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn phase(&self) -> Phase {
-        self.progress().phase
-    }
-
-    fn set_phase(&self, phase: Phase) {
-        self.progress().phase = phase;
-    }
-
-    fn opts(&self) -> CallOptions {
-        CallOptions {
-            timeout: self.cfg.request_timeout,
-            deadline: self.deadline,
-        }
-    }
-
-    async fn nap(&self, d: Duration) -> bool {
-        nap(self.deadline, d).await
-    }
-
-    /// Counts a call made for this domain and keeps its request id.
-    fn record_call(&self, role: Role, request_id: Option<&str>) {
-        let mut p = self.progress();
-        p.api_calls += 1;
-        if let Some(id) = request_id {
-            let ids = if role == Role::Poll {
-                &mut p.poll_ids
-            } else {
-                &mut p.kept_ids
-            };
-            if !ids.iter().any(|i| i == id) {
-                ids.push(id.to_string());
-            }
-        }
-    }
-
-    /// One call, recorded: the call count, the request id, the log line.
-    async fn once<T, F, Fut>(&self, role: Role, what: &'static str, f: F) -> Result<T, CdnError>
-    where
-        F: FnOnce(CallOptions) -> Fut,
-        Fut: Future<Output = Result<Answer<T>, CdnError>>,
-    {
-        let started = Instant::now();
-        let result = f(self.opts()).await;
-        let request_id = match &result {
-            Ok(a) => a.request_id.clone(),
-            Err(e) => e.request_id().map(str::to_string),
-        };
-        let sent = !matches!(&result, Err(CdnError::AuthStopped | CdnError::BudgetSpent));
-        if sent {
-            self.record_call(role, request_id.as_deref());
-        }
-        let ms = started.elapsed().as_millis() as u64;
-        match &result {
-            Ok(_) => info!(
-                call = what,
-                request_id = request_id.as_deref(),
-                elapsed_ms = ms,
-                "call answered"
-            ),
-            Err(e) if sent => {
-                warn!(call = what, request_id = request_id.as_deref(), elapsed_ms = ms, error = %e, "call failed")
-            }
-            Err(_) => {}
-        }
-        result.map(|a| a.value)
-    }
-
-    /// A read, retried on throttling, 5xx and connection errors within the budget.
-    async fn read<T, F, Fut>(&self, role: Role, what: &'static str, f: F) -> Step<T>
-    where
-        F: Fn(CallOptions) -> Fut,
-        Fut: Future<Output = Result<Answer<T>, CdnError>>,
-    {
-        retrying(self.deadline, self.cfg.max_attempts, || {
-            self.once(role, what, &f)
-        })
-        .await
-        .map_err(|e| failure(&e, self.phase()))
-    }
-
-    fn note_status(&self, status: &DomainStatus) {
-        self.progress().last_status = Some(status.as_str().to_string());
-    }
-
-    async fn read_status(&self, role: Role) -> Step<DomainStatus> {
-        let d = &self.domain;
-        let eps = self.job.enterprise_project_id.as_deref();
-        let detail = self
-            .read(role, "ShowDomainDetailByName", |o| {
-                self.client.show_domain_detail(d, eps, o)
-            })
-            .await?;
-        self.note_status(&detail.domain_status);
-        Ok(detail.domain_status)
-    }
-
-    async fn read_configs(&self, role: Role) -> Step<Configs> {
-        let d = &self.domain;
-        let eps = self.job.enterprise_project_id.as_deref();
-        self.read(role, "ShowDomainFullConfig", |o| {
-            self.client.show_full_config(d, eps, o)
-        })
-        .await
-    }
-
-    /// Polls the status until the domain leaves `configuring`.
-    async fn wait_until_settled(&self) -> Step<DomainStatus> {
-        let mut n = 0;
-        loop {
-            if !self.nap(decide::poll_delay(n)).await {
-                return Err(out_of_budget(&self.progress()));
-            }
-            n += 1;
-            let status = self.read_status(Role::Poll).await?;
-            info!(
-                status = status.as_str(),
-                poll = n,
-                "waiting for the domain to settle"
-            );
-            if !matches!(status, DomainStatus::Configuring | DomainStatus::Other(_)) {
-                return Ok(status);
-            }
-        }
-    }
-
-    async fn run(&self) -> Outcome {
-        match self.deploy().await {
-            Ok(o) | Err(o) => o,
-        }
-    }
-
-    async fn deploy(&self) -> Step<Outcome> {
-        if self.client.auth_failed() {
-            return Err(failure(&CdnError::AuthStopped, Phase::Queued));
-        }
-        self.set_phase(Phase::Reading);
-        let target = &self.job.target;
-        let mut writes = 0u32;
-        let mut batch_tried = false;
-        // The https block before a batched write, to check what the batch call cannot carry.
-        let mut batched_from: Option<HttpsGet> = None;
-        'read: loop {
-            let status = self.read_status(Role::Read).await?;
-            let configs = self.read_configs(Role::Read).await?;
-            let https = configs.https.as_ref();
-            info!(
-                status = status.as_str(),
-                https = https.and_then(|h| h.https_status.as_deref()),
-                serves_new_certificate = decide::serves(https, target),
-                "read the domain"
-            );
-            if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
-                info!("the earlier write was applied after all");
-                self.progress().written_at = Some(Instant::now());
-                self.set_phase(Phase::Written);
-                break 'read;
-            }
-            match decide::after_read(&status, https, target, self.job.force) {
-                Decision::Unchanged => {
-                    return Ok(Outcome::ok(
-                        Status::Unchanged,
-                        "already serves this certificate",
-                    ))
-                }
-                Decision::Unavailable(why) => {
-                    return Ok(Outcome::err(
-                        Status::Skipped,
-                        ErrorInfo::new("domain_unavailable", why, true),
-                    ))
-                }
-                Decision::WaitUntilSettled => {
-                    self.wait_until_settled().await?;
-                    continue 'read;
-                }
-                Decision::Write => {}
-            }
-            let put = decide::https_put(https, target, &self.job.overrides);
-            if self.job.dry_run {
-                return Ok(Outcome::ok(
-                    Status::Planned,
-                    format!(
-                        "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
-                        put.http2_status.as_deref().unwrap_or("default"),
-                        put.tls_version.as_deref().unwrap_or("default"),
-                        put.ocsp_stapling_status.as_deref().unwrap_or("default"),
-                    ),
-                ));
-            }
-            if let (Some(batcher), false) = (&self.batcher, batch_tried) {
-                if let Some(key) = decide::batch_key(&configs, &self.job.overrides) {
-                    batch_tried = true;
-                    let before = self.phase();
-                    self.set_phase(Phase::MaybeWritten);
-                    match batcher.write(&self.domain, key).await {
-                        BatchReply::Written { request_id } => {
-                            self.record_call(Role::Write, request_id.as_deref());
-                            info!(request_id = request_id.as_deref(), "batch write accepted");
-                            self.progress().written_at = Some(Instant::now());
-                            self.set_phase(Phase::Written);
-                            batched_from = configs.https.clone();
-                            break 'read;
-                        }
-                        BatchReply::Alone(reason) => {
-                            if let Some(reason) = reason {
-                                self.record_call(Role::Write, None);
-                                warn!(reason = %reason, "the batch write refused this domain; writing it alone");
-                            }
-                            self.set_phase(before);
-                        }
-                        BatchReply::Unknown(e) => {
-                            self.record_call(Role::Write, None);
-                            if !self.nap(retry_wait(&e, 0)).await {
-                                return Err(failure(&e, Phase::MaybeWritten));
-                            }
-                            continue 'read;
-                        }
-                    }
-                }
-            }
-            loop {
-                writes += 1;
-                let before = self.phase();
-                if before < Phase::MaybeWritten {
-                    self.set_phase(Phase::MaybeWritten);
-                }
-                let eps = self.job.enterprise_project_id.as_deref();
-                let result = self
-                    .once(Role::Write, "UpdateDomainFullConfig", |o| {
-                        self.client.update_https(&self.domain, eps, &put, o)
-                    })
-                    .await;
-                let e = match result {
-                    Ok(()) => {
-                        info!("write accepted");
-                        self.progress().written_at = Some(Instant::now());
-                        self.set_phase(Phase::Written);
-                        break 'read;
-                    }
-                    Err(e) => e,
-                };
-                let exhausted = writes >= self.cfg.max_attempts;
-                match e.kind() {
-                    // Throttled, busy and rejected writes were not applied.
-                    ErrorKind::Throttled if !exhausted => {
-                        self.set_phase(before);
-                        if !self.nap(retry_wait(&e, writes - 1)).await {
-                            return Err(failure(&e, before));
-                        }
-                    }
-                    ErrorKind::Busy if !exhausted => {
-                        self.set_phase(before);
-                        info!("the domain is busy with another change; waiting for it to settle");
-                        self.wait_until_settled().await?;
-                        continue 'read;
-                    }
-                    // The change may have been applied: read again before writing again.
-                    ErrorKind::Server | ErrorKind::Transport if !exhausted => {
-                        if !self.nap(retry_wait(&e, writes - 1)).await {
-                            return Err(failure(&e, Phase::MaybeWritten));
-                        }
-                        continue 'read;
-                    }
-                    ErrorKind::Server | ErrorKind::Transport => {
-                        return Err(failure(&e, Phase::MaybeWritten))
-                    }
-                    _ => {
-                        self.set_phase(before);
-                        return Err(failure(&e, before));
-                    }
-                }
-            }
-        }
-
-        if !self.job.wait {
-            return Ok(Outcome::ok(
-                Status::Submitted,
-                "write accepted; not waiting for it to go live (wait: false)",
-            ));
-        }
-        self.confirm(batched_from).await
-    }
-
-    /// The domain's status from the next sweep begun after `seen` (its own read when no sweep
-    /// comes in time or the sweep does not list it).
-    async fn status_from_board(&self, board: &mut Board, seen: &mut Instant) -> Step<DomainStatus> {
-        let latest = self
-            .deadline
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or(self.deadline);
-        let limit = latest.min(Instant::now() + board.interval * 3);
-        match board.sweep_after(*seen, limit).await {
-            Some(sweep) => {
-                *seen = sweep.started;
-                match sweep.statuses.get(&self.domain) {
-                    Some(status) => {
-                        self.note_status(status);
-                        Ok(status.clone())
-                    }
-                    None => self.read_status(Role::Poll).await,
-                }
-            }
-            None if Instant::now() + Duration::from_millis(250) >= latest => {
-                Err(out_of_budget(&self.progress()))
-            }
-            None => self.read_status(Role::Poll).await,
-        }
-    }
-
-    /// Polls after the write until the domain reads `online` with the new certificate. After a
-    /// batched write (`batched_from`: the https block before it), the TLS versions and OCSP
-    /// stapling the batch call cannot carry are checked, and restored with a per-domain write
-    /// when they did not survive.
-    async fn confirm(&self, mut batched_from: Option<HttpsGet>) -> Step<Outcome> {
-        let target = &self.job.target;
-        let mut board = self.board.clone();
-        let mut seen = self.progress().written_at.unwrap_or_else(Instant::now);
-        let mut restored = false;
-        let mut n = 0;
-        loop {
-            self.progress().poll_ids.clear();
-            let status = match board.as_mut() {
-                Some(board) => self.status_from_board(board, &mut seen).await?,
-                None => {
-                    if !self.nap(decide::poll_delay(n)).await {
-                        return Err(out_of_budget(&self.progress()));
-                    }
-                    self.read_status(Role::Poll).await?
-                }
-            };
-            n += 1;
-            let configs = if status == DomainStatus::Online {
-                Some(self.read_configs(Role::Poll).await?)
-            } else {
-                None
-            };
-            let https = configs.as_ref().and_then(|c| c.https.as_ref());
-            info!(status = status.as_str(), poll = n, "poll");
-            match decide::after_poll(&status, https, target) {
-                Verdict::Deployed => {
-                    if let Some(fix) = decide::lost_settings(batched_from.as_ref(), https) {
-                        batched_from = None;
-                        warn!(tls = fix.tls_version.as_deref(), ocsp = ?fix.ocsp_stapling,
-                              "the batch write changed TLS versions or OCSP stapling; restoring them");
-                        let put = decide::https_put(https, target, &fix);
-                        let eps = self.job.enterprise_project_id.as_deref();
-                        let written = retrying(self.deadline, self.cfg.max_attempts, || {
-                            self.once(Role::Write, "UpdateDomainFullConfig", |o| {
-                                self.client.update_https(&self.domain, eps, &put, o)
-                            })
-                        })
-                        .await;
-                        if let Err(e) = written {
-                            let mut error = error_info(&e);
-                            error.message = format!(
-                                "the certificate is live, but the TLS versions / OCSP stapling the batch write reset could not be restored: {}",
-                                error.message
-                            );
-                            return Ok(Outcome {
-                                status: Status::Deployed,
-                                message: Some("online with the new certificate".into()),
-                                error: Some(error),
-                            });
-                        }
-                        restored = true;
-                        let now = Instant::now();
-                        self.progress().written_at = Some(now);
-                        seen = now;
-                        continue;
-                    }
-                    let message = if restored {
-                        "online with the new certificate (TLS versions and OCSP stapling restored after the batch write)"
-                    } else {
-                        "online with the new certificate"
-                    };
-                    return Ok(Outcome::ok(Status::Deployed, message));
-                }
-                Verdict::ConfigureFailed => return Ok(Outcome::err(
-                    Status::Failed,
-                    ErrorInfo::new(
-                        "configure_failed",
-                        "the CDN accepted the certificate but the domain ended `configure_failed`",
-                        true,
-                    ),
-                )),
-                Verdict::Waiting => {
-                    if status == DomainStatus::Online {
-                        self.progress().last_status =
-                            Some("online, not yet serving the new certificate".into());
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -302,3 +302,142 @@ async fn batch_writes_fall_back_per_domain_and_restore_what_the_batch_reset() {
         .unwrap();
     assert!(d.message.as_deref().unwrap().contains("restored"), "{d:?}");
 }
+
+/// `n` domains with varied TLS versions and OCSP stapling (and HTTP/2 with `http2_varies`), all
+/// serving `old`.
+fn varied(prefix: &str, n: usize, old: &TestCert, http2_varies: bool) -> Vec<SimDomainConfig> {
+    (0..n)
+        .map(|i| {
+            let tls = if i % 2 == 0 {
+                "TLSv1.2,TLSv1.3"
+            } else {
+                "TLSv1.1,TLSv1.2"
+            };
+            let ocsp = if i % 3 == 0 { "on" } else { "off" };
+            let http2 = if http2_varies && i % 4 == 0 {
+                "on"
+            } else {
+                "off"
+            };
+            SimDomainConfig {
+                https: Some(serving(old, http2, tls, ocsp)),
+                ..domain(&format!("{prefix}{i:02}.example.com"), 300)
+            }
+        })
+        .collect()
+}
+
+/// Each domain's settings, to compare before and after.
+fn settings(sim: &Simulator, names: &[String]) -> Vec<(String, String, String, String, String)> {
+    names
+        .iter()
+        .map(|n| {
+            let d = sim.domain(n).unwrap();
+            let s = |k: &str| d.https[k].as_str().unwrap_or_default().to_string();
+            (
+                n.clone(),
+                s("http2_status"),
+                s("tls_version"),
+                s("ocsp_stapling_status"),
+                d.origin_protocol.clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rerun_over_many_live_domains_reads_them_in_bulk_and_writes_nothing() {
+    let cert = example_cert();
+    let domains: Vec<SimDomainConfig> = (0..40)
+        .map(|i| SimDomainConfig {
+            https: Some(serving(&cert, "on", "TLSv1.2,TLSv1.3", "off")),
+            ..domain(&format!("u{i:02}.example.com"), 300)
+        })
+        .collect();
+    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    let (sim, h) = scaled(domains, 60).await;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&h, request(&refs, &cert), BUDGET).await;
+
+    assert!(out.result.ok, "{:?}", out.result.summary);
+    assert_eq!(out.result.summary.unchanged, 40);
+    let stats = sim.stats();
+    // One sweep (a page of each bulk read) instead of two reads per domain.
+    assert_eq!(stats.calls(Api::ListDomains), 1, "{stats:?}");
+    assert_eq!(stats.calls(Api::ShowHttpsInfo), 1, "{stats:?}");
+    assert_eq!(stats.calls(Api::ShowDomainDetail), 0, "{stats:?}");
+    assert_eq!(stats.calls(Api::ShowFullConfig), 0, "{stats:?}");
+    for d in &out.result.domains {
+        assert_eq!(d.request_ids.len(), 2, "the sweep's request ids: {d:?}");
+        assert_eq!(sim.domain(&d.domain).unwrap().writes, 0);
+    }
+}
+
+#[tokio::test]
+async fn probes_show_the_batch_call_keeps_tls_so_the_rest_need_no_reads_of_their_own() {
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains = varied("k", 60, &old, true);
+    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    let mut cfg = sim_config(domains);
+    cfg.batch_keeps_tls_and_ocsp = true;
+    let (sim, h) = scaled_cfg(cfg, 60).await;
+    let before = settings(&sim, &names);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&h, request(&refs, &cert), BUDGET).await;
+
+    assert!(out.result.ok, "{:?}", out.result.domains);
+    assert_eq!(out.result.summary.deployed, 60);
+    assert_eq!(settings(&sim, &names), before, "settings read the same");
+    let stats = sim.stats();
+    let probes = h.engine.probe_domains as u64;
+    // Probes in a group too small to batch are written alone; nobody else is.
+    assert!(stats.calls(Api::UpdateFullConfig) < probes, "{stats:?}");
+    // A probe reads its config before its write, right after it, and once more to confirm.
+    assert!(
+        stats.calls(Api::ShowFullConfig) <= 3 * probes,
+        "only the probes read their own config: {stats:?}"
+    );
+    assert!(stats.calls(Api::ShowDomainDetail) <= probes, "{stats:?}");
+    let unread = out
+        .result
+        .domains
+        .iter()
+        .filter(|d| d.api_calls == 1)
+        .count();
+    assert!(
+        unread >= 60 - probes as usize,
+        "{unread} domains made only their batched write"
+    );
+}
+
+#[tokio::test]
+async fn probes_show_the_batch_call_resets_tls_so_every_domain_is_read_and_repaired() {
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains = varied("r", 40, &old, false);
+    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    // The simulator's batch call resets TLS versions and OCSP stapling (its default).
+    let (sim, h) = scaled_cfg(sim_config(domains), 60).await;
+    let before = settings(&sim, &names);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&h, request(&refs, &cert), BUDGET).await;
+
+    assert!(out.result.ok, "{:?}", out.result.domains);
+    assert_eq!(out.result.summary.deployed, 40);
+    assert_eq!(settings(&sim, &names), before, "settings read the same");
+    let stats = sim.stats();
+    assert!(
+        stats.calls(Api::ShowFullConfig) >= 40,
+        "every domain read its config: {stats:?}"
+    );
+    // Only the domains whose values differ from what the batch call resets them to are repaired.
+    let repaired = out
+        .result
+        .domains
+        .iter()
+        .filter(|d| d.message.as_deref().is_some_and(|m| m.contains("restored")))
+        .count();
+    assert_eq!(stats.calls(Api::UpdateFullConfig) as usize, repaired);
+    assert!(repaired > 0);
+}

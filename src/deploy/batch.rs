@@ -46,8 +46,9 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// Starts the writer. Groups are sent when they reach [`MAX_BATCH`] or `linger` after their
-    /// first domain; a group of fewer than `min_batch` domains is handed back.
+    /// Starts the writer. Groups are sent when they reach [`MAX_BATCH`], when no domain joined
+    /// them for `batch_idle`, or `batch_linger` after their first domain; a group of fewer than
+    /// `batch_min` domains is handed back.
     pub fn spawn(
         client: Arc<CdnClient>,
         target: Arc<Target>,
@@ -57,21 +58,28 @@ impl Batcher {
     ) -> (Batcher, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Item>();
         let task = tokio::spawn(async move {
-            let mut groups: HashMap<BatchKey, (Instant, Vec<Item>)> = HashMap::new();
+            // Per group: when its first and its latest domain joined, and its domains.
+            let mut groups: HashMap<BatchKey, (Instant, Instant, Vec<Item>)> = HashMap::new();
             let mut open = true;
             while open || !groups.is_empty() {
+                let due_at = |first: Instant, last: Instant| {
+                    (first + cfg.batch_linger).min(last + cfg.batch_idle)
+                };
                 let next_due = groups
                     .values()
-                    .map(|(first, _)| *first + cfg.batch_linger)
+                    .map(|(first, last, _)| due_at(*first, *last))
                     .min();
                 let wake = next_due.unwrap_or(deadline).min(deadline);
                 tokio::select! {
                     msg = rx.recv(), if open => match msg {
-                        Some(item) => groups
-                            .entry(item.key.clone())
-                            .or_insert_with(|| (Instant::now(), Vec::new()))
-                            .1
-                            .push(item),
+                        Some(item) => {
+                            let now = Instant::now();
+                            let group = groups
+                                .entry(item.key.clone())
+                                .or_insert_with(|| (now, now, Vec::new()));
+                            group.1 = now;
+                            group.2.push(item);
+                        }
                         None => open = false,
                     },
                     _ = tokio::time::sleep_until(wake), if next_due.is_some() || !open => {}
@@ -79,16 +87,16 @@ impl Batcher {
                 let now = Instant::now();
                 let due: Vec<BatchKey> = groups
                     .iter()
-                    .filter(|(_, (first, items))| {
+                    .filter(|(_, (first, last, items))| {
                         items.len() >= MAX_BATCH
-                            || now >= *first + cfg.batch_linger
+                            || now >= due_at(*first, *last)
                             || !open
                             || now >= deadline
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
                 for key in due {
-                    let (_, items) = groups.remove(&key).expect("due groups exist");
+                    let (_, _, items) = groups.remove(&key).expect("due groups exist");
                     if items.len() < cfg.batch_min {
                         for item in items {
                             let _ = item.reply.send(BatchReply::Alone(None));

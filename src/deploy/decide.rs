@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::target::Target;
 use crate::cert::leaf_fingerprint;
 use crate::huawei::model::{
-    BatchHttps, BatchPut, BatchRedirect, Configs, DomainStatus, HttpsGet, HttpsPut, SOURCE_OWN,
-    SOURCE_SCM,
+    BatchHttps, BatchPut, BatchRedirect, Configs, DomainStatus, HttpsDetail, HttpsGet, HttpsPut,
+    SOURCE_OWN, SOURCE_SCM,
 };
 
 /// Settings the request asks to change; `None` keeps the domain's current value.
@@ -132,11 +132,12 @@ pub fn batch_key(configs: &Configs, overrides: &Overrides) -> Option<BatchKey> {
         == Some("on");
     let http2 = i64::from(overrides.http2.unwrap_or(current_http2));
     let redirect = match &configs.force_redirect {
+        // The batch call cannot carry a redirect code: it would become a 301.
+        Some(r) if r.redirect_code.is_some_and(|c| c != 301) => return None,
         Some(r) if r.status.as_deref() == Some("on") => BatchRedirect {
             switch: 1,
             redirect_type: Some(r.kind.clone().unwrap_or_else(|| "https".into())),
         },
-        Some(r) if r.redirect_code.is_some_and(|c| c != 301) => return None,
         _ => BatchRedirect::default(),
     };
     Some(BatchKey {
@@ -144,6 +145,80 @@ pub fn batch_key(configs: &Configs, overrides: &Overrides) -> Option<BatchKey> {
         http2,
         redirect,
     })
+}
+
+/// Whether a domain's bulk-read HTTPS settings already serve `target`; `None` when the bulk
+/// read cannot tell (it does not carry the Certificate Manager id).
+pub fn detail_serves(detail: &HttpsDetail, target: &Target) -> Option<bool> {
+    match target {
+        Target::Pem { fingerprint, .. } => Some(
+            detail.https_status.unwrap_or(0) > 0
+                && detail.certificate_type.unwrap_or(SOURCE_OWN) != SOURCE_SCM
+                && detail
+                    .certificate
+                    .as_deref()
+                    .and_then(leaf_fingerprint)
+                    .is_some_and(|f| &f == fingerprint),
+        ),
+        Target::Scm { .. } => None,
+    }
+}
+
+/// The batch group of a domain from its bulk-read settings, or `None` when they do not say
+/// enough: HTTPS off (the origin protocol is then not given), a forced redirect on (its code is
+/// not given), or the request sets what the batch call cannot carry.
+pub fn detail_batch_key(detail: &HttpsDetail, overrides: &Overrides) -> Option<BatchKey> {
+    if overrides.tls_version.is_some() || overrides.ocsp_stapling.is_some() {
+        return None;
+    }
+    let access_origin_way = match detail.https_status? {
+        way @ 1..=3 => way,
+        _ => return None,
+    };
+    if detail
+        .force_redirect_config
+        .as_ref()
+        .is_some_and(|r| r.switch != 0)
+    {
+        return None;
+    }
+    let http2 = i64::from(overrides.http2.unwrap_or(detail.http2 == Some(1)));
+    Some(BatchKey {
+        access_origin_way,
+        http2,
+        redirect: BatchRedirect::default(),
+    })
+}
+
+/// What the bulk snapshot says about a domain before any call of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromSnapshot {
+    /// Online and already serving the certificate.
+    Unchanged,
+    /// Needs the certificate, and the snapshot gives every setting a batch write must carry.
+    Batch(BatchKey),
+    /// The domain's own reads must decide.
+    Read,
+}
+
+/// Decides from the bulk snapshot (status and HTTPS settings of the same sweep).
+pub fn from_snapshot(
+    status: &DomainStatus,
+    detail: &HttpsDetail,
+    target: &Target,
+    force: bool,
+    overrides: &Overrides,
+) -> FromSnapshot {
+    if *status != DomainStatus::Online {
+        return FromSnapshot::Read;
+    }
+    match detail_serves(detail, target) {
+        None => FromSnapshot::Read,
+        Some(true) if !force => FromSnapshot::Unchanged,
+        Some(_) => {
+            detail_batch_key(detail, overrides).map_or(FromSnapshot::Read, FromSnapshot::Batch)
+        }
+    }
 }
 
 /// The batch body writing `target` onto `domains` with the group's settings.
@@ -196,6 +271,15 @@ pub fn after_poll(status: &DomainStatus, https: Option<&HttpsGet>, target: &Targ
     match status {
         DomainStatus::ConfigureFailed => Verdict::ConfigureFailed,
         DomainStatus::Online if serves(https, target) => Verdict::Deployed,
+        _ => Verdict::Waiting,
+    }
+}
+
+/// Judges a poll from a sweep: the domain's own status and its own bulk-read certificate.
+pub fn after_poll_detail(status: &DomainStatus, detail: &HttpsDetail, target: &Target) -> Verdict {
+    match status {
+        DomainStatus::ConfigureFailed => Verdict::ConfigureFailed,
+        DomainStatus::Online if detail_serves(detail, target) == Some(true) => Verdict::Deployed,
         _ => Verdict::Waiting,
     }
 }
@@ -394,6 +478,126 @@ mod tests {
         assert_eq!(put.https.domain_name, "a.example.com,b.example.com");
         assert_eq!(put.https.certificate_type, 0);
         assert!(put.https.private_key.is_some());
+    }
+
+    fn detail(cert: &str, https_status: i64, http2: i64) -> HttpsDetail {
+        HttpsDetail {
+            domain_name: "a.example.com".into(),
+            certificate: Some(cert.into()),
+            certificate_type: Some(0),
+            https_status: Some(https_status),
+            http2: Some(http2),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_snapshot_decides_only_what_it_can_see() {
+        let t = pem_target();
+        let none = Overrides::default();
+        let online = DomainStatus::Online;
+        assert_eq!(
+            from_snapshot(&online, &detail(LEAF, 3, 1), &t, false, &none),
+            FromSnapshot::Unchanged
+        );
+        // Serving another certificate: batched with the settings the bulk read gives.
+        let old = detail("-----BEGIN CERTIFICATE-----\nnot this one\n", 3, 1);
+        assert_eq!(
+            from_snapshot(&online, &old, &t, false, &none),
+            FromSnapshot::Batch(BatchKey {
+                access_origin_way: 3,
+                http2: 1,
+                redirect: BatchRedirect::default()
+            })
+        );
+        // Forced: written even though it already serves the certificate.
+        assert!(matches!(
+            from_snapshot(&online, &detail(LEAF, 1, 0), &t, true, &none),
+            FromSnapshot::Batch(_)
+        ));
+        // What the bulk read does not say is left to the domain's own reads: a busy domain,
+        // HTTPS off (no origin protocol), a redirect (no code), a Certificate Manager target.
+        let configuring = DomainStatus::Configuring;
+        assert_eq!(
+            from_snapshot(&configuring, &old, &t, false, &none),
+            FromSnapshot::Read
+        );
+        let off = HttpsDetail {
+            https_status: Some(0),
+            certificate: None,
+            ..old.clone()
+        };
+        assert_eq!(
+            from_snapshot(&online, &off, &t, false, &none),
+            FromSnapshot::Read
+        );
+        let redirect = HttpsDetail {
+            force_redirect_config: Some(BatchRedirect {
+                switch: 1,
+                redirect_type: Some("https".into()),
+            }),
+            ..old.clone()
+        };
+        assert_eq!(
+            from_snapshot(&online, &redirect, &t, false, &none),
+            FromSnapshot::Read
+        );
+        let scm = Target::Scm {
+            id: "scs1".into(),
+            name: None,
+        };
+        assert_eq!(
+            from_snapshot(&online, &old, &scm, false, &none),
+            FromSnapshot::Read
+        );
+        let tls = Overrides {
+            tls_version: Some("TLSv1.3".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_snapshot(&online, &old, &t, false, &tls),
+            FromSnapshot::Read
+        );
+    }
+
+    #[test]
+    fn sweep_verdicts_need_the_domain_s_own_certificate() {
+        let t = pem_target();
+        let online = DomainStatus::Online;
+        assert_eq!(
+            after_poll_detail(&online, &detail(LEAF, 2, 0), &t),
+            Verdict::Deployed
+        );
+        let old = detail("old", 2, 0);
+        assert_eq!(after_poll_detail(&online, &old, &t), Verdict::Waiting);
+        assert_eq!(
+            after_poll_detail(&DomainStatus::Configuring, &detail(LEAF, 2, 0), &t),
+            Verdict::Waiting
+        );
+        let scm_typed = HttpsDetail {
+            certificate_type: Some(2),
+            ..detail(LEAF, 2, 0)
+        };
+        assert_eq!(after_poll_detail(&online, &scm_typed, &t), Verdict::Waiting);
+        assert_eq!(
+            after_poll_detail(&DomainStatus::ConfigureFailed, &old, &t),
+            Verdict::ConfigureFailed
+        );
+    }
+
+    #[test]
+    fn a_redirect_code_other_than_301_keeps_a_domain_out_of_batches() {
+        use crate::huawei::model::ForceRedirect;
+        let configs = Configs {
+            https: Some(serving("old")),
+            origin_protocol: Some("http".into()),
+            force_redirect: Some(ForceRedirect {
+                status: Some("on".into()),
+                kind: Some("https".into()),
+                redirect_code: Some(302),
+            }),
+        };
+        assert_eq!(batch_key(&configs, &Overrides::default()), None);
     }
 
     #[test]

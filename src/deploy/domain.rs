@@ -11,14 +11,15 @@ use tracing::{info, warn};
 
 use super::batch::{BatchReply, Batcher};
 use super::board::Board;
-use super::decide::{self, Decision, Verdict};
+use super::decide::{self, BatchKey, Decision, FromSnapshot, Verdict};
 use super::engine::{
     error_info, failure, nap, out_of_budget, retry_wait, retrying, EngineConfig, Job, Outcome,
     Phase, Progress, Role,
 };
+use super::learn::{Admission, Learner, Observation, Probe};
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::{Configs, DomainStatus, HttpsGet};
+use crate::huawei::model::{Configs, DomainStatus, HttpsDetail, HttpsGet};
 use crate::result::{ErrorInfo, Status};
 
 pub(super) struct DomainCtx {
@@ -32,9 +33,21 @@ pub(super) struct DomainCtx {
     pub(super) board: Option<Board>,
     /// The batch writer, when the run is large enough for it.
     pub(super) batcher: Option<Batcher>,
+    /// What the run learns of the batch call, when it batches.
+    pub(super) learner: Option<Arc<Learner>>,
 }
 
 /// Short for a call's result inside the domain flow: the error already mapped to the outcome.
+/// How a batched write went, for the domain's flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batched {
+    Written,
+    /// Write it alone.
+    Alone,
+    /// The answer was lost: read again before anything else.
+    Retry,
+}
+
 pub(super) type Step<T> = Result<T, Outcome>;
 
 impl DomainCtx {
@@ -167,6 +180,93 @@ impl DomainCtx {
         }
     }
 
+    /// `d` from now, but no later than a second before the deadline.
+    fn soon(&self, d: Duration) -> Instant {
+        let latest = self
+            .deadline
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or(self.deadline);
+        Instant::now()
+            .checked_add(d)
+            .map_or(latest, |t| t.min(latest))
+    }
+
+    /// What the run's first sweep says of this domain, before any call of its own (`Read` when
+    /// the run has no board, or the sweep does not come or does not list the domain).
+    async fn snapshot_decision(&self) -> FromSnapshot {
+        let Some(mut board) = self.board.clone() else {
+            return FromSnapshot::Read;
+        };
+        let limit = self.soon(self.cfg.request_timeout * 2);
+        let Some(sweep) = board.sweep_after(None, limit).await else {
+            return FromSnapshot::Read;
+        };
+        let (Some(status), Some(detail)) = (
+            sweep.statuses.get(&self.domain),
+            sweep.https.get(&self.domain),
+        ) else {
+            return FromSnapshot::Read;
+        };
+        self.note_status(status);
+        let job = &self.job;
+        let decision =
+            decide::from_snapshot(status, detail, &job.target, job.force, &job.overrides);
+        info!(status = status.as_str(), decision = ?decision, "read the domain from the bulk snapshot");
+        if decision == FromSnapshot::Unchanged {
+            let ids = &mut self.progress().kept_ids;
+            ids.extend(sweep.request_ids.iter().cloned());
+        }
+        decision
+    }
+
+    /// Hands the domain to the batch writer and records how it went.
+    async fn batch_write(&self, batcher: &Batcher, key: BatchKey) -> Step<Batched> {
+        let before = self.phase();
+        self.set_phase(Phase::MaybeWritten);
+        match batcher.write(&self.domain, key).await {
+            BatchReply::Written { request_id } => {
+                self.record_call(Role::Write, request_id.as_deref());
+                info!(request_id = request_id.as_deref(), "batch write accepted");
+                self.progress().written_at = Some(Instant::now());
+                self.set_phase(Phase::Written);
+                Ok(Batched::Written)
+            }
+            BatchReply::Alone(reason) => {
+                if let Some(reason) = reason {
+                    self.record_call(Role::Write, None);
+                    warn!(reason = %reason, "the batch write refused this domain; writing it alone");
+                }
+                self.set_phase(before);
+                Ok(Batched::Alone)
+            }
+            BatchReply::Unknown(e) => {
+                self.record_call(Role::Write, None);
+                if !self.nap(retry_wait(&e, 0)).await {
+                    return Err(failure(&e, Phase::MaybeWritten));
+                }
+                Ok(Batched::Retry)
+            }
+        }
+    }
+
+    /// A probe's report: its TLS versions and OCSP stapling before its batched write and right
+    /// after (read once the config carries the new certificate, so it is the batch's doing).
+    async fn probe_after(&self, probe: Probe, before: Option<&HttpsGet>) {
+        let after = self.read_configs(Role::Read).await.ok();
+        let after = after.as_ref().and_then(|c| c.https.as_ref());
+        let settings = |h: Option<&HttpsGet>| {
+            (
+                h.and_then(|h| h.tls_version.clone()),
+                h.and_then(|h| h.ocsp_stapling_status.clone()),
+            )
+        };
+        let seen = decide::serves(after, &self.job.target).then(|| Observation {
+            before: settings(before),
+            after: settings(after),
+        });
+        probe.report(seen);
+    }
+
     pub(super) async fn run(&self) -> Outcome {
         match self.deploy().await {
             Ok(o) | Err(o) => o,
@@ -183,133 +283,148 @@ impl DomainCtx {
         let mut batch_tried = false;
         // The https block before a batched write, to check what the batch call cannot carry.
         let mut batched_from: Option<HttpsGet> = None;
-        'read: loop {
-            let status = self.read_status(Role::Read).await?;
-            let configs = self.read_configs(Role::Read).await?;
-            let https = configs.https.as_ref();
-            info!(
-                status = status.as_str(),
-                https = https.and_then(|h| h.https_status.as_deref()),
-                serves_new_certificate = decide::serves(https, target),
-                "read the domain"
-            );
-            if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
-                info!("the earlier write was applied after all");
-                self.progress().written_at = Some(Instant::now());
-                self.set_phase(Phase::Written);
-                break 'read;
-            }
-            match decide::after_read(&status, https, target, self.job.force) {
-                Decision::Unchanged => {
-                    return Ok(Outcome::ok(
-                        Status::Unchanged,
-                        "already serves this certificate",
-                    ))
-                }
-                Decision::Unavailable(why) => {
-                    return Ok(Outcome::err(
-                        Status::Skipped,
-                        ErrorInfo::new("domain_unavailable", why, true),
-                    ))
-                }
-                Decision::WaitUntilSettled => {
-                    self.wait_until_settled().await?;
-                    continue 'read;
-                }
-                Decision::Write => {}
-            }
-            let put = decide::https_put(https, target, &self.job.overrides);
-            if self.job.dry_run {
+        let mut probe = None;
+        let mut written = false;
+        match self.snapshot_decision().await {
+            FromSnapshot::Unchanged => {
                 return Ok(Outcome::ok(
-                    Status::Planned,
-                    format!(
-                        "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
-                        put.http2_status.as_deref().unwrap_or("default"),
-                        put.tls_version.as_deref().unwrap_or("default"),
-                        put.ocsp_stapling_status.as_deref().unwrap_or("default"),
-                    ),
-                ));
+                    Status::Unchanged,
+                    "already serves this certificate",
+                ))
             }
-            if let (Some(batcher), false) = (&self.batcher, batch_tried) {
-                if let Some(key) = decide::batch_key(&configs, &self.job.overrides) {
-                    batch_tried = true;
+            FromSnapshot::Batch(key) => {
+                if let (Some(learner), Some(batcher)) = (&self.learner, &self.batcher) {
+                    let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
+                    match learner.admit(limit).await {
+                        Admission::Fast => {
+                            batch_tried = true;
+                            written = self.batch_write(batcher, key).await? == Batched::Written;
+                        }
+                        Admission::Probe(p) => probe = Some(p),
+                        Admission::Read => {}
+                    }
+                }
+            }
+            FromSnapshot::Read => {}
+        }
+        if !written {
+            'read: loop {
+                let status = self.read_status(Role::Read).await?;
+                let configs = self.read_configs(Role::Read).await?;
+                let https = configs.https.as_ref();
+                info!(
+                    status = status.as_str(),
+                    https = https.and_then(|h| h.https_status.as_deref()),
+                    serves_new_certificate = decide::serves(https, target),
+                    "read the domain"
+                );
+                if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
+                    info!("the earlier write was applied after all");
+                    self.progress().written_at = Some(Instant::now());
+                    self.set_phase(Phase::Written);
+                    break 'read;
+                }
+                match decide::after_read(&status, https, target, self.job.force) {
+                    Decision::Unchanged => {
+                        return Ok(Outcome::ok(
+                            Status::Unchanged,
+                            "already serves this certificate",
+                        ))
+                    }
+                    Decision::Unavailable(why) => {
+                        return Ok(Outcome::err(
+                            Status::Skipped,
+                            ErrorInfo::new("domain_unavailable", why, true),
+                        ))
+                    }
+                    Decision::WaitUntilSettled => {
+                        self.wait_until_settled().await?;
+                        continue 'read;
+                    }
+                    Decision::Write => {}
+                }
+                let put = decide::https_put(https, target, &self.job.overrides);
+                if self.job.dry_run {
+                    return Ok(Outcome::ok(
+                        Status::Planned,
+                        format!(
+                            "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
+                            put.http2_status.as_deref().unwrap_or("default"),
+                            put.tls_version.as_deref().unwrap_or("default"),
+                            put.ocsp_stapling_status.as_deref().unwrap_or("default"),
+                        ),
+                    ));
+                }
+                if let (Some(batcher), false) = (&self.batcher, batch_tried) {
+                    if let Some(key) = decide::batch_key(&configs, &self.job.overrides) {
+                        batch_tried = true;
+                        match self.batch_write(batcher, key).await? {
+                            Batched::Written => {
+                                batched_from = configs.https.clone();
+                                if let Some(probe) = probe.take() {
+                                    self.probe_after(probe, configs.https.as_ref()).await;
+                                }
+                                break 'read;
+                            }
+                            Batched::Alone => {}
+                            Batched::Retry => continue 'read,
+                        }
+                    }
+                }
+                // Written alone, this domain cannot tell how the batch call behaves.
+                drop(probe.take());
+                loop {
+                    writes += 1;
                     let before = self.phase();
-                    self.set_phase(Phase::MaybeWritten);
-                    match batcher.write(&self.domain, key).await {
-                        BatchReply::Written { request_id } => {
-                            self.record_call(Role::Write, request_id.as_deref());
-                            info!(request_id = request_id.as_deref(), "batch write accepted");
+                    if before < Phase::MaybeWritten {
+                        self.set_phase(Phase::MaybeWritten);
+                    }
+                    let eps = self.job.enterprise_project_id.as_deref();
+                    let result = self
+                        .once(Role::Write, "UpdateDomainFullConfig", |o| {
+                            self.client.update_https(&self.domain, eps, &put, o)
+                        })
+                        .await;
+                    let e = match result {
+                        Ok(()) => {
+                            info!("write accepted");
                             self.progress().written_at = Some(Instant::now());
                             self.set_phase(Phase::Written);
-                            batched_from = configs.https.clone();
                             break 'read;
                         }
-                        BatchReply::Alone(reason) => {
-                            if let Some(reason) = reason {
-                                self.record_call(Role::Write, None);
-                                warn!(reason = %reason, "the batch write refused this domain; writing it alone");
-                            }
+                        Err(e) => e,
+                    };
+                    let exhausted = writes >= self.cfg.max_attempts;
+                    match e.kind() {
+                        // Throttled, busy and rejected writes were not applied.
+                        ErrorKind::Throttled if !exhausted => {
                             self.set_phase(before);
+                            if !self.nap(retry_wait(&e, writes - 1)).await {
+                                return Err(failure(&e, before));
+                            }
                         }
-                        BatchReply::Unknown(e) => {
-                            self.record_call(Role::Write, None);
-                            if !self.nap(retry_wait(&e, 0)).await {
+                        ErrorKind::Busy if !exhausted => {
+                            self.set_phase(before);
+                            info!(
+                                "the domain is busy with another change; waiting for it to settle"
+                            );
+                            self.wait_until_settled().await?;
+                            continue 'read;
+                        }
+                        // The change may have been applied: read again before writing again.
+                        ErrorKind::Server | ErrorKind::Transport if !exhausted => {
+                            if !self.nap(retry_wait(&e, writes - 1)).await {
                                 return Err(failure(&e, Phase::MaybeWritten));
                             }
                             continue 'read;
                         }
-                    }
-                }
-            }
-            loop {
-                writes += 1;
-                let before = self.phase();
-                if before < Phase::MaybeWritten {
-                    self.set_phase(Phase::MaybeWritten);
-                }
-                let eps = self.job.enterprise_project_id.as_deref();
-                let result = self
-                    .once(Role::Write, "UpdateDomainFullConfig", |o| {
-                        self.client.update_https(&self.domain, eps, &put, o)
-                    })
-                    .await;
-                let e = match result {
-                    Ok(()) => {
-                        info!("write accepted");
-                        self.progress().written_at = Some(Instant::now());
-                        self.set_phase(Phase::Written);
-                        break 'read;
-                    }
-                    Err(e) => e,
-                };
-                let exhausted = writes >= self.cfg.max_attempts;
-                match e.kind() {
-                    // Throttled, busy and rejected writes were not applied.
-                    ErrorKind::Throttled if !exhausted => {
-                        self.set_phase(before);
-                        if !self.nap(retry_wait(&e, writes - 1)).await {
+                        ErrorKind::Server | ErrorKind::Transport => {
+                            return Err(failure(&e, Phase::MaybeWritten))
+                        }
+                        _ => {
+                            self.set_phase(before);
                             return Err(failure(&e, before));
                         }
-                    }
-                    ErrorKind::Busy if !exhausted => {
-                        self.set_phase(before);
-                        info!("the domain is busy with another change; waiting for it to settle");
-                        self.wait_until_settled().await?;
-                        continue 'read;
-                    }
-                    // The change may have been applied: read again before writing again.
-                    ErrorKind::Server | ErrorKind::Transport if !exhausted => {
-                        if !self.nap(retry_wait(&e, writes - 1)).await {
-                            return Err(failure(&e, Phase::MaybeWritten));
-                        }
-                        continue 'read;
-                    }
-                    ErrorKind::Server | ErrorKind::Transport => {
-                        return Err(failure(&e, Phase::MaybeWritten))
-                    }
-                    _ => {
-                        self.set_phase(before);
-                        return Err(failure(&e, before));
                     }
                 }
             }
@@ -324,29 +439,34 @@ impl DomainCtx {
         self.confirm(batched_from).await
     }
 
-    /// The domain's status from the next sweep begun after `seen` (its own read when no sweep
-    /// comes in time or the sweep does not list it).
-    async fn status_from_board(&self, board: &mut Board, seen: &mut Instant) -> Step<DomainStatus> {
-        let latest = self
-            .deadline
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or(self.deadline);
+    /// The domain's status from the next sweep begun after `seen`, with its certificate when the
+    /// sweep has it (its own status read when no sweep comes in time or the sweep does not list
+    /// it).
+    async fn poll_board(
+        &self,
+        board: &mut Board,
+        seen: &mut Instant,
+    ) -> Step<(DomainStatus, Option<HttpsDetail>)> {
+        let latest = self.soon(Duration::MAX);
         let limit = latest.min(Instant::now() + board.interval * 3);
-        match board.sweep_after(*seen, limit).await {
+        match board.sweep_after(Some(*seen), limit).await {
             Some(sweep) => {
                 *seen = sweep.started;
                 match sweep.statuses.get(&self.domain) {
                     Some(status) => {
                         self.note_status(status);
-                        Ok(status.clone())
+                        self.progress()
+                            .poll_ids
+                            .extend(sweep.request_ids.iter().cloned());
+                        Ok((status.clone(), sweep.https.get(&self.domain).cloned()))
                     }
-                    None => self.read_status(Role::Poll).await,
+                    None => Ok((self.read_status(Role::Poll).await?, None)),
                 }
             }
             None if Instant::now() + Duration::from_millis(250) >= latest => {
                 Err(out_of_budget(&self.progress()))
             }
-            None => self.read_status(Role::Poll).await,
+            None => Ok((self.read_status(Role::Poll).await?, None)),
         }
     }
 
@@ -362,24 +482,34 @@ impl DomainCtx {
         let mut n = 0;
         loop {
             self.progress().poll_ids.clear();
-            let status = match board.as_mut() {
-                Some(board) => self.status_from_board(board, &mut seen).await?,
+            let (status, detail) = match board.as_mut() {
+                Some(board) => self.poll_board(board, &mut seen).await?,
                 None => {
                     if !self.nap(decide::poll_delay(n)).await {
                         return Err(out_of_budget(&self.progress()));
                     }
-                    self.read_status(Role::Poll).await?
+                    (self.read_status(Role::Poll).await?, None)
                 }
             };
             n += 1;
-            let configs = if status == DomainStatus::Online {
-                Some(self.read_configs(Role::Poll).await?)
-            } else {
-                None
-            };
+            // The domain's own read is needed when the sweep cannot judge its certificate, and
+            // after a batched write whose effect on TLS and OCSP is still to be checked.
+            let judged_by_sweep = detail
+                .as_ref()
+                .is_some_and(|d| decide::detail_serves(d, target).is_some());
+            let configs =
+                if status == DomainStatus::Online && (batched_from.is_some() || !judged_by_sweep) {
+                    Some(self.read_configs(Role::Poll).await?)
+                } else {
+                    None
+                };
             let https = configs.as_ref().and_then(|c| c.https.as_ref());
             info!(status = status.as_str(), poll = n, "poll");
-            match decide::after_poll(&status, https, target) {
+            let verdict = match (&configs, &detail) {
+                (None, Some(detail)) => decide::after_poll_detail(&status, detail, target),
+                _ => decide::after_poll(&status, https, target),
+            };
+            match verdict {
                 Verdict::Deployed => {
                     if let Some(fix) = decide::lost_settings(batched_from.as_ref(), https) {
                         batched_from = None;

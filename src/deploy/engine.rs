@@ -15,10 +15,11 @@ use super::batch::Batcher;
 use super::board::Board;
 use super::decide::{self, Overrides};
 use super::domain::DomainCtx;
+use super::learn::Learner;
 use super::target::Target;
-use crate::huawei::cdn::{CallOptions, CdnClient};
+use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::ListedDomain;
+use crate::huawei::model::{ListedDomain, Paged};
 use crate::result::{DomainResult, ErrorInfo, Status};
 
 /// Tuning of a run.
@@ -30,13 +31,18 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// Attempts of one call before its error is final (each within the budget).
     pub max_attempts: u32,
-    /// From this many domains in flight on, polls come from shared ListDomains sweeps ([`Board`])
+    /// From this many domains in flight on, reads and polls come from shared sweeps ([`Board`])
     /// and writes are batched ([`Batcher`]).
     pub bulk_threshold: usize,
     /// How often the shared sweeps run (while a domain waits for one).
     pub bulk_interval: Duration,
     /// How long a batch group waits for more domains before it is sent.
     pub batch_linger: Duration,
+    /// A batch group is sent early when no domain joined it for this long.
+    pub batch_idle: Duration,
+    /// Domains read in full around their batched write to learn whether the batch call keeps
+    /// TLS versions and OCSP stapling ([`super::learn`]).
+    pub probe_domains: usize,
     /// Groups smaller than this are written domain by domain.
     pub batch_min: usize,
 }
@@ -50,6 +56,8 @@ impl Default for EngineConfig {
             bulk_threshold: 20,
             bulk_interval: Duration::from_secs(1),
             batch_linger: Duration::from_secs(2),
+            batch_idle: Duration::from_millis(300),
+            probe_domains: 10,
             batch_min: 5,
         }
     }
@@ -135,7 +143,7 @@ pub async fn deploy_all(
     let cfg = Arc::new(cfg);
     // Shared sweeps and batches pay off only with many domains in flight together.
     let many = domains.len().min(concurrency) >= cfg.bulk_threshold && !job.dry_run;
-    let (board, sweeper) = if many && job.wait {
+    let (board, sweeper) = if many {
         let (board, task) = Board::spawn(
             client.clone(),
             job.enterprise_project_id.clone(),
@@ -147,6 +155,7 @@ pub async fn deploy_all(
     } else {
         (None, None)
     };
+    let learner = many.then(|| Learner::new(cfg.probe_domains));
     let batcher = many.then(|| {
         Batcher::spawn(
             client.clone(),
@@ -167,6 +176,7 @@ pub async fn deploy_all(
             progress,
             board: board.clone(),
             batcher: batcher.clone(),
+            learner: learner.clone(),
         };
         async move { ctx.run().await }
     })
@@ -434,31 +444,50 @@ pub async fn list_account(
     deadline: Instant,
     cfg: &EngineConfig,
 ) -> Result<Vec<ListedDomain>, CdnError> {
+    let pages = all_pages(deadline, cfg, "ListDomains", |page, size, opts| {
+        client.list_domains(page, size, enterprise_project_id, opts)
+    });
+    Ok(pages.await?.0)
+}
+
+/// Every entry of a paged list call, in the CDN's order, with the request id of each page.
+pub(super) async fn all_pages<P, F, Fut>(
+    deadline: Instant,
+    cfg: &EngineConfig,
+    what: &'static str,
+    fetch: F,
+) -> Result<(Vec<P::Item>, Vec<String>), CdnError>
+where
+    P: Paged,
+    F: Fn(u32, u32, CallOptions) -> Fut,
+    Fut: Future<Output = Result<Answer<P>, CdnError>>,
+{
     const PAGE: u32 = 1000;
     let opts = CallOptions {
         timeout: cfg.request_timeout,
         deadline,
     };
     let mut all = Vec::new();
+    let mut request_ids = Vec::new();
     for page in 1.. {
-        let answer = retrying(deadline, cfg.max_attempts, || {
-            client.list_domains(page, PAGE, enterprise_project_id, opts)
-        })
-        .await?;
+        let answer = retrying(deadline, cfg.max_attempts, || fetch(page, PAGE, opts)).await?;
+        let (entries, total) = answer.value.into_page();
         info!(
+            call = what,
             page,
             request_id = answer.request_id.as_deref(),
-            listed = answer.value.domains.len(),
-            total = answer.value.total,
-            "listed the account's domains"
+            listed = entries.len(),
+            total,
+            "listed a page"
         );
-        let got = answer.value.domains.len();
-        all.extend(answer.value.domains);
-        if got < PAGE as usize || all.len() as u64 >= answer.value.total {
+        request_ids.extend(answer.request_id);
+        let got = entries.len();
+        all.extend(entries);
+        if got < PAGE as usize || all.len() as u64 >= total {
             break;
         }
     }
-    Ok(all)
+    Ok((all, request_ids))
 }
 
 #[cfg(test)]

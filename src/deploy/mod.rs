@@ -8,6 +8,7 @@ pub mod board;
 pub mod decide;
 mod domain;
 pub mod engine;
+pub mod learn;
 pub mod select;
 pub mod target;
 

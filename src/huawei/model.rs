@@ -91,6 +91,26 @@ pub struct ListedDomain {
     pub domain_status: DomainStatus,
 }
 
+/// A page of a paged list call: its entries and the total over every page.
+pub trait Paged {
+    type Item;
+    fn into_page(self) -> (Vec<Self::Item>, u64);
+}
+
+impl Paged for DomainList {
+    type Item = ListedDomain;
+    fn into_page(self) -> (Vec<ListedDomain>, u64) {
+        (self.domains, self.total)
+    }
+}
+
+impl Paged for HttpsInfoList {
+    type Item = HttpsDetail;
+    fn into_page(self) -> (Vec<HttpsDetail>, u64) {
+        (self.https, self.total)
+    }
+}
+
 /// ShowCertificatesHttpsInfo answer: `{"https": [...], "total": N}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct HttpsInfoList {

@@ -129,6 +129,12 @@ pub fn leaf_fingerprint(pem: &str) -> Option<String> {
         .map(|der| hex::encode(Sha256::digest(der)))
 }
 
+/// When the first certificate of a PEM text expires (unix seconds).
+pub fn leaf_not_after(pem: &str) -> Option<i64> {
+    let der = parse_chain(pem).ok()?.into_iter().next()?;
+    inspect(&der).ok().map(|leaf| leaf.not_after_unix)
+}
+
 /// Checks a certificate chain and its key at time `now` (unix seconds).
 pub fn validate(certificate: &str, private_key: &Secret, now: i64) -> Result<Bundle, CertError> {
     let chain = parse_chain(certificate)?;
@@ -212,7 +218,8 @@ pub fn derive_name(leaf: &CertificateInfo) -> String {
     format!("{}-{date}", first.trim_end_matches(['.', '-']))
 }
 
-fn rfc3339(unix: i64) -> String {
+/// A unix time as RFC 3339 (UTC).
+pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {

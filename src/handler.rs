@@ -22,7 +22,9 @@ use crate::huawei::quota::Pacer;
 /// The share of each documented quota the pacing uses.
 const QUOTA_HEADROOM: f64 = 0.9;
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
-use crate::result::{CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode};
+use crate::result::{
+    mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode,
+};
 
 /// Exit code of a run whose domains all ended well.
 pub const EXIT_OK: i32 = 0;
@@ -241,6 +243,19 @@ impl Handler {
         client: &CdnClient,
         error: Option<ErrorInfo>,
     ) -> Output {
+        let mut domains = domains;
+        let new_not_after = summary.leaf.as_ref().map(|l| l.not_after_unix);
+        let horizon = self.clock.unix_now() + i64::from(req.options.warn_days) * 86_400;
+        mark_expiring(&mut domains, new_not_after, horizon);
+        let expiring: Vec<&str> = domains
+            .iter()
+            .filter(|d| d.expiring)
+            .map(|d| d.domain.as_str())
+            .collect();
+        if !expiring.is_empty() {
+            warn!(domains = ?expiring, warn_days = req.options.warn_days,
+                  "domains still serve a certificate that expires soon");
+        }
         let mode = if req.options.dry_run {
             RunMode::DryRun
         } else if !req.options.wait {

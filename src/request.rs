@@ -40,6 +40,9 @@ pub struct Options {
     /// A run that is not `ok` ends as an invocation error (so Lambda retries and on-failure
     /// destinations fire when chained).
     pub fail_on_error: bool,
+    /// A domain still serving a certificate that expires within this many days after the run
+    /// is flagged `expiring`.
+    pub warn_days: u32,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             tls_version: None,
             ocsp_stapling: None,
             fail_on_error: false,
+            warn_days: 21,
         }
     }
 }
@@ -115,6 +119,7 @@ const OPTION_FIELDS: &[&str] = &[
     "tls_version",
     "ocsp_stapling",
     "fail_on_error",
+    "warn_days",
 ];
 const CERT_FIELDS: &[&str] = &["certificate", "private_key", "scm_certificate_id"];
 
@@ -166,6 +171,8 @@ struct RawOptions {
     ocsp_stapling: Option<Switch>,
     #[serde(default)]
     fail_on_error: Option<bool>,
+    #[serde(default)]
+    warn_days: Option<u32>,
 }
 
 /// `true`/`false` or the CDN's own `"on"`/`"off"`.
@@ -377,6 +384,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         tls_version: None,
         ocsp_stapling: None,
         fail_on_error: None,
+        warn_days: None,
     });
     if o.time_budget_secs == Some(0) {
         return Err(RequestError::new(
@@ -406,6 +414,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
                 .map(|s| s.to_bool("options.ocsp_stapling"))
                 .transpose()?,
             fail_on_error: o.fail_on_error.unwrap_or(defaults.fail_on_error),
+            warn_days: o.warn_days.unwrap_or(defaults.warn_days),
         },
     })
 }
@@ -499,6 +508,17 @@ mod tests {
         );
         assert_eq!(r.match_mode, MatchMode::Exact);
         assert!(r.options.wait && !r.options.force && !r.options.dry_run);
+    }
+
+    #[test]
+    fn warn_days_defaults_to_three_weeks() {
+        assert_eq!(strict(pem_request()).unwrap().options.warn_days, 21);
+        let mut v = pem_request();
+        v["options"] = json!({"warn_days": 45});
+        assert_eq!(strict(v).unwrap().options.warn_days, 45);
+        let mut v = pem_request();
+        v["options"] = json!({"warn_days": -1});
+        assert_eq!(strict(v).unwrap_err().field, "options.warn_days");
     }
 
     #[test]

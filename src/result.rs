@@ -84,6 +84,15 @@ pub struct DomainResult {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// When the certificate the domain served before the run expires (RFC 3339); `null` when
+    /// it was not read or served none.
+    pub previous_not_after: Option<String>,
+    /// The domain still serves, after the run, a certificate that expires within
+    /// `options.warn_days`.
+    pub expiring: bool,
+    /// [`Self::previous_not_after`] in unix seconds.
+    #[serde(skip)]
+    pub previous_not_after_unix: Option<i64>,
 }
 
 impl DomainResult {
@@ -97,7 +106,32 @@ impl DomainResult {
             request_ids: Vec::new(),
             message: None,
             error: Some(error),
+            previous_not_after: None,
+            expiring: false,
+            previous_not_after_unix: None,
         }
+    }
+
+    /// Records the expiry of the certificate the domain served before the run.
+    pub fn with_previous(mut self, not_after: Option<i64>) -> Self {
+        self.previous_not_after = not_after.map(crate::cert::rfc3339);
+        self.previous_not_after_unix = not_after;
+        self
+    }
+}
+
+/// Flags the domains that still serve, after the run, a certificate expiring before `horizon`
+/// (unix seconds): the new one where it is live (`deployed`, `unchanged`), the previous one
+/// everywhere else. `new_not_after` is `None` when the new certificate's expiry is not known
+/// (a Certificate Manager certificate).
+pub fn mark_expiring(domains: &mut [DomainResult], new_not_after: Option<i64>, horizon: i64) {
+    for d in domains {
+        let served = match d.status {
+            Status::Deployed => new_not_after,
+            Status::Unchanged => new_not_after.or(d.previous_not_after_unix),
+            _ => d.previous_not_after_unix,
+        };
+        d.expiring = served.is_some_and(|t| t < horizon);
     }
 }
 
@@ -207,6 +241,38 @@ impl DeployResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiring_looks_at_the_certificate_served_after_the_run() {
+        let horizon = 1_000;
+        let d = |status, previous: Option<i64>| {
+            DomainResult {
+                status,
+                ..DomainResult::skipped("a.example.com", ErrorInfo::new("x", "x", false))
+            }
+            .with_previous(previous)
+        };
+        let mut domains = vec![
+            d(Status::Deployed, Some(500)),
+            d(Status::Failed, Some(500)),
+            d(Status::Skipped, Some(1_500)),
+            d(Status::Pending, Some(999)),
+            d(Status::Unchanged, Some(500)),
+            d(Status::Failed, None),
+        ];
+        mark_expiring(&mut domains, Some(2_000), horizon);
+        let flags: Vec<bool> = domains.iter().map(|d| d.expiring).collect();
+        assert_eq!(flags, vec![false, true, false, true, false, false]);
+        // A Certificate Manager certificate: its expiry is not known, an unchanged domain's
+        // previous one is the same certificate.
+        mark_expiring(&mut domains, None, horizon);
+        assert!(domains[4].expiring);
+        assert!(!domains[0].expiring);
+        assert_eq!(
+            domains[0].previous_not_after.as_deref(),
+            Some("1970-01-01T00:08:20Z")
+        );
+    }
 
     fn d(status: Status) -> DomainResult {
         DomainResult {

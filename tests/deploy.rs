@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use cdn_cert_deploy::cert;
 use cdn_cert_deploy::huawei::quota::Api;
 use cdn_cert_deploy::sim::{ErrorStyle, FaultKind, Outcome, SimDomainConfig};
 use common::*;
@@ -496,4 +497,72 @@ async fn a_pending_domain_reads_unchanged_on_the_next_run_once_live() {
     assert_eq!(statuses(&again)[0].1, "unchanged");
     assert!(again.result.ok);
     assert_eq!(sim.domain("slow.example.com").unwrap().writes, 1);
+}
+
+#[tokio::test]
+async fn the_expiry_report_flags_domains_left_on_a_certificate_that_expires_soon() {
+    let cert = example_cert();
+    let soon = cert_valid(&["example.com", "*.example.com"], -80, 10);
+    let later = cert_valid(&["example.com", "*.example.com"], -30, 60);
+    let on = |name: &str, old: &TestCert| SimDomainConfig {
+        https: Some(serving(old, "on", "TLSv1.2,TLSv1.3", "off")),
+        ..domain(name, 300)
+    };
+    let sim = start(sim_config(vec![
+        on("renewed.example.com", &soon),
+        SimDomainConfig {
+            outcome: Outcome::ConfigureFailed,
+            ..on("broken.example.com", &soon)
+        },
+        SimDomainConfig {
+            outcome: Outcome::ConfigureFailed,
+            ..on("calm.example.com", &later)
+        },
+        domain("plain.example.com", 300),
+    ]))
+    .await;
+    let h = handler(&sim);
+    let names = [
+        "renewed.example.com",
+        "broken.example.com",
+        "calm.example.com",
+        "plain.example.com",
+    ];
+    let out = run(&h, request(&names, &cert), BUDGET).await;
+    let soon_at = cert::leaf_not_after(&soon.chain).map(cert::rfc3339);
+    let later_at = cert::leaf_not_after(&later.chain).map(cert::rfc3339);
+    let report: Vec<(&str, &str, Option<String>, bool)> = out
+        .result
+        .domains
+        .iter()
+        .map(|d| {
+            (
+                d.domain.as_str(),
+                d.status.as_str(),
+                d.previous_not_after.clone(),
+                d.expiring,
+            )
+        })
+        .collect();
+    assert_eq!(
+        report,
+        vec![
+            ("renewed.example.com", "deployed", soon_at.clone(), false),
+            ("broken.example.com", "failed", soon_at, true),
+            ("calm.example.com", "failed", later_at, false),
+            // HTTPS was off: no previous certificate.
+            ("plain.example.com", "deployed", None, false),
+        ]
+    );
+    let json = serde_json::to_value(&out.result).unwrap();
+    assert!(json["domains"][3]["previous_not_after"].is_null());
+    assert_eq!(json["domains"][1]["expiring"], true);
+
+    // With a horizon past the new certificate's 90 days, the renewed domains are flagged too.
+    let mut req = request(&["renewed.example.com"], &cert);
+    req["options"] = json!({"warn_days": 120});
+    let again = run(&h, req, BUDGET).await;
+    let d = &again.result.domains[0];
+    assert_eq!(d.status.as_str(), "unchanged");
+    assert!(d.expiring, "{d:?}");
 }

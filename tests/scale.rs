@@ -367,7 +367,10 @@ async fn a_rerun_over_many_live_domains_reads_them_in_bulk_and_writes_nothing() 
     assert_eq!(stats.calls(Api::ShowHttpsInfo), 1, "{stats:?}");
     assert_eq!(stats.calls(Api::ShowDomainDetail), 0, "{stats:?}");
     assert_eq!(stats.calls(Api::ShowFullConfig), 0, "{stats:?}");
+    let expires =
+        cdn_cert_deploy::cert::leaf_not_after(&cert.chain).map(cdn_cert_deploy::cert::rfc3339);
     for d in &out.result.domains {
+        assert_eq!(d.previous_not_after, expires, "read from the snapshot");
         assert_eq!(d.request_ids.len(), 2, "the sweep's request ids: {d:?}");
         assert_eq!(sim.domain(&d.domain).unwrap().writes, 0);
     }

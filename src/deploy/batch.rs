@@ -47,8 +47,8 @@ pub struct Batcher {
 
 impl Batcher {
     /// Starts the writer. Groups are sent when they reach [`MAX_BATCH`], when no domain joined
-    /// them for `batch_idle`, or `batch_linger` after their first domain; a group of fewer than
-    /// `batch_min` domains is handed back.
+    /// them for `batch_idle` (once they have `batch_min`), or `batch_linger` after their first
+    /// domain; a group of fewer than `batch_min` domains is handed back.
     pub fn spawn(
         client: Arc<CdnClient>,
         target: Arc<Target>,
@@ -62,12 +62,18 @@ impl Batcher {
             let mut groups: HashMap<BatchKey, (Instant, Instant, Vec<Item>)> = HashMap::new();
             let mut open = true;
             while open || !groups.is_empty() {
-                let due_at = |first: Instant, last: Instant| {
-                    (first + cfg.batch_linger).min(last + cfg.batch_idle)
+                // A group too small to batch waits the whole linger for more domains.
+                let due_at = |first: Instant, last: Instant, len: usize| {
+                    let full = first + cfg.batch_linger;
+                    if len >= cfg.batch_min {
+                        full.min(last + cfg.batch_idle)
+                    } else {
+                        full
+                    }
                 };
                 let next_due = groups
                     .values()
-                    .map(|(first, last, _)| due_at(*first, *last))
+                    .map(|(first, last, items)| due_at(*first, *last, items.len()))
                     .min();
                 let wake = next_due.unwrap_or(deadline).min(deadline);
                 tokio::select! {
@@ -89,7 +95,7 @@ impl Batcher {
                     .iter()
                     .filter(|(_, (first, last, items))| {
                         items.len() >= MAX_BATCH
-                            || now >= due_at(*first, *last)
+                            || now >= due_at(*first, *last, items.len())
                             || !open
                             || now >= deadline
                     })

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::target::Target;
-use crate::cert::leaf_fingerprint;
+use crate::cert::{leaf_fingerprint, leaf_not_after};
 use crate::huawei::model::{
     BatchHttps, BatchPut, BatchRedirect, Configs, DomainStatus, HttpsDetail, HttpsGet, HttpsPut,
     SOURCE_OWN, SOURCE_SCM,
@@ -38,6 +38,29 @@ pub fn serves(https: Option<&HttpsGet>, target: &Target) -> bool {
             h.certificate_source == Some(SOURCE_SCM) && h.scm_certificate_id.as_deref() == Some(id)
         }
     }
+}
+
+/// When the certificate a domain serves expires (unix seconds), from its https block: the
+/// certificate itself, else the CDN's `expire_time`; `None` when HTTPS is off.
+pub fn served_not_after(h: &HttpsGet) -> Option<i64> {
+    if h.https_status.as_deref() != Some("on") {
+        return None;
+    }
+    h.certificate_value
+        .as_deref()
+        .and_then(leaf_not_after)
+        .or(h.expire_time.map(|ms| ms / 1000))
+}
+
+/// As [`served_not_after`], from a bulk read.
+pub fn detail_not_after(d: &HttpsDetail) -> Option<i64> {
+    if d.https_status.unwrap_or(0) == 0 {
+        return None;
+    }
+    d.certificate
+        .as_deref()
+        .and_then(leaf_not_after)
+        .or(d.expiration_time.map(|ms| ms / 1000))
 }
 
 /// What to do after reading a domain.

@@ -208,6 +208,7 @@ impl DomainCtx {
             return FromSnapshot::Read;
         };
         self.note_status(status);
+        self.progress().previous_not_after = decide::detail_not_after(detail);
         let job = &self.job;
         let decision =
             decide::from_snapshot(status, detail, &job.target, job.force, &job.overrides);
@@ -312,6 +313,9 @@ impl DomainCtx {
                 let status = self.read_status(Role::Read).await?;
                 let configs = self.read_configs(Role::Read).await?;
                 let https = configs.https.as_ref();
+                if self.phase() < Phase::MaybeWritten {
+                    self.progress().previous_not_after = https.and_then(decide::served_not_after);
+                }
                 info!(
                     status = status.as_str(),
                     https = https.and_then(|h| h.https_status.as_deref()),

@@ -96,6 +96,8 @@ pub(super) struct Progress {
     pub(super) kept_ids: Vec<String>,
     pub(super) poll_ids: Vec<String>,
     pub(super) last_status: Option<String>,
+    /// When the certificate the domain served before the run expires (unix seconds).
+    pub(super) previous_not_after: Option<i64>,
 }
 
 /// A domain's ending, before the bookkeeping is added.
@@ -296,7 +298,11 @@ fn result_of(domain: &str, p: &Progress, outcome: Outcome) -> DomainResult {
         request_ids,
         message: outcome.message,
         error: outcome.error,
+        previous_not_after: None,
+        expiring: false,
+        previous_not_after_unix: None,
     }
+    .with_previous(p.previous_not_after)
 }
 
 /// The status of a domain whose run the deadline cut short.

@@ -128,8 +128,13 @@ impl Learner {
         let mut r = self.reports.lock().unwrap_or_else(|e| e.into_inner());
         r.0 += 1;
         r.1.extend(observation);
-        if r.0 == self.probes {
-            let verdict = judge(&r.1);
+        if *self.tx.borrow() != Semantics::Unknown {
+            return;
+        }
+        // A change, or kept values that differed, already settle it; the other probes add
+        // nothing. Otherwise the last probe decides.
+        let verdict = judge(&r.1);
+        if verdict != Semantics::Undecided || r.0 == self.probes {
             info!(probes = self.probes, observed = r.1.len(), verdict = ?verdict,
                   "learned whether the batch call keeps TLS versions and OCSP stapling");
             self.tx.send_replace(verdict);
@@ -217,6 +222,40 @@ mod tests {
         b.report(Some(obs(("TLSv1.3", "off"), ("TLSv1.3", "off"))));
         assert!(matches!(waiter.await.unwrap(), Admission::Fast));
         assert_eq!(learner.semantics(), Semantics::Keeps);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn conclusive_probes_settle_it_before_the_others_report() {
+        let learner = Learner::new(3);
+        let far = Instant::now() + Duration::from_secs(60);
+        let mut probes = Vec::new();
+        for _ in 0..3 {
+            match learner.admit(far).await {
+                Admission::Probe(p) => probes.push(p),
+                other => panic!("{other:?}"),
+            }
+        }
+        let slow = probes.pop().unwrap();
+        probes
+            .pop()
+            .unwrap()
+            .report(Some(obs(("TLSv1.2", "on"), ("TLSv1.2", "on"))));
+        assert_eq!(
+            learner.semantics(),
+            Semantics::Unknown,
+            "one value of each is not enough"
+        );
+        probes
+            .pop()
+            .unwrap()
+            .report(Some(obs(("TLSv1.3", "off"), ("TLSv1.3", "off"))));
+        assert_eq!(learner.semantics(), Semantics::Keeps);
+        drop(slow);
+        assert_eq!(
+            learner.semantics(),
+            Semantics::Keeps,
+            "a late probe changes nothing"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -380,7 +380,8 @@ async fn a_rerun_over_many_live_domains_reads_them_in_bulk_and_writes_nothing() 
 async fn probes_show_the_batch_call_keeps_tls_so_the_rest_need_no_reads_of_their_own() {
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
-    let domains = varied("k", 60, &old, true);
+    const N: usize = 100;
+    let domains = varied("k", N, &old, true);
     let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
     let mut cfg = sim_config(domains);
     cfg.batch_keeps_tls_and_ocsp = true;
@@ -390,10 +391,11 @@ async fn probes_show_the_batch_call_keeps_tls_so_the_rest_need_no_reads_of_their
     let out = run(&h, request(&refs, &cert), BUDGET).await;
 
     assert!(out.result.ok, "{:?}", out.result.domains);
-    assert_eq!(out.result.summary.deployed, 60);
+    assert_eq!(out.result.summary.deployed, N);
     assert_eq!(settings(&sim, &names), before, "settings read the same");
     let stats = sim.stats();
-    let probes = h.engine.probe_domains as u64;
+    // At most three rounds of probes, when the first ones cannot tell.
+    let probes = 3 * h.engine.probe_domains as u64;
     // Probes in a group too small to batch are written alone; nobody else is.
     assert!(stats.calls(Api::UpdateFullConfig) < probes, "{stats:?}");
     // A probe reads its config before its write, right after it, and once more to confirm.
@@ -409,7 +411,7 @@ async fn probes_show_the_batch_call_keeps_tls_so_the_rest_need_no_reads_of_their
         .filter(|d| d.api_calls == 1)
         .count();
     assert!(
-        unread >= 60 - probes as usize,
+        unread >= N - probes as usize,
         "{unread} domains made only their batched write"
     );
 }

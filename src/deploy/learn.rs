@@ -1,7 +1,7 @@
 //! Whether the batch call keeps TLS versions and OCSP stapling. UpdateDomainMultiCertificates
 //! cannot set them, and the API reference does not say whether it keeps or resets them, so each
-//! run with many domains finds out: a few probe domains are read in full before their batched
-//! write and again right after it. Until the probes have spoken, the other domains wait; when
+//! run with many domains finds out: a few probe domains (up to three rounds of them while they
+//! cannot tell) are read in full before their batched write and again right after it. Until the probes have spoken, the other domains wait; when
 //! the batch call is seen to keep both settings, they are batched from the bulk snapshot with no
 //! read of their own; otherwise they are read in full first, so that what the batch resets can
 //! be restored.
@@ -76,18 +76,23 @@ pub struct Learner {
     tx: watch::Sender<Semantics>,
     slots: AtomicUsize,
     probes: usize,
-    reports: Mutex<(usize, Vec<Observation>)>,
+    /// Reports of this round, every observation so far, rounds left after this one.
+    reports: Mutex<(usize, Vec<Observation>, usize)>,
 }
 
+/// Rounds of probes before the learner gives up (an account whose domains all share their TLS
+/// and OCSP values cannot tell, and is then read in full).
+const ROUNDS: usize = 3;
+
 impl Learner {
-    /// A learner that asks `probes` domains.
+    /// A learner that asks `probes` domains at a time, for up to three rounds.
     pub fn new(probes: usize) -> Arc<Self> {
         let (tx, _) = watch::channel(Semantics::Unknown);
         Arc::new(Self {
             tx,
             slots: AtomicUsize::new(probes),
             probes,
-            reports: Mutex::new((0, Vec::new())),
+            reports: Mutex::new((0, Vec::new(), ROUNDS - 1)),
         })
     }
 
@@ -134,6 +139,18 @@ impl Learner {
         // A change, or kept values that differed, already settle it; the other probes add
         // nothing. Otherwise the last probe decides.
         let verdict = judge(&r.1);
+        if verdict == Semantics::Undecided && r.0 == self.probes && r.2 > 0 {
+            // Inconclusive: another round of probes, while the others keep waiting.
+            r.0 = 0;
+            r.2 -= 1;
+            self.slots.store(self.probes, Ordering::SeqCst);
+            info!(
+                observed = r.1.len(),
+                "probes inconclusive so far; probing more domains"
+            );
+            self.tx.send_replace(Semantics::Unknown);
+            return;
+        }
         if verdict != Semantics::Undecided || r.0 == self.probes {
             info!(probes = self.probes, observed = r.1.len(), verdict = ?verdict,
                   "learned whether the batch call keeps TLS versions and OCSP stapling");
@@ -268,6 +285,14 @@ mod tests {
             "the limit passed"
         );
         drop(probe);
+        // Inconclusive: a new round, up to three.
+        for _ in 1..ROUNDS {
+            assert_eq!(learner.semantics(), Semantics::Unknown);
+            let Admission::Probe(p) = learner.admit(soon).await else {
+                panic!("a new probe place");
+            };
+            drop(p);
+        }
         assert_eq!(learner.semantics(), Semantics::Undecided);
         assert!(matches!(learner.admit(soon).await, Admission::Read));
     }

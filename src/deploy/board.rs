@@ -51,14 +51,14 @@ impl Drop for Waiting {
 
 impl Board {
     /// Starts the sweeper: a sweep begins as soon as a domain waits for one, at most one per
-    /// `interval`, until `deadline` (or until the handle is aborted).
+    /// `cfg.bulk_interval`, until `deadline` (or until the handle is aborted).
     pub fn spawn(
         client: Arc<CdnClient>,
         enterprise_project_id: Option<String>,
         deadline: Instant,
         cfg: Arc<EngineConfig>,
-        interval: Duration,
     ) -> (Board, JoinHandle<()>) {
+        let interval = cfg.bulk_interval;
         let (tx, rx) = watch::channel(None);
         let waiting = Arc::new(AtomicUsize::new(0));
         let wake = Arc::new(Notify::new());

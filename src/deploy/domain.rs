@@ -13,8 +13,8 @@ use super::batch::{BatchReply, Batcher};
 use super::board::Board;
 use super::decide::{self, BatchKey, Decision, FromSnapshot, Verdict};
 use super::engine::{
-    error_info, failure, nap, out_of_budget, retry_wait, retrying, EngineConfig, Job, Outcome,
-    Phase, Progress, Role,
+    error_info, failure, last_call_by, nap, out_of_budget, retry_wait, retrying, EngineConfig, Job,
+    Outcome, Phase, Progress, Role,
 };
 use super::learn::{Admission, Learner, Observation, Probe};
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
@@ -182,10 +182,7 @@ impl DomainCtx {
 
     /// `d` from now, but no later than a second before the deadline.
     fn soon(&self, d: Duration) -> Instant {
-        let latest = self
-            .deadline
-            .checked_sub(Duration::from_secs(1))
-            .unwrap_or(self.deadline);
+        let latest = last_call_by(self.deadline);
         Instant::now()
             .checked_add(d)
             .map_or(latest, |t| t.min(latest))

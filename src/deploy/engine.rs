@@ -151,7 +151,6 @@ pub async fn deploy_all(
             job.enterprise_project_id.clone(),
             deadline,
             cfg.clone(),
-            cfg.bulk_interval,
         );
         (Some(board), Some(task))
     } else {
@@ -386,12 +385,17 @@ pub fn error_info(e: &CdnError) -> ErrorInfo {
     }
 }
 
+/// The latest instant a call may start: a second before `deadline`, so its answer still counts.
+pub(super) fn last_call_by(deadline: Instant) -> Instant {
+    deadline
+        .checked_sub(Duration::from_secs(1))
+        .unwrap_or(deadline)
+}
+
 /// Sleeps `d`, or until a second before `deadline` when `d` would end later (keeping time for one
 /// more call); false when not even that is left.
 pub(super) async fn nap(deadline: Instant, d: Duration) -> bool {
-    let latest = deadline
-        .checked_sub(Duration::from_secs(1))
-        .unwrap_or(deadline);
+    let latest = last_call_by(deadline);
     let now = Instant::now();
     let mut wake = now + d;
     if wake > latest {

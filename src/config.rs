@@ -7,10 +7,13 @@ use serde_json::Value;
 
 use std::collections::BTreeMap;
 
+use crate::aws::AwsConfig;
 use crate::http::HttpAuth;
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
 use crate::huawei::credential::{Credentials, Secret};
 use crate::huawei::quota::Api;
+use crate::huawei::stores::StoreConfig;
+use crate::source::SourceConfig;
 
 /// A configuration value that cannot be used; `variable` names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +24,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &str, message: impl Into<String>) -> Self {
         Self {
             variable: variable.to_string(),
             message: message.into(),
@@ -46,6 +49,8 @@ pub struct Config {
     pub quotas: BTreeMap<String, u32>,
     /// `DEPLOY_CONCURRENCY`: domains in flight at once.
     pub concurrency: Option<usize>,
+    /// The certificate stores' endpoints and keys (`AWS_*`, `HUAWEICLOUD_CSMS_ENDPOINT`, ...).
+    pub sources: SourceConfig,
 }
 
 impl Config {
@@ -110,7 +115,13 @@ impl Config {
                 }
             },
         };
+        let sources = SourceConfig {
+            aws: AwsConfig::from_env(&env)?,
+            huawei: StoreConfig::from_env(&env)
+                .map_err(|(variable, message)| ConfigError::new(&variable, message))?,
+        };
         Ok(Self {
+            sources,
             quotas,
             concurrency,
             credentials: Credentials::from_env(&env),

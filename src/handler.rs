@@ -25,6 +25,7 @@ use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictnes
 use crate::result::{
     mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode,
 };
+use crate::source::{self, Fetched, Reason};
 
 /// Exit code of a run whose domains all ended well.
 pub const EXIT_OK: i32 = 0;
@@ -87,7 +88,7 @@ impl Handler {
             Some(d) => request::merge_defaults(d, &inv.request),
             None => inv.request.clone(),
         };
-        let (req, unknown) = match request::parse(merged, inv.strictness) {
+        let (mut req, unknown) = match request::parse(merged, inv.strictness) {
             Ok(r) => r,
             Err(e) => {
                 warn!(field = %e.field, error = %e.message, "invalid request");
@@ -114,13 +115,64 @@ impl Handler {
             return invalid(error, req.domains.clone(), received, budget)
                 .with_fail_on_error(req.options.fail_on_error);
         };
-        let (target, summary, names) = match self.target(&req) {
+        // A certificate kept in a store is read first; nothing is called on the CDN unless it
+        // reads and validates.
+        let source = match &req.certificate {
+            CertificateInput::Source(s) => Some(s.clone()),
+            _ => None,
+        };
+        if let Some(src) = &source {
+            // Half the budget at most: the deployment needs the rest.
+            let fetch_deadline = received + budget / 2;
+            match source::fetch(
+                src,
+                &self.config.sources,
+                Some(credentials.clone()),
+                self.clock.clone(),
+                fetch_deadline,
+            )
+            .await
+            {
+                Ok(Fetched::Pem { chain, private_key }) => {
+                    info!(source = %src.describe(), "certificate read from its source");
+                    req.certificate = CertificateInput::Pem { chain, private_key };
+                }
+                Ok(Fetched::Scm { id }) => req.certificate = CertificateInput::Scm { id },
+                Err(e) => {
+                    warn!(source = %e.source_name, reason = e.reason.word(),
+                          request_id = e.request_id.as_deref(), error = %e.detail,
+                          "certificate source unreadable; no CDN call made");
+                    let error = ErrorInfo::new(
+                        "certificate_source",
+                        e.to_string(),
+                        e.reason == Reason::Unavailable,
+                    )
+                    .with_field("certificate_source")
+                    .with_reason(e.reason.word());
+                    return invalid(error, req.domains.clone(), received, budget)
+                        .with_fail_on_error(req.options.fail_on_error);
+                }
+            }
+        }
+        let (target, mut summary, names) = match self.target(&req) {
             Ok(t) => t,
             Err(error) => {
+                let error = match &source {
+                    // The store's content is at fault, not the request: say which store.
+                    Some(src) => ErrorInfo::new(
+                        "certificate_source",
+                        format!("{}: {}", src.describe(), error.message),
+                        false,
+                    )
+                    .with_field("certificate_source")
+                    .with_reason(error.code.clone()),
+                    None => error,
+                };
                 return invalid(error, req.domains.clone(), received, budget)
-                    .with_fail_on_error(req.options.fail_on_error)
+                    .with_fail_on_error(req.options.fail_on_error);
             }
         };
+        summary.source = source.as_ref().map(|s| s.describe());
         info!(
             domains = req.domains.len(),
             certificate = summary.name.as_str(),
@@ -331,6 +383,7 @@ impl Handler {
                     CertificateSummary {
                         name,
                         scm_certificate_id: None,
+                        source: None,
                         leaf: Some(bundle.leaf),
                     },
                     Some(names),
@@ -344,9 +397,15 @@ impl Handler {
                 CertificateSummary {
                     name: req.certificate_name.clone().unwrap_or_else(|| id.clone()),
                     scm_certificate_id: Some(id.clone()),
+                    source: None,
                     leaf: None,
                 },
                 None,
+            )),
+            CertificateInput::Source(s) => Err(ErrorInfo::new(
+                "internal_error",
+                format!("{} was not read before validation", s.describe()),
+                false,
             )),
         }
     }

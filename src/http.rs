@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -160,6 +160,15 @@ const CDN_SKIPS: [&str; 5] = [
 /// The status code a result earns: generic webhook senders judge by it alone, so a failure never
 /// looks like a 2xx.
 pub fn status_for(result: &DeployResult, exit_code: i32) -> u16 {
+    // The store the certificate is read from failed us (or holds an unusable one): a bad gateway,
+    // not a bad request.
+    if result
+        .error
+        .as_ref()
+        .is_some_and(|e| e.code == "certificate_source")
+    {
+        return 502;
+    }
     if exit_code == crate::handler::EXIT_INVALID {
         let field = result
             .error

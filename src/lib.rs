@@ -11,6 +11,10 @@
 //!   ([`deploy::engine`]) that runs every domain within the time budget.
 //! - [`huawei`]: SDK-HMAC-SHA256 signing ([`huawei::sign`], pure), credentials, quota pacing,
 //!   and the CDN API client.
+//! - [`source`]: where the certificate comes from when the request names a store
+//!   (Secrets Manager, S3, SSM, CSMS, OBS, SCM): the source spec and secret parsing are pure,
+//!   the fetch uses [`aws`] (SigV4 clients) and [`huawei`] (CSMS, OBS).
+//! - [`endpoint`]: configured endpoints, `https://` or loopback only.
 //! - [`result`]: the per-domain result and summary (pure data).
 //! - [`handler`]: one handler shared by every platform: request in, result out.
 //! - [`event`]: platform events (API Gateway, Function URL, schedules, destinations, Step
@@ -23,10 +27,12 @@
 //! - `sim` (feature `sim`): the Huawei CDN simulator used by tests and `make demo`.
 
 pub mod app;
+pub mod aws;
 pub mod cert;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod endpoint;
 pub mod event;
 pub mod handler;
 pub mod http;
@@ -36,3 +42,4 @@ pub mod result;
 pub mod runtime;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod source;

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::huawei::credential::Secret;
+use crate::source::CertificateSource;
 
 /// Which domains a request deploys to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -24,6 +25,8 @@ pub enum CertificateInput {
     Pem { chain: String, private_key: Secret },
     /// A certificate already in Cloud Certificate Manager.
     Scm { id: String },
+    /// A store to read the certificate from at run time.
+    Source(CertificateSource),
 }
 
 /// `options` of a request, defaults applied.
@@ -107,6 +110,7 @@ pub const TOP_FIELDS: &[&str] = &[
     "private_key",
     "certificate_name",
     "scm_certificate_id",
+    "certificate_source",
     "enterprise_project_id",
     "options",
 ];
@@ -121,7 +125,12 @@ const OPTION_FIELDS: &[&str] = &[
     "fail_on_error",
     "warn_days",
 ];
-const CERT_FIELDS: &[&str] = &["certificate", "private_key", "scm_certificate_id"];
+const CERT_FIELDS: &[&str] = &[
+    "certificate",
+    "private_key",
+    "scm_certificate_id",
+    "certificate_source",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,6 +147,8 @@ struct RawRequest {
     certificate_name: Option<String>,
     #[serde(default)]
     scm_certificate_id: Option<String>,
+    #[serde(default)]
+    certificate_source: Option<CertificateSource>,
     #[serde(default)]
     enterprise_project_id: Option<String>,
     #[serde(default)]
@@ -326,7 +337,27 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
     }
 
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let certificate = match (
+    let certificate = if let Some(source) = raw.certificate_source {
+        let inline = [
+            ("certificate", &raw.certificate),
+            ("private_key", &raw.private_key),
+            ("scm_certificate_id", &raw.scm_certificate_id),
+        ];
+        if let Some((name, _)) = inline
+            .iter()
+            .find(|(_, v)| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
+        {
+            return Err(RequestError::new(
+                "certificate_source",
+                format!("give either `certificate_source` or `{name}`, not both"),
+            ));
+        }
+        source
+            .check()
+            .map_err(|(field, message)| RequestError::new(field, message))?;
+        CertificateInput::Source(source)
+    } else {
+        match (
         non_empty(raw.certificate),
         non_empty(raw.private_key),
         non_empty(raw.scm_certificate_id),
@@ -359,9 +390,10 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         (None, None, None) => {
             return Err(RequestError::new(
                 "certificate",
-                "missing: give `certificate` + `private_key` (PEM) or `scm_certificate_id`",
+                "missing: give `certificate` + `private_key` (PEM), `scm_certificate_id` or `certificate_source`",
             ))
         }
+    }
     };
 
     let certificate_name = non_empty(raw.certificate_name).map(|n| n.trim().to_string());
@@ -625,5 +657,43 @@ mod tests {
         let merged = merge_defaults(&defaults, &json!({"domains": ["img.example.com"]}));
         assert_eq!(merged["domains"], json!(["img.example.com"]));
         assert_eq!(merged["scm_certificate_id"], "scs-old");
+    }
+
+    #[test]
+    fn certificate_source_replaces_the_inline_forms() {
+        let v = json!({"domains": ["a.example.com"],
+                       "certificate_source": {"type": "secretsmanager", "secret_id": "prod/x"}});
+        match strict(v).unwrap().certificate {
+            CertificateInput::Source(s) => assert_eq!(s.kind(), "secretsmanager"),
+            other => panic!("{other:?}"),
+        }
+        let v = json!({"domains": ["a.example.com"], "private_key": "K",
+                       "certificate_source": {"type": "scm", "certificate_id": "scs1"}});
+        let e = strict(v).unwrap_err();
+        assert_eq!(e.field, "certificate_source");
+        assert!(e.message.contains("`private_key`"), "{e}");
+        let v = json!({"domains": ["a.example.com"],
+                       "certificate_source": {"type": "s3", "bucket": "b"}});
+        assert_eq!(strict(v).unwrap_err().field, "certificate_source.keys");
+        let v = json!({"domains": ["a.example.com"],
+                       "certificate_source": {"type": "ftp", "host": "x"}});
+        let e = strict(v).unwrap_err();
+        assert!(e.field.starts_with("certificate_source"), "{e}");
+        assert!(e.message.contains("ftp"), "{e}");
+    }
+
+    #[test]
+    fn an_event_certificate_replaces_a_default_source_and_back() {
+        let defaults = json!({"domains": ["www.example.com"],
+                              "certificate_source": {"type": "scm", "certificate_id": "scs1"}});
+        let merged = merge_defaults(&defaults, &json!({"certificate": "C", "private_key": "K"}));
+        assert!(merged.get("certificate_source").is_none());
+        let defaults = json!({"domains": ["www.example.com"], "scm_certificate_id": "scs-old"});
+        let merged = merge_defaults(
+            &defaults,
+            &json!({"certificate_source": {"type": "scm", "certificate_id": "scs2"}}),
+        );
+        assert!(merged.get("scm_certificate_id").is_none());
+        assert!(strict(merged).is_ok());
     }
 }

@@ -51,6 +51,10 @@ pub struct ErrorInfo {
     /// The request field at fault, for an invalid request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Why, in a word, when the code alone does not say (a `certificate_source` error:
+    /// `not_found`, `access_denied`, `bad_json_key`, `key_mismatch`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl ErrorInfo {
@@ -62,7 +66,14 @@ impl ErrorInfo {
             http_status: None,
             retryable,
             field: None,
+            reason: None,
         }
+    }
+
+    /// The same error, with its reason word.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
     }
 
     /// The same error, naming the request field at fault.
@@ -198,6 +209,9 @@ pub struct CertificateSummary {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scm_certificate_id: Option<String>,
+    /// The store it was read from (`certificate_source`), described.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub leaf: Option<CertificateInfo>,
 }

@@ -382,6 +382,7 @@ pub fn error_info(e: &CdnError) -> ErrorInfo {
         http_status: e.http_status(),
         retryable: e.retryable(),
         field: None,
+        reason: None,
     }
 }
 

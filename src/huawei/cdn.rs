@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
-use reqwest::{Method, Url};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use super::credential::Credentials;
@@ -17,67 +17,13 @@ use super::model::{
 use super::quota::{Api, Pacer};
 use super::sign::{self, SignableRequest};
 use crate::clock::SharedClock;
+pub use crate::endpoint::{Endpoint, EndpointError};
 
 /// The public CDN endpoint (the CDN API is global).
 pub const DEFAULT_ENDPOINT: &str = "https://cdn.myhuaweicloud.com";
 
 /// Connect timeout of every call; the read timeout is set per call from the budget.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The configured endpoint is unusable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EndpointError {
-    #[error("HUAWEICLOUD_CDN_ENDPOINT `{0}` is not a URL")]
-    NotUrl(String),
-    #[error("HUAWEICLOUD_CDN_ENDPOINT `{0}` must use https:// (http:// only for loopback hosts)")]
-    Insecure(String),
-}
-
-/// A validated API endpoint: `https://host[:port]`, or `http://` on a loopback host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    base: Url,
-    host_header: String,
-}
-
-impl Endpoint {
-    /// Parses and checks an endpoint URL.
-    pub fn parse(s: &str) -> Result<Self, EndpointError> {
-        let base = Url::parse(s.trim()).map_err(|_| EndpointError::NotUrl(s.to_string()))?;
-        let host = base
-            .host_str()
-            .ok_or_else(|| EndpointError::NotUrl(s.to_string()))?
-            .to_string();
-        match base.scheme() {
-            "https" => {}
-            "http" if is_loopback(&host) => {}
-            _ => return Err(EndpointError::Insecure(s.to_string())),
-        }
-        let host_header = match base.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host,
-        };
-        Ok(Self { base, host_header })
-    }
-
-    /// The value of the `Host` header (and of the signed `host`).
-    pub fn host(&self) -> &str {
-        &self.host_header
-    }
-
-    /// The endpoint as given.
-    pub fn as_str(&self) -> &str {
-        self.base.as_str().trim_end_matches('/')
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
 
 /// A decoded answer with the `X-Request-Id` the CDN gave it.
 #[derive(Debug, Clone)]
@@ -398,7 +344,7 @@ impl CdnClient {
         timeout: Duration,
     ) -> Result<Answer<Vec<u8>>, CdnError> {
         let body = body.unwrap_or_default();
-        let mut url = self.endpoint.base.clone();
+        let mut url = self.endpoint.url().clone();
         url.set_path(path);
         if !query.is_empty() {
             url.set_query(Some(&sign::canonical_query(query)));
@@ -519,31 +465,5 @@ fn transport_error(e: reqwest::Error) -> CdnError {
     CdnError::Transport {
         timed_out: e.is_timeout(),
         message,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoint_rules() {
-        assert!(Endpoint::parse("https://cdn.myhuaweicloud.com").is_ok());
-        let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(e.host(), "127.0.0.1:8080");
-        assert!(Endpoint::parse("http://localhost:1").is_ok());
-        assert!(Endpoint::parse("http://[::1]:1").is_ok());
-        assert_eq!(
-            Endpoint::parse("http://cdn.example.com"),
-            Err(EndpointError::Insecure("http://cdn.example.com".into()))
-        );
-        assert!(Endpoint::parse("http://10.0.0.1").is_err());
-        assert!(Endpoint::parse("not a url").is_err());
-        assert_eq!(
-            Endpoint::parse("https://cdn.myhuaweicloud.com")
-                .unwrap()
-                .host(),
-            "cdn.myhuaweicloud.com"
-        );
     }
 }

@@ -6,3 +6,4 @@ pub mod error;
 pub mod model;
 pub mod quota;
 pub mod sign;
+pub mod stores;

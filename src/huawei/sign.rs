@@ -4,7 +4,7 @@
 //! (huaweicloud-sdk-go-v3 `core/auth/signer`). The known-answer vectors in
 //! `../shared/vectors/huawei-signing.json` pin every step.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 /// The algorithm name that opens the string to sign and the `Authorization` header.

@@ -104,6 +104,7 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             http_auth: Default::default(),
             quotas: Default::default(),
             concurrency: None,
+            sources: Default::default(),
         },
         clock: clock::system(),
         engine: EngineConfig::default(),

@@ -1,0 +1,347 @@
+//! Huawei Cloud as a certificate store: CSMS secrets (signed like every Huawei API call, by
+//! [`super::sign`]) and OBS objects (OBS takes its own header signature, `OBS AK:signature`,
+//! HMAC-SHA1 over the verb, date, `x-obs-*` headers and resource; not the APIG signature).
+
+use std::time::Duration;
+
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::{Method, Url};
+use serde::Deserialize;
+
+use super::credential::Credentials;
+use super::error::parse_error_body;
+use super::sign::{self, uri_encode, SignableRequest};
+use crate::clock::SharedClock;
+use crate::endpoint::Endpoint;
+use crate::source::error::{FetchError, Reason};
+use crate::source::wire::{self, xml_field};
+
+/// Where the Huawei stores are: `HUAWEICLOUD_CSMS_ENDPOINT`, `HUAWEICLOUD_OBS_ENDPOINT`, or the
+/// public regional endpoints of `HUAWEICLOUD_SDK_REGION`; the project of CSMS secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub csms_endpoint: Option<Endpoint>,
+    /// The OBS endpoint, and whether it was configured (then path-style addressing).
+    pub obs_endpoint: Option<(Endpoint, bool)>,
+    pub project_id: Option<String>,
+}
+
+impl StoreConfig {
+    /// Reads the variables through `env`; `Err((variable, message))` for an unusable endpoint.
+    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, (String, String)> {
+        let get = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let region = get("HUAWEICLOUD_SDK_REGION");
+        let parse = |var: &str| -> Result<Option<Endpoint>, (String, String)> {
+            get(var)
+                .map(|v| Endpoint::parse(&v).map_err(|e| (var.to_string(), e.to_string())))
+                .transpose()
+        };
+        let public = |service: &str| {
+            region.as_deref().and_then(|r| {
+                Endpoint::parse(&format!("https://{service}.{r}.myhuaweicloud.com")).ok()
+            })
+        };
+        let csms_endpoint = parse("HUAWEICLOUD_CSMS_ENDPOINT")?.or_else(|| public("kms"));
+        let obs_endpoint = match parse("HUAWEICLOUD_OBS_ENDPOINT")? {
+            Some(e) => Some((e, true)),
+            None => public("obs").map(|e| (e, false)),
+        };
+        // FunctionGraph gives the function's project as RUNTIME_PROJECT_ID.
+        let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID").or_else(|| get("RUNTIME_PROJECT_ID"));
+        Ok(Self {
+            csms_endpoint,
+            obs_endpoint,
+            project_id,
+        })
+    }
+}
+
+/// A client of CSMS and OBS with the function's Huawei credentials.
+#[derive(Debug, Clone)]
+pub struct StoreClient {
+    http: reqwest::Client,
+    config: StoreConfig,
+    credentials: Option<Credentials>,
+    clock: SharedClock,
+}
+
+#[derive(Deserialize)]
+struct VersionAnswer {
+    version: SecretVersion,
+}
+
+#[derive(Deserialize)]
+struct SecretVersion {
+    secret_string: Option<String>,
+    secret_binary: Option<String>,
+}
+
+impl StoreClient {
+    pub fn new(
+        config: StoreConfig,
+        credentials: Option<Credentials>,
+        clock: SharedClock,
+    ) -> Result<Self, FetchError> {
+        Ok(Self {
+            http: wire::client()?,
+            config,
+            credentials,
+            clock,
+        })
+    }
+
+    fn credentials(&self) -> Result<&Credentials, FetchError> {
+        self.credentials.as_ref().ok_or_else(|| {
+            FetchError::new(
+                Reason::NotConfigured,
+                "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
+            )
+        })
+    }
+
+    /// CSMS ShowSecretVersion: the secret's text.
+    pub async fn secret(
+        &self,
+        name: &str,
+        version: &str,
+        timeout: Duration,
+    ) -> Result<String, FetchError> {
+        let credentials = self.credentials()?;
+        let endpoint = self.config.csms_endpoint.as_ref().ok_or_else(|| {
+            FetchError::new(
+                Reason::NotConfigured,
+                "HUAWEICLOUD_CSMS_ENDPOINT (or HUAWEICLOUD_SDK_REGION) is not set",
+            )
+        })?;
+        let project = self.config.project_id.as_deref().ok_or_else(|| {
+            FetchError::new(
+                Reason::NotConfigured,
+                "HUAWEICLOUD_SDK_PROJECT_ID (or RUNTIME_PROJECT_ID) is not set",
+            )
+        })?;
+        let path = format!(
+            "/v1/{}/secrets/{}/versions/{}",
+            uri_encode(project),
+            uri_encode(name),
+            uri_encode(version)
+        );
+        let mut headers: Vec<(String, String)> = vec![
+            ("Content-Type".into(), "application/json".into()),
+            (
+                sign::DATE_HEADER.into(),
+                sign::sdk_date(self.clock.unix_now()),
+            ),
+            ("Host".into(), endpoint.host().to_string()),
+        ];
+        if let Some(token) = &credentials.security_token {
+            headers.push(("X-Security-Token".into(), token.expose().to_string()));
+        }
+        let authorization = sign::sign(
+            &SignableRequest {
+                method: "GET",
+                path: &path,
+                query: &[],
+                headers: &headers,
+                body: &[],
+            },
+            &credentials.access_key,
+            credentials.secret_key.expose(),
+        );
+        headers.push(("Authorization".into(), authorization));
+        let url = url(&format!("{}{path}", endpoint.as_str()))?;
+        let reply = wire::send(&self.http, Method::GET, url, &headers, Vec::new(), timeout).await?;
+        if !(200..300).contains(&reply.status) {
+            let (code, message) = parse_error_body(&reply.body).unwrap_or_default();
+            return Err(FetchError::answer(
+                reply.status,
+                &code,
+                &message,
+                reply.header("x-request-id"),
+            ));
+        }
+        let answer: VersionAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
+            FetchError::new(Reason::Rejected, format!("unexpected CSMS answer: {e}"))
+        })?;
+        match (answer.version.secret_string, answer.version.secret_binary) {
+            (Some(s), _) => Ok(s),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+                .and_then(|v| String::from_utf8(v).ok())
+                .ok_or_else(|| {
+                    FetchError::new(Reason::InvalidContent, "secret_binary is not UTF-8 text")
+                }),
+            (None, None) => Err(FetchError::new(
+                Reason::InvalidContent,
+                "the secret version holds no secret_string",
+            )),
+        }
+    }
+
+    /// OBS GetObject: the object's bytes.
+    pub async fn object(
+        &self,
+        bucket: &str,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, FetchError> {
+        let credentials = self.credentials()?;
+        let (endpoint, overridden) = self.config.obs_endpoint.as_ref().ok_or_else(|| {
+            FetchError::new(
+                Reason::NotConfigured,
+                "HUAWEICLOUD_OBS_ENDPOINT (or HUAWEICLOUD_SDK_REGION) is not set",
+            )
+        })?;
+        let encoded_key = key.split('/').map(uri_encode).collect::<Vec<_>>().join("/");
+        let scheme = endpoint.url().scheme();
+        let host = endpoint.host();
+        let target = if *overridden {
+            format!("{scheme}://{host}/{bucket}/{encoded_key}")
+        } else {
+            format!("{scheme}://{bucket}.{host}/{encoded_key}")
+        };
+        let date = http_date(self.clock.unix_now());
+        let mut obs_headers: Vec<(String, String)> = Vec::new();
+        if let Some(token) = &credentials.security_token {
+            obs_headers.push(("x-obs-security-token".into(), token.expose().to_string()));
+        }
+        let resource = format!("/{bucket}/{encoded_key}");
+        let to_sign = obs_string_to_sign("GET", "", "", &date, &obs_headers, &resource);
+        let signature = obs_signature(credentials.secret_key.expose(), &to_sign);
+        let mut headers = obs_headers;
+        headers.push(("Date".into(), date));
+        headers.push((
+            "Authorization".into(),
+            format!("OBS {}:{signature}", credentials.access_key),
+        ));
+        let reply = wire::send(
+            &self.http,
+            Method::GET,
+            url(&target)?,
+            &headers,
+            Vec::new(),
+            timeout,
+        )
+        .await?;
+        if (200..300).contains(&reply.status) {
+            return Ok(reply.body);
+        }
+        let code = xml_field(&reply.body, "Code").unwrap_or_default();
+        let message = xml_field(&reply.body, "Message").unwrap_or_default();
+        Err(FetchError::answer(
+            reply.status,
+            &code,
+            &message,
+            reply.header("x-obs-request-id"),
+        ))
+    }
+}
+
+fn url(s: &str) -> Result<Url, FetchError> {
+    Url::parse(s).map_err(|e| FetchError::new(Reason::Rejected, format!("URL {s}: {e}")))
+}
+
+/// OBS's string to sign: verb, Content-MD5, Content-Type, Date, the `x-obs-*` headers
+/// (lower-case, sorted, `name:value\n`) and the resource `/bucket/key`.
+pub fn obs_string_to_sign(
+    method: &str,
+    content_md5: &str,
+    content_type: &str,
+    date: &str,
+    obs_headers: &[(String, String)],
+    resource: &str,
+) -> String {
+    let mut canonical: Vec<(String, String)> = obs_headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
+        .filter(|(k, _)| k.starts_with("x-obs-"))
+        .collect();
+    canonical.sort();
+    let headers: String = canonical
+        .iter()
+        .map(|(k, v)| format!("{k}:{v}\n"))
+        .collect();
+    format!("{method}\n{content_md5}\n{content_type}\n{date}\n{headers}{resource}")
+}
+
+/// Base64 of HMAC-SHA1 keyed with the secret key.
+pub fn obs_signature(secret_key: &str, string_to_sign: &str) -> String {
+    let mut mac =
+        Hmac::<sha1::Sha1>::new_from_slice(secret_key.as_bytes()).expect("HMAC takes any key");
+    mac.update(string_to_sign.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// An RFC 1123 date in GMT (`Sat, 28 Nov 2026 14:03:20 GMT`), as the `Date` header carries.
+pub fn http_date(unix: i64) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[t.weekday().number_days_from_monday() as usize],
+        t.day(),
+        MONTHS[t.month() as usize - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_795_874_600), "Sat, 28 Nov 2026 14:03:20 GMT");
+    }
+
+    #[test]
+    fn obs_string_to_sign_layout() {
+        let s = obs_string_to_sign(
+            "GET",
+            "",
+            "",
+            "Sat, 28 Nov 2026 14:03:20 GMT",
+            &[("X-Obs-Security-Token".into(), "t".into())],
+            "/certs/live/fullchain.pem",
+        );
+        assert_eq!(
+            s,
+            "GET\n\n\nSat, 28 Nov 2026 14:03:20 GMT\nx-obs-security-token:t\n/certs/live/fullchain.pem"
+        );
+    }
+
+    #[test]
+    fn endpoints_from_region_or_override() {
+        let env = |k: &str| match k {
+            "HUAWEICLOUD_SDK_REGION" => Some("ap-southeast-1".to_string()),
+            "RUNTIME_PROJECT_ID" => Some("p1".to_string()),
+            _ => None,
+        };
+        let c = StoreConfig::from_env(&env).unwrap();
+        assert_eq!(
+            c.csms_endpoint.unwrap().host(),
+            "kms.ap-southeast-1.myhuaweicloud.com"
+        );
+        assert_eq!(c.project_id.as_deref(), Some("p1"));
+        let env = |k: &str| {
+            (k == "HUAWEICLOUD_OBS_ENDPOINT").then(|| "http://obs.example.com".to_string())
+        };
+        assert_eq!(
+            StoreConfig::from_env(&env).unwrap_err().0,
+            "HUAWEICLOUD_OBS_ENDPOINT"
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! Certificate sources: a request may name where the certificate lives instead of carrying it
+//! (`certificate_source`), so a schedule's input and the environment never hold a private key.
+//! The spec and the secret layouts are pure ([`spec`], [`extract`]); [`fetch`] reads the store
+//! (AWS by [`crate::aws`], Huawei CSMS/OBS by [`crate::huawei::stores`]) within the budget.
+
+pub mod error;
+pub mod extract;
+pub mod spec;
+pub mod wire;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::aws::{AwsClient, AwsConfig};
+use crate::clock::SharedClock;
+use crate::huawei::credential::{Credentials, Secret};
+use crate::huawei::stores::{StoreClient, StoreConfig};
+pub use error::{FetchError, Reason};
+use extract::Pair;
+pub use spec::CertificateSource;
+use spec::{resolve, Locations};
+
+/// Attempts of one store call when the store is unavailable.
+const ATTEMPTS: u32 = 3;
+/// The longest a single store call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the stores are and the keys to read them (from the environment).
+#[derive(Debug, Clone, Default)]
+pub struct SourceConfig {
+    pub aws: AwsConfig,
+    pub huawei: StoreConfig,
+}
+
+/// What a source holds: a chain and key to validate like an inline one, or an SCM id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    Pem { chain: String, private_key: Secret },
+    Scm { id: String },
+}
+
+/// A source that could not be read: which one, why, and the store's own words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {} ({detail})", reason.word().replace('_', " "))]
+pub struct SourceError {
+    pub source_name: String,
+    pub reason: Reason,
+    pub detail: String,
+    pub request_id: Option<String>,
+}
+
+impl SourceError {
+    fn new(source: &CertificateSource, e: FetchError) -> Self {
+        Self {
+            source_name: source.describe(),
+            reason: e.reason,
+            detail: e.detail,
+            request_id: e.request_id,
+        }
+    }
+}
+
+/// Reads the certificate from `source` before `deadline`. `huawei` signs CSMS and OBS calls.
+pub async fn fetch(
+    source: &CertificateSource,
+    config: &SourceConfig,
+    huawei: Option<Credentials>,
+    clock: SharedClock,
+    deadline: Instant,
+) -> Result<Fetched, SourceError> {
+    let wrap = |e: FetchError| SourceError::new(source, e);
+    let pair = match source {
+        CertificateSource::Scm(s) => {
+            return Ok(Fetched::Scm {
+                id: s.certificate_id.trim().to_string(),
+            })
+        }
+        CertificateSource::SecretsManager(s) => {
+            let aws = AwsClient::new(config.aws.clone(), clock).map_err(wrap)?;
+            let stage = s.version_stage.as_deref();
+            let text = retrying(deadline, |t| aws.get_secret_value(&s.secret_id, stage, t))
+                .await
+                .map_err(wrap)?;
+            extract::from_secret(&text, s.json_keys.as_ref()).map_err(|e| extracted(source, e))?
+        }
+        CertificateSource::HuaweiCsms(s) => {
+            let store = StoreClient::new(config.huawei.clone(), huawei, clock).map_err(wrap)?;
+            let version = s.version.as_deref().unwrap_or("latest");
+            let text = retrying(deadline, |t| store.secret(&s.secret_name, version, t))
+                .await
+                .map_err(wrap)?;
+            extract::from_secret(&text, s.json_keys.as_ref()).map_err(|e| extracted(source, e))?
+        }
+        CertificateSource::S3(o) => {
+            let aws = AwsClient::new(config.aws.clone(), clock).map_err(wrap)?;
+            let names = resolve(&o.keys, &o.prefix);
+            read_pair(
+                source,
+                &names,
+                |key, t| {
+                    let aws = aws.clone();
+                    let bucket = o.bucket.clone();
+                    async move { aws.get_object(&bucket, &key, t).await }
+                },
+                deadline,
+            )
+            .await?
+        }
+        CertificateSource::HuaweiObs(o) => {
+            let store = StoreClient::new(config.huawei.clone(), huawei, clock).map_err(wrap)?;
+            let names = resolve(&o.keys, &o.prefix);
+            read_pair(
+                source,
+                &names,
+                |key, t| {
+                    let store = store.clone();
+                    let bucket = o.bucket.clone();
+                    async move { store.object(&bucket, &key, t).await }
+                },
+                deadline,
+            )
+            .await?
+        }
+        CertificateSource::Ssm(p) => {
+            let aws = AwsClient::new(config.aws.clone(), clock).map_err(wrap)?;
+            let names = resolve(&p.parameters, &p.prefix);
+            read_pair(
+                source,
+                &names,
+                |name, t| {
+                    let aws = aws.clone();
+                    async move { aws.get_parameter(&name, t).await.map(String::into_bytes) }
+                },
+                deadline,
+            )
+            .await?
+        }
+    };
+    Ok(Fetched::Pem {
+        chain: pair.chain,
+        private_key: pair.private_key,
+    })
+}
+
+fn extracted(source: &CertificateSource, e: extract::ExtractError) -> SourceError {
+    let reason = if e.reason() == "bad_json_key" {
+        Reason::BadJsonKey
+    } else {
+        Reason::InvalidContent
+    };
+    SourceError::new(source, FetchError::new(reason, e.to_string()))
+}
+
+/// Reads a chain (or a leaf and its chain) and a key stored as separate objects or parameters.
+async fn read_pair<F, Fut>(
+    source: &CertificateSource,
+    names: &Locations,
+    read: F,
+    deadline: Instant,
+) -> Result<Pair, SourceError>
+where
+    F: Fn(String, Duration) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, FetchError>>,
+{
+    let get = |name: String| {
+        let read = &read;
+        async move {
+            let bytes = retrying(deadline, |t| read(name.clone(), t))
+                .await
+                .map_err(|e| {
+                    SourceError::new(
+                        source,
+                        FetchError {
+                            detail: format!("`{name}`: {}", e.detail),
+                            ..e
+                        },
+                    )
+                })?;
+            extract::text(&name, bytes).map_err(|e| extracted(source, e))
+        }
+    };
+    let leaf = get(names.certificate.clone()).await?;
+    let chain = match &names.chain {
+        Some(c) => extract::join(&leaf, Some(&get(c.clone()).await?)),
+        None => leaf,
+    };
+    let key = get(names.private_key.clone()).await?;
+    Ok(Pair {
+        chain,
+        private_key: Secret::new(key),
+    })
+}
+
+/// Runs a store call, again while the store is unavailable and time is left.
+async fn retrying<T, F, Fut>(deadline: Instant, call: F) -> Result<T, FetchError>
+where
+    F: Fn(Duration) -> Fut,
+    Fut: Future<Output = Result<T, FetchError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(100) {
+            return Err(FetchError::new(
+                Reason::Unavailable,
+                "no time left in the budget to read the source",
+            ));
+        }
+        match call(left.min(CALL_TIMEOUT)).await {
+            Err(e) if e.retryable() && attempt < ATTEMPTS => {
+                let pause = Duration::from_millis(200 * 3u64.pow(attempt - 1))
+                    + Duration::from_millis(fastrand::u64(0..100));
+                if Instant::now() + pause >= deadline {
+                    return Err(e);
+                }
+                tracing::warn!(attempt, error = %e, "certificate source unavailable; retrying");
+                tokio::time::sleep(pause).await;
+            }
+            other => return other,
+        }
+    }
+}

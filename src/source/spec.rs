@@ -1,0 +1,252 @@
+//! `certificate_source`: where a request says the certificate lives. Parsed strictly and checked
+//! here (pure); fetched by [`super::fetch`].
+
+use serde::Deserialize;
+
+/// The object or parameter names of a full chain (or a leaf with `chain` apart) and its key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Locations {
+    /// The full chain, leaf first (or only the leaf when `chain` is given).
+    pub certificate: String,
+    pub private_key: String,
+    /// The intermediates, when stored apart from the leaf; joined after it.
+    #[serde(default)]
+    pub chain: Option<String>,
+}
+
+/// A Secrets Manager secret (or a CSMS secret).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsManagerSource {
+    /// Name or ARN.
+    pub secret_id: String,
+    /// The JSON keys of the secret; absent: the common issuers' layouts are tried.
+    #[serde(default)]
+    pub json_keys: Option<Locations>,
+    /// `AWSCURRENT` when absent.
+    #[serde(default)]
+    pub version_stage: Option<String>,
+}
+
+/// Objects in an S3 or OBS bucket: `keys`, or a `prefix` holding `fullchain.pem` and `privkey.pem`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectSource {
+    pub bucket: String,
+    #[serde(default)]
+    pub keys: Option<Locations>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// SSM parameters: `parameters`, or a `prefix` (a path such as `/certs/example.com/`) holding
+/// `fullchain.pem` and `privkey.pem`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSource {
+    #[serde(default)]
+    pub parameters: Option<Locations>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// A Huawei Cloud CSMS secret.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsmsSource {
+    pub secret_name: String,
+    #[serde(default)]
+    pub json_keys: Option<Locations>,
+    /// A version id; `latest` when absent.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// A certificate already in Huawei Cloud Certificate Manager.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScmSource {
+    pub certificate_id: String,
+}
+
+/// Where the certificate lives, by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CertificateSource {
+    #[serde(rename = "secretsmanager")]
+    SecretsManager(SecretsManagerSource),
+    S3(ObjectSource),
+    Ssm(ParameterSource),
+    HuaweiCsms(CsmsSource),
+    HuaweiObs(ObjectSource),
+    Scm(ScmSource),
+}
+
+/// The file names a `prefix` holds (certbot's layout).
+pub const FULLCHAIN_FILE: &str = "fullchain.pem";
+pub const PRIVKEY_FILE: &str = "privkey.pem";
+
+impl CertificateSource {
+    /// The `type` word.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SecretsManager(_) => "secretsmanager",
+            Self::S3(_) => "s3",
+            Self::Ssm(_) => "ssm",
+            Self::HuaweiCsms(_) => "huawei_csms",
+            Self::HuaweiObs(_) => "huawei_obs",
+            Self::Scm(_) => "scm",
+        }
+    }
+
+    /// A short human name for logs, errors and the result (no secret in it).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::SecretsManager(s) => format!("secretsmanager secret `{}`", s.secret_id),
+            Self::S3(o) => format!("s3 bucket `{}`", o.bucket),
+            Self::Ssm(p) => match (&p.prefix, &p.parameters) {
+                (Some(prefix), _) => format!("ssm parameters under `{prefix}`"),
+                (None, Some(l)) => format!("ssm parameter `{}`", l.certificate),
+                (None, None) => "ssm parameters".to_string(),
+            },
+            Self::HuaweiCsms(s) => format!("huawei_csms secret `{}`", s.secret_name),
+            Self::HuaweiObs(o) => format!("huawei_obs bucket `{}`", o.bucket),
+            Self::Scm(s) => format!("scm certificate `{}`", s.certificate_id),
+        }
+    }
+
+    /// Checks what serde cannot: required names not blank, `keys` xor `prefix`.
+    /// `Err((field path, message))`.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let blank = |field: &str, v: &str| -> Result<(), (String, String)> {
+            if v.trim().is_empty() {
+                Err((
+                    format!("certificate_source.{field}"),
+                    "must not be empty".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let locations = |field: &str, l: &Locations| -> Result<(), (String, String)> {
+            blank(&format!("{field}.certificate"), &l.certificate)?;
+            blank(&format!("{field}.private_key"), &l.private_key)?;
+            if let Some(c) = &l.chain {
+                blank(&format!("{field}.chain"), c)?;
+            }
+            Ok(())
+        };
+        let one_of = |keys: &Option<Locations>, prefix: &Option<String>, field: &str| {
+            match (
+            keys, prefix,
+        ) {
+            (Some(_), Some(_)) => Err((
+                "certificate_source.prefix".to_string(),
+                format!("give `{field}` or `prefix`, not both"),
+            )),
+            (None, None) => Err((
+                format!("certificate_source.{field}"),
+                format!("give `{field}` (certificate, private_key) or a `prefix` holding {FULLCHAIN_FILE} and {PRIVKEY_FILE}"),
+            )),
+            (Some(l), None) => locations(field, l),
+            (None, Some(_)) => Ok(()),
+        }
+        };
+        match self {
+            Self::SecretsManager(s) => {
+                blank("secret_id", &s.secret_id)?;
+                s.json_keys
+                    .as_ref()
+                    .map_or(Ok(()), |l| locations("json_keys", l))
+            }
+            Self::S3(o) | Self::HuaweiObs(o) => {
+                blank("bucket", &o.bucket)?;
+                one_of(&o.keys, &o.prefix, "keys")
+            }
+            Self::Ssm(p) => one_of(&p.parameters, &p.prefix, "parameters"),
+            Self::HuaweiCsms(s) => {
+                blank("secret_name", &s.secret_name)?;
+                s.json_keys
+                    .as_ref()
+                    .map_or(Ok(()), |l| locations("json_keys", l))
+            }
+            Self::Scm(s) => blank("certificate_id", &s.certificate_id),
+        }
+    }
+}
+
+/// The names to read for an object or parameter source: the given ones, or the prefix's files.
+pub fn resolve(keys: &Option<Locations>, prefix: &Option<String>) -> Locations {
+    match (keys, prefix) {
+        (Some(l), _) => l.clone(),
+        (None, p) => {
+            let p = p.as_deref().unwrap_or("");
+            Locations {
+                certificate: format!("{p}{FULLCHAIN_FILE}"),
+                private_key: format!("{p}{PRIVKEY_FILE}"),
+                chain: None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<CertificateSource, String> {
+        serde_json::from_value::<CertificateSource>(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_type_parses() {
+        let s = parse(json!({"type": "secretsmanager", "secret_id": "prod/cert"})).unwrap();
+        assert_eq!(s.kind(), "secretsmanager");
+        assert!(s.check().is_ok());
+        let s = parse(json!({"type": "s3", "bucket": "b", "prefix": "live/x/"})).unwrap();
+        assert!(s.check().is_ok());
+        let s =
+            parse(json!({"type": "ssm", "parameters": {"certificate": "/c", "private_key": "/k"}}))
+                .unwrap();
+        assert!(s.check().is_ok());
+        let s = parse(json!({"type": "huawei_csms", "secret_name": "cert"})).unwrap();
+        assert_eq!(s.kind(), "huawei_csms");
+        let s = parse(json!({"type": "huawei_obs", "bucket": "b", "keys": {"certificate": "a", "private_key": "b"}}))
+            .unwrap();
+        assert!(s.check().is_ok());
+        let s = parse(json!({"type": "scm", "certificate_id": "scs1"})).unwrap();
+        assert_eq!(s.describe(), "scm certificate `scs1`");
+    }
+
+    #[test]
+    fn typos_and_unknown_types_are_rejected() {
+        let e =
+            parse(json!({"type": "secretsmanager", "secret_id": "x", "jsonkeys": {}})).unwrap_err();
+        assert!(e.contains("unknown field `jsonkeys`"), "{e}");
+        let e = parse(json!({"type": "vault", "path": "x"})).unwrap_err();
+        assert!(e.contains("unknown variant `vault`"), "{e}");
+        let e = parse(json!({"secret_id": "x"})).unwrap_err();
+        assert!(e.contains("type"), "{e}");
+    }
+
+    #[test]
+    fn keys_or_prefix_not_both_nor_neither() {
+        let s = parse(json!({"type": "s3", "bucket": "b"})).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "certificate_source.keys");
+        let s = parse(json!({"type": "s3", "bucket": "b", "prefix": "p/",
+                            "keys": {"certificate": "a", "private_key": "b"}}))
+        .unwrap();
+        assert_eq!(s.check().unwrap_err().0, "certificate_source.prefix");
+        let s = parse(json!({"type": "s3", "bucket": " ", "prefix": "p/"})).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "certificate_source.bucket");
+    }
+
+    #[test]
+    fn a_prefix_holds_certbots_files() {
+        let l = resolve(&None, &Some("live/example.com/".into()));
+        assert_eq!(l.certificate, "live/example.com/fullchain.pem");
+        assert_eq!(l.private_key, "live/example.com/privkey.pem");
+    }
+}

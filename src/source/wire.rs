@@ -1,0 +1,127 @@
+//! One HTTP exchange with a certificate store (AWS or Huawei): headers already signed, a timeout
+//! of its own, the answer read whole (certificates are small; a cap keeps memory bounded).
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+
+use super::error::{FetchError, Reason};
+
+/// Connect timeout of a store call.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest answer read: a chain and key are a few KiB.
+const MAX_BODY: usize = 1 << 20;
+
+/// A store's answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// The HTTP client for store calls (rustls, no redirects: a redirect must not carry a signature
+/// elsewhere).
+pub fn client() -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("cdn-cert-deploy/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| FetchError::new(Reason::Unavailable, format!("HTTP client: {e}")))
+}
+
+/// Sends one request; any answer (2xx or not) is a `Reply`, only a transport failure is an error.
+pub async fn send(
+    http: &reqwest::Client,
+    method: Method,
+    url: Url,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Reply, FetchError> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+    {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| FetchError::new(Reason::Rejected, format!("header {k}: {e}")))?;
+        let mut value = HeaderValue::from_str(v)
+            .map_err(|e| FetchError::new(Reason::Rejected, format!("header {k}: {e}")))?;
+        value.set_sensitive(matches!(
+            name.as_str(),
+            "authorization" | "x-amz-security-token" | "x-security-token" | "x-obs-security-token"
+        ));
+        map.insert(name, value);
+    }
+    let transport = |e: reqwest::Error| {
+        let what = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else {
+            "transport error"
+        };
+        FetchError::new(Reason::Unavailable, format!("{what}: {}", e.without_url()))
+    };
+    let response = http
+        .request(method, url)
+        .headers(map)
+        .body(body)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.map_err(transport)?;
+    if bytes.len() > MAX_BODY {
+        return Err(FetchError::new(
+            Reason::InvalidContent,
+            format!("answer of {} bytes is larger than 1 MiB", bytes.len()),
+        ));
+    }
+    Ok(Reply {
+        status,
+        headers,
+        body: bytes.to_vec(),
+    })
+}
+
+/// The text between `<tag>` and `</tag>` of an XML error body (S3, OBS).
+pub fn xml_field(body: &[u8], tag: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    Some(text[start..end].trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_xml_error_fields() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a/b</Key></Error>"#;
+        assert_eq!(xml_field(body, "Code").as_deref(), Some("NoSuchKey"));
+        assert_eq!(
+            xml_field(body, "Message").as_deref(),
+            Some("The specified key does not exist.")
+        );
+        assert_eq!(xml_field(body, "Nope"), None);
+    }
+}

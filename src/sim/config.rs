@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Everything the simulator starts with.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimConfig {
     /// Access keys the gateway accepts.
@@ -29,10 +29,118 @@ pub struct SimConfig {
     /// It cannot set them; by default the simulator assumes the worst and resets them.
     #[serde(default)]
     pub batch_keeps_tls_and_ocsp: bool,
+    /// The project id CSMS paths must carry (`/v1/{project_id}/secrets/...`).
+    #[serde(default = "default_project_id")]
+    pub project_id: String,
+    /// CSMS secrets (ShowSecretVersion). A name given twice gets a second version.
+    #[serde(default)]
+    pub secrets: Vec<SimSecret>,
+    /// OBS objects (GetObject); their buckets are the buckets that exist.
+    #[serde(default)]
+    pub objects: Vec<SimObject>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            credentials: Vec::new(),
+            domains: Vec::new(),
+            quotas: Default::default(),
+            quota_time_scale: one(),
+            faults: Vec::new(),
+            scm_certificates: Vec::new(),
+            batch_keeps_tls_and_ocsp: false,
+            project_id: default_project_id(),
+            secrets: Vec::new(),
+            objects: Vec::new(),
+        }
+    }
+}
+
+/// The project id of a default configuration.
+pub const DEFAULT_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
+
+fn default_project_id() -> String {
+    DEFAULT_PROJECT_ID.into()
 }
 
 fn one() -> f64 {
     1.0
+}
+
+/// One CSMS secret: its name and the `secret_string` of its version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSecret {
+    pub name: String,
+    /// The `secret_string` ShowSecretVersion returns.
+    pub value: String,
+    /// When set, reading it is refused (403), as a missing IAM permission would.
+    #[serde(default)]
+    pub denied: bool,
+}
+
+impl SimSecret {
+    /// A readable secret.
+    pub fn new(name: &str, value: &str) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+            denied: false,
+        }
+    }
+}
+
+/// One OBS object. In JSON, `body` is a string (its UTF-8 bytes) or an array of bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimObject {
+    pub bucket: String,
+    /// The object key, decoded (`certs/site.pem`).
+    pub key: String,
+    #[serde(default, with = "body_serde")]
+    pub body: Vec<u8>,
+    /// When set, reading it is refused (403 `AccessDenied`).
+    #[serde(default)]
+    pub denied: bool,
+}
+
+impl SimObject {
+    /// A readable object.
+    pub fn new(bucket: &str, key: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            body: body.into(),
+            denied: false,
+        }
+    }
+}
+
+/// `body` as text when it is UTF-8, as an array of bytes otherwise.
+mod body_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(untagged)]
+    enum Body {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(body: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(body) {
+            Ok(text) => Body::Text(text.to_string()).serialize(s),
+            Err(_) => Body::Bytes(body.to_vec()).serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(match Body::deserialize(d)? {
+            Body::Text(text) => text.into_bytes(),
+            Body::Bytes(bytes) => bytes,
+        })
+    }
 }
 
 /// One accepted access key.
@@ -167,4 +275,28 @@ pub struct Fault {
     pub times: Option<u32>,
     #[serde(flatten)]
     pub kind: FaultKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_from_json() {
+        let cfg: SimConfig = serde_json::from_str(
+            r#"{"secrets": [{"name": "s", "value": "v", "denied": true}],
+                "objects": [{"bucket": "b", "key": "a/k.pem", "body": "text"},
+                            {"bucket": "b", "key": "bin", "body": [0, 159]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.project_id, DEFAULT_PROJECT_ID);
+        assert_eq!(cfg.quota_time_scale, 1.0);
+        assert!(cfg.secrets[0].denied);
+        assert_eq!(cfg.objects[0].body, b"text");
+        assert_eq!(cfg.objects[1].body, [0, 159]);
+        let back = serde_json::to_value(&cfg.objects).unwrap();
+        assert_eq!(back[0]["body"], "text");
+        assert_eq!(back[1]["body"], serde_json::json!([0, 159]));
+        assert_eq!(SimConfig::default().project_id, DEFAULT_PROJECT_ID);
+    }
 }

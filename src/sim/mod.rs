@@ -3,8 +3,15 @@
 //! `online` or `configure_failed`), applies the real PUT semantics (the https block resets what it
 //! omits), enforces the quotas (with a time scale) and injects faults. Tests start it on port 0;
 //! `cdn-sim` serves it for `make demo`.
+//!
+//! On the same port it also serves the two services certificates are read from: CSMS
+//! ShowSecretVersion ([`csms`], signed like the CDN calls) and OBS GetObject ([`obs`], the OBS
+//! header signature). Their calls are counted apart (`SimStats::csms_calls`, `obs_calls`,
+//! `service_calls`), never in the CDN statistics.
 
 pub mod config;
+pub mod csms;
+pub mod obs;
 mod server;
 pub mod state;
 
@@ -16,9 +23,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimCredential, SimDomainConfig,
+    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimCredential, SimDomainConfig, SimObject,
+    SimSecret, DEFAULT_PROJECT_ID,
 };
-pub use state::{DomainSnapshot, SimStats};
+pub use state::{DomainSnapshot, ServiceCall, SimStats};
 
 use crate::clock::{Clock, SystemClock};
 use server::Shared;
@@ -68,6 +76,25 @@ impl Simulator {
     /// A domain as it is now.
     pub fn domain(&self, name: &str) -> Option<DomainSnapshot> {
         self.lock().snapshot(name, Instant::now())
+    }
+
+    /// The project id CSMS paths must carry.
+    pub fn project_id(&self) -> String {
+        self.lock().secrets.project_id().to_string()
+    }
+
+    /// Adds a version of CSMS secret `name` holding `value` (it becomes the latest,
+    /// `SYSCURRENT`), creating the secret if new.
+    pub fn put_secret(&self, name: &str, value: &str) {
+        self.lock().secrets.put(name, value, SystemClock.unix_now());
+    }
+
+    /// Stores (or replaces) OBS object `key` (decoded, `certs/site.pem`) in `bucket`, creating
+    /// the bucket if new.
+    pub fn put_object(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
+        self.lock()
+            .objects
+            .put(bucket, key, body.into(), false, SystemClock.unix_now());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, state::SimState> {

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use super::config::{ErrorStyle, FaultKind, SimCredential};
 use super::state::SimState;
+use super::{csms, obs};
 use crate::clock::{Clock, SystemClock};
 use crate::huawei::credential::constant_time_eq;
 use crate::huawei::quota::Api;
@@ -88,6 +89,41 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         });
     }
 
+    let query = parse_query(parts.uri.query());
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    {
+        let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let first = seg.first().copied().unwrap_or_default();
+        if obs::claims(authorization, first, &st.objects) {
+            let headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                    (k.as_str().to_string(), v)
+                })
+                .collect();
+            let req = obs::ObsRequest {
+                method: &method,
+                raw_path: &path,
+                query: &query,
+                headers: &headers,
+            };
+            return Ok(obs::answer(
+                &mut st,
+                &shared.credentials,
+                &req,
+                SystemClock.unix_now(),
+            ));
+        }
+    }
+    if let Some(call) = csms::route(&method, &seg) {
+        return Ok(csms::answer(&shared, &parts, &path, &query, &body, call));
+    }
+
     let (api, domain) = match (method.as_str(), seg.as_slice()) {
         ("GET", ["v1.0", "cdn", "configuration", "domains", d]) => (Api::ShowDomainDetail, *d),
         ("GET", ["v1.1", "cdn", "configuration", "domains", d, "configs"]) => {
@@ -117,17 +153,6 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         }
     };
 
-    let query: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (sign::uri_decode(k), sign::uri_decode(v))
-        })
-        .collect();
     let now = Instant::now();
     let now_unix = SystemClock.unix_now();
 
@@ -223,9 +248,22 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     }
 }
 
+/// The decoded `key=value` pairs of a query string.
+fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (sign::uri_decode(k), sign::uri_decode(v))
+        })
+        .collect()
+}
+
 /// Checks a call's `Authorization` as the gateway does; `Err((code, message))` on failure.
 #[allow(clippy::too_many_arguments)]
-fn verify(
+pub(super) fn verify(
     st: &mut SimState,
     credentials: &[SimCredential],
     parts: &hyper::http::request::Parts,
@@ -342,7 +380,7 @@ fn check_signature(
     }
 }
 
-fn json_response(status: u16, body: &Value, request_id: &str) -> Response<Full<Bytes>> {
+pub(super) fn json_response(status: u16, body: &Value, request_id: &str) -> Response<Full<Bytes>> {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", "application/json;charset=UTF-8")
@@ -359,7 +397,7 @@ fn empty_response(status: u16, request_id: &str) -> Response<Full<Bytes>> {
         .expect("valid response")
 }
 
-fn error_response(
+pub(super) fn error_response(
     status: u16,
     code: &str,
     message: &str,
@@ -380,4 +418,211 @@ fn error_response(
 /// The loopback address to bind when none is given.
 pub(super) fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::{SimConfig, SimObject, SimSecret};
+    use super::super::obs::{self, Dialect};
+    use super::super::Simulator;
+    use super::*;
+    use crate::huawei::sign::SignableRequest;
+
+    const AK: &str = "AKSIM";
+    const SK: &str = "SKSIM";
+
+    async fn start() -> Simulator {
+        Simulator::start(SimConfig {
+            credentials: vec![SimCredential {
+                ak: AK.into(),
+                sk: SK.into(),
+                security_token: None,
+            }],
+            secrets: vec![
+                SimSecret::new("site-cert", "-----BEGIN CERTIFICATE-----"),
+                SimSecret {
+                    denied: true,
+                    ..SimSecret::new("locked", "x")
+                },
+            ],
+            objects: vec![
+                SimObject::new("certs", "site/my cert.pem", "PEM BODY"),
+                SimObject {
+                    denied: true,
+                    ..SimObject::new("certs", "locked.pem", "x")
+                },
+            ],
+            ..Default::default()
+        })
+        .await
+        .expect("simulator starts")
+    }
+
+    /// A GET signed with SDK-HMAC-SHA256, as the CDN and CSMS clients sign.
+    async fn apig_get(sim: &Simulator, path: &str, sk: &str) -> (u16, Value) {
+        let host = sim.addr().to_string();
+        let headers = vec![
+            ("Host".to_string(), host),
+            (
+                "X-Sdk-Date".to_string(),
+                sign::sdk_date(SystemClock.unix_now()),
+            ),
+        ];
+        let req = SignableRequest {
+            method: "GET",
+            path,
+            query: &[],
+            headers: &headers,
+            body: b"",
+        };
+        let mut call = reqwest::Client::new()
+            .get(format!("{}{path}", sim.endpoint()))
+            .header("Authorization", sign::sign(&req, AK, sk));
+        for (k, v) in &headers[1..] {
+            call = call.header(k, v);
+        }
+        let resp = call.send().await.expect("answer");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A GET signed with the OBS header signature (`None`: unsigned).
+    async fn obs_get(sim: &Simulator, path: &str, sk: Option<&str>) -> reqwest::Response {
+        let date = obs::http_date(SystemClock.unix_now());
+        let mut call = reqwest::Client::new()
+            .get(format!("{}{path}", sim.endpoint()))
+            .header("Date", &date);
+        if let Some(sk) = sk {
+            let headers = vec![("Date".to_string(), date)];
+            let sts = obs::string_to_sign(Dialect::Obs, "GET", &headers, path);
+            call = call.header(
+                "Authorization",
+                format!("OBS {AK}:{}", obs::signature(sk, &sts)),
+            );
+        }
+        call.send().await.expect("answer")
+    }
+
+    #[tokio::test]
+    async fn csms_show_secret_version() {
+        let sim = start().await;
+        let project = sim.project_id();
+        assert_eq!(project, super::super::DEFAULT_PROJECT_ID);
+        let path = |name: &str, v: &str| format!("/v1/{project}/secrets/{name}/versions/{v}");
+
+        let (status, body) = apig_get(&sim, &path("site-cert", "latest"), SK).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["version"]["secret_string"],
+            "-----BEGIN CERTIFICATE-----"
+        );
+        assert_eq!(body["version"]["version_metadata"]["id"], "v1");
+        assert_eq!(
+            body["version"]["version_metadata"]["secret_name"],
+            "site-cert"
+        );
+
+        sim.put_secret("site-cert", "rotated");
+        let (_, body) = apig_get(&sim, &path("site-cert", "latest"), SK).await;
+        assert_eq!(body["version"]["secret_string"], "rotated");
+        assert_eq!(body["version"]["version_metadata"]["id"], "v2");
+        let (_, body) = apig_get(&sim, &path("site-cert", "v1"), SK).await;
+        assert_eq!(
+            body["version"]["secret_string"],
+            "-----BEGIN CERTIFICATE-----"
+        );
+
+        let (status, body) = apig_get(&sim, &path("site-cert", "latest"), "wrong").await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (401, Some("APIGW.0301"))
+        );
+        let (status, body) = apig_get(&sim, &path("missing", "latest"), SK).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (404, Some("CSMS.0106"))
+        );
+        let (status, body) = apig_get(&sim, &path("locked", "latest"), SK).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (403, Some("CSMS.0403"))
+        );
+        let other = "/v1/ffffffffffffffffffffffffffffffff/secrets/site-cert/versions/latest";
+        let (status, body) = apig_get(&sim, other, SK).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (400, Some("CSMS.0002"))
+        );
+
+        let stats = sim.stats();
+        assert_eq!(stats.csms_calls, 7);
+        assert_eq!(stats.csms_auth_failures, 1);
+        assert_eq!((stats.signed_calls, stats.auth_failures), (0, 0));
+        assert!(stats.apis.is_empty(), "no CDN call: {:?}", stats.apis);
+        let statuses: Vec<u16> = stats.service_calls.iter().map(|c| c.status).collect();
+        assert_eq!(statuses, [200, 200, 200, 401, 404, 403, 400]);
+        assert!(stats.service_calls.iter().all(|c| c.service == "csms"));
+    }
+
+    #[tokio::test]
+    async fn obs_get_object() {
+        let sim = start().await;
+        let key_path = "/certs/site/my%20cert.pem";
+        let resp = obs_get(&sim, key_path, Some(SK)).await;
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().contains_key("x-obs-request-id"));
+        assert_eq!(resp.text().await.unwrap(), "PEM BODY");
+
+        sim.put_object("certs", "site/my cert.pem", b"NEW".to_vec());
+        sim.put_object("other-bucket", "k", "v");
+        let resp = obs_get(&sim, key_path, Some(SK)).await;
+        assert_eq!(resp.text().await.unwrap(), "NEW");
+        assert_eq!(
+            obs_get(&sim, "/other-bucket/k", Some(SK)).await.status(),
+            200
+        );
+
+        let refused = |code: &'static str, status: u16| {
+            move |resp: reqwest::Response| async move {
+                assert_eq!(resp.status().as_u16(), status, "{code}");
+                assert!(resp.headers().contains_key("x-obs-request-id"));
+                let text = resp.text().await.unwrap();
+                assert!(text.starts_with("<?xml"), "{text}");
+                assert!(text.contains(&format!("<Code>{code}</Code>")), "{text}");
+                text
+            }
+        };
+        let text =
+            refused("NoSuchKey", 404)(obs_get(&sim, "/certs/nope.pem", Some(SK)).await).await;
+        assert!(text.contains("<Key>nope.pem</Key>"), "{text}");
+        refused("NoSuchBucket", 404)(obs_get(&sim, "/no-bucket/k", Some(SK)).await).await;
+        refused("AccessDenied", 403)(obs_get(&sim, "/certs/locked.pem", Some(SK)).await).await;
+        refused("SignatureDoesNotMatch", 403)(obs_get(&sim, key_path, Some("bad")).await).await;
+        refused("AccessDenied", 403)(obs_get(&sim, key_path, None).await).await;
+
+        let stats = sim.stats();
+        assert_eq!(stats.obs_calls, 8);
+        assert_eq!(stats.obs_auth_failures, 2);
+        assert_eq!((stats.signed_calls, stats.auth_failures), (0, 0));
+        assert!(stats.apis.is_empty(), "no CDN call: {:?}", stats.apis);
+        assert_eq!(stats.service_calls[0].path, key_path);
+    }
+
+    /// CDN paths stay with the CDN gateway, whatever buckets exist.
+    #[tokio::test]
+    async fn cdn_routes_untouched() {
+        let sim = start().await;
+        sim.put_object("v1.0", "cdn/domains", "x");
+        let (status, body) = apig_get(&sim, "/v1.0/cdn/domains", "wrong").await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (401, Some("APIGW.0301"))
+        );
+        let stats = sim.stats();
+        assert_eq!(
+            (stats.signed_calls, stats.obs_calls, stats.csms_calls),
+            (1, 0, 0)
+        );
+    }
 }

@@ -8,6 +8,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::config::{Fault, FaultKind, Outcome, SimConfig};
+use super::csms::SecretStore;
+use super::obs::ObjectStore;
 use crate::huawei::model::DomainStatus;
 use crate::huawei::quota::Api;
 
@@ -233,6 +235,29 @@ pub struct SimStats {
     pub resets: u64,
     /// Answers sent with an injected error status.
     pub injected_errors: u64,
+    /// CSMS calls (ShowSecretVersion), whatever their outcome; never counted above.
+    pub csms_calls: u64,
+    /// CSMS calls whose signature (or key, token, date) was rejected.
+    pub csms_auth_failures: u64,
+    /// OBS calls (GetObject), whatever their outcome; never counted above.
+    pub obs_calls: u64,
+    /// OBS calls refused before their signature was accepted (no or unknown key, bad date,
+    /// token or signature).
+    pub obs_auth_failures: u64,
+    /// Every CSMS and OBS call, in order.
+    pub service_calls: Vec<ServiceCall>,
+}
+
+/// One call to a service other than CDN.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceCall {
+    /// `csms` or `obs`.
+    pub service: String,
+    pub method: String,
+    /// The path as sent (still percent-encoded).
+    pub path: String,
+    /// The HTTP status answered.
+    pub status: u16,
 }
 
 impl SimStats {
@@ -249,6 +274,22 @@ impl SimStats {
     /// 429 answers, all APIs.
     pub fn total_throttled(&self) -> u64 {
         self.apis.values().map(|s| s.throttled).sum()
+    }
+
+    /// Notes a CSMS or OBS call in `service_calls`.
+    pub(super) fn record_service_call(
+        &mut self,
+        service: &str,
+        method: &str,
+        path: &str,
+        status: u16,
+    ) {
+        self.service_calls.push(ServiceCall {
+            service: service.into(),
+            method: method.into(),
+            path: path.into(),
+            status,
+        });
     }
 }
 
@@ -267,6 +308,10 @@ pub struct SimState {
     /// Consecutive auth failures per access key, and when the key was locked.
     pub auth_failures: HashMap<String, (u32, Option<Instant>)>,
     request_counter: u64,
+    /// CSMS secrets.
+    pub secrets: SecretStore,
+    /// OBS buckets and objects.
+    pub objects: ObjectStore,
 }
 
 impl SimState {
@@ -333,6 +378,8 @@ impl SimState {
             batch_keeps_tls_and_ocsp: cfg.batch_keeps_tls_and_ocsp,
             auth_failures: HashMap::new(),
             request_counter: 0,
+            secrets: SecretStore::new(&cfg.project_id, &cfg.secrets, now_unix),
+            objects: ObjectStore::new(&cfg.objects, now_unix),
         })
     }
 

@@ -266,3 +266,57 @@ async fn no_secret_reaches_stdout_or_stderr_at_any_log_level() {
     }
     assert!(sim.domain("www.example.com").unwrap().writes >= 1);
 }
+
+/// A schedule's request names a Secrets Manager secret: the binary reads its AWS settings from the
+/// process environment (as on Lambda), fetches the pair, deploys it, and no log line carries the
+/// key, the AWS secret key or the session token.
+#[tokio::test]
+async fn a_secretsmanager_source_deploys_and_logs_no_secret() {
+    use common::aws::{AwsKeys, AwsStandIn};
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let aws = AwsStandIn::start(
+        AwsKeys {
+            access_key: "ASIACLITESTKEY000001".into(),
+            secret_key: "cli-aws-secret-key-value".into(),
+            session_token: Some("cli-aws-session-token-value".into()),
+        },
+        "us-west-2",
+    )
+    .await;
+    aws.put_secret(
+        "certs/example.com",
+        &json!({"fullchain.pem": cert.chain, "privkey.pem": cert.key}).to_string(),
+    );
+    let env = aws.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("RUST_LOG", "trace"));
+    let event = json!({"domains": ["www.example.com"],
+                       "certificate_source": {"type": "secretsmanager", "secret_id": "certs/example.com"}});
+    let (code, out, all) = invoke(&sim, &event, &env, &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["domains"][0]["status"], "deployed");
+    assert_eq!(aws.calls().len(), 1);
+    let key_body = cert.key.lines().nth(1).unwrap();
+    for secret in [
+        key_body,
+        "cli-aws-secret-key-value",
+        "cli-aws-session-token-value",
+        SK,
+    ] {
+        assert!(
+            !all.contains(secret),
+            "`{secret}` leaked into stdout or logs"
+        );
+    }
+
+    // The secret removed: exit 2, the reason named, no CDN call.
+    let missing = json!({"domains": ["www.example.com"],
+                         "certificate_source": {"type": "secretsmanager", "secret_id": "certs/gone"}});
+    let before = sim.stats().signed_calls;
+    let (code, out, _) = invoke(&sim, &missing, &env, &[]).await;
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["code"], "certificate_source");
+    assert_eq!(out["error"]["reason"], "not_found");
+    assert_eq!(sim.stats().signed_calls, before, "no CDN call");
+}

@@ -2,6 +2,7 @@
 //! handler pointed at it.
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod runtime_api;
 
 use std::time::Duration;

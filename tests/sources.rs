@@ -1,0 +1,465 @@
+//! `certificate_source`: the certificate is read from a store at run time. AWS stores are
+//! stand-ins on loopback that check SigV4 and answer in the services' wire formats; CSMS and OBS
+//! are served by the CDN simulator. A source that cannot be read or holds an unusable pair fails
+//! the run with a `certificate_source` error and no CDN call.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cdn_cert_deploy::clock;
+use cdn_cert_deploy::config::Config;
+use cdn_cert_deploy::deploy::EngineConfig;
+use cdn_cert_deploy::handler::{Handler, Output, EXIT_INVALID};
+use cdn_cert_deploy::sim::{SimStats, Simulator};
+use common::aws::{AwsKeys, AwsStandIn};
+use common::*;
+use serde_json::{json, Value};
+
+const REGION: &str = "eu-central-1";
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+fn cdn_calls(s: &SimStats) -> u64 {
+    s.apis.values().map(|a| a.calls).sum()
+}
+
+async fn stand_in() -> AwsStandIn {
+    AwsStandIn::start(
+        AwsKeys {
+            access_key: "ASIATESTSTANDIN00001".into(),
+            secret_key: "aws-secret-key/for+the+stand-in".into(),
+            session_token: Some("IQoJb3JpZ2luX2VjEXAMPLE-session-token".into()),
+        },
+        REGION,
+    )
+    .await
+}
+
+/// Two domains serving an old certificate, and the new one the stores hold.
+async fn setup() -> (Simulator, TestCert, TestCert) {
+    let old = cert_valid(&["example.com", "*.example.com"], -80, 10);
+    let new = example_cert();
+    let mut domains = Vec::new();
+    for name in ["www.example.com", "img.example.com"] {
+        let mut d = domain(name, 100);
+        d.https = Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "on"));
+        domains.push(d);
+    }
+    let sim = Simulator::start(sim_config(domains)).await.unwrap();
+    (sim, old, new)
+}
+
+/// A handler configured from environment variables, as the function reads them.
+fn handler_env(sim: &Simulator, aws: Option<&AwsStandIn>, extra: &[(&str, &str)]) -> Handler {
+    let mut env: HashMap<String, String> = HashMap::new();
+    let mut put = |k: &str, v: &str| {
+        env.insert(k.to_string(), v.to_string());
+    };
+    put("HUAWEICLOUD_CDN_ENDPOINT", &sim.endpoint());
+    put("HUAWEICLOUD_SDK_AK", AK);
+    put("HUAWEICLOUD_SDK_SK", SK);
+    put("HUAWEICLOUD_CSMS_ENDPOINT", &sim.endpoint());
+    put("HUAWEICLOUD_OBS_ENDPOINT", &sim.endpoint());
+    put("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT);
+    if let Some(aws) = aws {
+        for (k, v) in aws.env() {
+            put(&k, &v);
+        }
+    }
+    for (k, v) in extra {
+        put(k, v);
+    }
+    Handler {
+        config: Config::from_env(|k| env.get(k).cloned()).expect("config"),
+        clock: clock::system(),
+        engine: EngineConfig::default(),
+    }
+}
+
+fn request_from(source: Value) -> Value {
+    json!({"domains": ["www.example.com", "img.example.com"], "certificate_source": source})
+}
+
+async fn deploy(h: &Handler, source: Value) -> Output {
+    run(h, request_from(source), Duration::from_secs(60)).await
+}
+
+/// Both domains deployed, and the simulator serves `new` on them.
+fn assert_deployed(out: &Output, sim: &Simulator, new: &TestCert) {
+    let json = out.to_json();
+    assert_eq!(
+        statuses(out),
+        vec![
+            ("www.example.com".to_string(), "deployed".to_string()),
+            ("img.example.com".to_string(), "deployed".to_string())
+        ],
+        "{json:#}"
+    );
+    assert!(out.result.ok);
+    for name in ["www.example.com", "img.example.com"] {
+        let served = sim.domain(name).unwrap();
+        let chain = served.https["certificate_value"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(
+            chain.trim(),
+            new.chain.trim(),
+            "{name} serves the stored certificate"
+        );
+    }
+}
+
+/// The run failed with a `certificate_source` error of `reason`, every domain skipped, no CDN call.
+fn assert_source_failed(out: &Output, sim: &Simulator, reason: &str, names: &str) {
+    let json = out.to_json();
+    let error = &json["error"];
+    assert_eq!(error["code"], "certificate_source", "{json:#}");
+    assert_eq!(error["reason"], reason, "{json:#}");
+    assert_eq!(error["field"], "certificate_source");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(names), "`{message}` names `{names}`");
+    assert_eq!(out.exit_code, EXIT_INVALID);
+    assert!(!out.result.ok);
+    assert_eq!(out.result.domains.len(), 2, "every domain is listed");
+    for d in &json["domains"].as_array().unwrap()[..] {
+        assert_eq!(d["status"], "skipped");
+        assert_eq!(d["error"]["code"], "certificate_source");
+    }
+    assert_eq!(cdn_calls(&sim.stats()), 0, "no CDN call was made");
+    assert!(
+        !json.to_string().contains("PRIVATE KEY"),
+        "no key in the result"
+    );
+}
+
+#[tokio::test]
+async fn secretsmanager_secret_deploys() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    let arn = aws.put_secret(
+        "prod/example.com",
+        &json!({"fullchain.pem": new.chain, "privkey.pem": new.key}).to_string(),
+    );
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(&h, json!({"type": "secretsmanager", "secret_id": arn})).await;
+    assert_deployed(&out, &sim, &new);
+    assert!(out.to_json()["certificate"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("secretsmanager secret"));
+    let calls = aws.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        (calls[0].action.as_str(), calls[0].status),
+        ("GetSecretValue", 200)
+    );
+    assert_eq!(aws.rejected_signatures(), 0);
+}
+
+#[tokio::test]
+async fn secretsmanager_named_json_keys_deploy() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    aws.put_secret(
+        "acme",
+        &json!({"crt": new.chain, "key": new.key, "domain": "example.com"}).to_string(),
+    );
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "secretsmanager", "secret_id": "acme",
+               "json_keys": {"certificate": "crt", "private_key": "key"}}),
+    )
+    .await;
+    assert_deployed(&out, &sim, &new);
+}
+
+#[tokio::test]
+async fn s3_prefix_deploys() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    aws.put_object(
+        "my-certs",
+        "live/example.com/fullchain.pem",
+        new.chain.as_bytes(),
+    );
+    aws.put_object(
+        "my-certs",
+        "live/example.com/privkey.pem",
+        new.key.as_bytes(),
+    );
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "s3", "bucket": "my-certs", "prefix": "live/example.com/"}),
+    )
+    .await;
+    assert_deployed(&out, &sim, &new);
+    let actions: Vec<String> = aws.calls().iter().map(|c| c.resource.clone()).collect();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert_eq!(aws.rejected_signatures(), 0);
+}
+
+#[tokio::test]
+async fn ssm_parameters_deploy_through_the_service_specific_endpoint() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    aws.put_parameter("/certs/example.com/fullchain", &new.chain, false);
+    aws.put_parameter("/certs/example.com/privkey", &new.key, true);
+    // Only the SSM variable points at the stand-in: the per-service form is honoured.
+    let ssm_url = aws.url.clone();
+    let h = handler_env(
+        &sim,
+        None,
+        &[
+            ("AWS_ACCESS_KEY_ID", "ASIATESTSTANDIN00001"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-secret-key/for+the+stand-in"),
+            ("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLE-session-token"),
+            ("AWS_REGION", REGION),
+            ("AWS_ENDPOINT_URL_SSM", &ssm_url),
+        ],
+    );
+    let out = deploy(
+        &h,
+        json!({"type": "ssm", "parameters": {"certificate": "/certs/example.com/fullchain",
+                                             "private_key": "/certs/example.com/privkey"}}),
+    )
+    .await;
+    assert_deployed(&out, &sim, &new);
+    assert_eq!(aws.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn huawei_csms_secret_deploys() {
+    let (sim, _old, new) = setup().await;
+    sim.put_secret(
+        "example-cert",
+        &json!({"fullchain": new.chain, "private_key": new.key}).to_string(),
+    );
+    let h = handler_env(&sim, None, &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "huawei_csms", "secret_name": "example-cert"}),
+    )
+    .await;
+    assert_deployed(&out, &sim, &new);
+    let stats = sim.stats();
+    assert_eq!((stats.csms_calls, stats.csms_auth_failures), (1, 0));
+}
+
+#[tokio::test]
+async fn huawei_obs_objects_deploy() {
+    let (sim, _old, new) = setup().await;
+    sim.put_object("certs", "example.com/fullchain.pem", new.chain.as_bytes());
+    sim.put_object("certs", "example.com/privkey.pem", new.key.as_bytes());
+    let h = handler_env(&sim, None, &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "huawei_obs", "bucket": "certs", "prefix": "example.com/"}),
+    )
+    .await;
+    assert_deployed(&out, &sim, &new);
+    let stats = sim.stats();
+    assert_eq!((stats.obs_calls, stats.obs_auth_failures), (2, 0));
+}
+
+#[tokio::test]
+async fn scm_source_is_the_scm_certificate_id() {
+    let (_sim, _old, _new) = setup().await;
+    let mut cfg = sim_config(vec![
+        domain("www.example.com", 50),
+        domain("img.example.com", 50),
+    ]);
+    cfg.scm_certificates = vec!["scs1700000000000".into()];
+    let sim = Simulator::start(cfg).await.unwrap();
+    let h = handler_env(&sim, None, &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "scm", "certificate_id": "scs1700000000000"}),
+    )
+    .await;
+    assert!(out.result.ok, "{:#}", out.to_json());
+    assert_eq!(
+        out.to_json()["certificate"]["scm_certificate_id"],
+        "scs1700000000000"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_secret_fails_with_no_cdn_call() {
+    let (sim, _old, _new) = setup().await;
+    let aws = stand_in().await;
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "secretsmanager", "secret_id": "prod/nope"}),
+    )
+    .await;
+    assert_source_failed(&out, &sim, "not_found", "prod/nope");
+    assert!(out.to_json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn a_wrong_json_key_fails_naming_it() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    aws.put_secret(
+        "prod/example.com",
+        &json!({"fullchain.pem": new.chain, "privkey.pem": new.key}).to_string(),
+    );
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "secretsmanager", "secret_id": "prod/example.com",
+               "json_keys": {"certificate": "cert", "private_key": "privkey.pem"}}),
+    )
+    .await;
+    assert_source_failed(&out, &sim, "bad_json_key", "`cert`");
+}
+
+#[tokio::test]
+async fn a_denied_read_fails_as_access_denied() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    aws.put_object("my-certs", "live/fullchain.pem", new.chain.as_bytes());
+    aws.put_object("my-certs", "live/privkey.pem", new.key.as_bytes());
+    aws.deny("my-certs/live/privkey.pem");
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "s3", "bucket": "my-certs", "prefix": "live/"}),
+    )
+    .await;
+    assert_source_failed(&out, &sim, "access_denied", "live/privkey.pem");
+}
+
+#[tokio::test]
+async fn a_key_that_does_not_match_fails_as_key_mismatch() {
+    let (sim, _old, new) = setup().await;
+    let other = example_cert();
+    let aws = stand_in().await;
+    aws.put_parameter("/certs/fullchain.pem", &new.chain, false);
+    aws.put_parameter("/certs/privkey.pem", &other.key, true);
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(&h, json!({"type": "ssm", "prefix": "/certs/"})).await;
+    assert_source_failed(&out, &sim, "key_mismatch", "ssm parameters under `/certs/`");
+}
+
+#[tokio::test]
+async fn missing_aws_settings_fail_before_any_call() {
+    let (sim, _old, _new) = setup().await;
+    let h = handler_env(&sim, None, &[]);
+    let out = deploy(&h, json!({"type": "secretsmanager", "secret_id": "x"})).await;
+    assert_source_failed(&out, &sim, "not_configured", "AWS_ACCESS_KEY_ID");
+}
+
+#[tokio::test]
+async fn an_unchanged_source_on_schedule_reports_unchanged_with_zero_writes() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    aws.put_secret(
+        "prod/example.com",
+        &json!({"fullchain": new.chain, "private_key": new.key}).to_string(),
+    );
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let source = json!({"type": "secretsmanager", "secret_id": "prod/example.com"});
+    let first = deploy(&h, source.clone()).await;
+    assert!(first.result.ok);
+    let writes = |s: &SimStats| {
+        s.apis
+            .iter()
+            .filter(|(k, _)| k.starts_with("Update"))
+            .map(|(_, a)| a.calls)
+            .sum::<u64>()
+    };
+    let before = writes(&sim.stats());
+
+    // The schedule: a bare EventBridge Scheduler event, the request from DEPLOY_REQUEST.
+    let mut h2 = h.clone();
+    h2.config.default_request = Some(request_from(source));
+    let app = cdn_cert_deploy::app::App {
+        handler: Ok(h2),
+        platform: cdn_cert_deploy::event::Platform::Lambda,
+    };
+    let event = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+                       "source": "aws.scheduler", "account": "123456789012",
+                       "time": "2026-11-28T03:00:00Z", "region": REGION,
+                       "resources": [], "detail": "{}"});
+    let reply = app
+        .invoke(
+            event,
+            cdn_cert_deploy::app::Context {
+                platform_budget: Duration::from_secs(60),
+                received: tokio::time::Instant::now(),
+                credentials: None,
+            },
+        )
+        .await;
+    let body = &reply.body;
+    assert_eq!(body["ok"], true, "{body:#}");
+    for d in body["domains"].as_array().unwrap() {
+        assert_eq!(d["status"], "unchanged", "{body:#}");
+    }
+    assert_eq!(
+        writes(&sim.stats()),
+        before,
+        "no write on the scheduled run"
+    );
+    assert_eq!(aws.calls().len(), 2, "the source is read on every run");
+}
+
+#[tokio::test]
+async fn a_source_and_an_inline_certificate_conflict() {
+    let (sim, _old, new) = setup().await;
+    let h = handler_env(&sim, None, &[]);
+    let mut req = request_from(json!({"type": "scm", "certificate_id": "scs1"}));
+    req["certificate"] = json!(new.chain);
+    let out = run(&h, req, Duration::from_secs(10)).await;
+    assert_eq!(out.exit_code, EXIT_INVALID);
+    assert_eq!(out.to_json()["error"]["field"], "certificate_source");
+    let out = run(
+        &h,
+        request_from(json!({"type": "s3", "bucket": "b", "prefx": "x/"})),
+        Duration::from_secs(10),
+    )
+    .await;
+    let message = out.to_json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("prefx"), "{message}");
+}
+
+#[tokio::test]
+async fn huawei_store_failures_name_the_source_and_make_no_cdn_call() {
+    let (sim, _old, new) = setup().await;
+    let h = handler_env(&sim, None, &[]);
+    let out = deploy(&h, json!({"type": "huawei_csms", "secret_name": "nope"})).await;
+    assert_source_failed(&out, &sim, "not_found", "huawei_csms secret `nope`");
+
+    sim.put_object("certs", "x/fullchain.pem", new.chain.as_bytes());
+    let out = deploy(
+        &h,
+        json!({"type": "huawei_obs", "bucket": "certs", "prefix": "x/"}),
+    )
+    .await;
+    assert_source_failed(&out, &sim, "not_found", "x/privkey.pem");
+
+    // A project the function is not configured with: CSMS refuses it.
+    let h = handler_env(
+        &sim,
+        None,
+        &[("HUAWEICLOUD_SDK_PROJECT_ID", "another-project")],
+    );
+    sim.put_secret(
+        "c",
+        &json!({"fullchain": new.chain, "private_key": new.key}).to_string(),
+    );
+    let out = deploy(&h, json!({"type": "huawei_csms", "secret_name": "c"})).await;
+    assert_eq!(out.to_json()["error"]["code"], "certificate_source");
+    assert_eq!(cdn_calls(&sim.stats()), 0);
+}

@@ -29,7 +29,8 @@ lambda:
 functiongraph:
 	scripts/package-functiongraph.sh
 
-# template.yaml offline: the SAM transform, then cfn-lint on the SAM and the transformed template.
+# template.yaml offline: the SAM transform, cfn-lint on the SAM and the transformed template, and the
+# certificate-source IAM policies evaluated for every parameter combination.
 template-check:
 	scripts/check-template.sh
 

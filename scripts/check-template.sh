@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Checks template.yaml offline: the SAM transform (as CloudFormation would run it) must succeed,
-# and cfn-lint must pass on both the SAM template and the CloudFormation it becomes.
+# and cfn-lint must pass on both the SAM template and the CloudFormation it becomes, with the
+# certificate stores off (the defaults) and on (every Certificate* parameter set). Then
+# check-template-policies.py proves the function's IAM grants follow those parameters.
 # Needs only Python 3 and pip (PyPI) on the first run; no AWS account, no AWS call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,8 @@ trap 'rm -rf "$out"' EXIT
 # The translator wants a region (for AWS::Partition); no call is made with it.
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 
-python3 - template.yaml "$out/transformed.json" <<'PY'
+# sam_transform SRC DST
+sam_transform() { python3 - "$1" "$2" <<'PY'
 import json, sys
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
@@ -51,10 +54,20 @@ with open(dst, "w") as f:
 print(f"SAM transform: {len(out.get('Resources', {}))} CloudFormation resources: "
       + ", ".join(sorted(f"{k} ({v['Type']})" for k, v in out["Resources"].items())))
 PY
+}
+sam_transform template.yaml "$out/transformed.json"
+# The same template with every store set (as parameter defaults, so cfn-lint sees them too and checks
+# them against their AllowedPattern).
+python3 scripts/check-template-policies.py --enabled template.yaml "$out/enabled.json"
+sam_transform "$out/enabled.json" "$out/enabled-transformed.json"
 
 # cfn-lint through Python, since pip may put its command outside PATH. It exits non-zero on errors
 # and on warnings; informational findings do not count.
 cfn_lint() { python3 -c 'from cfnlint.runner import main; main()' --regions "$AWS_DEFAULT_REGION" -- "$@"; }
 cfn_lint template.yaml
 cfn_lint "$out/transformed.json"
-echo "template.yaml: SAM transform and cfn-lint (SAM and transformed) passed"
+cfn_lint "$out/enabled.json"
+cfn_lint "$out/enabled-transformed.json"
+# The transform keeps conditions unresolved; this evaluates them for every combination of the stores.
+python3 scripts/check-template-policies.py "$out/transformed.json"
+echo "template.yaml: SAM transform, cfn-lint (SAM and transformed; stores off and on) and IAM grants passed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploys events/deploy.json to the embedded CDN simulator (events/sim-demo.json) and prints the
-# per-domain result. No cloud account needed: the keys below exist only in the simulator.
+# per-domain result, then runs again as a schedule would, reading the certificate from a CSMS
+# secret in the simulator. No cloud account needed: the keys below exist only in the simulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CARGO_TARGET_DIR:-target}/debug
@@ -47,4 +48,29 @@ print("   status=%s http2=%s tls=%s ocsp=%s origin_protocol=%s force_redirect=%s
       h["http2_status"], h["tls_version"], h["ocsp_stapling_status"], d["origin_protocol"],
       json.dumps(d["force_redirect"])))
 PY
+
+echo "== again, as a schedule: events/scheduler.json carries no request, DEPLOY_REQUEST names a CSMS"
+echo "   secret (in the simulator) instead of holding the key; what is live reads unchanged, nothing is written"
+set +e
+HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
+HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
+HUAWEICLOUD_CSMS_ENDPOINT="$endpoint" \
+HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef \
+DEPLOY_REQUEST='{"domains": ["www.example.com", "img.example.com", "slow.example.com", "*.example.com"],
+  "certificate_source": {"type": "huawei_csms", "secret_name": "demo/example.com"}}' \
+RUST_LOG=${RUST_LOG:-warn} \
+  "$bin/cdn-cert-deploy" invoke --event events/scheduler.json --endpoint "$endpoint" --budget "${BUDGET:-60}" \
+  >"$work/scheduled.json"
+code=$?
+set -e
+python3 - "$work/scheduled.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("   source: %s" % r.get("certificate", {}).get("source"))
+for d in r.get("domains", []):
+    print("   %-20s %-10s api_calls=%s serves a certificate valid until %s" % (d["domain"], d["status"], d["api_calls"],
+          d.get("previous_not_after")))
+print("   ok=%s" % str(r.get("ok")).lower())
+PY
+echo "== exit code $code"
 exit 0

@@ -13,7 +13,7 @@ use super::sigv4::{self, Signable, Style};
 use crate::clock::SharedClock;
 use crate::huawei::sign::uri_encode;
 use crate::source::error::{FetchError, Reason};
-use crate::source::wire::{self, xml_field, Reply};
+use crate::source::wire::{self, Reply};
 
 /// A client of the AWS stores, signing with the function's own credentials.
 #[derive(Debug, Clone)]
@@ -129,17 +129,7 @@ impl AwsClient {
                 timeout,
             )
             .await?;
-        if (200..300).contains(&reply.status) {
-            return Ok(reply.body);
-        }
-        let code = xml_field(&reply.body, "Code").unwrap_or_default();
-        let message = xml_field(&reply.body, "Message").unwrap_or_default();
-        Err(FetchError::answer(
-            reply.status,
-            &code,
-            &message,
-            reply.header("x-amz-request-id"),
-        ))
+        reply.object_body("x-amz-request-id")
     }
 
     fn endpoint(&self, service: Service) -> Result<super::config::ServiceEndpoint, FetchError> {

@@ -15,7 +15,7 @@ use super::sign::{self, uri_encode, SignableRequest};
 use crate::clock::SharedClock;
 use crate::endpoint::Endpoint;
 use crate::source::error::{FetchError, Reason};
-use crate::source::wire::{self, xml_field};
+use crate::source::wire;
 
 /// Where the Huawei stores are: `HUAWEICLOUD_CSMS_ENDPOINT`, `HUAWEICLOUD_OBS_ENDPOINT`, or the
 /// public regional endpoints of `HUAWEICLOUD_SDK_REGION`; the project of CSMS secrets.
@@ -228,17 +228,7 @@ impl StoreClient {
             timeout,
         )
         .await?;
-        if (200..300).contains(&reply.status) {
-            return Ok(reply.body);
-        }
-        let code = xml_field(&reply.body, "Code").unwrap_or_default();
-        let message = xml_field(&reply.body, "Message").unwrap_or_default();
-        Err(FetchError::answer(
-            reply.status,
-            &code,
-            &message,
-            reply.header("x-obs-request-id"),
-        ))
+        reply.object_body("x-obs-request-id")
     }
 }
 

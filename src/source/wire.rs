@@ -29,6 +29,22 @@ impl Reply {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     }
+
+    /// The body of a 2xx answer; otherwise the error in an S3-style XML body (S3 and OBS both
+    /// answer `<Error><Code>…</Code><Message>…</Message></Error>`), with the request id header.
+    pub fn object_body(self, request_id_header: &str) -> Result<Vec<u8>, FetchError> {
+        if (200..300).contains(&self.status) {
+            return Ok(self.body);
+        }
+        let code = xml_field(&self.body, "Code").unwrap_or_default();
+        let message = xml_field(&self.body, "Message").unwrap_or_default();
+        Err(FetchError::answer(
+            self.status,
+            &code,
+            &message,
+            self.header(request_id_header),
+        ))
+    }
 }
 
 /// The HTTP client for store calls (rustls, no redirects: a redirect must not carry a signature

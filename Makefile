@@ -39,7 +39,7 @@ bench:
 	python3 scripts/bench.py
 
 sizes: release
-	@ls -l target/release/cdn-cert-deploy | awk '{print "release binary: " $$5 " bytes"}'
+	@ls -l $${CARGO_TARGET_DIR:-target}/release/cdn-cert-deploy | awk '{print "release binary: " $$5 " bytes"}'
 
 clean:
 	cargo clean

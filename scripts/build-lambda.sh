@@ -16,9 +16,10 @@ esac
 # cargo-lambda (with zig, which cross-compiles ring's C) and the target's standard library.
 . scripts/cargo-lambda-env.sh "$triple"
 
+# The package always lands in ./target/lambda, wherever CARGO_TARGET_DIR puts the build itself.
 out=target/lambda/cdn-cert-deploy
 rm -f "$out/bootstrap" "$out/bootstrap.zip"
-cargo lambda build --release --bin cdn-cert-deploy --output-format zip "$flag"
+cargo lambda build --release --bin cdn-cert-deploy --output-format zip "$flag" --lambda-dir target/lambda
 # The zip format leaves only bootstrap.zip; take bootstrap out of it (one compile, so the two match).
 python3 - "$out" <<'PY'
 import os, sys, zipfile

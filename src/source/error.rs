@@ -100,6 +100,8 @@ fn classify(status: u16, code: &str) -> Reason {
         "ExpiredTokenException",
         "IncompleteSignature",
         "MissingAuthenticationToken",
+        "IncompleteSignatureException",
+        "MissingAuthenticationTokenException",
         "RequestTimeTooSkewed",
         "InvalidToken",
     ];
@@ -111,12 +113,16 @@ fn classify(status: u16, code: &str) -> Reason {
         "InternalServiceError",
         "InternalFailure",
         "InternalError",
+        "InternalServerError",
         "ServiceUnavailable",
     ];
     if BUSY.contains(&code) || status == 429 || status >= 500 {
         Reason::Unavailable
     } else if NOT_FOUND.contains(&code) {
         Reason::NotFound
+    } else if code == "InvalidObjectState" {
+        // An archived (Glacier) object answers 403, but no permission change will help.
+        Reason::InvalidContent
     } else if AUTH.contains(&code) || code.starts_with("APIGW.03") || status == 401 {
         Reason::AuthFailed
     } else if code.contains("AccessDenied") || code == "KMS.0401" || status == 403 {
@@ -147,6 +153,12 @@ mod tests {
         assert_eq!(r(503, ""), Reason::Unavailable);
         assert_eq!(r(400, "ValidationException"), Reason::Rejected);
         assert_eq!(r(400, "CSMS.0106"), Reason::NotFound);
+        assert_eq!(r(400, "IncompleteSignatureException"), Reason::AuthFailed);
+        assert_eq!(
+            r(403, "MissingAuthenticationTokenException"),
+            Reason::AuthFailed
+        );
+        assert_eq!(r(403, "InvalidObjectState"), Reason::InvalidContent);
         assert!(FetchError::answer(500, "", "", None).retryable());
     }
 }

@@ -162,7 +162,31 @@ impl CertificateSource {
             }
             Self::S3(o) | Self::HuaweiObs(o) => {
                 blank("bucket", &o.bucket)?;
-                one_of(&o.keys, &o.prefix, "keys")
+                one_of(&o.keys, &o.prefix, "keys")?;
+                // URL parsing folds `.`/`..` segments, so such a key would be read (and signed)
+                // as a different object than the one named.
+                let resolved = resolve(&o.keys, &o.prefix);
+                let mut named = vec![
+                    ("certificate", &resolved.certificate),
+                    ("private_key", &resolved.private_key),
+                ];
+                if let Some(c) = &resolved.chain {
+                    named.push(("chain", c));
+                }
+                for (name, key) in named {
+                    if key.split('/').any(|seg| seg == "." || seg == "..") {
+                        let field = if o.keys.is_some() {
+                            format!("certificate_source.keys.{name}")
+                        } else {
+                            "certificate_source.prefix".to_string()
+                        };
+                        return Err((
+                            field,
+                            format!("object key `{key}` has a `.` or `..` path segment, which object stores cannot be asked for by URL"),
+                        ));
+                    }
+                }
+                Ok(())
             }
             Self::Ssm(p) => one_of(&p.parameters, &p.prefix, "parameters"),
             Self::HuaweiCsms(s) => {
@@ -241,6 +265,23 @@ mod tests {
         assert_eq!(s.check().unwrap_err().0, "certificate_source.prefix");
         let s = parse(json!({"type": "s3", "bucket": " ", "prefix": "p/"})).unwrap();
         assert_eq!(s.check().unwrap_err().0, "certificate_source.bucket");
+    }
+
+    #[test]
+    fn dot_segments_in_object_keys_are_refused() {
+        // `a/../b` would reach the store as `b`: refuse rather than read another object.
+        let s = parse(json!({"type": "s3", "bucket": "b",
+                            "keys": {"certificate": "live/../fullchain.pem", "private_key": "k"}}))
+        .unwrap();
+        let (field, msg) = s.check().unwrap_err();
+        assert_eq!(field, "certificate_source.keys.certificate");
+        assert!(msg.contains("live/../fullchain.pem"), "{msg}");
+        let s = parse(json!({"type": "huawei_obs", "bucket": "b", "prefix": "./live/"})).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "certificate_source.prefix");
+        // Dots inside a name are ordinary characters.
+        let s =
+            parse(json!({"type": "s3", "bucket": "b", "prefix": "live/..example.com./"})).unwrap();
+        assert!(s.check().is_ok());
     }
 
     #[test]

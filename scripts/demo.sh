@@ -57,7 +57,7 @@ HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
 HUAWEICLOUD_CSMS_ENDPOINT="$endpoint" \
 HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef \
 DEPLOY_REQUEST='{"domains": ["www.example.com", "img.example.com", "slow.example.com", "*.example.com"],
-  "certificate_source": {"type": "huawei_csms", "secret_name": "demo/example.com"}}' \
+  "certificate_source": {"type": "huawei_csms", "secret_name": "demo-example-com"}}' \
 RUST_LOG=${RUST_LOG:-warn} \
   "$bin/cdn-cert-deploy" invoke --event events/scheduler.json --endpoint "$endpoint" --budget "${BUDGET:-60}" \
   >"$work/scheduled.json"

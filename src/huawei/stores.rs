@@ -124,12 +124,15 @@ impl StoreClient {
                 "HUAWEICLOUD_SDK_PROJECT_ID (or RUNTIME_PROJECT_ID) is not set",
             )
         })?;
+        // The wire path escapes a `/` inside the name; the signature is over the unescaped path,
+        // as the gateway (and the official signer) decode before canonicalizing.
         let path = format!(
             "/v1/{}/secrets/{}/versions/{}",
             uri_encode(project),
             uri_encode(name),
             uri_encode(version)
         );
+        let signed_path = format!("/v1/{project}/secrets/{name}/versions/{version}");
         let mut headers: Vec<(String, String)> = vec![
             ("Content-Type".into(), "application/json".into()),
             (
@@ -137,6 +140,9 @@ impl StoreClient {
                 sign::sdk_date(self.clock.unix_now()),
             ),
             ("Host".into(), endpoint.host().to_string()),
+            // What the official SDKs send for project-level services; required where the
+            // account has several projects in the region.
+            ("X-Project-Id".into(), project.to_string()),
         ];
         if let Some(token) = &credentials.security_token {
             headers.push(("X-Security-Token".into(), token.expose().to_string()));
@@ -144,7 +150,7 @@ impl StoreClient {
         let authorization = sign::sign(
             &SignableRequest {
                 method: "GET",
-                path: &path,
+                path: &signed_path,
                 query: &[],
                 headers: &headers,
                 body: &[],

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use super::config::{ErrorStyle, SimSecret};
 use super::server::{error_response, json_response, verify, Shared};
 use crate::clock::{Clock, SystemClock};
+use crate::huawei::sign;
 
 /// The KMS key every version reports (CSMS encrypts with the account's default `csms/default`).
 const KMS_KEY_ID: &str = "5b4e8f37-0000-4000-8000-00000000c5a5";
@@ -192,6 +193,9 @@ pub(super) fn answer(
         now,
         now_unix,
     );
+    // AK/SK calls to a project-level service carry the project as a signed `X-Project-Id`
+    // (the official SDKs always send it); IAM refuses one that names another project.
+    let verified = verified.and_then(|()| project_header_check(parts, project_id));
     let response = match verified {
         Err((code, msg)) => {
             st.stats.csms_auth_failures += 1;
@@ -209,6 +213,33 @@ pub(super) fn answer(
     st.stats
         .record_service_call("csms", parts.method.as_str(), path, status);
     response
+}
+
+fn project_header_check(
+    parts: &hyper::http::request::Parts,
+    project_id: &str,
+) -> Result<(), (&'static str, String)> {
+    let sent = parts
+        .headers
+        .get("x-project-id")
+        .and_then(|v| v.to_str().ok());
+    let signed = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(sign::parse_authorization)
+        .is_some_and(|a| a.signed_headers.iter().any(|h| h == "x-project-id"));
+    match sent {
+        Some(p) if p == project_id && signed => Ok(()),
+        Some(p) if p != project_id => Err((
+            "APIGW.0301",
+            format!("Incorrect IAM authentication information: X-Project-Id `{p}` does not match the path's project"),
+        )),
+        _ => Err((
+            "APIGW.0301",
+            "Incorrect IAM authentication information: X-Project-Id missing or not signed".into(),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -300,12 +300,13 @@ pub(super) fn verify(
             return Err((CODE, "Incorrect IAM authentication information: access key locked after repeated signature failures".into()));
         }
     }
+    // The gateway decodes the path before canonicalizing (`%2F` in a secret name signs as `/`).
     let result = check_signature(
         cred,
         &auth,
         &header,
         parts.method.as_str(),
-        path,
+        &sign::uri_decode(path),
         query,
         body,
         now_unix,
@@ -458,19 +459,24 @@ mod tests {
         .expect("simulator starts")
     }
 
-    /// A GET signed with SDK-HMAC-SHA256, as the CDN and CSMS clients sign.
+    /// A GET signed with SDK-HMAC-SHA256 over the decoded path, as the official SDKs sign; a
+    /// `/v1/{project}/...` path also sends the project as `X-Project-Id`.
     async fn apig_get(sim: &Simulator, path: &str, sk: &str) -> (u16, Value) {
         let host = sim.addr().to_string();
-        let headers = vec![
+        let mut headers = vec![
             ("Host".to_string(), host),
             (
                 "X-Sdk-Date".to_string(),
                 sign::sdk_date(SystemClock.unix_now()),
             ),
         ];
+        if let Some(project) = path.strip_prefix("/v1/").and_then(|p| p.split('/').next()) {
+            headers.push(("X-Project-Id".to_string(), project.to_string()));
+        }
+        let decoded = sign::uri_decode(path);
         let req = SignableRequest {
             method: "GET",
-            path,
+            path: &decoded,
             query: &[],
             headers: &headers,
             body: b"",
@@ -563,6 +569,68 @@ mod tests {
         let statuses: Vec<u16> = stats.service_calls.iter().map(|c| c.status).collect();
         assert_eq!(statuses, [200, 200, 200, 401, 404, 403, 400]);
         assert!(stats.service_calls.iter().all(|c| c.service == "csms"));
+    }
+
+    #[tokio::test]
+    async fn the_gateway_checks_the_signature_over_the_decoded_path() {
+        let sim = start().await;
+        sim.put_secret("a b+c", "spaced");
+        let project = sim.project_id().to_string();
+        let encoded = format!("/v1/{project}/secrets/a%20b%2Bc/versions/latest");
+        let (status, body) = apig_get(&sim, &encoded, SK).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["version"]["secret_string"], "spaced");
+
+        // Signed over the encoded path (the escapes escaped again): refused.
+        let headers = vec![
+            ("Host".to_string(), sim.addr().to_string()),
+            (
+                "X-Sdk-Date".to_string(),
+                sign::sdk_date(SystemClock.unix_now()),
+            ),
+            ("X-Project-Id".to_string(), project.clone()),
+        ];
+        let send = |path: String, headers: Vec<(String, String)>, signed_path: String| {
+            let endpoint = sim.endpoint().to_string();
+            async move {
+                let req = SignableRequest {
+                    method: "GET",
+                    path: &signed_path,
+                    query: &[],
+                    headers: &headers,
+                    body: b"",
+                };
+                let mut call = reqwest::Client::new()
+                    .get(format!("{endpoint}{path}"))
+                    .header("Authorization", sign::sign(&req, AK, SK));
+                for (k, v) in &headers[1..] {
+                    call = call.header(k, v);
+                }
+                let resp = call.send().await.expect("answer");
+                let status = resp.status().as_u16();
+                let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+                (
+                    status,
+                    body["error_code"].as_str().unwrap_or("").to_string(),
+                )
+            }
+        };
+        assert_eq!(
+            send(encoded.clone(), headers.clone(), encoded.clone()).await,
+            (401, "APIGW.0301".to_string())
+        );
+        // CSMS wants the project as a signed X-Project-Id.
+        let decoded = sign::uri_decode(&encoded);
+        assert_eq!(
+            send(encoded.clone(), headers[..2].to_vec(), decoded.clone()).await,
+            (401, "APIGW.0301".to_string())
+        );
+        let mut other = headers.clone();
+        other[2].1 = "f".repeat(32);
+        assert_eq!(
+            send(encoded, other, decoded).await,
+            (401, "APIGW.0301".to_string())
+        );
     }
 
     #[tokio::test]

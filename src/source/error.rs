@@ -123,7 +123,11 @@ fn classify(status: u16, code: &str) -> Reason {
     } else if code == "InvalidObjectState" {
         // An archived (Glacier) object answers 403, but no permission change will help.
         Reason::InvalidContent
-    } else if AUTH.contains(&code) || code.starts_with("APIGW.03") || status == 401 {
+    } else if AUTH.contains(&code)
+        || (code.starts_with("APIGW.03") && status != 403)
+        || status == 401
+    {
+        // The gateway's 403s (APIGW.0302/0304/0306) say "not authorized", not "bad keys".
         Reason::AuthFailed
     } else if code.contains("AccessDenied") || code == "KMS.0401" || status == 403 {
         Reason::AccessDenied
@@ -149,6 +153,7 @@ mod tests {
         assert_eq!(r(403, "SignatureDoesNotMatch"), Reason::AuthFailed);
         assert_eq!(r(400, "InvalidSignatureException"), Reason::AuthFailed);
         assert_eq!(r(401, "APIGW.0301"), Reason::AuthFailed);
+        assert_eq!(r(403, "APIGW.0302"), Reason::AccessDenied);
         assert_eq!(r(400, "ThrottlingException"), Reason::Unavailable);
         assert_eq!(r(503, ""), Reason::Unavailable);
         assert_eq!(r(400, "ValidationException"), Reason::Rejected);

@@ -191,6 +191,21 @@ impl CertificateSource {
             Self::Ssm(p) => one_of(&p.parameters, &p.prefix, "parameters"),
             Self::HuaweiCsms(s) => {
                 blank("secret_name", &s.secret_name)?;
+                // CSMS names are 1-64 of `A-Za-z0-9_-` (the console also allows `.`); anything
+                // else cannot exist, so say so rather than report `not_found`.
+                let name_ok = s.secret_name.len() <= 64
+                    && s.secret_name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+                if !name_ok {
+                    return Err((
+                        "certificate_source.secret_name".into(),
+                        format!(
+                            "`{}` is not a CSMS secret name (1 to 64 letters, digits, `_`, `-` or `.`)",
+                            s.secret_name
+                        ),
+                    ));
+                }
                 s.json_keys
                     .as_ref()
                     .map_or(Ok(()), |l| locations("json_keys", l))
@@ -281,6 +296,17 @@ mod tests {
         // Dots inside a name are ordinary characters.
         let s =
             parse(json!({"type": "s3", "bucket": "b", "prefix": "live/..example.com./"})).unwrap();
+        assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn csms_names_follow_csms_rules() {
+        let s = parse(json!({"type": "huawei_csms", "secret_name": "demo/example.com"})).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "certificate_source.secret_name");
+        let s = parse(json!({"type": "huawei_csms", "secret_name": "x".repeat(65)})).unwrap();
+        assert!(s.check().is_err());
+        let s =
+            parse(json!({"type": "huawei_csms", "secret_name": "example_com-2027.v1"})).unwrap();
         assert!(s.check().is_ok());
     }
 

@@ -49,6 +49,11 @@ impl Endpoint {
         &self.base
     }
 
+    /// Whether the host is loopback: a local simulator or stand-in, addressed path-style.
+    pub fn is_loopback(&self) -> bool {
+        self.base.host_str().is_some_and(is_loopback)
+    }
+
     /// The endpoint as given.
     pub fn as_str(&self) -> &str {
         self.base.as_str().trim_end_matches('/')

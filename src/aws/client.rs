@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::config::{AwsConfig, Service};
 use super::sigv4::{self, Signable, Style};
 use crate::clock::SharedClock;
+use crate::endpoint::Endpoint;
 use crate::huawei::sign::uri_encode;
 use crate::source::error::{FetchError, Reason};
 use crate::source::wire::{self, Reply};
@@ -108,16 +109,7 @@ impl AwsClient {
     ) -> Result<Vec<u8>, FetchError> {
         let target = self.endpoint(Service::S3)?;
         let encoded_key = key.split('/').map(uri_encode).collect::<Vec<_>>().join("/");
-        let base = target.endpoint.url();
-        let scheme = base.scheme();
-        let host = target.endpoint.host();
-        // The public endpoint takes virtual-hosted addressing (required for newer buckets);
-        // a configured one (a local stand-in, MinIO) path-style.
-        let url = if !target.overridden && virtual_host_ok(bucket) {
-            format!("{scheme}://{bucket}.{host}/{encoded_key}")
-        } else {
-            format!("{scheme}://{host}/{}/{encoded_key}", uri_encode(bucket))
-        };
+        let url = s3_object_url(&target.endpoint, bucket, &encoded_key);
         let reply = self
             .signed(
                 Service::S3,
@@ -243,6 +235,19 @@ impl AwsClient {
 
 /// A bucket name usable as a DNS label under TLS (no dots: the wildcard certificate covers one
 /// label only).
+/// Virtual-hosted addressing, as the AWS SDKs default to (also for a configured endpoint);
+/// path-style for a loopback stand-in and for bucket names a host name cannot carry (dots
+/// would break the TLS name check).
+fn s3_object_url(endpoint: &Endpoint, bucket: &str, encoded_key: &str) -> String {
+    let scheme = endpoint.url().scheme();
+    let host = endpoint.host();
+    if !endpoint.is_loopback() && virtual_host_ok(bucket) {
+        format!("{scheme}://{bucket}.{host}/{encoded_key}")
+    } else {
+        format!("{scheme}://{host}/{}/{encoded_key}", uri_encode(bucket))
+    }
+}
+
 fn virtual_host_ok(bucket: &str) -> bool {
     (3..=63).contains(&bucket.len())
         && bucket
@@ -262,6 +267,26 @@ fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T, FetchError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_is_virtual_hosted_unless_loopback_or_dotted() {
+        let e = |u: &str| Endpoint::parse(u).unwrap();
+        // A configured endpoint is addressed as the SDKs address it by default.
+        let custom = e("https://s3.storage.example.internal");
+        assert_eq!(
+            s3_object_url(&custom, "certs", "k.pem"),
+            "https://certs.s3.storage.example.internal/k.pem"
+        );
+        let public = e("https://s3.eu-west-1.amazonaws.com");
+        assert_eq!(
+            s3_object_url(&public, "my.certs", "k.pem"),
+            "https://s3.eu-west-1.amazonaws.com/my.certs/k.pem"
+        );
+        assert_eq!(
+            s3_object_url(&e("http://localhost:4566"), "certs", "k.pem"),
+            "http://localhost:4566/certs/k.pem"
+        );
+    }
 
     #[test]
     fn virtual_hosting_only_for_dns_safe_names() {

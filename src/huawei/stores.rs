@@ -22,8 +22,7 @@ use crate::source::wire;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreConfig {
     pub csms_endpoint: Option<Endpoint>,
-    /// The OBS endpoint, and whether it was configured (then path-style addressing).
-    pub obs_endpoint: Option<(Endpoint, bool)>,
+    pub obs_endpoint: Option<Endpoint>,
     pub project_id: Option<String>,
 }
 
@@ -47,10 +46,7 @@ impl StoreConfig {
             })
         };
         let csms_endpoint = parse("HUAWEICLOUD_CSMS_ENDPOINT")?.or_else(|| public("kms"));
-        let obs_endpoint = match parse("HUAWEICLOUD_OBS_ENDPOINT")? {
-            Some(e) => Some((e, true)),
-            None => public("obs").map(|e| (e, false)),
-        };
+        let obs_endpoint = parse("HUAWEICLOUD_OBS_ENDPOINT")?.or_else(|| public("obs"));
         // FunctionGraph gives the function's project as RUNTIME_PROJECT_ID.
         let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID").or_else(|| get("RUNTIME_PROJECT_ID"));
         Ok(Self {
@@ -197,20 +193,14 @@ impl StoreClient {
         timeout: Duration,
     ) -> Result<Vec<u8>, FetchError> {
         let credentials = self.credentials()?;
-        let (endpoint, overridden) = self.config.obs_endpoint.as_ref().ok_or_else(|| {
+        let endpoint = self.config.obs_endpoint.as_ref().ok_or_else(|| {
             FetchError::new(
                 Reason::NotConfigured,
                 "HUAWEICLOUD_OBS_ENDPOINT (or HUAWEICLOUD_SDK_REGION) is not set",
             )
         })?;
         let encoded_key = key.split('/').map(uri_encode).collect::<Vec<_>>().join("/");
-        let scheme = endpoint.url().scheme();
-        let host = endpoint.host();
-        let target = if *overridden {
-            format!("{scheme}://{host}/{bucket}/{encoded_key}")
-        } else {
-            format!("{scheme}://{bucket}.{host}/{encoded_key}")
-        };
+        let target = obs_object_url(endpoint, bucket, &encoded_key);
         let date = http_date(self.clock.unix_now());
         let mut obs_headers: Vec<(String, String)> = Vec::new();
         if let Some(token) = &credentials.security_token {
@@ -235,6 +225,19 @@ impl StoreClient {
         )
         .await?;
         reply.object_body("x-obs-request-id")
+    }
+}
+
+/// Public OBS wants the bucket in the host name (a path-style request is refused with 403
+/// `VirtualHostDomainRequired`), whatever endpoint is configured; only a loopback simulator
+/// is addressed path-style. The signed resource is `/bucket/key` either way.
+fn obs_object_url(endpoint: &Endpoint, bucket: &str, encoded_key: &str) -> String {
+    let scheme = endpoint.url().scheme();
+    let host = endpoint.host();
+    if endpoint.is_loopback() {
+        format!("{scheme}://{host}/{bucket}/{encoded_key}")
+    } else {
+        format!("{scheme}://{bucket}.{host}/{encoded_key}")
     }
 }
 
@@ -316,6 +319,23 @@ mod tests {
         assert_eq!(
             s,
             "GET\n\n\nSat, 28 Nov 2026 14:03:20 GMT\nx-obs-security-token:t\n/certs/live/fullchain.pem"
+        );
+    }
+
+    #[test]
+    fn obs_is_virtual_hosted_except_on_loopback() {
+        let e = |u: &str| Endpoint::parse(u).unwrap();
+        assert_eq!(
+            obs_object_url(
+                &e("https://obs.cn-north-4.myhuaweicloud.com"),
+                "certs",
+                "a/b.pem"
+            ),
+            "https://certs.obs.cn-north-4.myhuaweicloud.com/a/b.pem"
+        );
+        assert_eq!(
+            obs_object_url(&e("http://127.0.0.1:9000"), "certs", "a/b.pem"),
+            "http://127.0.0.1:9000/certs/a/b.pem"
         );
     }
 

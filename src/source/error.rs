@@ -120,6 +120,9 @@ fn classify(status: u16, code: &str) -> Reason {
         Reason::Unavailable
     } else if NOT_FOUND.contains(&code) {
         Reason::NotFound
+    } else if code == "VirtualHostDomainRequired" {
+        // OBS refusing path-style addressing: the endpoint setting, not a permission.
+        Reason::NotConfigured
     } else if code == "InvalidObjectState" {
         // An archived (Glacier) object answers 403, but no permission change will help.
         Reason::InvalidContent
@@ -164,6 +167,7 @@ mod tests {
             Reason::AuthFailed
         );
         assert_eq!(r(403, "InvalidObjectState"), Reason::InvalidContent);
+        assert_eq!(r(403, "VirtualHostDomainRequired"), Reason::NotConfigured);
         assert!(FetchError::answer(500, "", "", None).retryable());
     }
 }

@@ -149,8 +149,13 @@ impl Handler {
                     )
                     .with_field("certificate_source")
                     .with_reason(e.reason.word());
-                    return invalid(error, req.domains.clone(), received, budget)
+                    let mut out = invalid(error, req.domains.clone(), received, budget)
                         .with_fail_on_error(req.options.fail_on_error);
+                    // An outage of the store is not a bad request: a shell loop may retry.
+                    if e.reason == Reason::Unavailable {
+                        out.exit_code = EXIT_NOT_OK;
+                    }
+                    return out;
                 }
             }
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use cdn_cert_deploy::clock;
 use cdn_cert_deploy::config::Config;
 use cdn_cert_deploy::deploy::EngineConfig;
-use cdn_cert_deploy::handler::{Handler, Output, EXIT_INVALID};
+use cdn_cert_deploy::handler::{Handler, Output, EXIT_INVALID, EXIT_NOT_OK};
 use cdn_cert_deploy::sim::{SimStats, Simulator};
 use common::aws::{AwsKeys, AwsStandIn};
 use common::*;
@@ -432,6 +432,30 @@ async fn a_source_and_an_inline_certificate_conflict() {
         .unwrap()
         .to_string();
     assert!(message.contains("prefx"), "{message}");
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_retryable_and_exits_1() {
+    let (sim, _old, _new) = setup().await;
+    let aws = stand_in().await;
+    // A loopback port with nobody listening: connection refused on every try.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let h = handler_env(&sim, Some(&aws), &[("AWS_ENDPOINT_URL", &url)]);
+    let out = deploy(&h, json!({"type": "ssm", "prefix": "/certs/example.com/"})).await;
+    let json = out.to_json();
+    assert_eq!(json["error"]["code"], "certificate_source", "{json:#}");
+    assert_eq!(json["error"]["reason"], "unavailable", "{json:#}");
+    assert_eq!(json["error"]["retryable"], true);
+    assert_eq!(
+        out.exit_code, EXIT_NOT_OK,
+        "an outage is not an invalid request"
+    );
+    for d in json["domains"].as_array().unwrap() {
+        assert_eq!(d["status"], "skipped");
+    }
+    assert_eq!(cdn_calls(&sim.stats()), 0);
 }
 
 #[tokio::test]

@@ -356,7 +356,18 @@ impl DomainCtx {
                         ),
                     ));
                 }
-                if let (Some(batcher), false) = (&self.batcher, batch_tried) {
+                let current = (
+                    https.and_then(|h| h.tls_version.clone()),
+                    https.and_then(|h| h.ocsp_stapling_status.clone()),
+                );
+                let batch_would_change = self
+                    .learner
+                    .as_ref()
+                    .is_some_and(|l| l.batch_would_change(&current));
+                if batch_would_change && !batch_tried {
+                    info!("written alone: the batch call would change its TLS versions or OCSP stapling");
+                }
+                if let (Some(batcher), false) = (&self.batcher, batch_tried || batch_would_change) {
                     if let Some(key) = decide::batch_key(&configs, &self.job.overrides) {
                         batch_tried = true;
                         match self.batch_write(batcher, key).await? {

@@ -30,8 +30,8 @@ pub enum Semantics {
 /// One probe's TLS versions and OCSP stapling before and after its batched write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
-    pub before: (Option<String>, Option<String>),
-    pub after: (Option<String>, Option<String>),
+    pub before: Settings,
+    pub after: Settings,
 }
 
 /// Judges the probes. A change in any of them means the call resets. Unchanged values prove it
@@ -57,6 +57,31 @@ pub fn judge(observations: &[Observation]) -> Semantics {
     } else {
         Semantics::Undecided
     }
+}
+
+/// TLS versions and OCSP stapling, as a probe saw them.
+pub type Settings = (Option<String>, Option<String>);
+
+/// Whether a batched write would change `current`, by what the probes saw: a setting the call
+/// was seen to change is kept only where the domain already holds the one value the call left
+/// on every probe. Such a domain is better written alone at once than batched and repaired: no
+/// second write, and its settings never read wrong in between.
+pub fn batch_would_change(observations: &[Observation], current: &Settings) -> bool {
+    let would_change = |f: fn(&Settings) -> &Option<String>| {
+        let seen_changing = observations
+            .iter()
+            .any(|o| f(&o.before).is_some() && f(&o.before) != f(&o.after));
+        let Some(value) = f(current).as_deref() else {
+            // Unset: a write of its own would leave the CDN's default too.
+            return false;
+        };
+        let left: HashSet<Option<&str>> = observations
+            .iter()
+            .map(|o| f(&o.after).as_deref())
+            .collect();
+        seen_changing && left != HashSet::from([Some(value)])
+    };
+    would_change(|s| &s.0) || would_change(|s| &s.1)
 }
 
 /// How a domain that the snapshot would batch goes on.
@@ -129,6 +154,14 @@ impl Learner {
         }
     }
 
+    /// Whether, once the call is known to reset, a batched write would change `current`.
+    pub fn batch_would_change(&self, current: &Settings) -> bool {
+        self.semantics() == Semantics::Resets && {
+            let r = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+            batch_would_change(&r.1, current)
+        }
+    }
+
     fn report(&self, observation: Option<Observation>) {
         let mut r = self.reports.lock().unwrap_or_else(|e| e.into_inner());
         r.0 += 1;
@@ -193,6 +226,28 @@ mod tests {
             before: (s(before.0), s(before.1)),
             after: (s(after.0), s(after.1)),
         }
+    }
+
+    #[test]
+    fn only_a_domain_already_at_the_reset_values_is_batched_after_resets() {
+        let s = |t: &str, o: &str| (Some(t.to_string()), Some(o.to_string()));
+        // TLS was set to 1.1-1.2 on both probes; OCSP was kept.
+        let seen = [
+            obs(("TLSv1.2,TLSv1.3", "on"), ("TLSv1.1,TLSv1.2", "on")),
+            obs(("TLSv1.1,TLSv1.2", "off"), ("TLSv1.1,TLSv1.2", "off")),
+        ];
+        assert!(batch_would_change(&seen, &s("TLSv1.2,TLSv1.3", "off")));
+        assert!(!batch_would_change(&seen, &s("TLSv1.1,TLSv1.2", "on")));
+        assert!(!batch_would_change(&seen, &(None, None)));
+        // Probes left different values: nothing is known to be safe.
+        let mixed = [obs(("a", "on"), ("b", "on")), obs(("c", "on"), ("c", "on"))];
+        assert!(batch_would_change(&mixed, &s("c", "on")));
+        // Kept by every probe: no reason to write alone.
+        let kept = [
+            obs(("a", "on"), ("a", "on")),
+            obs(("b", "off"), ("b", "off")),
+        ];
+        assert!(!batch_would_change(&kept, &s("z", "on")));
     }
 
     #[test]

@@ -396,8 +396,13 @@ async fn probes_show_the_batch_call_keeps_tls_so_the_rest_need_no_reads_of_their
     let stats = sim.stats();
     // At most three rounds of probes, when the first ones cannot tell.
     let probes = 3 * h.engine.probe_domains as u64;
-    // Probes in a group too small to batch are written alone; nobody else is.
-    assert!(stats.calls(Api::UpdateFullConfig) < probes, "{stats:?}");
+    // Probes are batched however small their group (written alone, they would learn nothing).
+    assert_eq!(stats.calls(Api::UpdateFullConfig), 0, "{stats:?}");
+    assert_eq!(
+        stats.calls(Api::ShowDomainDetail),
+        h.engine.probe_domains as u64,
+        "one round of probes settles it: {stats:?}"
+    );
     // A probe reads its config before its write, right after it, and once more to confirm.
     assert!(
         stats.calls(Api::ShowFullConfig) <= 3 * probes,

@@ -36,6 +36,8 @@ pub enum BatchReply {
 struct Item {
     domain: String,
     key: BatchKey,
+    /// A probe learns nothing written alone, so its group is sent however small.
+    probe: bool,
     reply: oneshot::Sender<BatchReply>,
 }
 
@@ -63,9 +65,11 @@ impl Batcher {
             let mut open = true;
             while open || !groups.is_empty() {
                 // A group too small to batch waits the whole linger for more domains.
-                let due_at = |first: Instant, last: Instant, len: usize| {
+                let big_enough =
+                    |items: &[Item]| items.len() >= cfg.batch_min || items.iter().any(|i| i.probe);
+                let due_at = |first: Instant, last: Instant, items: &[Item]| {
                     let full = first + cfg.batch_linger;
-                    if len >= cfg.batch_min {
+                    if big_enough(items) {
                         full.min(last + cfg.batch_idle)
                     } else {
                         full
@@ -73,7 +77,7 @@ impl Batcher {
                 };
                 let next_due = groups
                     .values()
-                    .map(|(first, last, items)| due_at(*first, *last, items.len()))
+                    .map(|(first, last, items)| due_at(*first, *last, items))
                     .min();
                 let wake = next_due.unwrap_or(deadline).min(deadline);
                 tokio::select! {
@@ -95,7 +99,7 @@ impl Batcher {
                     .iter()
                     .filter(|(_, (first, last, items))| {
                         items.len() >= MAX_BATCH
-                            || now >= due_at(*first, *last, items.len())
+                            || now >= due_at(*first, *last, items)
                             || !open
                             || now >= deadline
                     })
@@ -103,7 +107,7 @@ impl Batcher {
                     .collect();
                 for key in due {
                     let (_, _, items) = groups.remove(&key).expect("due groups exist");
-                    if items.len() < cfg.batch_min {
+                    if !big_enough(&items) {
                         for item in items {
                             let _ = item.reply.send(BatchReply::Alone(None));
                         }
@@ -124,12 +128,14 @@ impl Batcher {
         (Batcher { tx }, task)
     }
 
-    /// Queues `domain` for a batched write with group `key` and waits for the outcome.
-    pub async fn write(&self, domain: &str, key: BatchKey) -> BatchReply {
+    /// Queues `domain` for a batched write with group `key` and waits for the outcome; a
+    /// `probe`'s group is sent even below `batch_min`.
+    pub async fn write(&self, domain: &str, key: BatchKey, probe: bool) -> BatchReply {
         let (reply, answer) = oneshot::channel();
         let item = Item {
             domain: domain.to_string(),
             key,
+            probe,
             reply,
         };
         if self.tx.send(item).is_err() {

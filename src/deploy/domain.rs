@@ -218,10 +218,10 @@ impl DomainCtx {
     }
 
     /// Hands the domain to the batch writer and records how it went.
-    async fn batch_write(&self, batcher: &Batcher, key: BatchKey) -> Step<Batched> {
+    async fn batch_write(&self, batcher: &Batcher, key: BatchKey, probe: bool) -> Step<Batched> {
         let before = self.phase();
         self.set_phase(Phase::MaybeWritten);
-        match batcher.write(&self.domain, key).await {
+        match batcher.write(&self.domain, key, probe).await {
             BatchReply::Written { request_id } => {
                 self.record_call(Role::Write, request_id.as_deref());
                 info!(request_id = request_id.as_deref(), "batch write accepted");
@@ -296,7 +296,8 @@ impl DomainCtx {
                     match learner.admit(limit).await {
                         Admission::Fast => {
                             batch_tried = true;
-                            written = self.batch_write(batcher, key).await? == Batched::Written;
+                            written =
+                                self.batch_write(batcher, key, false).await? == Batched::Written;
                         }
                         Admission::Probe(p) => probe = Some(p),
                         Admission::Read => {}
@@ -370,7 +371,7 @@ impl DomainCtx {
                 if let (Some(batcher), false) = (&self.batcher, batch_tried || batch_would_change) {
                     if let Some(key) = decide::batch_key(&configs, &self.job.overrides) {
                         batch_tried = true;
-                        match self.batch_write(batcher, key).await? {
+                        match self.batch_write(batcher, key, probe.is_some()).await? {
                             Batched::Written => {
                                 batched_from = configs.https.clone();
                                 if let Some(probe) = probe.take() {

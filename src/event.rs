@@ -159,7 +159,8 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
     {
         let e: ApiGatewayV2httpRequest = serde_json::from_value(event.clone()).map_err(|e| {
             EventError(format!(
-                "an HTTP API / Function URL event that does not parse: {e}"
+                "an HTTP API / Function URL event that does not parse: {}",
+                crate::redact::serde_message(&e.to_string())
             ))
         })?;
         let is_url = e
@@ -208,7 +209,8 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
         }
         let e: ApiGatewayProxyRequest = serde_json::from_value(event.clone()).map_err(|e| {
             EventError(format!(
-                "an API Gateway REST event that does not parse: {e}"
+                "an API Gateway REST event that does not parse: {}",
+                crate::redact::serde_message(&e.to_string())
             ))
         })?;
         let mut headers = header_map(&e.multi_value_headers);

@@ -304,7 +304,10 @@ pub fn parse(
         } else {
             path
         };
-        RequestError::new(field, strip_location(&e.inner().to_string()))
+        RequestError::new(
+            field,
+            crate::redact::serde_message(&strip_location(&e.inner().to_string())),
+        )
     })?;
     Ok((validate(raw)?, unknown))
 }
@@ -579,6 +582,22 @@ mod tests {
         let mut v = pem_request();
         v["match"] = json!("fuzzy");
         assert_eq!(strict(v).unwrap_err().field, "match");
+    }
+
+    #[test]
+    fn a_key_in_the_wrong_place_is_not_quoted_back() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n";
+        let v = json!({"domains": ["a.example.com"], "certificate_source": key});
+        let e = strict(v).unwrap_err();
+        assert_eq!(e.field, "certificate_source");
+        assert!(!e.message.contains("PRIVATE KEY"), "{}", e.message);
+        assert!(!e.message.contains("MIIE"), "{}", e.message);
+        assert!(e.message.contains("invalid type"), "{}", e.message);
+        let v = json!({"domains": ["a.example.com"], "certificate_source":
+                       {"type": "s3", "bucket": "b", "keys": key}});
+        let e = strict(v).unwrap_err();
+        assert!(e.field.starts_with("certificate_source"), "{}", e.field);
+        assert!(!e.message.contains("MIIE"), "{}", e.message);
     }
 
     #[test]

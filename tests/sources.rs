@@ -347,6 +347,39 @@ async fn a_key_that_does_not_match_fails_as_key_mismatch() {
     let h = handler_env(&sim, Some(&aws), &[]);
     let out = deploy(&h, json!({"type": "ssm", "prefix": "/certs/"})).await;
     assert_source_failed(&out, &sim, "key_mismatch", "ssm parameters under `/certs/`");
+    assert_eq!(
+        aws.calls().len(),
+        4,
+        "the pair was read twice before it was judged"
+    );
+}
+
+#[tokio::test]
+async fn a_pair_read_in_the_middle_of_a_renewal_is_read_again() {
+    let (sim, old, new) = setup().await;
+    let aws = std::sync::Arc::new(stand_in().await);
+    // The issuer has written the new certificate but not yet its key.
+    aws.put_object("my-certs", "live/fullchain.pem", new.chain.as_bytes());
+    aws.put_object("my-certs", "live/privkey.pem", old.key.as_bytes());
+    let issuer = {
+        let aws = aws.clone();
+        let key = new.key.clone();
+        tokio::spawn(async move {
+            while aws.calls().len() < 2 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            aws.put_object("my-certs", "live/privkey.pem", key.as_bytes());
+        })
+    };
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "s3", "bucket": "my-certs", "prefix": "live/"}),
+    )
+    .await;
+    issuer.await.unwrap();
+    assert_deployed(&out, &sim, &new);
+    assert_eq!(aws.calls().len(), 4);
 }
 
 #[tokio::test]
@@ -455,6 +488,67 @@ async fn an_unreachable_store_is_retryable_and_exits_1() {
     for d in json["domains"].as_array().unwrap() {
         assert_eq!(d["status"], "skipped");
     }
+    assert_eq!(cdn_calls(&sim.stats()), 0);
+}
+
+/// A TLS server on loopback whose certificate names another host; counts its handshakes.
+async fn tls_server_for_another_host() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::rustls::{crypto::ring, ServerConfig};
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["elsewhere.example".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let seen = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    (format!("https://localhost:{port}"), handshakes)
+}
+
+#[tokio::test]
+async fn a_store_whose_certificate_does_not_fit_is_a_setting_to_fix_not_an_outage() {
+    let (sim, _old, _new) = setup().await;
+    let aws = stand_in().await;
+    let (url, handshakes) = tls_server_for_another_host().await;
+    let h = handler_env(&sim, Some(&aws), &[("AWS_ENDPOINT_URL", &url)]);
+    let out = deploy(&h, json!({"type": "secretsmanager", "secret_id": "prod/x"})).await;
+    let json = out.to_json();
+    assert_eq!(json["error"]["reason"], "not_configured", "{json:#}");
+    assert_eq!(json["error"]["retryable"], false);
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("certificate"),
+        "the cause is named: {message}"
+    );
+    assert_eq!(out.exit_code, EXIT_INVALID);
+    assert_eq!(
+        handshakes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "not retried"
+    );
     assert_eq!(cdn_calls(&sim.stats()), 0);
 }
 

@@ -259,7 +259,11 @@ fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T, FetchError
     serde_json::from_slice(&reply.body).map_err(|e| {
         FetchError::new(
             Reason::Rejected,
-            format!("unexpected answer (HTTP {}): {e}", reply.status),
+            format!(
+                "unexpected answer (HTTP {}): {}",
+                reply.status,
+                crate::redact::serde_message(&e.to_string())
+            ),
         )
     })
 }

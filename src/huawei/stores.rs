@@ -167,7 +167,13 @@ impl StoreClient {
             ));
         }
         let answer: VersionAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
-            FetchError::new(Reason::Rejected, format!("unexpected CSMS answer: {e}"))
+            FetchError::new(
+                Reason::Rejected,
+                format!(
+                    "unexpected CSMS answer: {}",
+                    crate::redact::serde_message(&e.to_string())
+                ),
+            )
         })?;
         match (answer.version.secret_string, answer.version.secret_binary) {
             (Some(s), _) => Ok(s),
@@ -199,6 +205,13 @@ impl StoreClient {
                 "HUAWEICLOUD_OBS_ENDPOINT (or HUAWEICLOUD_SDK_REGION) is not set",
             )
         })?;
+        if !crate::source::spec::obs_bucket_name_ok(bucket) {
+            // Checked with the request already; kept here so no caller can steer the host.
+            return Err(FetchError::new(
+                Reason::Rejected,
+                format!("`{bucket}` is not an OBS bucket name"),
+            ));
+        }
         let encoded_key = key.split('/').map(uri_encode).collect::<Vec<_>>().join("/");
         let target = obs_object_url(endpoint, bucket, &encoded_key);
         let date = http_date(self.clock.unix_now());

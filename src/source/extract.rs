@@ -62,11 +62,12 @@ pub fn join(leaf: &str, chain: Option<&str>) -> String {
 
 /// The chain and key in a secret's text: JSON with `keys` (or a known layout), or a PEM bundle.
 pub fn from_secret(text: &str, keys: Option<&Locations>) -> Result<Pair, ExtractError> {
-    if keys.is_none() && text.trim_start().starts_with("-----BEGIN") {
-        return from_bundle(text);
-    }
+    // Windows editors save a byte-order mark; JSON parsers and PEM readers both stumble on it.
+    let text = text.trim_start_matches('\u{feff}');
     let obj: Map<String, Value> = match serde_json::from_str(text) {
         Ok(Value::Object(o)) => o,
+        // Not JSON: a PEM bundle, perhaps after text (`openssl pkcs12` writes `Bag Attributes`).
+        _ if keys.is_none() && text.contains("-----BEGIN") => return from_bundle(text),
         _ => return Err(ExtractError::NotJson),
     };
     let present = || obj.keys().cloned().collect::<Vec<_>>();
@@ -103,7 +104,12 @@ pub fn from_secret(text: &str, keys: Option<&Locations>) -> Result<Pair, Extract
     }
     let chain = match first(FULLCHAIN_KEYS)? {
         Some(full) => Some(full.to_string()),
-        None => first(LEAF_KEYS)?.map(|leaf| join(leaf, first(CHAIN_KEYS).ok().flatten())),
+        // A chain that is there but not text is an error, not an absent chain: deploying the
+        // leaf alone would break clients that need the intermediates.
+        None => match first(LEAF_KEYS)? {
+            Some(leaf) => Some(join(leaf, first(CHAIN_KEYS)?)),
+            None => None,
+        },
     };
     match (chain, first(KEY_KEYS)?) {
         (Some(chain), Some(key)) => Ok(Pair {
@@ -150,7 +156,11 @@ pub fn from_bundle(text: &str) -> Result<Pair, ExtractError> {
 
 /// Text from stored bytes (an object or parameter named `name`).
 pub fn text(name: &str, bytes: Vec<u8>) -> Result<String, ExtractError> {
-    String::from_utf8(bytes).map_err(|_| ExtractError::NotText(name.to_string()))
+    let text = String::from_utf8(bytes).map_err(|_| ExtractError::NotText(name.to_string()))?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 #[cfg(test)]
@@ -218,6 +228,28 @@ mod tests {
             from_secret("just text", None).unwrap_err(),
             ExtractError::NotJson
         );
+    }
+
+    #[test]
+    fn a_chain_that_is_not_text_is_an_error_not_dropped() {
+        let s = json!({"certificate": LEAF, "chain": [CA], "private_key": KEY});
+        let e = from_secret(&s.to_string(), None).unwrap_err();
+        assert_eq!(e, ExtractError::NotString("chain".into()));
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_text_before_the_pem_are_tolerated() {
+        let s = json!({"fullchain": LEAF, "private_key": KEY}).to_string();
+        assert_eq!(
+            from_secret(&format!("\u{feff}{s}"), None).unwrap().chain,
+            LEAF
+        );
+        let bundle = format!("\u{feff}Bag Attributes\n    localKeyID: 01\n{LEAF}\n{KEY}");
+        let p = from_secret(&bundle, None).unwrap();
+        assert_eq!(p.chain.trim(), LEAF);
+        assert_eq!(p.private_key.expose(), KEY.trim_end());
+        let t = text("o", format!("\u{feff}{LEAF}").into_bytes()).unwrap();
+        assert!(t.starts_with("-----BEGIN"));
     }
 
     #[test]

@@ -62,8 +62,46 @@ impl SourceError {
     }
 }
 
+/// How long to wait before reading a mismatched pair again (see [`fetch`]).
+const RENEWAL_PAUSE: Duration = Duration::from_millis(1500);
+
 /// Reads the certificate from `source` before `deadline`. `huawei` signs CSMS and OBS calls.
+///
+/// A certificate and key stored apart (S3, OBS, SSM) are written one after the other by the
+/// issuer, so a run that reads between the two writes sees a key that does not match: such a
+/// pair is read once more after a short pause before it is judged.
 pub async fn fetch(
+    source: &CertificateSource,
+    config: &SourceConfig,
+    huawei: Option<Credentials>,
+    clock: SharedClock,
+    deadline: Instant,
+) -> Result<Fetched, SourceError> {
+    let read = || read_once(source, config, huawei.clone(), clock.clone(), deadline);
+    let first = read().await?;
+    let stored_apart = matches!(
+        source,
+        CertificateSource::S3(_) | CertificateSource::HuaweiObs(_) | CertificateSource::Ssm(_)
+    );
+    if let Fetched::Pem { chain, private_key } = &first {
+        let mismatched = matches!(
+            crate::cert::validate(chain, private_key, clock.unix_now()),
+            Err(e) if e.code() == "key_mismatch"
+        );
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        if stored_apart && mismatched && time_left > RENEWAL_PAUSE * 2 {
+            tracing::info!(
+                source = %source.describe(),
+                "the key does not match the certificate; it may be mid-renewal: reading again"
+            );
+            tokio::time::sleep(RENEWAL_PAUSE).await;
+            return read().await;
+        }
+    }
+    Ok(first)
+}
+
+async fn read_once(
     source: &CertificateSource,
     config: &SourceConfig,
     huawei: Option<Credentials>,

@@ -162,6 +162,16 @@ impl CertificateSource {
             }
             Self::S3(o) | Self::HuaweiObs(o) => {
                 blank("bucket", &o.bucket)?;
+                // An OBS bucket becomes part of the host name the signed request goes to.
+                if matches!(self, Self::HuaweiObs(_)) && !obs_bucket_name_ok(&o.bucket) {
+                    return Err((
+                        "certificate_source.bucket".into(),
+                        format!(
+                            "`{}` is not an OBS bucket name (3 to 63 lower-case letters, digits, `-` or `.`, starting and ending with a letter or digit)",
+                            o.bucket
+                        ),
+                    ));
+                }
                 one_of(&o.keys, &o.prefix, "keys")?;
                 // URL parsing folds `.`/`..` segments, so such a key would be read (and signed)
                 // as a different object than the one named.
@@ -215,12 +225,28 @@ impl CertificateSource {
     }
 }
 
+/// OBS's bucket naming rules; anything else could steer the virtual-hosted URL to another host.
+pub fn obs_bucket_name_ok(bucket: &str) -> bool {
+    let b = bucket.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !bucket.contains("..")
+}
+
 /// The names to read for an object or parameter source: the given ones, or the prefix's files.
 pub fn resolve(keys: &Option<Locations>, prefix: &Option<String>) -> Locations {
     match (keys, prefix) {
         (Some(l), _) => l.clone(),
         (None, p) => {
-            let p = p.as_deref().unwrap_or("");
+            // A prefix names a folder: `live/example.com` holds `live/example.com/fullchain.pem`.
+            let p = match p.as_deref().unwrap_or("") {
+                "" => String::new(),
+                p if p.ends_with('/') => p.to_string(),
+                p => format!("{p}/"),
+            };
             Locations {
                 certificate: format!("{p}{FULLCHAIN_FILE}"),
                 private_key: format!("{p}{PRIVKEY_FILE}"),
@@ -252,7 +278,7 @@ mod tests {
         assert!(s.check().is_ok());
         let s = parse(json!({"type": "huawei_csms", "secret_name": "cert"})).unwrap();
         assert_eq!(s.kind(), "huawei_csms");
-        let s = parse(json!({"type": "huawei_obs", "bucket": "b", "keys": {"certificate": "a", "private_key": "b"}}))
+        let s = parse(json!({"type": "huawei_obs", "bucket": "certs", "keys": {"certificate": "a", "private_key": "b"}}))
             .unwrap();
         assert!(s.check().is_ok());
         let s = parse(json!({"type": "scm", "certificate_id": "scs1"})).unwrap();
@@ -291,7 +317,8 @@ mod tests {
         let (field, msg) = s.check().unwrap_err();
         assert_eq!(field, "certificate_source.keys.certificate");
         assert!(msg.contains("live/../fullchain.pem"), "{msg}");
-        let s = parse(json!({"type": "huawei_obs", "bucket": "b", "prefix": "./live/"})).unwrap();
+        let s =
+            parse(json!({"type": "huawei_obs", "bucket": "certs", "prefix": "./live/"})).unwrap();
         assert_eq!(s.check().unwrap_err().0, "certificate_source.prefix");
         // Dots inside a name are ordinary characters.
         let s =
@@ -311,9 +338,34 @@ mod tests {
     }
 
     #[test]
+    fn obs_buckets_cannot_steer_the_host() {
+        for bad in [
+            "localhost:9/x?",
+            "evil.example#",
+            "Certs",
+            "ab",
+            "-certs",
+            "a..b",
+            "a b",
+        ] {
+            let s = parse(json!({"type": "huawei_obs", "bucket": bad, "prefix": "p/"})).unwrap();
+            assert_eq!(
+                s.check().unwrap_err().0,
+                "certificate_source.bucket",
+                "{bad}"
+            );
+        }
+        let s = parse(json!({"type": "huawei_obs", "bucket": "my-certs.2026", "prefix": "p/"}))
+            .unwrap();
+        assert!(s.check().is_ok());
+    }
+
+    #[test]
     fn a_prefix_holds_certbots_files() {
         let l = resolve(&None, &Some("live/example.com/".into()));
         assert_eq!(l.certificate, "live/example.com/fullchain.pem");
         assert_eq!(l.private_key, "live/example.com/privkey.pem");
+        let l = resolve(&None, &Some("/certs/example.com".into()));
+        assert_eq!(l.certificate, "/certs/example.com/fullchain.pem");
     }
 }

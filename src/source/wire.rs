@@ -14,11 +14,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BODY: usize = 1 << 20;
 
 /// A store's answer.
-#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+}
+
+/// The body may be a secret: Debug shows its length only.
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
@@ -58,6 +67,36 @@ pub fn client() -> Result<reqwest::Client, FetchError> {
         .map_err(|e| FetchError::new(Reason::Unavailable, format!("HTTP client: {e}")))
 }
 
+/// An error and its sources, joined: reqwest's own message ("error sending request") hides why.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// A host that does not exist or whose certificate does not fit will not heal by retrying: the
+/// endpoint (or, for OBS, a dotted bucket name in the host) is the thing to fix.
+fn transport_reason(cause: &str) -> Reason {
+    let lower = cause.to_ascii_lowercase();
+    let bad_certificate = lower.contains("invalid peer certificate")
+        || lower.contains("certificate verify failed")
+        || lower.contains("notvalidforname");
+    let no_such_host = lower.contains("dns error")
+        && (lower.contains("not known") || lower.contains("no address associated"));
+    if bad_certificate || no_such_host {
+        Reason::NotConfigured
+    } else {
+        Reason::Unavailable
+    }
+}
+
 /// Sends one request; any answer (2xx or not) is a `Reply`, only a transport failure is an error.
 pub async fn send(
     http: &reqwest::Client,
@@ -90,7 +129,8 @@ pub async fn send(
         } else {
             "transport error"
         };
-        FetchError::new(Reason::Unavailable, format!("{what}: {}", e.without_url()))
+        let cause = causes(&e.without_url());
+        FetchError::new(transport_reason(&cause), format!("{what}: {cause}"))
     };
     let response = http
         .request(method, url)

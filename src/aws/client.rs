@@ -233,8 +233,6 @@ impl AwsClient {
     }
 }
 
-/// A bucket name usable as a DNS label under TLS (no dots: the wildcard certificate covers one
-/// label only).
 /// Virtual-hosted addressing, as the AWS SDKs default to (also for a configured endpoint);
 /// path-style for a loopback stand-in and for bucket names a host name cannot carry (dots
 /// would break the TLS name check).
@@ -248,6 +246,8 @@ fn s3_object_url(endpoint: &Endpoint, bucket: &str, encoded_key: &str) -> String
     }
 }
 
+/// A bucket name usable as a DNS label under TLS (no dots: the wildcard certificate covers one
+/// label only).
 fn virtual_host_ok(bucket: &str) -> bool {
     (3..=63).contains(&bucket.len())
         && bucket

@@ -83,13 +83,13 @@ pub async fn fetch(
         source,
         CertificateSource::S3(_) | CertificateSource::HuaweiObs(_) | CertificateSource::Ssm(_)
     );
-    if let Fetched::Pem { chain, private_key } = &first {
+    let time_left = deadline.saturating_duration_since(Instant::now());
+    if let (true, Fetched::Pem { chain, private_key }) = (stored_apart, &first) {
         let mismatched = matches!(
             crate::cert::validate(chain, private_key, clock.unix_now()),
             Err(e) if e.code() == "key_mismatch"
         );
-        let time_left = deadline.saturating_duration_since(Instant::now());
-        if stored_apart && mismatched && time_left > RENEWAL_PAUSE * 2 {
+        if mismatched && time_left > RENEWAL_PAUSE * 2 {
             tracing::info!(
                 source = %source.describe(),
                 "the key does not match the certificate; it may be mid-renewal: reading again"

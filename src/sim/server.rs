@@ -459,12 +459,11 @@ mod tests {
         .expect("simulator starts")
     }
 
-    /// A GET signed with SDK-HMAC-SHA256 over the decoded path, as the official SDKs sign; a
-    /// `/v1/{project}/...` path also sends the project as `X-Project-Id`.
-    async fn apig_get(sim: &Simulator, path: &str, sk: &str) -> (u16, Value) {
-        let host = sim.addr().to_string();
+    /// The signed headers of an SDK-HMAC-SHA256 GET: `Host`, `X-Sdk-Date`, and for a
+    /// `/v1/{project}/...` path the project as `X-Project-Id`.
+    fn apig_headers(sim: &Simulator, path: &str) -> Vec<(String, String)> {
         let mut headers = vec![
-            ("Host".to_string(), host),
+            ("Host".to_string(), sim.addr().to_string()),
             (
                 "X-Sdk-Date".to_string(),
                 sign::sdk_date(SystemClock.unix_now()),
@@ -473,12 +472,22 @@ mod tests {
         if let Some(project) = path.strip_prefix("/v1/").and_then(|p| p.split('/').next()) {
             headers.push(("X-Project-Id".to_string(), project.to_string()));
         }
-        let decoded = sign::uri_decode(path);
+        headers
+    }
+
+    /// A GET of `path` with `headers` (Host first), signed over `signed_path`.
+    async fn apig_send(
+        sim: &Simulator,
+        path: &str,
+        signed_path: &str,
+        headers: &[(String, String)],
+        sk: &str,
+    ) -> (u16, Value) {
         let req = SignableRequest {
             method: "GET",
-            path: &decoded,
+            path: signed_path,
             query: &[],
-            headers: &headers,
+            headers,
             body: b"",
         };
         let mut call = reqwest::Client::new()
@@ -491,6 +500,12 @@ mod tests {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A GET signed over the decoded path, as the official SDKs sign.
+    async fn apig_get(sim: &Simulator, path: &str, sk: &str) -> (u16, Value) {
+        let headers = apig_headers(sim, path);
+        apig_send(sim, path, &sign::uri_decode(path), &headers, sk).await
     }
 
     /// A GET signed with the OBS header signature (`None`: unsigned).
@@ -582,54 +597,24 @@ mod tests {
         assert_eq!(body["version"]["secret_string"], "spaced");
 
         // Signed over the encoded path (the escapes escaped again): refused.
-        let headers = vec![
-            ("Host".to_string(), sim.addr().to_string()),
-            (
-                "X-Sdk-Date".to_string(),
-                sign::sdk_date(SystemClock.unix_now()),
-            ),
-            ("X-Project-Id".to_string(), project.clone()),
-        ];
-        let send = |path: String, headers: Vec<(String, String)>, signed_path: String| {
-            let endpoint = sim.endpoint().to_string();
-            async move {
-                let req = SignableRequest {
-                    method: "GET",
-                    path: &signed_path,
-                    query: &[],
-                    headers: &headers,
-                    body: b"",
-                };
-                let mut call = reqwest::Client::new()
-                    .get(format!("{endpoint}{path}"))
-                    .header("Authorization", sign::sign(&req, AK, SK));
-                for (k, v) in &headers[1..] {
-                    call = call.header(k, v);
-                }
-                let resp = call.send().await.expect("answer");
-                let status = resp.status().as_u16();
-                let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
-                (
-                    status,
-                    body["error_code"].as_str().unwrap_or("").to_string(),
-                )
-            }
-        };
+        let headers = apig_headers(&sim, &encoded);
+        let code = |(status, body): (u16, Value)| (status, body["error_code"].clone());
+        let refused = (401, json!("APIGW.0301"));
         assert_eq!(
-            send(encoded.clone(), headers.clone(), encoded.clone()).await,
-            (401, "APIGW.0301".to_string())
+            code(apig_send(&sim, &encoded, &encoded, &headers, SK).await),
+            refused
         );
         // CSMS wants the project as a signed X-Project-Id.
         let decoded = sign::uri_decode(&encoded);
         assert_eq!(
-            send(encoded.clone(), headers[..2].to_vec(), decoded.clone()).await,
-            (401, "APIGW.0301".to_string())
+            code(apig_send(&sim, &encoded, &decoded, &headers[..2], SK).await),
+            refused
         );
         let mut other = headers.clone();
         other[2].1 = "f".repeat(32);
         assert_eq!(
-            send(encoded, other, decoded).await,
-            (401, "APIGW.0301".to_string())
+            code(apig_send(&sim, &encoded, &decoded, &other, SK).await),
+            refused
         );
     }
 

@@ -129,6 +129,39 @@ pub fn leaf_fingerprint(pem: &str) -> Option<String> {
         .map(|der| hex::encode(Sha256::digest(der)))
 }
 
+/// What a CDN's bulk read needs to know of the certificate a domain serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafFacts {
+    /// Lower-case hex SHA-256 of the leaf.
+    pub fingerprint: String,
+    /// Unix seconds; `None` when the leaf does not parse as X.509.
+    pub not_after: Option<i64>,
+    /// The leaf's key is on the SM2 curve (national cryptography).
+    pub sm2: bool,
+}
+
+/// The leaf's fingerprint, expiry and key type, from one parse of a PEM text.
+pub fn leaf_facts(pem: &str) -> Option<LeafFacts> {
+    let der = parse_chain(pem).ok()?.into_iter().next()?;
+    let fingerprint = hex::encode(Sha256::digest(&der));
+    let parsed = x509_parser::parse_x509_certificate(&der)
+        .ok()
+        .map(|(_, c)| c);
+    Some(LeafFacts {
+        fingerprint,
+        not_after: parsed.as_ref().map(|c| c.validity().not_after.timestamp()),
+        sm2: parsed.as_ref().is_some_and(|c| {
+            let alg = &c.public_key().algorithm;
+            let params = alg.parameters.as_ref().and_then(|p| p.as_oid().ok());
+            alg.algorithm.to_id_string() == SM2_OID
+                || params.is_some_and(|p| p.to_id_string() == SM2_OID)
+        }),
+    })
+}
+
+/// The OID of the SM2 curve (GB/T 33560), named in an SM2 key's algorithm or parameters.
+const SM2_OID: &str = "1.2.156.10197.1.301";
+
 /// When the first certificate of a PEM text expires (unix seconds).
 pub fn leaf_not_after(pem: &str) -> Option<i64> {
     let der = parse_chain(pem).ok()?.into_iter().next()?;
@@ -351,6 +384,18 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sm2_leaf_is_told_apart() {
+        let sm2 = include_str!("../tests/fixtures/sm2-sign.pem");
+        let facts = leaf_facts(sm2).unwrap();
+        assert!(facts.sm2);
+        assert!(facts.not_after.is_some());
+        assert_eq!(Some(facts.fingerprint), leaf_fingerprint(sm2));
+        let rsa = include_str!("../tests/fixtures/demo-leaf.pem");
+        assert!(!leaf_facts(rsa).unwrap().sm2);
+        assert_eq!(leaf_facts("not a pem"), None);
+    }
 
     #[test]
     fn wildcard_rules_follow_rfc_6125() {

@@ -11,7 +11,7 @@ use crate::aws::AwsConfig;
 use crate::http::HttpAuth;
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
 use crate::huawei::credential::{Credentials, Secret};
-use crate::huawei::quota::Api;
+use crate::huawei::quota::{Api, Quota};
 use crate::huawei::stores::StoreConfig;
 use crate::source::SourceConfig;
 
@@ -44,9 +44,10 @@ pub struct Config {
     pub budget_cap: Option<Duration>,
     /// `DEPLOY_WEBHOOK_SECRET`, `DEPLOY_WEBHOOK_TOKEN`, `DEPLOY_HTTP_AUTH`.
     pub http_auth: HttpAuth,
-    /// `DEPLOY_API_QUOTAS`: calls per minute by SDK operation name, overriding the documented
-    /// per-tenant quotas the pacing follows (for an account with other limits).
-    pub quotas: BTreeMap<String, u32>,
+    /// `DEPLOY_API_QUOTAS`: quotas by SDK operation name (a count in the documented window, or
+    /// `count/secondss`), overriding the documented per-tenant quotas the pacing follows (for an
+    /// account with other limits).
+    pub quotas: BTreeMap<String, Quota>,
     /// `DEPLOY_CONCURRENCY`: domains in flight at once.
     pub concurrency: Option<usize>,
     /// The certificate stores' endpoints and keys (`AWS_*`, `HUAWEICLOUD_CSMS_ENDPOINT`, ...).
@@ -54,12 +55,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// The quota `api` is paced under, in calls per minute.
-    pub fn quota(&self, api: Api) -> u32 {
+    /// The quota `api` is paced under.
+    pub fn quota(&self, api: Api) -> Quota {
         self.quotas
             .get(api.name())
             .copied()
-            .unwrap_or(api.quota_per_minute())
+            .unwrap_or(api.documented_quota())
     }
 }
 
@@ -142,28 +143,31 @@ impl Config {
     }
 }
 
-fn parse_quotas(v: &str) -> Result<BTreeMap<String, u32>, ConfigError> {
+fn parse_quotas(v: &str) -> Result<BTreeMap<String, Quota>, ConfigError> {
     let err = |m: String| ConfigError::new("DEPLOY_API_QUOTAS", m);
-    let map: BTreeMap<String, u32> = serde_json::from_str(v).map_err(|e| {
+    let map: BTreeMap<String, Value> = serde_json::from_str(v).map_err(|e| {
         err(format!(
-            "expected a JSON object of calls per minute by API name: {e}"
+            "expected a JSON object of quotas by API name (`300`, or `300/60s`): {e}"
         ))
     })?;
-    for (name, per_minute) in &map {
-        if !Api::ALL.iter().any(|a| a.name() == name) {
+    let mut quotas = BTreeMap::new();
+    for (name, value) in map {
+        let Some(api) = Api::by_name(&name) else {
             let known: Vec<&str> = Api::ALL.iter().map(|a| a.name()).collect();
             return Err(err(format!(
                 "unknown API `{name}` (known: {})",
                 known.join(", ")
             )));
-        }
-        if *per_minute == 0 {
-            return Err(err(format!(
-                "{name}: a quota must be at least 1 call per minute"
-            )));
-        }
+        };
+        let text = match &value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(err(format!("{name}: a number or a string like `300/60s`"))),
+        };
+        let quota = Quota::parse(&text, api).map_err(|m| err(format!("{name}: {m}")))?;
+        quotas.insert(name, quota);
     }
-    Ok(map)
+    Ok(quotas)
 }
 
 fn parse_default_request(v: &str) -> Result<Value, ConfigError> {
@@ -232,8 +236,25 @@ mod tests {
             r#"{"UpdateDomainFullConfig": 50}"#,
         )]))
         .unwrap();
-        assert_eq!(c.quota(Api::UpdateFullConfig), 50);
-        assert_eq!(c.quota(Api::ShowDomainDetail), 300);
+        assert_eq!(c.quota(Api::UpdateFullConfig), Quota::per_minute(50));
+        assert_eq!(c.quota(Api::ShowDomainDetail), Quota::per_minute(300));
+        let c = Config::from_env(env(&[(
+            "DEPLOY_API_QUOTAS",
+            r#"{"ShowCertificatesHttpsInfo": "15/0.5s"}"#,
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.quota(Api::ShowHttpsInfo),
+            Quota::new(15, Duration::from_millis(500))
+        );
+        for bad in [
+            r#"{"ListDomains": 0}"#,
+            r#"{"ListDomains": "5/1m"}"#,
+            r#"{"ListDomains": true}"#,
+        ] {
+            let e = Config::from_env(env(&[("DEPLOY_API_QUOTAS", bad)])).unwrap_err();
+            assert!(e.message.starts_with("ListDomains: "), "{}", e.message);
+        }
         let e = Config::from_env(env(&[("DEPLOY_API_QUOTAS", r#"{"Nope": 5}"#)])).unwrap_err();
         assert!(e.message.contains("unknown API `Nope`"));
         assert!(Config::from_env(env(&[("DEPLOY_CONCURRENCY", "0")])).is_err());

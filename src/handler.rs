@@ -12,15 +12,12 @@ use tracing::{info, warn};
 use crate::cert;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::deploy::decide::Overrides;
 use crate::deploy::select::{self, Selected};
+use crate::deploy::settings::Overrides;
 use crate::deploy::{deploy_all, error_info, list_account, EngineConfig, Job, Target};
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::credential::Credentials;
-use crate::huawei::quota::Pacer;
-
-/// The share of each documented quota the pacing uses.
-const QUOTA_HEADROOM: f64 = 0.9;
+use crate::huawei::quota::{Api, Pacer};
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{
     mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode,
@@ -194,7 +191,7 @@ impl Handler {
             self.config.endpoint.clone(),
             credentials,
             self.clock.clone(),
-            Pacer::new(|api| self.config.quota(api), QUOTA_HEADROOM),
+            Pacer::new(|api| self.config.quota(api)),
         ) {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -268,16 +265,15 @@ impl Handler {
                 tls_version: req.options.tls_version.clone(),
                 ocsp_stapling: req.options.ocsp_stapling,
             },
+            no_sm_certificates: req.options.no_sm_certificates,
         });
-        let mut deployed = deploy_all(
-            client.clone(),
-            job,
-            &to_deploy,
-            deadline,
-            self.engine.clone(),
-        )
-        .await
-        .into_iter();
+        let engine = EngineConfig {
+            read_ahead: (self.config.quota(Api::ShowFullConfig).count as usize / 2).max(1),
+            ..self.engine.clone()
+        };
+        let mut deployed = deploy_all(client.clone(), job, &to_deploy, deadline, engine)
+            .await
+            .into_iter();
         let domains: Vec<DomainResult> = selected
             .into_iter()
             .map(|s| match s {
@@ -394,19 +390,22 @@ impl Handler {
                     Some(names),
                 ))
             }
-            CertificateInput::Scm { id } => Ok((
-                Target::Scm {
-                    id: id.clone(),
-                    name: req.certificate_name.clone(),
-                },
-                CertificateSummary {
-                    name: req.certificate_name.clone().unwrap_or_else(|| id.clone()),
-                    scm_certificate_id: Some(id.clone()),
-                    source: None,
-                    leaf: None,
-                },
-                None,
-            )),
+            CertificateInput::Scm { id } => {
+                let name = req.certificate_name.clone().unwrap_or_else(|| id.clone());
+                Ok((
+                    Target::Scm {
+                        id: id.clone(),
+                        name: name.clone(),
+                    },
+                    CertificateSummary {
+                        name,
+                        scm_certificate_id: Some(id.clone()),
+                        source: None,
+                        leaf: None,
+                    },
+                    None,
+                ))
+            }
             CertificateInput::Source(s) => Err(ErrorInfo::new(
                 "internal_error",
                 format!("{} was not read before validation", s.describe()),

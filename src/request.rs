@@ -46,6 +46,10 @@ pub struct Options {
     /// A domain still serving a certificate that expires within this many days after the run
     /// is flagged `expiring`.
     pub warn_days: u32,
+    /// The user says the account holds no SM (national cryptography) certificate, so domains
+    /// may be batched from the bulk read without a read of their own once the probes show it
+    /// safe. The bulk read cannot show an SM pair: without this, each domain is read in full.
+    pub no_sm_certificates: bool,
 }
 
 impl Default for Options {
@@ -60,6 +64,7 @@ impl Default for Options {
             ocsp_stapling: None,
             fail_on_error: false,
             warn_days: 21,
+            no_sm_certificates: false,
         }
     }
 }
@@ -124,6 +129,7 @@ const OPTION_FIELDS: &[&str] = &[
     "ocsp_stapling",
     "fail_on_error",
     "warn_days",
+    "no_sm_certificates",
 ];
 const CERT_FIELDS: &[&str] = &[
     "certificate",
@@ -184,6 +190,8 @@ struct RawOptions {
     fail_on_error: Option<bool>,
     #[serde(default)]
     warn_days: Option<u32>,
+    #[serde(default)]
+    no_sm_certificates: Option<bool>,
 }
 
 /// `true`/`false` or the CDN's own `"on"`/`"off"`.
@@ -420,6 +428,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         ocsp_stapling: None,
         fail_on_error: None,
         warn_days: None,
+        no_sm_certificates: None,
     });
     if o.time_budget_secs == Some(0) {
         return Err(RequestError::new(
@@ -450,6 +459,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
                 .transpose()?,
             fail_on_error: o.fail_on_error.unwrap_or(defaults.fail_on_error),
             warn_days: o.warn_days.unwrap_or(defaults.warn_days),
+            no_sm_certificates: o.no_sm_certificates.unwrap_or(defaults.no_sm_certificates),
         },
     })
 }
@@ -511,6 +521,17 @@ fn normalize_tls_versions(s: &str) -> Result<String, RequestError> {
         ));
     }
     picked.sort();
+    // The CDN takes one version or a run of consecutive ones (not 1.0 and 1.2 without 1.1).
+    let index = |v: &&str| KNOWN.iter().position(|k| k == v).unwrap_or(0);
+    if index(&picked[picked.len() - 1]) - index(&picked[0]) + 1 != picked.len() {
+        return Err(RequestError::new(
+            "options.tls_version",
+            format!(
+                "`{}` skips a version: the CDN takes consecutive versions only (e.g. TLSv1.2,TLSv1.3)",
+                picked.join(",")
+            ),
+        ));
+    }
     Ok(picked.join(","))
 }
 
@@ -646,6 +667,27 @@ mod tests {
         let mut v = pem_request();
         v["options"] = json!({"tls_version": "SSLv3"});
         assert_eq!(strict(v).unwrap_err().field, "options.tls_version");
+        for gap in [
+            "TLSv1.0,TLSv1.2",
+            "TLSv1.1,TLSv1.3",
+            "TLSv1.0,TLSv1.1,TLSv1.3",
+        ] {
+            let mut v = pem_request();
+            v["options"] = json!({"tls_version": gap});
+            let e = strict(v).unwrap_err();
+            assert_eq!(e.field, "options.tls_version");
+            assert!(e.message.contains("consecutive"), "{}", e.message);
+        }
+        let mut v = pem_request();
+        v["options"] =
+            json!({"tls_version": "TLSv1.1,TLSv1.0,TLSv1.2", "no_sm_certificates": true});
+        let r = strict(v).unwrap();
+        assert_eq!(
+            r.options.tls_version.as_deref(),
+            Some("TLSv1.0,TLSv1.1,TLSv1.2")
+        );
+        assert!(r.options.no_sm_certificates);
+        assert!(!strict(pem_request()).unwrap().options.no_sm_certificates);
         let mut v = pem_request();
         v["options"] = json!({"time_budget_secs": 0});
         assert_eq!(strict(v).unwrap_err().field, "options.time_budget_secs");

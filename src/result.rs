@@ -90,7 +90,11 @@ pub struct DomainResult {
     pub status: Status,
     pub elapsed_ms: u64,
     pub api_calls: u32,
+    /// The CDN's `X-Request-Id` of the domain's calls, the first few.
     pub request_ids: Vec<String>,
+    /// How many more request ids there were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub request_ids_omitted: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,6 +119,7 @@ impl DomainResult {
             elapsed_ms: 0,
             api_calls: 0,
             request_ids: Vec::new(),
+            request_ids_omitted: 0,
             message: None,
             error: Some(error),
             previous_not_after: None,
@@ -129,6 +134,10 @@ impl DomainResult {
         self.previous_not_after_unix = not_after;
         self
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Flags the domains that still serve, after the run, a certificate expiring before `horizon`

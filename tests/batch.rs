@@ -27,10 +27,10 @@ fn client(sim: &Simulator) -> CdnClient {
 }
 
 fn opts() -> CallOptions {
-    CallOptions {
-        timeout: Duration::from_secs(5),
-        deadline: tokio::time::Instant::now() + Duration::from_secs(30),
-    }
+    CallOptions::new(
+        Duration::from_secs(5),
+        tokio::time::Instant::now() + Duration::from_secs(30),
+    )
 }
 
 fn batch(domains: &[&str], cert: &TestCert) -> BatchPut {
@@ -40,6 +40,7 @@ fn batch(domains: &[&str], cert: &TestCert) -> BatchPut {
             https_switch: 1,
             access_origin_way: 3,
             http2: 1,
+            force_redirect_https: 1,
             force_redirect_config: BatchRedirect {
                 switch: 1,
                 redirect_type: Some("https".into()),
@@ -77,10 +78,10 @@ async fn a_batch_write_sets_what_it_sends_and_resets_what_it_cannot() {
     assert_eq!(after.https["http2_status"], "on");
     assert_eq!(
         after.force_redirect,
-        json!({"status": "on", "type": "https"})
+        json!({"status": "on", "type": "https", "redirect_code": 301})
     );
     // The batch call cannot carry these: the simulator, like the worst case, resets them.
-    assert_eq!(after.https["tls_version"], "TLSv1.1,TLSv1.2");
+    assert_eq!(after.https["tls_version"], "TLSv1.1,TLSv1.2,TLSv1.3");
     assert_eq!(after.https["ocsp_stapling_status"], "off");
     assert_eq!(
         cert::leaf_fingerprint(after.https["certificate_value"].as_str().unwrap()),
@@ -137,7 +138,11 @@ async fn the_bulk_read_pages_every_domain_with_its_certificate() {
     assert_eq!((first.https.len(), second.https.len()), (4, 2));
     let a = &first.https[0];
     assert_eq!(a.domain_name, "a.example.com");
-    assert_eq!(a.https_status, Some(3), "HTTPS on with an https origin");
+    assert_eq!(
+        a.https_status,
+        Some(3),
+        "HTTPS on with an https origin (the simulator's default reading)"
+    );
     assert_eq!(a.http2, Some(1));
     assert_eq!(
         cert::leaf_fingerprint(a.certificate.as_deref().unwrap()),

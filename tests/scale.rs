@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cdn_cert_deploy::handler::Handler;
 use cdn_cert_deploy::huawei::quota::Api;
-use cdn_cert_deploy::sim::{Fault, FaultKind, SimConfig, SimDomainConfig, Simulator};
+use cdn_cert_deploy::sim::{SimConfig, SimDomainConfig, Simulator};
 use common::*;
 use serde_json::json;
 
@@ -24,11 +24,7 @@ async fn scaled_cfg(mut cfg: SimConfig, scale: u32) -> (Simulator, Handler) {
     cfg.quota_time_scale = f64::from(scale);
     let sim = start(cfg).await;
     let mut h = handler(&sim);
-    for api in Api::ALL {
-        h.config
-            .quotas
-            .insert(api.name().into(), api.quota_per_minute() * scale);
-    }
+    scale_quotas(&mut h, f64::from(scale));
     (sim, h)
 }
 
@@ -176,11 +172,7 @@ async fn three_hundred_domains_deploy_inside_scaled_quotas() {
     cfg.quota_time_scale = f64::from(SCALE);
     let sim = start(cfg).await;
     let mut h = handler(&sim);
-    for api in Api::ALL {
-        h.config
-            .quotas
-            .insert(api.name().into(), api.quota_per_minute() * SCALE);
-    }
+    scale_quotas(&mut h, f64::from(SCALE));
     h.engine.concurrency = 100;
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let out = run(&h, request(&refs, &cert), BUDGET).await;
@@ -248,104 +240,6 @@ async fn shared_sweeps_never_credit_one_domain_with_another_s_state() {
 }
 
 #[tokio::test]
-async fn batch_writes_fall_back_per_domain_and_restore_what_the_batch_reset() {
-    let cert = example_cert();
-    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
-    let mut domains: Vec<SimDomainConfig> = (0..22)
-        .map(|i| domain(&format!("b{i:02}.example.com"), 300))
-        .collect();
-    // Same group as the others (follow origin, HTTP/2 off, no redirect), but TLS 1.3 only and
-    // OCSP on, which the batch call cannot carry: the simulator resets them, as the worst case.
-    let mut strict = domain("strict.example.com", 300);
-    strict.https = Some(serving(&old, "off", "TLSv1.3", "on"));
-    domains.push(strict);
-    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
-    let mut cfg = sim_config(domains);
-    // One domain refused inside a 200 answer.
-    cfg.faults.push(Fault {
-        api: Some(Api::UpdateMultiCertificates.name().into()),
-        domain: Some("b03.example.com".into()),
-        skip: 0,
-        times: Some(1),
-        kind: FaultKind::BatchFail {
-            reason: "certificate check failed for this domain".into(),
-        },
-    });
-    let (sim, mut h) = scaled_cfg(cfg, 60).await;
-    h.engine.batch_linger = Duration::from_millis(300);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let out = run(&h, request(&refs, &cert), BUDGET).await;
-
-    let not_deployed: Vec<_> = out
-        .result
-        .domains
-        .iter()
-        .filter(|d| d.status.as_str() != "deployed")
-        .collect();
-    assert!(out.result.ok, "{not_deployed:?}");
-    let stats = sim.stats();
-    assert!(stats.calls(Api::UpdateMultiCertificates) >= 1);
-    // Written alone: the domain the batch refused, and the repair of the strict one.
-    assert_eq!(stats.calls(Api::UpdateFullConfig), 2, "{stats:?}");
-    assert_eq!(sim.domain("b03.example.com").unwrap().writes, 1);
-    let strict = sim.domain("strict.example.com").unwrap();
-    assert_eq!(strict.writes, 2, "batched, then repaired");
-    assert_eq!(strict.https["tls_version"], "TLSv1.3");
-    assert_eq!(strict.https["ocsp_stapling_status"], "on");
-    assert_eq!(strict.https["http2_status"], "off");
-    assert_eq!(strict.origin_protocol, "follow");
-    let d = out
-        .result
-        .domains
-        .iter()
-        .find(|d| d.domain == "strict.example.com")
-        .unwrap();
-    assert!(d.message.as_deref().unwrap().contains("restored"), "{d:?}");
-}
-
-/// `n` domains with varied TLS versions and OCSP stapling (and HTTP/2 with `http2_varies`), all
-/// serving `old`.
-fn varied(prefix: &str, n: usize, old: &TestCert, http2_varies: bool) -> Vec<SimDomainConfig> {
-    (0..n)
-        .map(|i| {
-            let tls = if i % 2 == 0 {
-                "TLSv1.2,TLSv1.3"
-            } else {
-                "TLSv1.1,TLSv1.2"
-            };
-            let ocsp = if i % 3 == 0 { "on" } else { "off" };
-            let http2 = if http2_varies && i % 4 == 0 {
-                "on"
-            } else {
-                "off"
-            };
-            SimDomainConfig {
-                https: Some(serving(old, http2, tls, ocsp)),
-                ..domain(&format!("{prefix}{i:02}.example.com"), 300)
-            }
-        })
-        .collect()
-}
-
-/// Each domain's settings, to compare before and after.
-fn settings(sim: &Simulator, names: &[String]) -> Vec<(String, String, String, String, String)> {
-    names
-        .iter()
-        .map(|n| {
-            let d = sim.domain(n).unwrap();
-            let s = |k: &str| d.https[k].as_str().unwrap_or_default().to_string();
-            (
-                n.clone(),
-                s("http2_status"),
-                s("tls_version"),
-                s("ocsp_stapling_status"),
-                d.origin_protocol.clone(),
-            )
-        })
-        .collect()
-}
-
-#[tokio::test]
 async fn a_rerun_over_many_live_domains_reads_them_in_bulk_and_writes_nothing() {
     let cert = example_cert();
     let domains: Vec<SimDomainConfig> = (0..40)
@@ -374,95 +268,4 @@ async fn a_rerun_over_many_live_domains_reads_them_in_bulk_and_writes_nothing() 
         assert_eq!(d.request_ids.len(), 2, "the sweep's request ids: {d:?}");
         assert_eq!(sim.domain(&d.domain).unwrap().writes, 0);
     }
-}
-
-#[tokio::test]
-async fn probes_show_the_batch_call_keeps_tls_so_the_rest_need_no_reads_of_their_own() {
-    let cert = example_cert();
-    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
-    const N: usize = 100;
-    let domains = varied("k", N, &old, true);
-    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
-    let mut cfg = sim_config(domains);
-    cfg.batch_keeps_tls_and_ocsp = true;
-    let (sim, h) = scaled_cfg(cfg, 60).await;
-    let before = settings(&sim, &names);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let out = run(&h, request(&refs, &cert), BUDGET).await;
-
-    assert!(out.result.ok, "{:?}", out.result.domains);
-    assert_eq!(out.result.summary.deployed, N);
-    assert_eq!(settings(&sim, &names), before, "settings read the same");
-    let stats = sim.stats();
-    // At most three rounds of probes, when the first ones cannot tell.
-    let probes = 3 * h.engine.probe_domains as u64;
-    // Probes are batched however small their group (written alone, they would learn nothing).
-    assert_eq!(stats.calls(Api::UpdateFullConfig), 0, "{stats:?}");
-    assert_eq!(
-        stats.calls(Api::ShowDomainDetail),
-        h.engine.probe_domains as u64,
-        "one round of probes settles it: {stats:?}"
-    );
-    // A probe reads its config before its write, right after it, and once more to confirm.
-    assert!(
-        stats.calls(Api::ShowFullConfig) <= 3 * probes,
-        "only the probes read their own config: {stats:?}"
-    );
-    assert!(stats.calls(Api::ShowDomainDetail) <= probes, "{stats:?}");
-    let unread = out
-        .result
-        .domains
-        .iter()
-        .filter(|d| d.api_calls == 1)
-        .count();
-    assert!(
-        unread >= N - probes as usize,
-        "{unread} domains made only their batched write"
-    );
-}
-
-#[tokio::test]
-async fn probes_show_the_batch_call_resets_tls_so_the_rest_are_read_and_written_safely() {
-    let cert = example_cert();
-    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
-    let domains = varied("r", 40, &old, false);
-    let names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
-    // The simulator's batch call resets TLS versions and OCSP stapling (its default).
-    let (sim, h) = scaled_cfg(sim_config(domains), 60).await;
-    let before = settings(&sim, &names);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let out = run(&h, request(&refs, &cert), BUDGET).await;
-
-    assert!(out.result.ok, "{:?}", out.result.domains);
-    assert_eq!(out.result.summary.deployed, 40);
-    assert_eq!(settings(&sim, &names), before, "settings read the same");
-    let stats = sim.stats();
-    assert!(
-        stats.calls(Api::ShowFullConfig) >= 40,
-        "every domain read its config: {stats:?}"
-    );
-    // Only probes (batched before the call was known to reset) are ever repaired; once it is
-    // known, a domain the batch call would change is written alone, once.
-    let repaired: Vec<&str> = out
-        .result
-        .domains
-        .iter()
-        .filter(|d| d.message.as_deref().is_some_and(|m| m.contains("restored")))
-        .map(|d| d.domain.as_str())
-        .collect();
-    assert!(!repaired.is_empty(), "a probe saw the reset");
-    assert!(
-        repaired.len() <= 3 * h.engine.probe_domains,
-        "only probes are repaired: {repaired:?}"
-    );
-    for name in &names {
-        if !repaired.contains(&name.as_str()) {
-            assert_eq!(sim.domain(name).unwrap().writes, 1, "{name} written once");
-        }
-    }
-    let alone = stats.calls(Api::UpdateFullConfig) as usize - repaired.len();
-    assert!(
-        alone > 0,
-        "domains the batch would change were written alone"
-    );
 }

@@ -11,11 +11,15 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::decide::{self, BatchKey};
-use super::engine::{retrying, EngineConfig};
+use super::calls::retrying;
+use super::decide;
+use super::engine::EngineConfig;
+use super::outcome::error_info;
+use super::settings::BatchKey;
 use super::target::Target;
-use crate::huawei::cdn::{CallOptions, CdnClient};
+use crate::huawei::cdn::{CallOptions, CdnClient, OnSend};
 use crate::huawei::error::{CdnError, ErrorKind};
+use crate::result::{ErrorInfo, Status};
 
 /// The most domains one call takes.
 pub const MAX_BATCH: usize = 50;
@@ -25,19 +29,34 @@ pub const MAX_BATCH: usize = 50;
 pub enum BatchReply {
     /// The answer accepted it.
     Written { request_id: Option<String> },
-    /// Write it alone: its group stayed small, or the answer said it failed (with the reason).
-    Alone(Option<String>),
+    /// Its group stayed small (or the writer is gone): write it alone; nothing was sent.
+    Alone,
+    /// The CDN refused it (a failed entry of a 200 answer, or an error answer to the whole
+    /// call): nothing was applied. The status says what it means if it is not written again.
+    Refused(Status, ErrorInfo),
     /// The call's answer was lost (5xx, connection): the write may have been applied.
     Unknown(CdnError),
 }
 
+/// What a domain is told while its group's call is under way.
+#[derive(Debug, Clone)]
+pub enum BatchEvent {
+    /// The call left the process (every attempt).
+    Sent,
+    /// The attempt was throttled (429): not applied; it is retried.
+    Throttled(ErrorInfo),
+}
+
+/// Where a domain hears [`BatchEvent`]s.
+pub type BatchHook = Arc<dyn Fn(BatchEvent) + Send + Sync>;
+
 /// A domain waiting for its group's call.
-#[derive(Debug)]
 struct Item {
     domain: String,
     key: BatchKey,
     /// A probe learns nothing written alone, so its group is sent however small.
     probe: bool,
+    hook: BatchHook,
     reply: oneshot::Sender<BatchReply>,
 }
 
@@ -109,7 +128,7 @@ impl Batcher {
                     let (_, _, items) = groups.remove(&key).expect("due groups exist");
                     if !big_enough(&items) {
                         for item in items {
-                            let _ = item.reply.send(BatchReply::Alone(None));
+                            let _ = item.reply.send(BatchReply::Alone);
                         }
                         continue;
                     }
@@ -128,20 +147,27 @@ impl Batcher {
         (Batcher { tx }, task)
     }
 
-    /// Queues `domain` for a batched write with group `key` and waits for the outcome; a
-    /// `probe`'s group is sent even below `batch_min`.
-    pub async fn write(&self, domain: &str, key: BatchKey, probe: bool) -> BatchReply {
+    /// Queues `domain` for a batched write with group `key` and waits for the outcome, telling
+    /// `hook` when the call leaves; a `probe`'s group is sent even below `batch_min`.
+    pub async fn write(
+        &self,
+        domain: &str,
+        key: BatchKey,
+        probe: bool,
+        hook: BatchHook,
+    ) -> BatchReply {
         let (reply, answer) = oneshot::channel();
         let item = Item {
             domain: domain.to_string(),
             key,
             probe,
+            hook,
             reply,
         };
         if self.tx.send(item).is_err() {
-            return BatchReply::Alone(None);
+            return BatchReply::Alone;
         }
-        answer.await.unwrap_or(BatchReply::Alone(None))
+        answer.await.unwrap_or(BatchReply::Alone)
     }
 }
 
@@ -161,15 +187,29 @@ async fn send(
         let chunk = std::mem::replace(&mut items, rest);
         let domains: Vec<String> = chunk.iter().map(|i| i.domain.clone()).collect();
         let body = decide::batch_put(&domains, &key, &target);
+        let hooks: Vec<BatchHook> = chunk.iter().map(|i| i.hook.clone()).collect();
+        let tell = move |event: BatchEvent| {
+            for hook in &hooks {
+                hook(event.clone());
+            }
+        };
+        let tell = Arc::new(tell);
+        let sent = tell.clone();
         let opts = CallOptions {
-            timeout: cfg.request_timeout,
-            deadline,
+            on_send: Some(OnSend(Arc::new(move || sent(BatchEvent::Sent)))),
+            ..CallOptions::new(cfg.request_timeout, deadline)
         };
         let eps = enterprise_project_id.as_deref();
         // 429s are retried here; a lost answer is not (the domains re-read first).
         let result = retrying(deadline, cfg.max_attempts, || async {
-            match client.update_multi_certificates(&body, eps, opts).await {
-                Err(e) if e.kind() == ErrorKind::Throttled => Err(e),
+            match client
+                .update_multi_certificates(&body, eps, opts.clone())
+                .await
+            {
+                Err(e) if e.kind() == ErrorKind::Throttled => {
+                    tell(BatchEvent::Throttled(error_info(&e)));
+                    Err(e)
+                }
                 Err(e) => Ok(Err(e)),
                 Ok(a) => Ok(Ok(a)),
             }
@@ -187,7 +227,15 @@ async fn send(
                 );
                 for item in chunk {
                     let reply = match failures.get(&item.domain) {
-                        Some(reason) => BatchReply::Alone(Some(reason.clone())),
+                        Some(reason) => {
+                            let mut error = ErrorInfo::new(
+                                "upstream_rejected",
+                                format!("the batch write refused this domain: {reason}"),
+                                true,
+                            );
+                            error.http_status = Some(200);
+                            BatchReply::Refused(Status::Failed, error)
+                        }
                         None => BatchReply::Written {
                             request_id: answer.request_id.clone(),
                         },
@@ -197,10 +245,14 @@ async fn send(
             }
             Ok(Err(e)) | Err(e) => {
                 warn!(domains = domains.len(), error = %e, "batch write failed");
+                let status = match e.kind() {
+                    ErrorKind::Throttled | ErrorKind::Busy | ErrorKind::NotSent => Status::Skipped,
+                    _ => Status::Failed,
+                };
                 for item in chunk {
                     let reply = match e.kind() {
                         ErrorKind::Server | ErrorKind::Transport => BatchReply::Unknown(e.clone()),
-                        _ => BatchReply::Alone(Some(e.to_string())),
+                        _ => BatchReply::Refused(status, error_info(&e)),
                     };
                     let _ = item.reply.send(reply);
                 }

@@ -13,9 +13,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::engine::{all_pages, EngineConfig};
+use super::calls::{all_pages, HTTPS_INFO_PAGE, LIST_PAGE};
+use super::engine::EngineConfig;
+use super::settings::BulkEntry;
+use crate::cert::{leaf_facts, LeafFacts};
 use crate::huawei::cdn::CdnClient;
-use crate::huawei::model::{DomainStatus, HttpsDetail};
+use crate::huawei::model::DomainStatus;
 
 /// One sweep: every domain's status and HTTPS settings as the bulk reads gave them, by lower-case
 /// name.
@@ -24,7 +27,7 @@ pub struct Sweep {
     /// When the sweep began: only a sweep begun after a domain's write can speak for it.
     pub started: Instant,
     pub statuses: HashMap<String, DomainStatus>,
-    pub https: HashMap<String, HttpsDetail>,
+    pub https: HashMap<String, BulkEntry>,
     /// The request ids of the sweep's calls, for the results of the domains it decided.
     pub request_ids: Vec<String>,
 }
@@ -49,9 +52,32 @@ impl Drop for Waiting {
     }
 }
 
+/// The facts of each certificate a sweep met, so that the same few certificates (the old one,
+/// the new one) are parsed once per run, not once per domain and sweep.
+#[derive(Default)]
+struct FactsCache(HashMap<String, Option<LeafFacts>>);
+
+impl FactsCache {
+    /// Entries kept at most; an account with more distinct certificates parses some again.
+    const MAX: usize = 4096;
+
+    fn facts(&mut self, pem: &str) -> Option<LeafFacts> {
+        if let Some(f) = self.0.get(pem) {
+            return f.clone();
+        }
+        let f = leaf_facts(pem);
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(pem.to_string(), f.clone());
+        f
+    }
+}
+
 impl Board {
     /// Starts the sweeper: a sweep begins as soon as a domain waits for one, at most one per
-    /// `cfg.bulk_interval`, until `deadline` (or until the handle is aborted).
+    /// `cfg.bulk_interval` (or per the last sweep's own length, for an account so large that a
+    /// sweep takes longer), until `deadline` (or until the handle is aborted).
     pub fn spawn(
         client: Arc<CdnClient>,
         enterprise_project_id: Option<String>,
@@ -64,7 +90,8 @@ impl Board {
         let wake = Arc::new(Notify::new());
         let (someone_waits, woken) = (waiting.clone(), wake.clone());
         let task = tokio::spawn(async move {
-            let mut last: Option<Instant> = None;
+            let mut last: Option<(Instant, Duration)> = None;
+            let mut cache = FactsCache::default();
             loop {
                 while someone_waits.load(Ordering::SeqCst) == 0 {
                     tokio::select! {
@@ -72,38 +99,43 @@ impl Board {
                         _ = tokio::time::sleep_until(deadline) => return,
                     }
                 }
-                let next = last.map_or_else(Instant::now, |l| l + interval);
+                let next =
+                    last.map_or_else(Instant::now, |(start, took)| start + interval.max(took));
                 if next >= deadline {
                     return;
                 }
                 tokio::time::sleep_until(next).await;
                 let started = Instant::now();
-                last = Some(started);
                 let eps = enterprise_project_id.as_deref();
-                let (listed, https) = tokio::join!(
-                    all_pages(deadline, &cfg, "ListDomains", |page, size, opts| {
-                        client.list_domains(page, size, eps, opts)
-                    }),
-                    all_pages(
-                        deadline,
-                        &cfg,
-                        "ShowCertificatesHttpsInfo",
-                        |page, size, opts| { client.show_https_info(page, size, eps, opts) }
-                    ),
+                let listed = all_pages(
+                    deadline,
+                    &cfg,
+                    "ListDomains",
+                    LIST_PAGE,
+                    |page, size, opts| client.list_domains(page, size, eps, opts),
+                    |l| (l.domain_name.to_ascii_lowercase(), l.domain_status),
                 );
+                let https = all_pages(
+                    deadline,
+                    &cfg,
+                    "ShowCertificatesHttpsInfo",
+                    HTTPS_INFO_PAGE,
+                    |page, size, opts| client.show_https_info(page, size, eps, opts),
+                    // Each page's certificates are dropped as soon as their facts are read.
+                    |h| {
+                        let name = h.domain_name.to_ascii_lowercase();
+                        (name, BulkEntry::new(h, |pem| cache.facts(pem)))
+                    },
+                );
+                let (listed, https) = tokio::join!(listed, https);
+                last = Some((started, started.elapsed()));
                 match (listed, https) {
-                    (Ok((listed, mut ids)), Ok((https, https_ids))) => {
+                    (Ok((statuses, mut ids)), Ok((https, https_ids))) => {
                         ids.extend(https_ids);
                         let sweep = Sweep {
                             started,
-                            statuses: listed
-                                .into_iter()
-                                .map(|l| (l.domain_name.to_ascii_lowercase(), l.domain_status))
-                                .collect(),
-                            https: https
-                                .into_iter()
-                                .map(|h| (h.domain_name.to_ascii_lowercase(), h))
-                                .collect(),
+                            statuses: statuses.into_iter().collect(),
+                            https: https.into_iter().collect(),
                             request_ids: ids,
                         };
                         info!(

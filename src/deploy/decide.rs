@@ -4,20 +4,15 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
+use super::settings::{self, BatchKey, Overrides, Uncarried};
 use super::target::Target;
 use crate::cert::{leaf_fingerprint, leaf_not_after};
 use crate::huawei::model::{
-    BatchHttps, BatchPut, BatchRedirect, Configs, DomainStatus, HttpsDetail, HttpsGet, HttpsPut,
+    BatchHttps, BatchPut, Configs, ConfigsPut, DomainStatus, ForceRedirect, HttpsGet, HttpsPut,
     SOURCE_OWN, SOURCE_SCM,
 };
-
-/// Settings the request asks to change; `None` keeps the domain's current value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overrides {
-    pub http2: Option<bool>,
-    pub tls_version: Option<String>,
-    pub ocsp_stapling: Option<bool>,
-}
 
 /// Whether a domain's https block already serves `target`: HTTPS on and the same leaf
 /// fingerprint (uploaded certificates) or the same Certificate Manager id.
@@ -50,17 +45,6 @@ pub fn served_not_after(h: &HttpsGet) -> Option<i64> {
         .as_deref()
         .and_then(leaf_not_after)
         .or(h.expire_time.map(|ms| ms / 1000))
-}
-
-/// As [`served_not_after`], from a bulk read.
-pub fn detail_not_after(d: &HttpsDetail) -> Option<i64> {
-    if d.https_status.unwrap_or(0) == 0 {
-        return None;
-    }
-    d.certificate
-        .as_deref()
-        .and_then(leaf_not_after)
-        .or(d.expiration_time.map(|ms| ms / 1000))
 }
 
 /// What to do after reading a domain.
@@ -125,133 +109,16 @@ pub fn https_put(current: Option<&HttpsGet>, target: &Target, overrides: &Overri
     put
 }
 
-/// What a batch write must send for a domain to keep its settings: the batch API resets the
-/// origin protocol, HTTP/2 and the forced redirect it is not sent, so domains are grouped by them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BatchKey {
-    /// 1 follow, 2 http, 3 https.
-    pub access_origin_way: i64,
-    pub http2: i64,
-    pub redirect: BatchRedirect,
-}
-
-/// The batch group of a domain, or `None` when it must be written alone: the request sets TLS
-/// versions or OCSP stapling (which the batch call cannot carry), or the domain's origin protocol
-/// or redirect is one the batch call cannot express.
-pub fn batch_key(configs: &Configs, overrides: &Overrides) -> Option<BatchKey> {
-    if overrides.tls_version.is_some() || overrides.ocsp_stapling.is_some() {
-        return None;
-    }
-    let access_origin_way = match configs.origin_protocol.as_deref() {
-        Some("follow") => 1,
-        Some("http") | None => 2,
-        Some("https") => 3,
-        Some(_) => return None,
-    };
-    let current_http2 = configs
-        .https
-        .as_ref()
-        .and_then(|h| h.http2_status.as_deref())
-        == Some("on");
-    let http2 = i64::from(overrides.http2.unwrap_or(current_http2));
-    let redirect = match &configs.force_redirect {
-        // The batch call cannot carry a redirect code: it would become a 301.
-        Some(r) if r.redirect_code.is_some_and(|c| c != 301) => return None,
-        Some(r) if r.status.as_deref() == Some("on") => BatchRedirect {
-            switch: 1,
-            redirect_type: Some(r.kind.clone().unwrap_or_else(|| "https".into())),
-        },
-        _ => BatchRedirect::default(),
-    };
-    Some(BatchKey {
-        access_origin_way,
-        http2,
-        redirect,
-    })
-}
-
-/// Whether a domain's bulk-read HTTPS settings already serve `target`; `None` when the bulk
-/// read cannot tell (it does not carry the Certificate Manager id).
-pub fn detail_serves(detail: &HttpsDetail, target: &Target) -> Option<bool> {
-    match target {
-        Target::Pem { fingerprint, .. } => Some(
-            detail.https_status.unwrap_or(0) > 0
-                && detail.certificate_type.unwrap_or(SOURCE_OWN) != SOURCE_SCM
-                && detail
-                    .certificate
-                    .as_deref()
-                    .and_then(leaf_fingerprint)
-                    .is_some_and(|f| &f == fingerprint),
-        ),
-        Target::Scm { .. } => None,
-    }
-}
-
-/// The batch group of a domain from its bulk-read settings, or `None` when they do not say
-/// enough: HTTPS off (the origin protocol is then not given), a forced redirect on (its code is
-/// not given), or the request sets what the batch call cannot carry.
-pub fn detail_batch_key(detail: &HttpsDetail, overrides: &Overrides) -> Option<BatchKey> {
-    if overrides.tls_version.is_some() || overrides.ocsp_stapling.is_some() {
-        return None;
-    }
-    let access_origin_way = match detail.https_status? {
-        way @ 1..=3 => way,
-        _ => return None,
-    };
-    if detail
-        .force_redirect_config
-        .as_ref()
-        .is_some_and(|r| r.switch != 0)
-    {
-        return None;
-    }
-    let http2 = i64::from(overrides.http2.unwrap_or(detail.http2 == Some(1)));
-    Some(BatchKey {
-        access_origin_way,
-        http2,
-        redirect: BatchRedirect::default(),
-    })
-}
-
-/// What the bulk snapshot says about a domain before any call of its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FromSnapshot {
-    /// Online and already serving the certificate.
-    Unchanged,
-    /// Needs the certificate, and the snapshot gives every setting a batch write must carry.
-    Batch(BatchKey),
-    /// The domain's own reads must decide.
-    Read,
-}
-
-/// Decides from the bulk snapshot (status and HTTPS settings of the same sweep).
-pub fn from_snapshot(
-    status: &DomainStatus,
-    detail: &HttpsDetail,
-    target: &Target,
-    force: bool,
-    overrides: &Overrides,
-) -> FromSnapshot {
-    if *status != DomainStatus::Online {
-        return FromSnapshot::Read;
-    }
-    match detail_serves(detail, target) {
-        None => FromSnapshot::Read,
-        Some(true) if !force => FromSnapshot::Unchanged,
-        Some(_) => {
-            detail_batch_key(detail, overrides).map_or(FromSnapshot::Read, FromSnapshot::Batch)
-        }
-    }
-}
-
-/// The batch body writing `target` onto `domains` with the group's settings.
+/// The batch body writing `target` onto `domains` with the group's settings: every setting the
+/// call carries is sent (it resets what it is not sent), and the redirect in both of its fields.
 pub fn batch_put(domains: &[String], key: &BatchKey, target: &Target) -> BatchPut {
     let mut https = BatchHttps {
         domain_name: domains.join(","),
         https_switch: 1,
-        access_origin_way: key.access_origin_way,
-        http2: key.http2,
-        force_redirect_config: key.redirect.clone(),
+        access_origin_way: key.origin.access_origin_way(),
+        http2: i64::from(key.http2),
+        force_redirect_https: i64::from(key.redirect_to_https),
+        force_redirect_config: key.redirect_config(),
         ..Default::default()
     };
     let f = target.fields();
@@ -263,17 +130,93 @@ pub fn batch_put(domains: &[String], key: &BatchKey, target: &Target) -> BatchPu
     BatchPut { https }
 }
 
-/// After a batch write, the TLS versions and OCSP stapling to restore with a per-domain write,
-/// when they did not survive it: `None` when they read as before.
-pub fn lost_settings(before: Option<&HttpsGet>, after: Option<&HttpsGet>) -> Option<Overrides> {
-    let (b, a) = (before?, after?);
-    let tls_lost = b.tls_version.is_some() && b.tls_version != a.tls_version;
-    let ocsp_lost =
-        b.ocsp_stapling_status.is_some() && b.ocsp_stapling_status != a.ocsp_stapling_status;
-    (tls_lost || ocsp_lost).then(|| Overrides {
+/// What a per-domain write restores after a probe's batched write changed settings the batch
+/// call cannot carry: the https block with the TLS versions and OCSP stapling of before, and
+/// each other block as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repair {
+    pub https: HttpsPut,
+    pub force_redirect: Option<ForceRedirect>,
+    pub https_tls_version: Option<Value>,
+    pub hsts: Option<Value>,
+    pub quic: Option<Value>,
+    pub sni: Option<Value>,
+    pub client_cert: Option<Value>,
+    /// What changed, for the log and the message.
+    pub changed: Vec<Uncarried>,
+    /// What changed but cannot be written back (the config did not carry it before).
+    pub unrestorable: Vec<Uncarried>,
+}
+
+impl Repair {
+    /// The `configs` of the repair write.
+    pub fn configs(&self) -> ConfigsPut<'_> {
+        ConfigsPut {
+            https: Some(&self.https),
+            force_redirect: self.force_redirect.as_ref(),
+            https_tls_version: self.https_tls_version.as_ref(),
+            hsts: self.hsts.as_ref(),
+            quic: self.quic.as_ref(),
+            sni: self.sni.as_ref(),
+            client_cert: self.client_cert.as_ref(),
+        }
+    }
+}
+
+/// The repair of a domain whose full config read `before` before its batched write and `after`
+/// right after; `None` when nothing the batch call cannot carry changed.
+pub fn repair(before: &Configs, after: &Configs, target: &Target) -> Option<Repair> {
+    let changed = settings::values(before).changed(&settings::values(after));
+    if changed.is_empty() {
+        return None;
+    }
+    let b = before.https.as_ref();
+    let restore = Overrides {
         http2: None,
-        tls_version: b.tls_version.clone(),
-        ocsp_stapling: b.ocsp_stapling_status.as_deref().map(|s| s == "on"),
+        tls_version: b.and_then(|h| h.tls_version.clone()),
+        ocsp_stapling: b
+            .and_then(|h| h.ocsp_stapling_status.as_deref())
+            .map(|s| s == "on"),
+    };
+    let mut unrestorable = Vec::new();
+    let mut block = |setting: Uncarried, v: &Option<Value>| {
+        if !changed.contains(&setting) {
+            return None;
+        }
+        if v.is_none() {
+            unrestorable.push(setting);
+        }
+        v.clone()
+    };
+    let https_tls_version = block(Uncarried::Ciphers, &before.https_tls_version);
+    let hsts = block(Uncarried::Hsts, &before.hsts);
+    let quic = block(Uncarried::Quic, &before.quic);
+    let sni = block(Uncarried::Sni, &before.sni);
+    let client_cert = block(Uncarried::ClientCert, &before.client_cert);
+    for (setting, value) in [
+        (Uncarried::TlsVersion, &restore.tls_version),
+        (
+            Uncarried::OcspStapling,
+            &restore.ocsp_stapling.map(|b| b.to_string()),
+        ),
+    ] {
+        if changed.contains(&setting) && value.is_none() {
+            unrestorable.push(setting);
+        }
+    }
+    Some(Repair {
+        https: https_put(after.https.as_ref(), target, &restore),
+        force_redirect: changed
+            .contains(&Uncarried::RedirectCode)
+            .then(|| before.force_redirect.clone())
+            .flatten(),
+        https_tls_version,
+        hsts,
+        quic,
+        sni,
+        client_cert,
+        changed,
+        unrestorable,
     })
 }
 
@@ -298,11 +241,12 @@ pub fn after_poll(status: &DomainStatus, https: Option<&HttpsGet>, target: &Targ
     }
 }
 
-/// Judges a poll from a sweep: the domain's own status and its own bulk-read certificate.
-pub fn after_poll_detail(status: &DomainStatus, detail: &HttpsDetail, target: &Target) -> Verdict {
+/// Judges a poll from a sweep: the domain's own status and whether its own bulk-read entry
+/// serves the certificate ([`BulkEntry::serves`](super::settings::BulkEntry::serves)).
+pub fn after_poll_detail(status: &DomainStatus, serves: Option<bool>) -> Verdict {
     match status {
         DomainStatus::ConfigureFailed => Verdict::ConfigureFailed,
-        DomainStatus::Online if detail_serves(detail, target) == Some(true) => Verdict::Deployed,
+        DomainStatus::Online if serves == Some(true) => Verdict::Deployed,
         _ => Verdict::Waiting,
     }
 }
@@ -391,7 +335,7 @@ mod tests {
     fn scm_identity_is_the_id() {
         let t = Target::Scm {
             id: "scs1".into(),
-            name: None,
+            name: "scs1".into(),
         };
         let h = HttpsGet {
             https_status: Some("on".into()),
@@ -461,178 +405,127 @@ mod tests {
     }
 
     #[test]
-    fn batch_groups_follow_the_settings_the_batch_call_resets() {
-        use crate::huawei::model::ForceRedirect;
-        let configs = Configs {
-            https: Some(serving("old")),
-            origin_protocol: Some("https".into()),
-            force_redirect: Some(ForceRedirect {
-                status: Some("on".into()),
-                kind: Some("https".into()),
-                redirect_code: Some(301),
-            }),
+    fn a_batch_body_sends_every_setting_it_carries_and_the_redirect_twice() {
+        use crate::deploy::settings::Origin;
+        let key = BatchKey {
+            origin: Origin::Https,
+            http2: true,
+            redirect_to_https: true,
         };
-        let key = batch_key(&configs, &Overrides::default()).unwrap();
-        assert_eq!(key.access_origin_way, 3);
-        assert_eq!(key.http2, 1);
-        assert_eq!(key.redirect.switch, 1);
-        let no_http2 = Overrides {
-            http2: Some(false),
-            ..Default::default()
-        };
-        assert_eq!(batch_key(&configs, &no_http2).unwrap().http2, 0);
-        let tls = Overrides {
-            tls_version: Some("TLSv1.3".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            batch_key(&configs, &tls),
-            None,
-            "the batch call cannot set TLS versions"
-        );
-        let plain = Configs::default();
-        let k = batch_key(&plain, &Overrides::default()).unwrap();
-        assert_eq!((k.access_origin_way, k.http2, k.redirect.switch), (2, 0, 0));
         let put = batch_put(
             &["a.example.com".into(), "b.example.com".into()],
             &key,
             &pem_target(),
         );
         assert_eq!(put.https.domain_name, "a.example.com,b.example.com");
+        assert_eq!((put.https.access_origin_way, put.https.http2), (3, 1));
+        assert_eq!(put.https.force_redirect_https, 1);
+        assert_eq!(put.https.force_redirect_config.switch, 1);
+        assert_eq!(
+            put.https.force_redirect_config.redirect_type.as_deref(),
+            Some("https")
+        );
         assert_eq!(put.https.certificate_type, 0);
         assert!(put.https.private_key.is_some());
-    }
-
-    fn detail(cert: &str, https_status: i64, http2: i64) -> HttpsDetail {
-        HttpsDetail {
-            domain_name: "a.example.com".into(),
-            certificate: Some(cert.into()),
-            certificate_type: Some(0),
-            https_status: Some(https_status),
-            http2: Some(http2),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn the_snapshot_decides_only_what_it_can_see() {
-        let t = pem_target();
-        let none = Overrides::default();
-        let online = DomainStatus::Online;
-        assert_eq!(
-            from_snapshot(&online, &detail(LEAF, 3, 1), &t, false, &none),
-            FromSnapshot::Unchanged
+        let off = batch_put(
+            &["a.example.com".into()],
+            &BatchKey {
+                origin: Origin::Follow,
+                http2: false,
+                redirect_to_https: false,
+            },
+            &pem_target(),
         );
-        // Serving another certificate: batched with the settings the bulk read gives.
-        let old = detail("-----BEGIN CERTIFICATE-----\nnot this one\n", 3, 1);
+        let json = serde_json::to_value(&off).unwrap();
+        assert_eq!(json["https"]["force_redirect_https"], 0);
         assert_eq!(
-            from_snapshot(&online, &old, &t, false, &none),
-            FromSnapshot::Batch(BatchKey {
-                access_origin_way: 3,
-                http2: 1,
-                redirect: BatchRedirect::default()
-            })
-        );
-        // Forced: written even though it already serves the certificate.
-        assert!(matches!(
-            from_snapshot(&online, &detail(LEAF, 1, 0), &t, true, &none),
-            FromSnapshot::Batch(_)
-        ));
-        // What the bulk read does not say is left to the domain's own reads: a busy domain,
-        // HTTPS off (no origin protocol), a redirect (no code), a Certificate Manager target.
-        let configuring = DomainStatus::Configuring;
-        assert_eq!(
-            from_snapshot(&configuring, &old, &t, false, &none),
-            FromSnapshot::Read
-        );
-        let off = HttpsDetail {
-            https_status: Some(0),
-            certificate: None,
-            ..old.clone()
-        };
-        assert_eq!(
-            from_snapshot(&online, &off, &t, false, &none),
-            FromSnapshot::Read
-        );
-        let redirect = HttpsDetail {
-            force_redirect_config: Some(BatchRedirect {
-                switch: 1,
-                redirect_type: Some("https".into()),
-            }),
-            ..old.clone()
-        };
-        assert_eq!(
-            from_snapshot(&online, &redirect, &t, false, &none),
-            FromSnapshot::Read
-        );
-        let scm = Target::Scm {
-            id: "scs1".into(),
-            name: None,
-        };
-        assert_eq!(
-            from_snapshot(&online, &old, &scm, false, &none),
-            FromSnapshot::Read
-        );
-        let tls = Overrides {
-            tls_version: Some("TLSv1.3".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            from_snapshot(&online, &old, &t, false, &tls),
-            FromSnapshot::Read
+            json["https"]["force_redirect_config"],
+            serde_json::json!({"switch": 0})
         );
     }
 
     #[test]
     fn sweep_verdicts_need_the_domain_s_own_certificate() {
+        use crate::deploy::settings::BulkEntry;
         let t = pem_target();
+        let entry = |https_status: i64, certificate_type: i64, pem: &str| BulkEntry {
+            https_status: Some(https_status),
+            certificate_type: Some(certificate_type),
+            leaf: crate::cert::leaf_facts(pem),
+            ..Default::default()
+        };
         let online = DomainStatus::Online;
+        let serves = entry(2, 0, LEAF).serves(&t);
+        assert_eq!(serves, Some(true));
+        assert_eq!(after_poll_detail(&online, serves), Verdict::Deployed);
+        let other = include_str!("../../tests/fixtures/sm2-sign.pem");
+        let old = entry(2, 0, other).serves(&t);
+        assert_eq!(after_poll_detail(&online, old), Verdict::Waiting);
         assert_eq!(
-            after_poll_detail(&online, &detail(LEAF, 2, 0), &t),
-            Verdict::Deployed
-        );
-        let old = detail("old", 2, 0);
-        assert_eq!(after_poll_detail(&online, &old, &t), Verdict::Waiting);
-        assert_eq!(
-            after_poll_detail(&DomainStatus::Configuring, &detail(LEAF, 2, 0), &t),
+            after_poll_detail(&DomainStatus::Configuring, serves),
             Verdict::Waiting
         );
-        let scm_typed = HttpsDetail {
-            certificate_type: Some(2),
-            ..detail(LEAF, 2, 0)
-        };
-        assert_eq!(after_poll_detail(&online, &scm_typed, &t), Verdict::Waiting);
         assert_eq!(
-            after_poll_detail(&DomainStatus::ConfigureFailed, &old, &t),
+            entry(2, 2, LEAF).serves(&t),
+            Some(false),
+            "a Certificate Manager entry is not the uploaded certificate"
+        );
+        assert_eq!(entry(0, 0, LEAF).serves(&t), Some(false), "HTTPS off");
+        let scm = Target::Scm {
+            id: "scs1".into(),
+            name: "scs1".into(),
+        };
+        assert_eq!(entry(2, 2, LEAF).serves(&scm), None);
+        assert_eq!(
+            after_poll_detail(&DomainStatus::ConfigureFailed, old),
             Verdict::ConfigureFailed
         );
     }
 
     #[test]
-    fn a_redirect_code_other_than_301_keeps_a_domain_out_of_batches() {
-        use crate::huawei::model::ForceRedirect;
-        let configs = Configs {
-            https: Some(serving("old")),
-            origin_protocol: Some("http".into()),
-            force_redirect: Some(ForceRedirect {
-                status: Some("on".into()),
-                kind: Some("https".into()),
-                redirect_code: Some(302),
-            }),
-        };
-        assert_eq!(batch_key(&configs, &Overrides::default()), None);
-    }
-
-    #[test]
-    fn lost_tls_and_ocsp_are_restored() {
-        let before = serving("x");
-        let mut after = serving("y");
-        assert_eq!(lost_settings(Some(&before), Some(&after)), None);
-        after.tls_version = Some("TLSv1.1,TLSv1.2".into());
-        after.ocsp_stapling_status = Some("off".into());
-        let fix = lost_settings(Some(&before), Some(&after)).unwrap();
-        assert_eq!(fix.tls_version.as_deref(), Some("TLSv1.2,TLSv1.3"));
-        assert_eq!(fix.ocsp_stapling, Some(true));
+    fn a_repair_writes_back_exactly_what_changed() {
+        let before: Configs = serde_json::from_value(serde_json::json!({
+            "https": {"https_status": "on", "http2_status": "on", "tls_version": "TLSv1.2,TLSv1.3",
+                      "ocsp_stapling_status": "on"},
+            "force_redirect": {"status": "on", "type": "https", "redirect_code": 302},
+            "hsts": {"status": "on", "max_age": 600, "include_subdomains": "on"},
+            "quic": {"status": "on"}
+        }))
+        .unwrap();
+        assert_eq!(repair(&before, &before, &pem_target()), None);
+        let mut after = before.clone();
+        {
+            let h = after.https.as_mut().unwrap();
+            h.tls_version = Some("TLSv1.1,TLSv1.2,TLSv1.3".into());
+            h.certificate_value = Some(LEAF.into());
+        }
+        after.force_redirect.as_mut().unwrap().redirect_code = Some(301);
+        after.hsts = Some(serde_json::json!({"status": "off"}));
+        let r = repair(&before, &after, &pem_target()).unwrap();
+        assert_eq!(
+            r.changed,
+            vec![
+                Uncarried::TlsVersion,
+                Uncarried::RedirectCode,
+                Uncarried::Hsts
+            ]
+        );
+        assert!(r.unrestorable.is_empty());
+        assert_eq!(r.https.tls_version.as_deref(), Some("TLSv1.2,TLSv1.3"));
+        assert_eq!(r.https.ocsp_stapling_status.as_deref(), Some("on"));
+        assert_eq!(r.https.http2_status.as_deref(), Some("on"));
+        assert_eq!(r.https.certificate_value.as_deref(), Some(LEAF));
+        assert_eq!(r.force_redirect.as_ref().unwrap().redirect_code, Some(302));
+        let json = serde_json::to_value(r.configs()).unwrap();
+        assert_eq!(json["hsts"]["max_age"], 600);
+        assert!(json.get("quic").is_none(), "unchanged blocks are not sent");
+        // A block the config did not carry before cannot be written back.
+        let mut bare = before.clone();
+        bare.sni = None;
+        let mut sni_added = bare.clone();
+        sni_added.sni = Some(serde_json::json!({"status": "off"}));
+        let r = repair(&bare, &sni_added, &pem_target()).unwrap();
+        assert_eq!(r.unrestorable, vec![Uncarried::Sni]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! One domain's deployment: read → decide → write → confirm, with the retries, waits and
-//! fallbacks each step needs. Decisions come from [`super::decide`]; shared reads and writes of
-//! many domains come from [`super::board`] and [`super::batch`].
+//! One domain's deployment: look (the run's bulk snapshot, or its own reads) → read in full →
+//! decide → write (batched when its settings are shown safe, else alone) → confirm, with the
+//! retries, waits and fallbacks each step needs. Decisions come from [`super::decide`] and
+//! [`super::settings`]; shared reads and writes of many domains from [`super::board`] and
+//! [`super::batch`]; what is shown safe from [`super::learn`].
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -9,17 +11,17 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::batch::{BatchReply, Batcher};
+use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
-use super::decide::{self, BatchKey, Decision, FromSnapshot, Verdict};
-use super::engine::{
-    error_info, failure, last_call_by, nap, out_of_budget, retry_wait, retrying, EngineConfig, Job,
-    Outcome, Phase, Progress, Role,
-};
-use super::learn::{Admission, Learner, Observation, Probe};
-use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
+use super::calls::{last_call_by, nap, retry_wait, retrying};
+use super::decide::{self, Decision, Repair, Verdict};
+use super::engine::{EngineConfig, Job};
+use super::learn::{Admission, Learner, Observation, Probe, SnapshotAdmission};
+use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
+use super::settings::{self, BatchKey, BulkEntry, Origin};
+use crate::huawei::cdn::{Answer, CallOptions, CdnClient, OnSend};
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::{Configs, DomainStatus, HttpsDetail, HttpsGet};
+use crate::huawei::model::{Configs, ConfigsPut, DomainStatus, HttpsPut};
 use crate::result::{ErrorInfo, Status};
 
 pub(super) struct DomainCtx {
@@ -35,9 +37,10 @@ pub(super) struct DomainCtx {
     pub(super) batcher: Option<Batcher>,
     /// What the run learns of the batch call, when it batches.
     pub(super) learner: Option<Arc<Learner>>,
+    /// Places for the reads before a write (see [`EngineConfig::read_ahead`]).
+    pub(super) first_reads: Arc<tokio::sync::Semaphore>,
 }
 
-/// Short for a call's result inside the domain flow: the error already mapped to the outcome.
 /// How a batched write went, for the domain's flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Batched {
@@ -48,11 +51,32 @@ enum Batched {
     Retry,
 }
 
-pub(super) type Step<T> = Result<T, Outcome>;
+/// What a probe's batched write leaves to do once the domain is live.
+#[derive(Debug)]
+enum AfterBatch {
+    Nothing,
+    /// Settings the batch call cannot carry changed: write them back.
+    Repair(Box<Repair>),
+    /// The read right after the write could not tell (the config did not show the new
+    /// certificate yet): compare with this config once the domain is live.
+    CompareWith(Box<Configs>),
+}
+
+/// The domain as the run's first sweep showed it.
+struct Seen {
+    status: DomainStatus,
+    entry: Option<BulkEntry>,
+}
+
+type Step<T> = Result<T, Outcome>;
+
+fn lock(p: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl DomainCtx {
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.progress)
     }
 
     fn phase(&self) -> Phase {
@@ -63,10 +87,34 @@ impl DomainCtx {
         self.progress().phase = phase;
     }
 
+    /// The domain's write was refused (not applied): what it means if the budget ends before
+    /// another write.
+    fn refused(&self, before: Phase, status: Status, error: ErrorInfo) {
+        let mut p = self.progress();
+        p.phase = before;
+        p.refusal = Some((status, error));
+    }
+
+    fn written(&self) {
+        let mut p = self.progress();
+        p.written_at = Some(Instant::now());
+        p.phase = Phase::Written;
+        p.refusal = None;
+    }
+
     fn opts(&self) -> CallOptions {
+        CallOptions::new(self.cfg.request_timeout, self.deadline)
+    }
+
+    /// Options of a write: the domain counts as maybe written from the moment it leaves.
+    fn write_opts(&self) -> CallOptions {
+        let progress = self.progress.clone();
         CallOptions {
-            timeout: self.cfg.request_timeout,
-            deadline: self.deadline,
+            on_send: Some(OnSend(Arc::new(move || {
+                let mut p = lock(&progress);
+                p.phase = p.phase.max(Phase::MaybeWritten);
+            }))),
+            ..self.opts()
         }
     }
 
@@ -91,13 +139,19 @@ impl DomainCtx {
     }
 
     /// One call, recorded: the call count, the request id, the log line.
-    async fn once<T, F, Fut>(&self, role: Role, what: &'static str, f: F) -> Result<T, CdnError>
+    async fn once<T, F, Fut>(
+        &self,
+        role: Role,
+        what: &'static str,
+        opts: CallOptions,
+        f: F,
+    ) -> Result<T, CdnError>
     where
         F: FnOnce(CallOptions) -> Fut,
         Fut: Future<Output = Result<Answer<T>, CdnError>>,
     {
         let started = Instant::now();
-        let result = f(self.opts()).await;
+        let result = f(opts).await;
         let request_id = match &result {
             Ok(a) => a.request_id.clone(),
             Err(e) => e.request_id().map(str::to_string),
@@ -122,14 +176,15 @@ impl DomainCtx {
         result.map(|a| a.value)
     }
 
-    /// A read, retried on throttling, 5xx and connection errors within the budget.
+    /// A read, retried on throttling, 5xx and connection errors for as long as the budget
+    /// lasts: giving up earlier would only end the domain before its time.
     async fn read<T, F, Fut>(&self, role: Role, what: &'static str, f: F) -> Step<T>
     where
         F: Fn(CallOptions) -> Fut,
         Fut: Future<Output = Result<Answer<T>, CdnError>>,
     {
-        retrying(self.deadline, self.cfg.max_attempts, || {
-            self.once(role, what, &f)
+        retrying(self.deadline, u32::MAX, || {
+            self.once(role, what, self.opts(), &f)
         })
         .await
         .map_err(|e| failure(&e, self.phase()))
@@ -139,6 +194,7 @@ impl DomainCtx {
         self.progress().last_status = Some(status.as_str().to_string());
     }
 
+    /// The domain's own status read (ShowDomainDetailByName).
     async fn read_status(&self, role: Role) -> Step<DomainStatus> {
         let d = &self.domain;
         let eps = self.job.enterprise_project_id.as_deref();
@@ -160,26 +216,6 @@ impl DomainCtx {
         .await
     }
 
-    /// Polls the status until the domain leaves `configuring`.
-    async fn wait_until_settled(&self) -> Step<DomainStatus> {
-        let mut n = 0;
-        loop {
-            if !self.nap(decide::poll_delay(n)).await {
-                return Err(out_of_budget(&self.progress()));
-            }
-            n += 1;
-            let status = self.read_status(Role::Poll).await?;
-            info!(
-                status = status.as_str(),
-                poll = n,
-                "waiting for the domain to settle"
-            );
-            if !matches!(status, DomainStatus::Configuring | DomainStatus::Other(_)) {
-                return Ok(status);
-            }
-        }
-    }
-
     /// `d` from now, but no later than a second before the deadline.
     fn soon(&self, d: Duration) -> Instant {
         let latest = last_call_by(self.deadline);
@@ -188,53 +224,130 @@ impl DomainCtx {
             .map_or(latest, |t| t.min(latest))
     }
 
-    /// What the run's first sweep says of this domain, before any call of its own (`Read` when
-    /// the run has no board, or the sweep does not come or does not list the domain).
-    async fn snapshot_decision(&self) -> FromSnapshot {
+    /// The domain's status (and bulk entry) from the next sweep begun after `after`; its own
+    /// status read when the run has no board, no sweep comes in time, or the sweep does not
+    /// list it.
+    async fn poll(&self, after: &mut Instant, n: u32) -> Step<(DomainStatus, Option<BulkEntry>)> {
         let Some(mut board) = self.board.clone() else {
-            return FromSnapshot::Read;
+            if !self.nap(decide::poll_delay(n)).await {
+                return Err(out_of_budget(&self.progress()));
+            }
+            return Ok((self.read_status(Role::Poll).await?, None));
         };
-        let limit = self.soon(self.cfg.request_timeout * 2);
-        let Some(sweep) = board.sweep_after(None, limit).await else {
-            return FromSnapshot::Read;
-        };
-        let (Some(status), Some(detail)) = (
-            sweep.statuses.get(&self.domain),
-            sweep.https.get(&self.domain),
-        ) else {
-            return FromSnapshot::Read;
-        };
-        self.note_status(status);
-        self.progress().previous_not_after = decide::detail_not_after(detail);
-        let job = &self.job;
-        let decision =
-            decide::from_snapshot(status, detail, &job.target, job.force, &job.overrides);
-        info!(status = status.as_str(), decision = ?decision, "read the domain from the bulk snapshot");
-        if decision == FromSnapshot::Unchanged {
-            let ids = &mut self.progress().kept_ids;
-            ids.extend(sweep.request_ids.iter().cloned());
+        let latest = self.soon(Duration::MAX);
+        let limit = latest.min(Instant::now() + board.interval * 3);
+        match board.sweep_after(Some(*after), limit).await {
+            Some(sweep) => {
+                *after = sweep.started;
+                match sweep.statuses.get(&self.domain) {
+                    Some(status) => {
+                        self.note_status(status);
+                        let mut p = self.progress();
+                        p.poll_ids.clear();
+                        p.poll_ids.extend(sweep.request_ids.iter().cloned());
+                        drop(p);
+                        Ok((status.clone(), sweep.https.get(&self.domain).cloned()))
+                    }
+                    None => Ok((self.read_status(Role::Poll).await?, None)),
+                }
+            }
+            None if Instant::now() + Duration::from_millis(250) >= latest => {
+                Err(out_of_budget(&self.progress()))
+            }
+            None => Ok((self.read_status(Role::Poll).await?, None)),
         }
-        decision
+    }
+
+    /// Polls the status until the domain leaves `configuring`.
+    async fn wait_until_settled(&self) -> Step<DomainStatus> {
+        let mut after = Instant::now();
+        for n in 0.. {
+            let (status, _) = self.poll(&mut after, n).await?;
+            info!(
+                status = status.as_str(),
+                poll = n + 1,
+                "waiting for the domain to settle"
+            );
+            if !matches!(status, DomainStatus::Configuring | DomainStatus::Other(_)) {
+                return Ok(status);
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// What the run's first sweep shows of this domain (`None` when the run has no board, or
+    /// the sweep does not come or does not list it).
+    async fn snapshot(&self) -> Option<Seen> {
+        let mut board = self.board.clone()?;
+        let limit = self.soon(self.cfg.request_timeout * 2);
+        let sweep = board.sweep_after(None, limit).await?;
+        let status = sweep.statuses.get(&self.domain)?.clone();
+        let entry = sweep.https.get(&self.domain).cloned();
+        self.note_status(&status);
+        let mut p = self.progress();
+        p.previous_not_after = entry.as_ref().and_then(BulkEntry::not_after);
+        p.kept_ids.extend(sweep.request_ids.iter().cloned());
+        Some(Seen { status, entry })
+    }
+
+    /// With `options.no_sm_certificates`: whether the domain is batched from the snapshot
+    /// alone (`Ok(Some(key))`), read in full as a probe (`Err(probe)`), or read in full.
+    async fn batch_from_snapshot(&self, seen: &Seen) -> Result<Option<BatchKey>, Probe> {
+        let (Some(learner), Some(entry), DomainStatus::Online) =
+            (&self.learner, &seen.entry, &seen.status)
+        else {
+            return Ok(None);
+        };
+        let overrides = &self.job.overrides;
+        // Whatever the origin turns out to be, could the entry give a key at all?
+        let any_origin = |s: i64| (1..=3).contains(&s).then_some(Origin::Follow);
+        if settings::detail_batch_key(entry, overrides, any_origin).is_none() {
+            return Ok(None);
+        }
+        let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
+        let redirect_on = entry.force_redirect_https == Some(1);
+        match learner.admit_snapshot(redirect_on, limit).await {
+            SnapshotAdmission::Batch => {
+                let key = settings::detail_batch_key(entry, overrides, |s| learner.origin(s));
+                if key.is_none() {
+                    info!(https_status = entry.https_status, "read in full: the bulk read's https_status does not say the origin protocol for certain");
+                }
+                Ok(key)
+            }
+            SnapshotAdmission::Probe(p) => Err(p),
+            SnapshotAdmission::Read => Ok(None),
+        }
     }
 
     /// Hands the domain to the batch writer and records how it went.
     async fn batch_write(&self, batcher: &Batcher, key: BatchKey, probe: bool) -> Step<Batched> {
         let before = self.phase();
-        self.set_phase(Phase::MaybeWritten);
-        match batcher.write(&self.domain, key, probe).await {
+        let progress = self.progress.clone();
+        let hook: BatchHook = Arc::new(move |event| {
+            let mut p = lock(&progress);
+            match event {
+                BatchEvent::Sent => p.phase = p.phase.max(Phase::MaybeWritten),
+                BatchEvent::Throttled(error) => {
+                    p.phase = before;
+                    p.refusal = Some((Status::Skipped, error));
+                }
+            }
+        });
+        match batcher.write(&self.domain, key, probe, hook).await {
             BatchReply::Written { request_id } => {
                 self.record_call(Role::Write, request_id.as_deref());
                 info!(request_id = request_id.as_deref(), "batch write accepted");
-                self.progress().written_at = Some(Instant::now());
-                self.set_phase(Phase::Written);
+                self.written();
                 Ok(Batched::Written)
             }
-            BatchReply::Alone(reason) => {
-                if let Some(reason) = reason {
-                    self.record_call(Role::Write, None);
-                    warn!(reason = %reason, "the batch write refused this domain; writing it alone");
-                }
+            BatchReply::Alone => {
                 self.set_phase(before);
+                Ok(Batched::Alone)
+            }
+            BatchReply::Refused(status, error) => {
+                self.record_call(Role::Write, None);
+                warn!(reason = %error.message, "the batch write refused this domain; writing it alone");
+                self.refused(before, status, error);
                 Ok(Batched::Alone)
             }
             BatchReply::Unknown(e) => {
@@ -247,22 +360,30 @@ impl DomainCtx {
         }
     }
 
-    /// A probe's report: its TLS versions and OCSP stapling before its batched write and right
-    /// after (read once the config carries the new certificate, so it is the batch's doing).
-    async fn probe_after(&self, probe: Probe, before: Option<&HttpsGet>) {
+    /// A probe reads its config right after its batched write and reports what changed; what
+    /// changed is written back once the domain is live.
+    async fn probe_after(&self, probe: Probe, before: &Configs) -> AfterBatch {
         let after = self.read_configs(Role::Read).await.ok();
-        let after = after.as_ref().and_then(|c| c.https.as_ref());
-        let settings = |h: Option<&HttpsGet>| {
-            (
-                h.and_then(|h| h.tls_version.clone()),
-                h.and_then(|h| h.ocsp_stapling_status.clone()),
-            )
-        };
-        let seen = decide::serves(after, &self.job.target).then(|| Observation {
-            before: settings(before),
-            after: settings(after),
-        });
-        probe.report(seen);
+        match after {
+            Some(after) if decide::serves(after.https.as_ref(), &self.job.target) => {
+                probe.report(Some(Observation {
+                    before: settings::values(before),
+                    after: settings::values(&after),
+                }));
+                match decide::repair(before, &after, &self.job.target) {
+                    Some(r) => {
+                        warn!(changed = ?r.changed.iter().map(|s| s.name()).collect::<Vec<_>>(),
+                              "the batch write changed settings it cannot carry; they are written back once the domain is live");
+                        AfterBatch::Repair(Box::new(r))
+                    }
+                    None => AfterBatch::Nothing,
+                }
+            }
+            _ => {
+                probe.report(None);
+                AfterBatch::CompareWith(Box::new(before.clone()))
+            }
+        }
     }
 
     pub(super) async fn run(&self) -> Outcome {
@@ -277,289 +398,323 @@ impl DomainCtx {
         }
         self.set_phase(Phase::Reading);
         let target = &self.job.target;
-        let mut writes = 0u32;
-        let mut batch_tried = false;
-        // The https block before a batched write, to check what the batch call cannot carry.
-        let mut batched_from: Option<HttpsGet> = None;
+        let overrides = &self.job.overrides;
+        let seen = self.snapshot().await;
         let mut probe = None;
-        let mut written = false;
-        match self.snapshot_decision().await {
-            FromSnapshot::Unchanged => {
+        let mut batch_tried = false;
+        if let Some(seen) = &seen {
+            let serves = seen.entry.as_ref().and_then(|e| e.serves(target));
+            info!(
+                status = seen.status.as_str(),
+                serves_new_certificate = serves,
+                "read the domain from the bulk snapshot"
+            );
+            if seen.status == DomainStatus::Online && serves == Some(true) && !self.job.force {
                 return Ok(Outcome::ok(
                     Status::Unchanged,
                     "already serves this certificate",
-                ))
+                ));
             }
-            FromSnapshot::Batch(key) => {
-                if let (Some(learner), Some(batcher)) = (&self.learner, &self.batcher) {
-                    let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
-                    match learner.admit(limit).await {
-                        Admission::Fast => {
-                            batch_tried = true;
-                            written =
-                                self.batch_write(batcher, key, false).await? == Batched::Written;
-                        }
-                        Admission::Probe(p) => probe = Some(p),
-                        Admission::Read => {}
-                    }
-                }
+            if let Decision::Unavailable(why) =
+                decide::after_read(&seen.status, None, target, self.job.force)
+            {
+                return Ok(Outcome::err(
+                    Status::Skipped,
+                    ErrorInfo::new("domain_unavailable", why, true),
+                ));
             }
-            FromSnapshot::Read => {}
-        }
-        if !written {
-            'read: loop {
-                let status = self.read_status(Role::Read).await?;
-                let configs = self.read_configs(Role::Read).await?;
-                let https = configs.https.as_ref();
-                if self.phase() < Phase::MaybeWritten {
-                    self.progress().previous_not_after = https.and_then(decide::served_not_after);
-                }
-                info!(
-                    status = status.as_str(),
-                    https = https.and_then(|h| h.https_status.as_deref()),
-                    serves_new_certificate = decide::serves(https, target),
-                    "read the domain"
-                );
-                if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
-                    info!("the earlier write was applied after all");
-                    self.progress().written_at = Some(Instant::now());
-                    self.set_phase(Phase::Written);
-                    break 'read;
-                }
-                match decide::after_read(&status, https, target, self.job.force) {
-                    Decision::Unchanged => {
-                        return Ok(Outcome::ok(
-                            Status::Unchanged,
-                            "already serves this certificate",
-                        ))
-                    }
-                    Decision::Unavailable(why) => {
-                        return Ok(Outcome::err(
-                            Status::Skipped,
-                            ErrorInfo::new("domain_unavailable", why, true),
-                        ))
-                    }
-                    Decision::WaitUntilSettled => {
-                        self.wait_until_settled().await?;
-                        continue 'read;
-                    }
-                    Decision::Write => {}
-                }
-                let put = decide::https_put(https, target, &self.job.overrides);
-                if self.job.dry_run {
-                    return Ok(Outcome::ok(
-                        Status::Planned,
-                        format!(
-                            "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
-                            put.http2_status.as_deref().unwrap_or("default"),
-                            put.tls_version.as_deref().unwrap_or("default"),
-                            put.ocsp_stapling_status.as_deref().unwrap_or("default"),
-                        ),
-                    ));
-                }
-                let current = (
-                    https.and_then(|h| h.tls_version.clone()),
-                    https.and_then(|h| h.ocsp_stapling_status.clone()),
-                );
-                let batch_would_change = self
-                    .learner
-                    .as_ref()
-                    .is_some_and(|l| l.batch_would_change(&current));
-                if batch_would_change && !batch_tried {
-                    info!("written alone: the batch call would change its TLS versions or OCSP stapling");
-                }
-                if let (Some(batcher), false) = (&self.batcher, batch_tried || batch_would_change) {
-                    if let Some(key) = decide::batch_key(&configs, &self.job.overrides) {
+            if self.job.no_sm_certificates {
+                match self.batch_from_snapshot(seen).await {
+                    Ok(Some(key)) => {
+                        let batcher = self
+                            .batcher
+                            .as_ref()
+                            .expect("a learner comes with a batcher");
                         batch_tried = true;
-                        match self.batch_write(batcher, key, probe.is_some()).await? {
-                            Batched::Written => {
-                                batched_from = configs.https.clone();
-                                if let Some(probe) = probe.take() {
-                                    self.probe_after(probe, configs.https.as_ref()).await;
-                                }
-                                break 'read;
-                            }
-                            Batched::Alone => {}
-                            Batched::Retry => continue 'read,
+                        if self.batch_write(batcher, key, false).await? == Batched::Written {
+                            return self.finish(AfterBatch::Nothing).await;
                         }
                     }
+                    Ok(None) => {}
+                    Err(p) => probe = Some(p),
                 }
-                // Written alone, this domain cannot tell how the batch call behaves.
-                drop(probe.take());
-                loop {
-                    writes += 1;
-                    let before = self.phase();
-                    if before < Phase::MaybeWritten {
-                        self.set_phase(Phase::MaybeWritten);
+            }
+        }
+        // The sweep's status stands for the first read; later ones are fresh.
+        let mut swept_status = seen
+            .as_ref()
+            .filter(|s| s.status == DomainStatus::Online)
+            .map(|s| s.status.clone());
+        let swept_https_status = seen.as_ref().and_then(|s| s.entry.as_ref()?.https_status);
+        let mut writes = 0u32;
+        let mut after_batch = AfterBatch::Nothing;
+        'read: loop {
+            // The status: the first sweep's, else a fresh sweep's (which may show a write whose
+            // answer was lost applied after all), else the domain's own read.
+            let status = match (swept_status.take(), &self.board) {
+                (Some(s), _) => s,
+                (None, Some(_)) => {
+                    let (status, entry) = self.poll(&mut Instant::now(), 0).await?;
+                    let applied = entry.and_then(|e| e.serves(target)) == Some(true);
+                    if self.phase() == Phase::MaybeWritten
+                        && applied
+                        && status == DomainStatus::Online
+                    {
+                        info!("the earlier write was applied after all");
+                        self.written();
+                        break 'read;
                     }
-                    let eps = self.job.enterprise_project_id.as_deref();
-                    let result = self
-                        .once(Role::Write, "UpdateDomainFullConfig", |o| {
-                            self.client.update_https(&self.domain, eps, &put, o)
-                        })
-                        .await;
-                    let e = match result {
-                        Ok(()) => {
-                            info!("write accepted");
-                            self.progress().written_at = Some(Instant::now());
-                            self.set_phase(Phase::Written);
-                            break 'read;
-                        }
-                        Err(e) => e,
-                    };
-                    let exhausted = writes >= self.cfg.max_attempts;
-                    match e.kind() {
-                        // Throttled, busy and rejected writes were not applied.
-                        ErrorKind::Throttled if !exhausted => {
-                            self.set_phase(before);
-                            if !self.nap(retry_wait(&e, writes - 1)).await {
-                                return Err(failure(&e, before));
+                    status
+                }
+                (None, None) => self.read_status(Role::Read).await?,
+            };
+            // A domain written already (its answer lost) reads before those not yet written.
+            let permit = if self.phase() < Phase::MaybeWritten {
+                Some(self.first_reads.acquire().await)
+            } else {
+                None
+            };
+            let configs = self.read_configs(Role::Read).await?;
+            drop(permit);
+            let https = configs.https.as_ref();
+            if let (Some(learner), Some(sweep_value), Some(origin)) = (
+                &self.learner,
+                swept_https_status.filter(|s| *s > 0),
+                configs.origin_protocol.as_deref().and_then(Origin::parse),
+            ) {
+                learner.note_origin(sweep_value, origin);
+            }
+            if self.phase() < Phase::MaybeWritten {
+                self.progress().previous_not_after = https.and_then(decide::served_not_after);
+            }
+            info!(
+                status = status.as_str(),
+                https = https.and_then(|h| h.https_status.as_deref()),
+                serves_new_certificate = decide::serves(https, target),
+                "read the domain"
+            );
+            if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
+                info!("the earlier write was applied after all");
+                self.written();
+                break 'read;
+            }
+            match decide::after_read(&status, https, target, self.job.force) {
+                Decision::Unchanged => {
+                    return Ok(Outcome::ok(
+                        Status::Unchanged,
+                        "already serves this certificate",
+                    ))
+                }
+                Decision::Unavailable(why) => {
+                    return Ok(Outcome::err(
+                        Status::Skipped,
+                        ErrorInfo::new("domain_unavailable", why, true),
+                    ))
+                }
+                Decision::WaitUntilSettled => {
+                    self.wait_until_settled().await?;
+                    continue 'read;
+                }
+                Decision::Write => {}
+            }
+            if settings::sm_in_use(https) {
+                return Ok(Outcome::err(
+                    Status::Skipped,
+                    ErrorInfo::new(
+                        "sm_certificate_in_use",
+                        "the domain serves an SM (national cryptography) certificate: writing this international certificate would remove it, and its private key cannot be read back, so nothing was written",
+                        false,
+                    ),
+                ));
+            }
+            let put = decide::https_put(https, target, overrides);
+            if self.job.dry_run {
+                return Ok(Outcome::ok(
+                    Status::Planned,
+                    format!(
+                        "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
+                        put.http2_status.as_deref().unwrap_or("not set"),
+                        put.tls_version.as_deref().unwrap_or("default"),
+                        put.ocsp_stapling_status.as_deref().unwrap_or("default"),
+                    ),
+                ));
+            }
+            if let (Some(batcher), Some(learner), false) =
+                (&self.batcher, &self.learner, batch_tried)
+            {
+                match settings::batch_key(&configs, overrides) {
+                    Err(why) => info!(reason = %why, "written alone"),
+                    Ok(key) => {
+                        let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
+                        let admission = match probe.take() {
+                            Some(p) => Admission::Probe(p),
+                            None => learner.admit(&settings::values(&configs), limit).await,
+                        };
+                        let probe = match admission {
+                            Admission::Alone => {
+                                info!("written alone: the probes have not shown the batch call keeps its settings");
+                                None
                             }
-                        }
-                        ErrorKind::Busy if !exhausted => {
-                            self.set_phase(before);
-                            info!(
-                                "the domain is busy with another change; waiting for it to settle"
-                            );
-                            self.wait_until_settled().await?;
-                            continue 'read;
-                        }
-                        // The change may have been applied: read again before writing again.
-                        ErrorKind::Server | ErrorKind::Transport if !exhausted => {
-                            if !self.nap(retry_wait(&e, writes - 1)).await {
-                                return Err(failure(&e, Phase::MaybeWritten));
+                            Admission::Batch => Some(None),
+                            Admission::Probe(p) => Some(Some(p)),
+                        };
+                        if let Some(probe) = probe {
+                            batch_tried = true;
+                            match self.batch_write(batcher, key, probe.is_some()).await? {
+                                Batched::Written => {
+                                    if let Some(p) = probe {
+                                        after_batch = self.probe_after(p, &configs).await;
+                                    }
+                                    break 'read;
+                                }
+                                Batched::Retry => continue 'read,
+                                Batched::Alone => {}
                             }
-                            continue 'read;
-                        }
-                        ErrorKind::Server | ErrorKind::Transport => {
-                            return Err(failure(&e, Phase::MaybeWritten))
-                        }
-                        _ => {
-                            self.set_phase(before);
-                            return Err(failure(&e, before));
                         }
                     }
                 }
             }
+            // Written alone, a probe cannot tell how the batch call behaves.
+            drop(probe.take());
+            loop {
+                writes += 1;
+                match self.write_alone(&put, writes).await {
+                    Ok(()) => break 'read,
+                    Err(WriteError::Again) => continue 'read,
+                    Err(WriteError::Retry) => continue,
+                    Err(WriteError::End(o)) => return Err(o),
+                }
+            }
         }
+        self.finish(after_batch).await
+    }
 
+    /// The `attempt`th (from 1) per-domain write of `put` and what to do after it:
+    /// [`WriteError::Retry`] it (throttled), read [`WriteError::Again`] (busy, or the answer was
+    /// lost: it may be applied), or [`WriteError::End`].
+    async fn write_alone(&self, put: &HttpsPut, attempt: u32) -> Result<(), WriteError> {
+        let before = self.phase();
+        let eps = self.job.enterprise_project_id.as_deref();
+        let configs = ConfigsPut {
+            https: Some(put),
+            ..Default::default()
+        };
+        let result = self
+            .once(
+                Role::Write,
+                "UpdateDomainFullConfig",
+                self.write_opts(),
+                |o| self.client.update_configs(&self.domain, eps, configs, o),
+            )
+            .await;
+        let e = match result {
+            Ok(()) => {
+                info!("write accepted");
+                self.written();
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let exhausted = attempt >= self.cfg.max_attempts;
+        let backoff = attempt - 1;
+        match e.kind() {
+            // Throttled, busy and rejected writes were not applied.
+            ErrorKind::Throttled if !exhausted => {
+                self.refused(before, Status::Skipped, error_info(&e));
+                if !self.nap(retry_wait(&e, backoff)).await {
+                    return Err(WriteError::End(failure(&e, before)));
+                }
+                Err(WriteError::Retry)
+            }
+            ErrorKind::Busy if !exhausted => {
+                self.refused(before, Status::Skipped, error_info(&e));
+                info!("the domain is busy with another change; waiting for it to settle");
+                self.wait_until_settled().await.map_err(WriteError::End)?;
+                Err(WriteError::Again)
+            }
+            // The change may have been applied: read again before writing again.
+            ErrorKind::Server | ErrorKind::Transport if !exhausted => {
+                if !self.nap(retry_wait(&e, backoff)).await {
+                    return Err(WriteError::End(failure(&e, self.phase())));
+                }
+                Err(WriteError::Again)
+            }
+            ErrorKind::Server | ErrorKind::Transport => {
+                Err(WriteError::End(failure(&e, self.phase())))
+            }
+            // Not sent for want of time: what happened before (a refusal, or nothing sent).
+            ErrorKind::NotSent if matches!(e, CdnError::BudgetSpent) => {
+                Err(WriteError::End(out_of_budget(&self.progress())))
+            }
+            _ => {
+                self.set_phase(before);
+                Err(WriteError::End(failure(&e, before)))
+            }
+        }
+    }
+
+    /// After the write: done when `wait` is false, else confirm.
+    async fn finish(&self, after_batch: AfterBatch) -> Step<Outcome> {
         if !self.job.wait {
             return Ok(Outcome::ok(
                 Status::Submitted,
                 "write accepted; not waiting for it to go live (wait: false)",
             ));
         }
-        self.confirm(batched_from).await
+        self.confirm(after_batch).await
     }
 
-    /// The domain's status from the next sweep begun after `seen`, with its certificate when the
-    /// sweep has it (its own status read when no sweep comes in time or the sweep does not list
-    /// it).
-    async fn poll_board(
-        &self,
-        board: &mut Board,
-        seen: &mut Instant,
-    ) -> Step<(DomainStatus, Option<HttpsDetail>)> {
-        let latest = self.soon(Duration::MAX);
-        let limit = latest.min(Instant::now() + board.interval * 3);
-        match board.sweep_after(Some(*seen), limit).await {
-            Some(sweep) => {
-                *seen = sweep.started;
-                match sweep.statuses.get(&self.domain) {
-                    Some(status) => {
-                        self.note_status(status);
-                        self.progress()
-                            .poll_ids
-                            .extend(sweep.request_ids.iter().cloned());
-                        Ok((status.clone(), sweep.https.get(&self.domain).cloned()))
-                    }
-                    None => Ok((self.read_status(Role::Poll).await?, None)),
-                }
-            }
-            None if Instant::now() + Duration::from_millis(250) >= latest => {
-                Err(out_of_budget(&self.progress()))
-            }
-            None => Ok((self.read_status(Role::Poll).await?, None)),
-        }
-    }
-
-    /// Polls after the write until the domain reads `online` with the new certificate. After a
-    /// batched write (`batched_from`: the https block before it), the TLS versions and OCSP
-    /// stapling the batch call cannot carry are checked, and restored with a per-domain write
-    /// when they did not survive.
-    async fn confirm(&self, mut batched_from: Option<HttpsGet>) -> Step<Outcome> {
+    /// Polls after the write until the domain reads `online` with the new certificate; then
+    /// writes back what a probe's batched write changed.
+    async fn confirm(&self, mut after_batch: AfterBatch) -> Step<Outcome> {
         let target = &self.job.target;
-        let mut board = self.board.clone();
-        let mut seen = self.progress().written_at.unwrap_or_else(Instant::now);
-        let mut restored = false;
+        let mut after = self.progress().written_at.unwrap_or_else(Instant::now);
+        let mut restored: Vec<&'static str> = Vec::new();
         let mut n = 0;
         loop {
-            self.progress().poll_ids.clear();
-            let (status, detail) = match board.as_mut() {
-                Some(board) => self.poll_board(board, &mut seen).await?,
-                None => {
-                    if !self.nap(decide::poll_delay(n)).await {
-                        return Err(out_of_budget(&self.progress()));
-                    }
-                    (self.read_status(Role::Poll).await?, None)
-                }
-            };
+            let (status, entry) = self.poll(&mut after, n).await?;
             n += 1;
-            // The domain's own read is needed when the sweep cannot judge its certificate, and
-            // after a batched write whose effect on TLS and OCSP is still to be checked.
-            let judged_by_sweep = detail
-                .as_ref()
-                .is_some_and(|d| decide::detail_serves(d, target).is_some());
-            let configs =
-                if status == DomainStatus::Online && (batched_from.is_some() || !judged_by_sweep) {
-                    Some(self.read_configs(Role::Poll).await?)
-                } else {
-                    None
-                };
-            let https = configs.as_ref().and_then(|c| c.https.as_ref());
+            // The sweep judges the certificate, unless it cannot (a Certificate Manager target)
+            // or does not list the domain: then its own config is read.
+            let swept = entry.as_ref().and_then(|e| e.serves(target));
+            let compare = matches!(after_batch, AfterBatch::CompareWith(_));
+            let configs = if status == DomainStatus::Online && (swept.is_none() || compare) {
+                Some(self.read_configs(Role::Poll).await?)
+            } else {
+                None
+            };
             info!(status = status.as_str(), poll = n, "poll");
-            let verdict = match (&configs, &detail) {
-                (None, Some(detail)) => decide::after_poll_detail(&status, detail, target),
-                _ => decide::after_poll(&status, https, target),
+            let verdict = match &configs {
+                Some(c) => decide::after_poll(&status, c.https.as_ref(), target),
+                None => decide::after_poll_detail(&status, swept),
             };
             match verdict {
                 Verdict::Deployed => {
-                    if let Some(fix) = decide::lost_settings(batched_from.as_ref(), https) {
-                        batched_from = None;
-                        warn!(tls = fix.tls_version.as_deref(), ocsp = ?fix.ocsp_stapling,
-                              "the batch write changed TLS versions or OCSP stapling; restoring them");
-                        let put = decide::https_put(https, target, &fix);
-                        let eps = self.job.enterprise_project_id.as_deref();
-                        let written = retrying(self.deadline, self.cfg.max_attempts, || {
-                            self.once(Role::Write, "UpdateDomainFullConfig", |o| {
-                                self.client.update_https(&self.domain, eps, &put, o)
-                            })
-                        })
-                        .await;
-                        if let Err(e) = written {
-                            let mut error = error_info(&e);
-                            error.message = format!(
-                                "the certificate is live, but the TLS versions / OCSP stapling the batch write reset could not be restored: {}",
-                                error.message
-                            );
-                            return Ok(Outcome {
-                                status: Status::Deployed,
-                                message: Some("online with the new certificate".into()),
-                                error: Some(error),
-                            });
-                        }
-                        restored = true;
-                        let now = Instant::now();
-                        self.progress().written_at = Some(now);
-                        seen = now;
-                        continue;
-                    }
-                    let message = if restored {
-                        "online with the new certificate (TLS versions and OCSP stapling restored after the batch write)"
-                    } else {
-                        "online with the new certificate"
+                    let repair = match std::mem::replace(&mut after_batch, AfterBatch::Nothing) {
+                        AfterBatch::Nothing => None,
+                        AfterBatch::Repair(r) => Some(*r),
+                        AfterBatch::CompareWith(before) => configs
+                            .as_ref()
+                            .and_then(|now| decide::repair(&before, now, target)),
                     };
-                    return Ok(Outcome::ok(Status::Deployed, message));
+                    let Some(repair) = repair else {
+                        let message = if restored.is_empty() {
+                            "online with the new certificate".to_string()
+                        } else {
+                            format!(
+                                "online with the new certificate ({} restored after the batch write)",
+                                restored.join(", ")
+                            )
+                        };
+                        return Ok(Outcome::ok(Status::Deployed, message));
+                    };
+                    restored = repair.changed.iter().map(|s| s.name()).collect();
+                    if let Some(o) = self.write_back(&repair).await {
+                        return Ok(o);
+                    }
+                    let now = Instant::now();
+                    self.progress().written_at = Some(now);
+                    after = now;
                 }
                 Verdict::ConfigureFailed => return Ok(Outcome::err(
                     Status::Failed,
@@ -578,4 +733,56 @@ impl DomainCtx {
             }
         }
     }
+
+    /// Writes back what a batched write changed; `Some(outcome)` when that cannot be done (the
+    /// certificate is live: the domain is `deployed`, with the error).
+    async fn write_back(&self, repair: &Repair) -> Option<Outcome> {
+        warn!(changed = ?repair.changed.iter().map(|s| s.name()).collect::<Vec<_>>(),
+              "writing back the settings the batch write changed");
+        let eps = self.job.enterprise_project_id.as_deref();
+        let written = retrying(self.deadline, self.cfg.max_attempts, || {
+            self.once(Role::Write, "UpdateDomainFullConfig", self.opts(), |o| {
+                self.client
+                    .update_configs(&self.domain, eps, repair.configs(), o)
+            })
+        })
+        .await;
+        let names =
+            |v: &[settings::Uncarried]| v.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ");
+        let error = match written {
+            Err(e) => {
+                let mut error = error_info(&e);
+                error.message = format!(
+                    "the certificate is live, but the settings the batch write changed ({}) could not be written back: {}",
+                    names(&repair.changed),
+                    error.message
+                );
+                error
+            }
+            Ok(()) if !repair.unrestorable.is_empty() => ErrorInfo::new(
+                "settings_changed",
+                format!(
+                    "the certificate is live, but the batch write changed settings the configuration did not carry before ({}), which cannot be written back",
+                    names(&repair.unrestorable)
+                ),
+                false,
+            ),
+            Ok(()) => return None,
+        };
+        Some(Outcome {
+            status: Status::Deployed,
+            message: Some("online with the new certificate".into()),
+            error: Some(error),
+        })
+    }
+}
+
+/// What a per-domain write that was not accepted leads to.
+enum WriteError {
+    /// Write again at once (after the backoff).
+    Retry,
+    /// Read again first.
+    Again,
+    /// The domain's outcome.
+    End(Outcome),
 }

@@ -9,17 +9,16 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tracing::{info, warn, Instrument};
+use tracing::{warn, Instrument};
 
 use super::batch::Batcher;
 use super::board::Board;
-use super::decide::{self, Overrides};
 use super::domain::DomainCtx;
 use super::learn::Learner;
+use super::outcome::{out_of_budget, result_of, Outcome, Phase, Progress};
+use super::settings::Overrides;
 use super::target::Target;
-use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
-use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::{ListedDomain, Paged};
+use crate::huawei::cdn::CdnClient;
 use crate::result::{DomainResult, ErrorInfo, Status};
 
 /// Tuning of a run.
@@ -45,6 +44,10 @@ pub struct EngineConfig {
     pub probe_domains: usize,
     /// Groups smaller than this are written domain by domain.
     pub batch_min: usize,
+    /// Domains whose first reads may wait for pacing at once. The rest wait their turn before
+    /// booking a slot, so that the reads of domains already written (confirmations, probes)
+    /// are never booked behind every other domain's first read.
+    pub read_ahead: usize,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             batch_idle: Duration::from_millis(300),
             probe_domains: 10,
             batch_min: 5,
+            read_ahead: 150,
         }
     }
 }
@@ -72,65 +76,10 @@ pub struct Job {
     pub dry_run: bool,
     pub wait: bool,
     pub overrides: Overrides,
-}
-
-/// How far a domain got; decides its status when the budget ends mid-way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Phase {
-    #[default]
-    Queued,
-    Reading,
-    /// A write was sent and its answer is unknown (timeout, 5xx, reset): it may be applied.
-    MaybeWritten,
-    Written,
-}
-
-#[derive(Debug, Default)]
-pub(super) struct Progress {
-    pub(super) started: Option<Instant>,
-    /// When the write was accepted: polls must be newer than this.
-    pub(super) written_at: Option<Instant>,
-    pub(super) finished: Option<Instant>,
-    pub(super) phase: Phase,
-    pub(super) api_calls: u32,
-    pub(super) kept_ids: Vec<String>,
-    pub(super) poll_ids: Vec<String>,
-    pub(super) last_status: Option<String>,
-    /// When the certificate the domain served before the run expires (unix seconds).
-    pub(super) previous_not_after: Option<i64>,
-}
-
-/// A domain's ending, before the bookkeeping is added.
-#[derive(Debug)]
-pub(super) struct Outcome {
-    pub(super) status: Status,
-    pub(super) message: Option<String>,
-    pub(super) error: Option<ErrorInfo>,
-}
-
-impl Outcome {
-    pub(super) fn ok(status: Status, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: Some(message.into()),
-            error: None,
-        }
-    }
-
-    pub(super) fn err(status: Status, error: ErrorInfo) -> Self {
-        Self {
-            status,
-            message: None,
-            error: Some(error),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
-    Read,
-    Write,
-    Poll,
+    /// The request says the account holds no SM certificate (`options.no_sm_certificates`):
+    /// domains may then be batched from the bulk read alone, once the probes show every
+    /// setting the batch call cannot carry kept. Without it each domain is read in full first.
+    pub no_sm_certificates: bool,
 }
 
 /// Deploys `job` to every domain, in order, and returns one result each, in the same order.
@@ -156,7 +105,7 @@ pub async fn deploy_all(
     } else {
         (None, None)
     };
-    let learner = many.then(|| Learner::new(cfg.probe_domains));
+    let learner = many.then(|| Learner::new(cfg.probe_domains, job.no_sm_certificates));
     let batcher = many.then(|| {
         Batcher::spawn(
             client.clone(),
@@ -167,8 +116,10 @@ pub async fn deploy_all(
         )
         .0
     });
+    let first_reads = Arc::new(Semaphore::new(cfg.read_ahead.max(1)));
     let results = run_contained(domains, concurrency, deadline, |domain, progress| {
         let ctx = DomainCtx {
+            first_reads: first_reads.clone(),
             client: client.clone(),
             job: job.clone(),
             cfg: cfg.clone(),
@@ -268,237 +219,6 @@ where
 
 fn progress_of(p: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
     p.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The domain's result: its outcome with the bookkeeping, logged as the domain's last event.
-fn result_of(domain: &str, p: &Progress, outcome: Outcome) -> DomainResult {
-    let mut request_ids = p.kept_ids.clone();
-    for id in &p.poll_ids {
-        if !request_ids.contains(id) {
-            request_ids.push(id.clone());
-        }
-    }
-    let elapsed_ms = match (p.started, p.finished) {
-        (Some(s), Some(f)) => f.duration_since(s).as_millis() as u64,
-        (Some(s), None) => s.elapsed().as_millis() as u64,
-        _ => 0,
-    };
-    let detail = outcome
-        .message
-        .as_deref()
-        .or(outcome.error.as_ref().map(|e| e.message.as_str()));
-    info!(domain = %domain, status = outcome.status.as_str(), api_calls = p.api_calls,
-          elapsed_ms, code = outcome.error.as_ref().map(|e| e.code.as_str()), detail, "domain outcome");
-    DomainResult {
-        domain: domain.to_string(),
-        status: outcome.status,
-        elapsed_ms,
-        api_calls: p.api_calls,
-        request_ids,
-        message: outcome.message,
-        error: outcome.error,
-        previous_not_after: None,
-        expiring: false,
-        previous_not_after_unix: None,
-    }
-    .with_previous(p.previous_not_after)
-}
-
-/// The status of a domain whose run the deadline cut short.
-pub(super) fn out_of_budget(p: &Progress) -> Outcome {
-    let last = p
-        .last_status
-        .as_deref()
-        .map(|s| format!(" (last read: {s})"))
-        .unwrap_or_default();
-    match p.phase {
-        Phase::Written => Outcome::ok(
-            Status::Pending,
-            format!("write accepted; not confirmed online within the time budget{last}; run again to confirm"),
-        ),
-        Phase::MaybeWritten => Outcome::ok(
-            Status::Pending,
-            format!("a write was sent but its answer was lost before the time budget ended{last}; run again to confirm"),
-        ),
-        Phase::Queued => Outcome::err(
-            Status::Skipped,
-            ErrorInfo::new("budget_exhausted", "the time budget was spent before this domain's turn", true),
-        ),
-        Phase::Reading => Outcome::err(
-            Status::Skipped,
-            ErrorInfo::new(
-                "budget_exhausted",
-                format!("the time budget was spent before a write was made{last}"),
-                true,
-            ),
-        ),
-    }
-}
-
-/// Maps a final call error to the domain's outcome. Once a write may have been applied the domain
-/// is never reported failed: it is `pending`, with the error attached.
-pub(super) fn failure(e: &CdnError, phase: Phase) -> Outcome {
-    let info = error_info(e);
-    if phase >= Phase::MaybeWritten {
-        return Outcome {
-            status: Status::Pending,
-            message: Some(
-                "the write was sent but could not be confirmed; run again to confirm".into(),
-            ),
-            error: Some(info),
-        };
-    }
-    let status = match e.kind() {
-        ErrorKind::Auth | ErrorKind::Rejected => Status::Failed,
-        _ => Status::Skipped,
-    };
-    Outcome::err(status, info)
-}
-
-/// A call error as the result reports it: the CDN's own code when it gave one, else the
-/// function's (`auth_failed`, `throttled`, `upstream_unavailable`, `budget_exhausted`, …).
-pub fn error_info(e: &CdnError) -> ErrorInfo {
-    let own = match e.kind() {
-        ErrorKind::Auth => "auth_failed",
-        ErrorKind::NotSent if matches!(e, CdnError::AuthStopped) => "auth_failed",
-        ErrorKind::NotSent | ErrorKind::Busy => "budget_exhausted",
-        ErrorKind::Throttled => "throttled",
-        ErrorKind::Server | ErrorKind::Transport => "upstream_unavailable",
-        ErrorKind::Rejected => "upstream_rejected",
-    };
-    let code = match (e, e.code()) {
-        (CdnError::Decode { .. }, _) => "upstream_unavailable",
-        (_, Some(code)) => code,
-        (_, None) => own,
-    };
-    let message = if e.kind() == ErrorKind::Auth {
-        format!("authentication failed ({e}); every call of this run was stopped")
-    } else {
-        e.to_string()
-    };
-    ErrorInfo {
-        code: code.to_string(),
-        message,
-        http_status: e.http_status(),
-        retryable: e.retryable(),
-        field: None,
-        reason: None,
-    }
-}
-
-/// The latest instant a call may start: a second before `deadline`, so its answer still counts.
-pub(super) fn last_call_by(deadline: Instant) -> Instant {
-    deadline
-        .checked_sub(Duration::from_secs(1))
-        .unwrap_or(deadline)
-}
-
-/// Sleeps `d`, or until a second before `deadline` when `d` would end later (keeping time for one
-/// more call); false when not even that is left.
-pub(super) async fn nap(deadline: Instant, d: Duration) -> bool {
-    let latest = last_call_by(deadline);
-    let now = Instant::now();
-    let mut wake = now + d;
-    if wake > latest {
-        // One last look just before the end is worth more than giving up early.
-        if latest < now + Duration::from_millis(250) {
-            return false;
-        }
-        wake = latest;
-    }
-    tokio::time::sleep_until(wake).await;
-    true
-}
-
-/// The wait before retrying after `e`: the server's `Retry-After` if longer than the backoff.
-pub(super) fn retry_wait(e: &CdnError, attempt: u32) -> Duration {
-    let backoff = decide::retry_delay(attempt, fastrand::f64());
-    match e {
-        CdnError::Api {
-            retry_after: Some(after),
-            ..
-        } => (*after).max(backoff),
-        _ => backoff,
-    }
-}
-
-/// Runs `call` until it succeeds, fails for good, has been tried `max_attempts` times, or the
-/// budget leaves no time for another try; retryable errors (429, 5xx, connection) are retried
-/// with jittered backoff.
-pub(super) async fn retrying<T, F, Fut>(
-    deadline: Instant,
-    max_attempts: u32,
-    mut call: F,
-) -> Result<T, CdnError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, CdnError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(e) if e.retryable() && attempt + 1 < max_attempts => {
-                if !nap(deadline, retry_wait(&e, attempt)).await {
-                    return Err(e);
-                }
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Every domain of the account (ListDomains, all pages), in the CDN's order.
-pub async fn list_account(
-    client: &CdnClient,
-    enterprise_project_id: Option<&str>,
-    deadline: Instant,
-    cfg: &EngineConfig,
-) -> Result<Vec<ListedDomain>, CdnError> {
-    let pages = all_pages(deadline, cfg, "ListDomains", |page, size, opts| {
-        client.list_domains(page, size, enterprise_project_id, opts)
-    });
-    Ok(pages.await?.0)
-}
-
-/// Every entry of a paged list call, in the CDN's order, with the request id of each page.
-pub(super) async fn all_pages<P, F, Fut>(
-    deadline: Instant,
-    cfg: &EngineConfig,
-    what: &'static str,
-    fetch: F,
-) -> Result<(Vec<P::Item>, Vec<String>), CdnError>
-where
-    P: Paged,
-    F: Fn(u32, u32, CallOptions) -> Fut,
-    Fut: Future<Output = Result<Answer<P>, CdnError>>,
-{
-    const PAGE: u32 = 1000;
-    let opts = CallOptions {
-        timeout: cfg.request_timeout,
-        deadline,
-    };
-    let mut all = Vec::new();
-    let mut request_ids = Vec::new();
-    for page in 1.. {
-        let answer = retrying(deadline, cfg.max_attempts, || fetch(page, PAGE, opts)).await?;
-        let (entries, total) = answer.value.into_page();
-        info!(
-            call = what,
-            page,
-            request_id = answer.request_id.as_deref(),
-            listed = entries.len(),
-            total,
-            "listed a page"
-        );
-        request_ids.extend(answer.request_id);
-        let got = entries.len();
-        all.extend(entries);
-        if got < PAGE as usize || all.len() as u64 >= total {
-            break;
-        }
-    }
-    Ok((all, request_ids))
 }
 
 #[cfg(test)]

@@ -1,194 +1,371 @@
-//! Whether the batch call keeps TLS versions and OCSP stapling. UpdateDomainMultiCertificates
-//! cannot set them, and the API reference does not say whether it keeps or resets them, so each
-//! run with many domains finds out: a few probe domains (up to three rounds of them while they
-//! cannot tell) are read in full before their batched write and again right after it. Until the probes have spoken, the other domains wait; when
-//! the batch call is seen to keep both settings, they are batched from the bulk snapshot with no
-//! read of their own; otherwise they are read in full first, so that what the batch resets can
-//! be restored.
+//! What the run learns of the batch call, which its reference leaves open: what it does to the
+//! settings it cannot carry ([`Uncarried`]), and what the bulk read's `https_status` says of an
+//! origin protocol.
+//!
+//! Probes are domains read in full before their batched write and again right after it. A
+//! probe holding value X of a setting that reads X again shows that the batch call either keeps
+//! X or resets to X: every domain holding X may be batched either way. A setting seen kept at
+//! two different values (and never changed) is kept whatever its value. Nothing else is
+//! assumed: a domain holding a value no probe has shown safe is written with its own call.
+//!
+//! [`judge`] and [`OriginEvidence`] are pure; [`Learner`] shares them among a run's domains and
+//! lets domains wait for the probes.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::info;
 
-/// What the run knows of the batch call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Semantics {
-    /// The probes have not all spoken yet.
-    Unknown,
-    /// Seen to keep TLS versions and OCSP stapling.
-    Keeps,
-    /// Seen to change one of them.
-    Resets,
-    /// The probes could not tell (too few were batched, or they all had the same values).
-    Undecided,
-}
+use super::settings::{Origin, Uncarried, Values};
 
-/// One probe's TLS versions and OCSP stapling before and after its batched write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One probe's values before its batched write and right after it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
-    pub before: Settings,
-    pub after: Settings,
+    pub before: Values,
+    pub after: Values,
 }
 
-/// Judges the probes. A change in any of them means the call resets. Unchanged values prove it
-/// keeps them only if the probes held at least two different values of each setting: a reset to
-/// one fixed value would have changed at least one of them.
-pub fn judge(observations: &[Observation]) -> Semantics {
-    let changed = |b: &Option<String>, a: &Option<String>| b.is_some() && b != a;
-    if observations
-        .iter()
-        .any(|o| changed(&o.before.0, &o.after.0) || changed(&o.before.1, &o.after.1))
-    {
-        return Semantics::Resets;
-    }
-    let distinct = |f: fn(&Observation) -> &Option<String>| {
-        observations
-            .iter()
-            .filter_map(|o| f(o).as_deref())
-            .collect::<HashSet<_>>()
-            .len()
-    };
-    if distinct(|o| &o.before.0) >= 2 && distinct(|o| &o.before.1) >= 2 {
-        Semantics::Keeps
-    } else {
-        Semantics::Undecided
-    }
+/// What the probes showed of one setting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Known {
+    /// Kept at two or more different values and never changed: kept whatever the value.
+    Kept,
+    /// Only these values are known to read the same after a batch write.
+    Safe(Vec<Value>),
 }
 
-/// TLS versions and OCSP stapling, as a probe saw them.
-pub type Settings = (Option<String>, Option<String>);
+/// What the probes showed of every setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knowledge {
+    known: Vec<(Uncarried, Known)>,
+    /// Settings a probe saw changed.
+    pub changed: Vec<Uncarried>,
+    /// The values a probe held before the batch call changed them.
+    lost: Vec<(Uncarried, Value)>,
+}
 
-/// Whether a batched write would change `current`, by what the probes saw: a setting the call
-/// was seen to change is kept only where the domain already holds the one value the call left
-/// on every probe. Such a domain is better written alone at once than batched and repaired: no
-/// second write, and its settings never read wrong in between.
-pub fn batch_would_change(observations: &[Observation], current: &Settings) -> bool {
-    let would_change = |f: fn(&Settings) -> &Option<String>| {
-        let seen_changing = observations
+/// Judges the observations so far.
+pub fn judge(observations: &[Observation]) -> Knowledge {
+    let mut known = Vec::new();
+    let mut changed = Vec::new();
+    let mut lost = Vec::new();
+    for setting in Uncarried::ALL {
+        let pairs: Vec<(&Value, Option<&Value>)> = observations
             .iter()
-            .any(|o| f(&o.before).is_some() && f(&o.before) != f(&o.after));
-        let Some(value) = f(current).as_deref() else {
-            // Unset: a write of its own would leave the CDN's default too.
-            return false;
-        };
-        let left: HashSet<Option<&str>> = observations
-            .iter()
-            .map(|o| f(&o.after).as_deref())
+            .filter_map(|o| Some((o.before.get(setting)?, o.after.get(setting))))
             .collect();
-        seen_changing && left != HashSet::from([Some(value)])
-    };
-    would_change(|s| &s.0) || would_change(|s| &s.1)
+        let mut safe: Vec<Value> = Vec::new();
+        let mut held: Vec<&Value> = Vec::new();
+        let mut any_changed = false;
+        for (before, after) in &pairs {
+            if !held.contains(before) {
+                held.push(before);
+            }
+            if Some(*before) == *after {
+                if !safe.contains(before) {
+                    safe.push((*before).clone());
+                }
+            } else {
+                any_changed = true;
+                lost.push((setting, (*before).clone()));
+            }
+        }
+        if any_changed {
+            changed.push(setting);
+        }
+        let k = if !any_changed && held.len() >= 2 {
+            Known::Kept
+        } else {
+            Known::Safe(safe)
+        };
+        known.push((setting, k));
+    }
+    Knowledge {
+        known,
+        changed,
+        lost,
+    }
 }
 
-/// How a domain that the snapshot would batch goes on.
+impl Knowledge {
+    fn of(&self, setting: Uncarried) -> Option<&Known> {
+        self.known
+            .iter()
+            .find(|(s, _)| *s == setting)
+            .map(|(_, k)| k)
+    }
+
+    /// Whether a batched write leaves every one of `values` as it is.
+    pub fn safe(&self, values: &Values) -> bool {
+        Uncarried::ALL.into_iter().all(|s| match values.get(s) {
+            None => true,
+            Some(v) => match self.of(s) {
+                Some(Known::Kept) => true,
+                Some(Known::Safe(safe)) => safe.contains(v),
+                None => false,
+            },
+        })
+    }
+
+    /// Whether a probe holding one of `values` saw the batch call change it: probing another
+    /// such domain would only change it again.
+    pub fn seen_lost(&self, values: &Values) -> bool {
+        self.lost.iter().any(|(s, v)| values.get(*s) == Some(v))
+    }
+
+    /// Whether `setting` is kept whatever its value.
+    pub fn kept(&self, setting: Uncarried) -> bool {
+        matches!(self.of(setting), Some(Known::Kept))
+    }
+}
+
+/// What full reads in this run showed of the bulk read's `https_status`. It is documented as 1
+/// (HTTPS, the origin follows the client) and 2 (HTTPS, HTTP origin), with no value for an HTTPS
+/// origin: until a domain read in full shows `https` where the bulk read said 3 (and nothing
+/// contradicts it), 2 may stand for an HTTPS origin and 3 for nothing known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginEvidence {
+    seen: Vec<(i64, Origin)>,
+}
+
+impl OriginEvidence {
+    /// Notes that a domain the bulk read gave `https_status` reads `origin` in full.
+    pub fn note(&mut self, https_status: i64, origin: Origin) {
+        if !self.seen.contains(&(https_status, origin)) {
+            self.seen.push((https_status, origin));
+        }
+    }
+
+    fn contradicted(&self) -> bool {
+        self.seen.iter().any(|(status, origin)| {
+            !matches!(
+                (status, origin),
+                (1, Origin::Follow) | (2, Origin::Http) | (3, Origin::Https)
+            )
+        })
+    }
+
+    /// The origin protocol a bulk-read `https_status` stands for, when the documentation and the
+    /// evidence say it with certainty.
+    pub fn origin(&self, https_status: i64) -> Option<Origin> {
+        if self.contradicted() {
+            return None;
+        }
+        let three_is_https = self.seen.contains(&(3, Origin::Https));
+        match https_status {
+            1 => Some(Origin::Follow),
+            2 if three_is_https => Some(Origin::Http),
+            3 if three_is_https => Some(Origin::Https),
+            _ => None,
+        }
+    }
+}
+
+/// How a domain read in full goes on.
 #[derive(Debug)]
 pub enum Admission {
-    /// Batch it with no read of its own.
-    Fast,
-    /// Read it in full, batch it, read it again and report.
+    /// Batch it: the probes showed its values safe.
+    Batch,
+    /// Batch it as a probe: read it again right after the write and report.
+    Probe(Probe),
+    /// Write it with its own call.
+    Alone,
+}
+
+/// How a domain known only from the bulk snapshot goes on (no full read yet).
+#[derive(Debug)]
+pub enum SnapshotAdmission {
+    /// Batch it from the snapshot: every setting the batch call cannot carry is kept whatever
+    /// its value.
+    Batch,
+    /// Read it in full, then batch it as a probe.
     Probe(Probe),
     /// Read it in full first.
     Read,
 }
 
+#[derive(Debug, Default)]
+struct State {
+    observations: Vec<Observation>,
+    /// Probe places left in this round.
+    slots: usize,
+    /// Probes admitted that have not reported.
+    outstanding: usize,
+    /// Rounds of probes left after this one (only while the snapshot path can still be
+    /// proven).
+    rounds_left: usize,
+    origins: OriginEvidence,
+}
+
 /// The run's learner, shared by its domains.
 #[derive(Debug)]
 pub struct Learner {
-    tx: watch::Sender<Semantics>,
-    slots: AtomicUsize,
+    state: Mutex<State>,
+    /// Bumped on every report, so waiting domains look again.
+    version: watch::Sender<u64>,
     probes: usize,
-    /// Reports of this round, every observation so far, rounds left after this one.
-    reports: Mutex<(usize, Vec<Observation>, usize)>,
+    /// Whether domains may be batched from the bulk snapshot without a read of their own.
+    snapshot_path: bool,
 }
 
-/// Rounds of probes before the learner gives up (an account whose domains all share their TLS
-/// and OCSP values cannot tell, and is then read in full).
+/// Rounds of probes while the snapshot path cannot tell yet (an account whose domains all hold
+/// the same values never can, and is then read in full).
 const ROUNDS: usize = 3;
 
 impl Learner {
-    /// A learner that asks `probes` domains at a time, for up to three rounds.
-    pub fn new(probes: usize) -> Arc<Self> {
-        let (tx, _) = watch::channel(Semantics::Unknown);
+    /// A learner with `probes` probe places; with `snapshot_path`, up to three rounds of them
+    /// while they may still show every setting kept.
+    pub fn new(probes: usize, snapshot_path: bool) -> Arc<Self> {
+        let (version, _) = watch::channel(0);
         Arc::new(Self {
-            tx,
-            slots: AtomicUsize::new(probes),
+            state: Mutex::new(State {
+                slots: probes,
+                rounds_left: if snapshot_path { ROUNDS - 1 } else { 0 },
+                ..Default::default()
+            }),
+            version,
             probes,
-            reports: Mutex::new((0, Vec::new(), ROUNDS - 1)),
+            snapshot_path,
         })
     }
 
-    /// What the run knows so far.
-    pub fn semantics(&self) -> Semantics {
-        *self.tx.borrow()
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Admits a domain: a probe while probe places are left, then (once the probes have spoken,
-    /// or at `limit`) fast or read.
-    pub async fn admit(self: &Arc<Self>, limit: Instant) -> Admission {
-        let mut rx = self.tx.subscribe();
+    /// What the probes have shown so far.
+    pub fn knowledge(&self) -> Knowledge {
+        judge(&self.lock().observations)
+    }
+
+    /// The origin protocol a bulk-read `https_status` stands for, as far as the run knows.
+    pub fn origin(&self, https_status: i64) -> Option<Origin> {
+        self.lock().origins.origin(https_status)
+    }
+
+    /// Notes what a full read showed of a domain the bulk read gave `https_status`.
+    pub fn note_origin(&self, https_status: i64, origin: Origin) {
+        self.lock().origins.note(https_status, origin);
+    }
+
+    fn take_slot(self: &Arc<Self>, st: &mut State) -> Option<Probe> {
+        if st.slots == 0 {
+            return None;
+        }
+        st.slots -= 1;
+        st.outstanding += 1;
+        Some(Probe {
+            learner: self.clone(),
+            reported: false,
+        })
+    }
+
+    /// Admits a domain read in full whose values are `values`: batched once the probes show
+    /// them safe, a probe while places are left, otherwise alone (at once when nothing more
+    /// will be learned, else when the probes out have reported or at `limit`).
+    pub async fn admit(self: &Arc<Self>, values: &Values, limit: Instant) -> Admission {
+        let mut rx = self.version.subscribe();
         loop {
-            match *rx.borrow_and_update() {
-                Semantics::Keeps => return Admission::Fast,
-                Semantics::Resets | Semantics::Undecided => return Admission::Read,
-                Semantics::Unknown => {}
+            {
+                let mut st = self.lock();
+                let k = judge(&st.observations);
+                if k.safe(values) {
+                    return Admission::Batch;
+                }
+                if k.seen_lost(values) {
+                    return Admission::Alone;
+                }
+                if let Some(p) = self.take_slot(&mut st) {
+                    return Admission::Probe(p);
+                }
+                if st.outstanding == 0 {
+                    return Admission::Alone;
+                }
             }
-            let took = self
-                .slots
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-            if took.is_ok() {
-                return Admission::Probe(Probe {
-                    learner: self.clone(),
-                    reported: false,
-                });
-            }
+            rx.borrow_and_update();
             if !matches!(
                 tokio::time::timeout_at(limit, rx.changed()).await,
                 Ok(Ok(()))
             ) {
-                return Admission::Read;
+                return Admission::Alone;
             }
         }
     }
 
-    /// Whether, once the call is known to reset, a batched write would change `current`.
-    pub fn batch_would_change(&self, current: &Settings) -> bool {
-        self.semantics() == Semantics::Resets && {
-            let r = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-            batch_would_change(&r.1, current)
+    /// Admits a domain known only from the snapshot, whose forced redirect is on or not: batched
+    /// as it is once every setting is shown kept (the redirect code only matters with the
+    /// redirect on), a probe while places are left, else read in full once that cannot be shown.
+    pub async fn admit_snapshot(
+        self: &Arc<Self>,
+        redirect_on: bool,
+        limit: Instant,
+    ) -> SnapshotAdmission {
+        if !self.snapshot_path {
+            return SnapshotAdmission::Read;
+        }
+        let mut rx = self.version.subscribe();
+        loop {
+            {
+                let mut st = self.lock();
+                let k = judge(&st.observations);
+                let needed = |s: &Uncarried| redirect_on || *s != Uncarried::RedirectCode;
+                if Uncarried::ALL
+                    .iter()
+                    .filter(|s| needed(s))
+                    .all(|s| k.kept(*s))
+                {
+                    return SnapshotAdmission::Batch;
+                }
+                if !k.changed.is_empty() {
+                    return SnapshotAdmission::Read;
+                }
+                if let Some(p) = self.take_slot(&mut st) {
+                    return SnapshotAdmission::Probe(p);
+                }
+                if st.outstanding == 0 && st.rounds_left == 0 {
+                    return SnapshotAdmission::Read;
+                }
+            }
+            rx.borrow_and_update();
+            if !matches!(
+                tokio::time::timeout_at(limit, rx.changed()).await,
+                Ok(Ok(()))
+            ) {
+                return SnapshotAdmission::Read;
+            }
         }
     }
 
     fn report(&self, observation: Option<Observation>) {
-        let mut r = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-        r.0 += 1;
-        r.1.extend(observation);
-        if *self.tx.borrow() != Semantics::Unknown {
-            return;
+        {
+            let mut st = self.lock();
+            st.outstanding = st.outstanding.saturating_sub(1);
+            st.observations.extend(observation);
+            let k = judge(&st.observations);
+            let all_kept = Uncarried::ALL.iter().all(|s| k.kept(*s));
+            // A new round only while the snapshot path might still be shown safe.
+            if st.slots == 0
+                && st.outstanding == 0
+                && st.rounds_left > 0
+                && k.changed.is_empty()
+                && !all_kept
+            {
+                st.rounds_left -= 1;
+                st.slots = self.probes;
+                info!(
+                    observed = st.observations.len(),
+                    "probes could not show every setting kept yet; probing more domains"
+                );
+            }
+            if st.outstanding == 0 {
+                info!(observed = st.observations.len(), changed = ?k.changed.iter().map(|s| s.name()).collect::<Vec<_>>(),
+                      kept = ?Uncarried::ALL.iter().filter(|s| k.kept(**s)).map(|s| s.name()).collect::<Vec<_>>(),
+                      "what the probes show of the batch call");
+            }
         }
-        // A change, or kept values that differed, already settle it; the other probes add
-        // nothing. Otherwise the last probe decides.
-        let verdict = judge(&r.1);
-        if verdict == Semantics::Undecided && r.0 == self.probes && r.2 > 0 {
-            // Inconclusive: another round of probes, while the others keep waiting.
-            r.0 = 0;
-            r.2 -= 1;
-            self.slots.store(self.probes, Ordering::SeqCst);
-            info!(
-                observed = r.1.len(),
-                "probes inconclusive so far; probing more domains"
-            );
-            self.tx.send_replace(Semantics::Unknown);
-            return;
-        }
-        if verdict != Semantics::Undecided || r.0 == self.probes {
-            info!(probes = self.probes, observed = r.1.len(), verdict = ?verdict,
-                  "learned whether the batch call keeps TLS versions and OCSP stapling");
-            self.tx.send_replace(verdict);
-        }
+        self.version.send_modify(|v| *v += 1);
     }
 }
 
@@ -218,137 +395,190 @@ impl Drop for Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::time::Duration;
 
+    /// Values with TLS and OCSP as given and every other setting absent.
+    fn vals(tls: &str, ocsp: &str) -> Values {
+        let mut v: Vec<(Uncarried, Option<Value>)> = Uncarried::ALL
+            .iter()
+            .map(|s| (*s, Some(Value::Null)))
+            .collect();
+        v[0].1 = Some(json!(tls));
+        v[1].1 = Some(json!(ocsp));
+        v[2].1 = None;
+        Values(v)
+    }
+
     fn obs(before: (&str, &str), after: (&str, &str)) -> Observation {
-        let s = |v: &str| Some(v.to_string());
         Observation {
-            before: (s(before.0), s(before.1)),
-            after: (s(after.0), s(after.1)),
+            before: vals(before.0, before.1),
+            after: vals(after.0, after.1),
         }
     }
 
     #[test]
-    fn only_a_domain_already_at_the_reset_values_is_batched_after_resets() {
-        let s = |t: &str, o: &str| (Some(t.to_string()), Some(o.to_string()));
-        // TLS was set to 1.1-1.2 on both probes; OCSP was kept.
-        let seen = [
-            obs(("TLSv1.2,TLSv1.3", "on"), ("TLSv1.1,TLSv1.2", "on")),
-            obs(("TLSv1.1,TLSv1.2", "off"), ("TLSv1.1,TLSv1.2", "off")),
-        ];
-        assert!(batch_would_change(&seen, &s("TLSv1.2,TLSv1.3", "off")));
-        assert!(!batch_would_change(&seen, &s("TLSv1.1,TLSv1.2", "on")));
-        assert!(!batch_would_change(&seen, &(None, None)));
-        // Probes left different values: nothing is known to be safe.
-        let mixed = [obs(("a", "on"), ("b", "on")), obs(("c", "on"), ("c", "on"))];
-        assert!(batch_would_change(&mixed, &s("c", "on")));
-        // Kept by every probe: no reason to write alone.
-        let kept = [
-            obs(("a", "on"), ("a", "on")),
-            obs(("b", "off"), ("b", "off")),
-        ];
-        assert!(!batch_would_change(&kept, &s("z", "on")));
+    fn a_value_read_again_is_safe_whatever_the_call_does() {
+        // The call resets TLS to 1.1-1.3: probes already there read it again.
+        let k = judge(&[
+            obs(
+                ("TLSv1.1,TLSv1.2,TLSv1.3", "off"),
+                ("TLSv1.1,TLSv1.2,TLSv1.3", "off"),
+            ),
+            obs(
+                ("TLSv1.2,TLSv1.3", "off"),
+                ("TLSv1.1,TLSv1.2,TLSv1.3", "off"),
+            ),
+        ]);
+        assert_eq!(k.changed, vec![Uncarried::TlsVersion]);
+        assert!(k.safe(&vals("TLSv1.1,TLSv1.2,TLSv1.3", "off")));
+        assert!(!k.safe(&vals("TLSv1.2,TLSv1.3", "off")), "seen changed");
+        assert!(k.seen_lost(&vals("TLSv1.2,TLSv1.3", "on")));
+        assert!(!k.seen_lost(&vals("TLSv1.3", "off")));
+        assert!(!k.safe(&vals("TLSv1.3", "off")), "never seen");
+        assert!(
+            !k.safe(&vals("TLSv1.1,TLSv1.2,TLSv1.3", "on")),
+            "OCSP on never seen"
+        );
+        assert!(!k.kept(Uncarried::OcspStapling), "one value only");
     }
 
     #[test]
-    fn a_changed_setting_means_the_call_resets() {
-        let o = [
+    fn kept_at_two_values_is_kept_at_any() {
+        let k = judge(&[
             obs(("TLSv1.2", "on"), ("TLSv1.2", "on")),
-            obs(("TLSv1.3", "on"), ("TLSv1.1,TLSv1.2", "on")),
-        ];
-        assert_eq!(judge(&o), Semantics::Resets);
+            obs(("TLSv1.3", "off"), ("TLSv1.3", "off")),
+        ]);
+        assert!(k.changed.is_empty());
+        assert!(k.kept(Uncarried::TlsVersion) && k.kept(Uncarried::OcspStapling));
+        assert!(k.safe(&vals("TLSv1.0,TLSv1.1", "on")));
+        // HSTS was absent on both: only absence is known safe.
+        assert!(!k.kept(Uncarried::Hsts));
+        let mut with_hsts = vals("TLSv1.2", "on");
+        with_hsts.0[4].1 = Some(json!({"status": "on"}));
+        assert!(!k.safe(&with_hsts));
+        // The redirect code does not apply to these domains: no probe needed.
+        assert!(k.safe(&vals("TLSv1.2", "off")));
+        assert!(!judge(&[]).safe(&vals("a", "b")));
     }
 
     #[test]
-    fn kept_values_prove_it_only_when_they_differed() {
-        let varied = [
-            obs(("TLSv1.2", "on"), ("TLSv1.2", "on")),
-            obs(("TLSv1.3", "off"), ("TLSv1.3", "off")),
-        ];
-        assert_eq!(judge(&varied), Semantics::Keeps);
-        // Every probe had OCSP off: a reset to off would look the same.
-        let same_ocsp = [
-            obs(("TLSv1.2", "off"), ("TLSv1.2", "off")),
-            obs(("TLSv1.3", "off"), ("TLSv1.3", "off")),
-        ];
-        assert_eq!(judge(&same_ocsp), Semantics::Undecided);
-        assert_eq!(judge(&[]), Semantics::Undecided);
+    fn origin_evidence_needs_an_https_domain_read_as_3() {
+        let mut e = OriginEvidence::default();
+        assert_eq!(e.origin(1), Some(Origin::Follow));
+        assert_eq!(e.origin(2), None, "2 may be an HTTPS origin");
+        assert_eq!(e.origin(3), None, "3 is not documented");
+        e.note(2, Origin::Http);
+        assert_eq!(
+            e.origin(2),
+            None,
+            "an HTTP domain read as 2 proves nothing of HTTPS ones"
+        );
+        e.note(3, Origin::Https);
+        assert_eq!(e.origin(2), Some(Origin::Http));
+        assert_eq!(e.origin(3), Some(Origin::Https));
+        assert_eq!(e.origin(0), None);
+        let mut two = OriginEvidence::default();
+        two.note(3, Origin::Https);
+        two.note(2, Origin::Https);
+        assert_eq!(
+            two.origin(2),
+            None,
+            "contradicted: an HTTPS origin read as 2"
+        );
+        assert_eq!(two.origin(3), None);
+        assert_eq!(two.origin(1), None);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn domains_wait_for_the_probes_then_follow_the_verdict() {
-        let learner = Learner::new(2);
+    async fn domains_wait_for_the_probes_then_batch_what_is_safe() {
+        let learner = Learner::new(2, false);
         let far = Instant::now() + Duration::from_secs(60);
-        let (Admission::Probe(a), Admission::Probe(b)) =
-            (learner.admit(far).await, learner.admit(far).await)
-        else {
+        let default = vals("TLSv1.1,TLSv1.2,TLSv1.3", "off");
+        let (Admission::Probe(a), Admission::Probe(b)) = (
+            learner.admit(&default, far).await,
+            learner.admit(&default, far).await,
+        ) else {
             panic!("the first two domains are probes");
         };
-        let waiter = tokio::spawn({
-            let l = learner.clone();
-            async move { l.admit(far).await }
-        });
+        let waiters: Vec<_> = [default.clone(), vals("TLSv1.3", "on")]
+            .into_iter()
+            .map(|v| {
+                let l = learner.clone();
+                tokio::spawn(async move { l.admit(&v, far).await })
+            })
+            .collect();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(!waiter.is_finished(), "waits while the probes are out");
-        a.report(Some(obs(("TLSv1.2", "on"), ("TLSv1.2", "on"))));
-        b.report(Some(obs(("TLSv1.3", "off"), ("TLSv1.3", "off"))));
-        assert!(matches!(waiter.await.unwrap(), Admission::Fast));
-        assert_eq!(learner.semantics(), Semantics::Keeps);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn conclusive_probes_settle_it_before_the_others_report() {
-        let learner = Learner::new(3);
-        let far = Instant::now() + Duration::from_secs(60);
-        let mut probes = Vec::new();
-        for _ in 0..3 {
-            match learner.admit(far).await {
-                Admission::Probe(p) => probes.push(p),
-                other => panic!("{other:?}"),
-            }
-        }
-        let slow = probes.pop().unwrap();
-        probes
-            .pop()
-            .unwrap()
-            .report(Some(obs(("TLSv1.2", "on"), ("TLSv1.2", "on"))));
-        assert_eq!(
-            learner.semantics(),
-            Semantics::Unknown,
-            "one value of each is not enough"
-        );
-        probes
-            .pop()
-            .unwrap()
-            .report(Some(obs(("TLSv1.3", "off"), ("TLSv1.3", "off"))));
-        assert_eq!(learner.semantics(), Semantics::Keeps);
-        drop(slow);
-        assert_eq!(
-            learner.semantics(),
-            Semantics::Keeps,
-            "a late probe changes nothing"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_dropped_probe_counts_and_waiters_fall_back_at_the_limit() {
-        let learner = Learner::new(1);
-        let soon = Instant::now() + Duration::from_secs(5);
-        let probe = learner.admit(soon).await;
         assert!(
-            matches!(learner.admit(soon).await, Admission::Read),
-            "the limit passed"
+            waiters.iter().all(|w| !w.is_finished()),
+            "wait for the probes"
         );
-        drop(probe);
-        // Inconclusive: a new round, up to three.
-        for _ in 1..ROUNDS {
-            assert_eq!(learner.semantics(), Semantics::Unknown);
-            let Admission::Probe(p) = learner.admit(soon).await else {
-                panic!("a new probe place");
-            };
-            drop(p);
+        let same = ("TLSv1.1,TLSv1.2,TLSv1.3", "off");
+        a.report(Some(obs(same, same)));
+        b.report(Some(obs(same, same)));
+        let mut got = Vec::new();
+        for w in waiters {
+            got.push(w.await.unwrap());
         }
-        assert_eq!(learner.semantics(), Semantics::Undecided);
-        assert!(matches!(learner.admit(soon).await, Admission::Read));
+        assert!(matches!(got[0], Admission::Batch));
+        assert!(matches!(got[1], Admission::Alone), "a value no probe held");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_snapshot_path_needs_every_setting_kept_and_gives_up_on_a_change() {
+        let learner = Learner::new(1, true);
+        let far = Instant::now() + Duration::from_secs(60);
+        let SnapshotAdmission::Probe(p) = learner.admit_snapshot(false, far).await else {
+            panic!("a probe");
+        };
+        p.report(Some(obs(("TLSv1.2", "on"), ("TLSv1.2", "on"))));
+        // One value each: a second round.
+        let SnapshotAdmission::Probe(p) = learner.admit_snapshot(false, far).await else {
+            panic!("a second round");
+        };
+        p.report(Some(obs(("TLSv1.3", "off"), ("TLSv1.3", "off"))));
+        // HSTS, QUIC, ... were absent on both: still not shown kept at any value.
+        let SnapshotAdmission::Probe(p) = learner.admit_snapshot(false, far).await else {
+            panic!("a third round");
+        };
+        drop(p);
+        assert!(matches!(
+            learner.admit_snapshot(false, far).await,
+            SnapshotAdmission::Read
+        ));
+
+        let resets = Learner::new(1, true);
+        let SnapshotAdmission::Probe(p) = resets.admit_snapshot(true, far).await else {
+            panic!("a probe");
+        };
+        p.report(Some(obs(
+            ("TLSv1.2", "on"),
+            ("TLSv1.1,TLSv1.2,TLSv1.3", "on"),
+        )));
+        assert!(matches!(
+            resets.admit_snapshot(true, far).await,
+            SnapshotAdmission::Read
+        ));
+        assert!(matches!(
+            Learner::new(3, false).admit_snapshot(false, far).await,
+            SnapshotAdmission::Read
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_go_alone_at_the_limit() {
+        let learner = Learner::new(1, false);
+        let soon = Instant::now() + Duration::from_secs(5);
+        let probe = learner.admit(&vals("a", "b"), soon).await;
+        assert!(matches!(probe, Admission::Probe(_)));
+        assert!(matches!(
+            learner.admit(&vals("a", "b"), soon).await,
+            Admission::Alone
+        ));
+        drop(probe);
+        assert!(
+            matches!(learner.admit(&vals("a", "b"), soon).await, Admission::Alone),
+            "nothing more to learn"
+        );
     }
 }

@@ -1,16 +1,23 @@
-//! The deployment: which domains ([`select`]), pure per-domain decisions ([`decide`]), what is
-//! deployed ([`target`]), the async driver that runs every domain within the budget
-//! ([`engine`]), one domain's read → write → confirm flow (`domain`), the shared status sweeps that poll many domains at once ([`board`]) and the
-//! batch writer that writes many at once ([`batch`]).
+//! The deployment: which domains ([`select`]), what is deployed ([`target`]), what a write must
+//! keep ([`settings`], pure), per-domain decisions ([`decide`], pure), what the run learns of
+//! the batch call ([`learn`]), how a domain ended ([`outcome`]), calling the API within the
+//! budget ([`calls`]), the async driver that runs every domain within the budget ([`engine`]),
+//! one domain's read → write → confirm flow (`domain`), the shared sweeps that read and poll
+//! many domains at once ([`board`]) and the batch writer that writes many at once ([`batch`]).
 
 pub mod batch;
 pub mod board;
+pub mod calls;
 pub mod decide;
 mod domain;
 pub mod engine;
 pub mod learn;
+pub mod outcome;
 pub mod select;
+pub mod settings;
 pub mod target;
 
-pub use engine::{deploy_all, error_info, list_account, EngineConfig, Job};
+pub use calls::list_account;
+pub use engine::{deploy_all, EngineConfig, Job};
+pub use outcome::error_info;
 pub use target::Target;

@@ -14,16 +14,16 @@ pub enum Target {
         /// Lower-case hex SHA-256 of the leaf; how a domain is recognized as serving it.
         fingerprint: String,
     },
-    /// A Certificate Manager certificate, referenced by id.
-    Scm { id: String, name: Option<String> },
+    /// A Certificate Manager certificate, referenced by id. Both write calls require a name
+    /// with it: the request's `certificate_name`, else the id.
+    Scm { id: String, name: String },
 }
 
 impl Target {
     /// The certificate name written to the CDN.
-    pub fn name(&self) -> Option<&str> {
+    pub fn name(&self) -> &str {
         match self {
-            Target::Pem { name, .. } => Some(name),
-            Target::Scm { name, .. } => name.as_deref(),
+            Target::Pem { name, .. } | Target::Scm { name, .. } => name,
         }
     }
 }
@@ -57,7 +57,7 @@ impl Target {
             },
             Target::Scm { id, name } => CertFields {
                 source: crate::huawei::model::SOURCE_SCM,
-                name: name.clone(),
+                name: Some(name.clone()),
                 chain_pem: None,
                 private_key: None,
                 scm_certificate_id: Some(id.clone()),

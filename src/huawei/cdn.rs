@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use super::credential::Credentials;
 use super::error::{parse_error_body, CdnError, ErrorKind};
 use super::model::{
-    BatchAnswer, BatchPut, Configs, DomainDetail, DomainDetailBody, DomainList, FullConfigBody,
-    FullConfigPut, HttpsInfoList, HttpsOnly, HttpsPut,
+    BatchAnswer, BatchPut, Configs, ConfigsPut, DomainDetail, DomainDetailBody, DomainList,
+    FullConfigBody, FullConfigPut, HttpsInfoList,
 };
 use super::quota::{Api, Pacer};
 use super::sign::{self, SignableRequest};
@@ -78,12 +78,36 @@ pub struct CdnClient {
 }
 
 /// Options for one call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CallOptions {
     /// The read timeout of this call (the budget's remainder, capped).
     pub timeout: Duration,
     /// The instant after which the call must not start (pacing waits count).
     pub deadline: tokio::time::Instant,
+    /// Told when the request leaves, after any wait for pacing: until then a write was not
+    /// sent, whatever happens to the caller.
+    pub on_send: Option<OnSend>,
+}
+
+impl CallOptions {
+    /// Options with no [`OnSend`].
+    pub fn new(timeout: Duration, deadline: tokio::time::Instant) -> Self {
+        Self {
+            timeout,
+            deadline,
+            on_send: None,
+        }
+    }
+}
+
+/// What a caller is told when its request leaves (see [`CallOptions::on_send`]).
+#[derive(Clone)]
+pub struct OnSend(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for OnSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnSend")
+    }
 }
 
 impl CdnClient {
@@ -230,24 +254,23 @@ impl CdnClient {
         })
     }
 
-    /// UpdateDomainFullConfig with only the `https` block: everything else stays as it is.
-    pub async fn update_https(
+    /// UpdateDomainFullConfig with only the blocks `configs` carries (the `https` block, and
+    /// what a repair restores): everything else stays as it is.
+    pub async fn update_configs(
         &self,
         domain: &str,
         enterprise_project_id: Option<&str>,
-        https: &HttpsPut,
+        configs: ConfigsPut<'_>,
         opts: CallOptions,
     ) -> Result<Answer<()>, CdnError> {
         let path = format!("/v1.1/cdn/configuration/domains/{domain}/configs");
         let query = eps_query(enterprise_project_id);
-        let body = serde_json::to_vec(&FullConfigPut {
-            configs: HttpsOnly { https },
-        })
-        .map_err(|e| CdnError::Decode {
-            http_status: 0,
-            message: e.to_string(),
-            request_id: None,
-        })?;
+        let body =
+            serde_json::to_vec(&FullConfigPut { configs }).map_err(|e| CdnError::Decode {
+                http_status: 0,
+                message: e.to_string(),
+                request_id: None,
+            })?;
         let a = self
             .call(
                 Api::UpdateFullConfig,
@@ -295,10 +318,9 @@ impl CdnClient {
         body: Option<Vec<u8>>,
         opts: CallOptions,
     ) -> Result<Answer<Vec<u8>>, CdnError> {
-        let start = self.pacer.reserve(api);
-        if start >= opts.deadline {
+        let Some(start) = self.pacer.reserve(api, opts.deadline) else {
             return Err(CdnError::BudgetSpent);
-        }
+        };
         tokio::time::sleep_until(start).await;
 
         if self.auth_failed() {
@@ -322,7 +344,12 @@ impl CdnClient {
         if timeout < Duration::from_millis(50) {
             return Err(CdnError::BudgetSpent);
         }
+        if let Some(OnSend(sent)) = &opts.on_send {
+            sent();
+        }
+        let started = tokio::time::Instant::now();
         let result = self.send(api, method, path, query, body, timeout).await;
+        self.pacer.took(api, started.elapsed());
         match &result {
             Err(e) if e.kind() == ErrorKind::Auth => self.gate.failed.store(true, Ordering::SeqCst),
             Err(CdnError::Transport { .. }) => {}

@@ -2,6 +2,7 @@
 //! function does not strictly need may be absent.
 
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 
 use super::credential::Secret;
 
@@ -135,12 +136,19 @@ pub struct HttpsDetail {
     /// Milliseconds since the epoch.
     #[serde(default)]
     pub expiration_time: Option<i64>,
-    /// 0 off; on, with the origin protocol: 1 follow, 2 http, 3 https.
+    /// Documented as 0 off, 1 on with the origin protocol following the client, 2 on with an
+    /// HTTP origin. No value is documented for an HTTPS origin: such a domain may read 2 (or an
+    /// undocumented 3), so 2 and 3 say nothing certain about the origin.
     #[serde(default)]
     pub https_status: Option<i64>,
+    /// Documented: 1 forced to HTTPS, 0 not forced, 2 forced to HTTP. No redirect code.
+    #[serde(default)]
+    pub force_redirect_https: Option<i64>,
+    /// Undocumented in this answer and possibly absent; only checked against
+    /// `force_redirect_https`, never trusted alone.
     #[serde(default)]
     pub force_redirect_config: Option<BatchRedirect>,
-    /// 1 on, 0 off.
+    /// 1 on, 0 off; absent where the domain has no HTTP/2 setting.
     #[serde(default)]
     pub http2: Option<i64>,
 }
@@ -172,6 +180,9 @@ pub struct BatchHttps {
     /// 1 follow, 2 http, 3 https.
     pub access_origin_way: i64,
     pub http2: i64,
+    /// The older redirect field (1 forced to HTTPS, 0 not; empty means off), sent with
+    /// `force_redirect_config` so that either reading keeps the redirect.
+    pub force_redirect_https: i64,
     pub force_redirect_config: BatchRedirect,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_name: Option<String>,
@@ -239,6 +250,21 @@ pub struct Configs {
     pub origin_protocol: Option<String>,
     #[serde(default)]
     pub force_redirect: Option<ForceRedirect>,
+    /// `mainland_china`, `outside_mainland_china` or `global`.
+    #[serde(default)]
+    pub service_area: Option<String>,
+    /// The blocks beside `https` that a batch write might change: kept as read, compared before
+    /// and after a probe's write, and written back as read if they changed.
+    #[serde(default)]
+    pub https_tls_version: Option<Value>,
+    #[serde(default)]
+    pub hsts: Option<Value>,
+    #[serde(default)]
+    pub quic: Option<Value>,
+    #[serde(default)]
+    pub sni: Option<Value>,
+    #[serde(default)]
+    pub client_cert: Option<Value>,
 }
 
 /// Forced redirect: `status` on/off, `type` http/https.
@@ -268,8 +294,15 @@ pub struct HttpsGet {
     pub certificate_source: Option<i64>,
     #[serde(default)]
     pub scm_certificate_id: Option<String>,
+    /// `server` (international) or `server_sm` (SM2, national cryptography).
     #[serde(default)]
     pub certificate_type: Option<String>,
+    /// The SM encryption certificate of an SM pair.
+    #[serde(default)]
+    pub enc_certificate_value: Option<String>,
+    /// Every certificate of a domain serving more than one (international and SM).
+    #[serde(default)]
+    pub certificates: Option<Vec<CertificateGet>>,
     #[serde(default)]
     pub http2_status: Option<String>,
     #[serde(default)]
@@ -278,8 +311,21 @@ pub struct HttpsGet {
     pub ocsp_stapling_status: Option<String>,
 }
 
+/// One entry of the https block's `certificates` (`CertificatesGetBody` in the SDKs).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct CertificateGet {
+    #[serde(default)]
+    pub certificate_type: Option<String>,
+    #[serde(default)]
+    pub certificate_source: Option<i64>,
+    #[serde(default)]
+    pub enc_certificate_value: Option<String>,
+}
+
 /// `certificate_source` of a certificate the user uploaded.
 pub const SOURCE_OWN: i64 = 0;
+/// `certificate_source` of a certificate Huawei Cloud hosts (1 in the SDK model).
+pub const SOURCE_HOSTED: i64 = 1;
 /// `certificate_source` of a Certificate Manager (SCM) certificate.
 pub const SOURCE_SCM: i64 = 2;
 
@@ -320,13 +366,27 @@ fn expose_secret<S: Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Er
 /// UpdateDomainFullConfig body: `{"configs": {"https": {...}}}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct FullConfigPut<'a> {
-    pub configs: HttpsOnly<'a>,
+    pub configs: ConfigsPut<'a>,
 }
 
-/// A `configs` object carrying only the `https` block, so nothing else is touched.
-#[derive(Debug, Clone, Serialize)]
-pub struct HttpsOnly<'a> {
-    pub https: &'a HttpsPut,
+/// A `configs` object: the `https` block, and only the other blocks a repair restores, so
+/// nothing else is touched.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigsPut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https: Option<&'a HttpsPut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_redirect: Option<&'a ForceRedirect>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_tls_version: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<&'a Value>,
 }
 
 #[cfg(test)]
@@ -373,12 +433,16 @@ mod tests {
             ..Default::default()
         };
         let json = serde_json::to_value(FullConfigPut {
-            configs: HttpsOnly { https: &put },
+            configs: ConfigsPut {
+                https: Some(&put),
+                ..Default::default()
+            },
         })
         .unwrap();
         assert_eq!(json["configs"]["https"]["private_key"], "KEY");
         assert_eq!(json["configs"]["https"]["http2_status"], "on");
         assert!(json["configs"]["https"].get("tls_version").is_none());
+        assert_eq!(json["configs"].as_object().unwrap().len(), 1, "only https");
         assert!(!format!("{put:?}").contains("KEY"));
     }
 }

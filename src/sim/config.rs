@@ -13,10 +13,11 @@ pub struct SimConfig {
     /// The CDN domains of the account.
     #[serde(default)]
     pub domains: Vec<SimDomainConfig>,
-    /// Calls per minute per API, by SDK operation name; absent ones use the documented quotas.
+    /// Calls per documented window (a minute, or a second for ShowCertificatesHttpsInfo) per API,
+    /// by SDK operation name; absent ones use the documented quotas.
     #[serde(default)]
     pub quotas: std::collections::BTreeMap<String, u32>,
-    /// Quota windows last `60 s / quota_time_scale` (so tests can hit a quota quickly).
+    /// Quota windows are the documented ones divided by this (so tests can hit a quota quickly).
     #[serde(default = "one")]
     pub quota_time_scale: f64,
     /// Faults to inject, matched in order.
@@ -25,10 +26,22 @@ pub struct SimConfig {
     /// Certificate Manager ids that exist; a write naming another is refused. Empty: any id.
     #[serde(default)]
     pub scm_certificates: Vec<String>,
-    /// Whether UpdateDomainMultiCertificates keeps each domain's TLS versions and OCSP stapling.
-    /// It cannot set them; by default the simulator assumes the worst and resets them.
+    /// The settings UpdateDomainMultiCertificates keeps, of those it cannot carry
+    /// (`tls_version`, `ocsp_stapling`, `redirect_code`, `cipher_suites`, `hsts`, `quic`,
+    /// `origin_sni`, `client_cert`, or `all`). Its reference does not say; by default the
+    /// simulator assumes the worst and resets every one (TLS to the documented default, a
+    /// redirect code to 301, the others off).
     #[serde(default)]
-    pub batch_keeps_tls_and_ocsp: bool,
+    pub batch_keeps: Vec<String>,
+    /// What ShowCertificatesHttpsInfo answers as `https_status` for a domain with HTTPS on and
+    /// an HTTPS origin: 3 (an undocumented value), or 2 (the documented HTTP-origin value, which
+    /// the documentation leaves possible: it lists no value for an HTTPS origin).
+    #[serde(default = "three")]
+    pub bulk_https_origin_status: i64,
+    /// Whether ShowCertificatesHttpsInfo entries carry `force_redirect_config` (undocumented in
+    /// that answer) beside the documented `force_redirect_https`.
+    #[serde(default = "yes")]
+    pub bulk_redirect_config: bool,
     /// The project id CSMS paths must carry (`/v1/{project_id}/secrets/...`).
     #[serde(default = "default_project_id")]
     pub project_id: String,
@@ -49,7 +62,9 @@ impl Default for SimConfig {
             quota_time_scale: one(),
             faults: Vec::new(),
             scm_certificates: Vec::new(),
-            batch_keeps_tls_and_ocsp: false,
+            batch_keeps: Vec::new(),
+            bulk_https_origin_status: three(),
+            bulk_redirect_config: yes(),
             project_id: default_project_id(),
             secrets: Vec::new(),
             objects: Vec::new(),
@@ -66,6 +81,14 @@ fn default_project_id() -> String {
 
 fn one() -> f64 {
     1.0
+}
+
+fn three() -> i64 {
+    3
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One CSMS secret: its name and the `secret_string` of its version.
@@ -186,8 +209,30 @@ pub struct SimDomainConfig {
     pub https: Option<serde_json::Value>,
     #[serde(default = "follow")]
     pub origin_protocol: String,
+    /// `{"status", "type", "redirect_code"}`; off when absent.
     #[serde(default)]
     pub force_redirect: Option<serde_json::Value>,
+    /// `mainland_china` (default), `outside_mainland_china` or `global`. Outside the mainland
+    /// the https block has no `http2_status`, and a write that sends one is refused.
+    #[serde(default = "mainland")]
+    pub service_area: String,
+    /// The blocks beside `https` (absent when not given), as GET returns them: the simulator
+    /// keeps them, a full-config PUT that names one replaces it, and the batch call resets the
+    /// ones it does not keep (see `batch_keeps`).
+    #[serde(default)]
+    pub https_tls_version: Option<serde_json::Value>,
+    #[serde(default)]
+    pub hsts: Option<serde_json::Value>,
+    #[serde(default)]
+    pub quic: Option<serde_json::Value>,
+    #[serde(default)]
+    pub sni: Option<serde_json::Value>,
+    #[serde(default)]
+    pub client_cert: Option<serde_json::Value>,
+}
+
+fn mainland() -> String {
+    "mainland_china".into()
 }
 
 fn online() -> String {
@@ -211,6 +256,12 @@ impl SimDomainConfig {
             https: None,
             origin_protocol: follow(),
             force_redirect: None,
+            service_area: mainland(),
+            https_tls_version: None,
+            hsts: None,
+            quic: None,
+            sni: None,
+            client_cert: None,
         }
     }
 }

@@ -223,6 +223,33 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
             },
         }
     };
+    // What the soak tests check the results against: every write that reached the API, and
+    // why it was refused when it was (an injected 4xx is a refusal; a 5xx or a reset is an
+    // answer lost). A batch call the simulator applied counted its domains itself.
+    let refusal = match (&fault, &outcome) {
+        (
+            Some(FaultKind::Status {
+                http_status,
+                message,
+                apply: false,
+                ..
+            }),
+            _,
+        ) if *http_status < 500 => Some(message.clone()),
+        (_, Err((_, code, message))) => Some(format!("{code}: {message}")),
+        _ => None,
+    };
+    match api {
+        Api::UpdateFullConfig => st.note_write(domain, refusal.as_deref()),
+        Api::UpdateMultiCertificates if !apply || outcome.is_err() => {
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let names = body["https"]["domain_name"].as_str().unwrap_or_default();
+            for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                st.note_write(name, refusal.as_deref());
+            }
+        }
+        _ => {}
+    }
     tracing::info!(target: "sim", api = api.name(), domain,
                    result = if outcome.is_ok() { "ok" } else { "error" }, request_id = %rid, "call");
     match fault {

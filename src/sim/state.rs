@@ -11,7 +11,7 @@ use super::config::{Fault, FaultKind, Outcome, SimConfig};
 use super::csms::SecretStore;
 use super::obs::ObjectStore;
 use crate::huawei::model::DomainStatus;
-use crate::huawei::quota::Api;
+use crate::huawei::quota::{Api, Quota};
 
 /// The https block as the simulator stores it. The private key is kept only to check that it
 /// matches, and is never returned.
@@ -23,15 +23,36 @@ pub struct HttpsState {
     pub private_key_present: bool,
     pub certificate_source: i64,
     pub scm_certificate_id: Option<String>,
+    /// `server` or `server_sm`.
     pub certificate_type: String,
+    /// The SM encryption certificate of an SM pair.
+    pub enc_certificate_value: Option<String>,
+    /// `certificates` of a domain serving more than one certificate (international and SM), as
+    /// configured.
+    pub certificates: Option<Value>,
     pub http2_status: String,
     pub tls_version: String,
     pub ocsp_stapling_status: String,
     pub expire_time: Option<i64>,
 }
 
-/// What the CDN falls back to for each setting a PUT's https block omits.
-pub const DEFAULT_TLS: &str = "TLSv1.1,TLSv1.2";
+/// The TLS versions the CDN falls back to when a PUT's https block omits them (documented:
+/// TLS 1.1, 1.2 and 1.3).
+pub const DEFAULT_TLS: &str = "TLSv1.1,TLSv1.2,TLSv1.3";
+
+/// Whether `tls` names known versions, consecutive (the CDN refuses `TLSv1.0,TLSv1.2`).
+fn tls_ok(tls: &str) -> bool {
+    const KNOWN: [&str; 4] = ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+    let mut idx: Vec<usize> = Vec::new();
+    for v in tls.split(',') {
+        match KNOWN.iter().position(|k| *k == v.trim()) {
+            Some(i) if !idx.contains(&i) => idx.push(i),
+            _ => return false,
+        }
+    }
+    idx.sort_unstable();
+    !idx.is_empty() && idx[idx.len() - 1] - idx[0] + 1 == idx.len()
+}
 
 impl HttpsState {
     fn off() -> Self {
@@ -45,8 +66,23 @@ impl HttpsState {
         }
     }
 
-    /// Builds the stored block from a PUT (or initial) body: what it omits is reset.
-    pub fn from_body(b: &Map<String, Value>, now_unix: i64) -> Result<Self, (String, String)> {
+    /// Whether it holds an SM certificate (alone, or beside an international one).
+    pub fn sm(&self) -> bool {
+        self.certificate_type == "server_sm"
+            || self.enc_certificate_value.is_some()
+            || self.certificates.as_ref().is_some_and(|c| {
+                c.as_array()
+                    .is_some_and(|a| a.iter().any(|e| e["certificate_type"] == "server_sm"))
+            })
+    }
+
+    /// Builds the stored block from a PUT body (or, `initial`, a configured block, whose SM
+    /// certificates are taken as given): what it omits is reset.
+    pub fn from_body(
+        b: &Map<String, Value>,
+        now_unix: i64,
+        initial: bool,
+    ) -> Result<Self, (String, String)> {
         let s = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
         let mut h = Self::off();
         h.https_status = s("https_status").unwrap_or_else(|| "off".into());
@@ -54,6 +90,12 @@ impl HttpsState {
             h.http2_status = v;
         }
         if let Some(v) = s("tls_version") {
+            if !tls_ok(&v) {
+                return Err(bad(
+                    "CDN.0002",
+                    "tls_version must name one version or consecutive ones (TLSv1.0 to TLSv1.3)",
+                ));
+            }
             h.tls_version = v;
         }
         if let Some(v) = s("ocsp_stapling_status") {
@@ -70,12 +112,42 @@ impl HttpsState {
         if h.https_status != "on" {
             return Ok(h);
         }
+        if h.certificate_name.as_ref().is_none_or(|n| n.len() < 3) {
+            return Err(bad(
+                "CDN.0162",
+                "certificate_name is required (3-64 characters)",
+            ));
+        }
+        if initial && (b.contains_key("certificates") || h.certificate_type == "server_sm") {
+            h.certificates = b.get("certificates").cloned();
+            h.certificate_value = s("certificate_value");
+            h.enc_certificate_value = s("enc_certificate_value");
+            h.private_key_present = true;
+            return Ok(h);
+        }
         match h.certificate_source {
             2 => {
                 h.scm_certificate_id = s("scm_certificate_id").filter(|v| !v.is_empty());
                 if h.scm_certificate_id.is_none() {
                     return Err(bad("CDN.0162", "scm_certificate_id is required"));
                 }
+            }
+            _ if h.certificate_type == "server_sm" => {
+                let need = [
+                    "certificate_value",
+                    "private_key",
+                    "enc_certificate_value",
+                    "enc_private_key",
+                ];
+                if need.iter().any(|k| s(k).is_none()) {
+                    return Err(bad(
+                        "CDN.0162",
+                        "an SM certificate needs certificate_value, private_key, enc_certificate_value and enc_private_key",
+                    ));
+                }
+                h.certificate_value = s("certificate_value");
+                h.enc_certificate_value = s("enc_certificate_value");
+                h.private_key_present = true;
             }
             _ => {
                 let (Some(value), Some(key)) = (s("certificate_value"), s("private_key")) else {
@@ -98,20 +170,29 @@ impl HttpsState {
         Ok(h)
     }
 
-    /// The block as GET returns it.
-    pub fn to_get(&self) -> Value {
+    /// The block as GET returns it; `with_http2` false outside the Chinese mainland, where the
+    /// block has no HTTP/2 setting.
+    pub fn to_get(&self, with_http2: bool) -> Value {
         let mut v = json!({
             "https_status": self.https_status,
             "certificate_type": self.certificate_type,
-            "http2_status": self.http2_status,
             "tls_version": self.tls_version,
             "ocsp_stapling_status": self.ocsp_stapling_status,
         });
+        if with_http2 {
+            v["http2_status"] = json!(self.http2_status);
+        }
         if self.https_status == "on" {
             v["certificate_source"] = json!(self.certificate_source);
             v["certificate_name"] = json!(self.certificate_name);
             if let Some(c) = &self.certificate_value {
                 v["certificate_value"] = json!(c);
+            }
+            if let Some(c) = &self.enc_certificate_value {
+                v["enc_certificate_value"] = json!(c);
+            }
+            if let Some(c) = &self.certificates {
+                v["certificates"] = c.clone();
             }
             if let Some(id) = &self.scm_certificate_id {
                 v["scm_certificate_id"] = json!(id);
@@ -149,14 +230,8 @@ impl Paging {
     }
 }
 
-/// `https_status` of the bulk read: the origin protocol of a domain with HTTPS on.
-fn origin_way(protocol: &str) -> i64 {
-    match protocol {
-        "follow" => 1,
-        "https" => 3,
-        _ => 2,
-    }
-}
+/// The blocks beside `https` the simulator keeps, by their `configs` name.
+pub const BLOCKS: [&str; 5] = ["https_tls_version", "hsts", "quic", "sni", "client_cert"];
 
 fn bad(code: &str, msg: &str) -> (String, String) {
     (code.to_string(), msg.to_string())
@@ -174,8 +249,18 @@ pub struct DomainState {
     pub https: HttpsState,
     pub origin_protocol: String,
     pub force_redirect: Value,
+    pub service_area: String,
+    /// The blocks beside `https` ([`BLOCKS`]) the domain has.
+    pub blocks: BTreeMap<String, Value>,
     /// Writes accepted (applied) for this domain.
     pub writes: u32,
+    /// Write requests naming this domain that reached the API (past the gateway's signature
+    /// and quota checks), applied or not: per-domain writes, and batch calls naming it.
+    pub writes_received: u32,
+    /// Why writes naming this domain were refused (not applied), in order.
+    pub refusals: Vec<String>,
+    /// When the domain last went online after a write.
+    live_since: Option<Instant>,
 }
 
 impl DomainState {
@@ -183,6 +268,9 @@ impl DomainState {
     pub fn status(&mut self, now: Instant) -> DomainStatus {
         if let Some((at, next)) = &self.transition {
             if now >= *at {
+                if *next == DomainStatus::Online {
+                    self.live_since = Some(*at);
+                }
                 self.status = next.clone();
                 self.transition = None;
             }
@@ -190,8 +278,28 @@ impl DomainState {
         self.status.clone()
     }
 
+    /// Outside the Chinese mainland the https block has no HTTP/2 setting.
+    fn has_http2(&self) -> bool {
+        self.service_area != "outside_mainland_china"
+    }
+
+    /// The blocks beside `https` as GET returns them: `https_tls_version` carries the https
+    /// block's TLS versions.
+    fn blocks_get(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for (k, v) in &self.blocks {
+            let mut v = v.clone();
+            if k == "https_tls_version" {
+                v["tls_version"] = json!(self.https.tls_version);
+            }
+            out.insert(k.clone(), v);
+        }
+        out
+    }
+
     fn start_configuring(&mut self, now: Instant) {
         self.status = DomainStatus::Configuring;
+        self.live_since = None;
         let delay = Duration::from_millis(self.configure_ms);
         self.transition = match self.outcome {
             Outcome::Online => Some((now + delay, DomainStatus::Online)),
@@ -207,10 +315,20 @@ pub struct DomainSnapshot {
     pub name: String,
     pub status: String,
     pub writes: u32,
+    /// Write requests naming the domain that reached the API, applied or not.
+    pub writes_received: u32,
+    /// Why writes naming it were refused.
+    pub refusals: Vec<String>,
+    /// How long it has been online since its last write went live (milliseconds).
+    pub live_for_ms: Option<u64>,
     pub https: Value,
     pub origin_protocol: String,
     pub force_redirect: Value,
+    /// The blocks beside `https` (`https_tls_version`, `hsts`, ...) as GET returns them.
+    pub blocks: Value,
     pub private_key_present: bool,
+    /// Whether an SM certificate is still in place.
+    pub sm: bool,
 }
 
 /// Per-API counters.
@@ -300,11 +418,13 @@ pub struct SimState {
     pub order: Vec<String>,
     pub faults: Vec<(Fault, u32, u32)>,
     quota_windows: HashMap<Api, VecDeque<Instant>>,
-    quotas: HashMap<Api, u32>,
-    window: Duration,
+    quotas: HashMap<Api, Quota>,
     pub stats: SimStats,
     scm_certificates: Vec<String>,
-    batch_keeps_tls_and_ocsp: bool,
+    /// Settings the batch call keeps, by name (`all`: every one).
+    batch_keeps: Vec<String>,
+    bulk_https_origin_status: i64,
+    bulk_redirect_config: bool,
     /// Consecutive auth failures per access key, and when the key was locked.
     pub auth_failures: HashMap<String, (u32, Option<Instant>)>,
     request_counter: u64,
@@ -322,7 +442,7 @@ impl SimState {
         for d in &cfg.domains {
             let name = d.name.to_ascii_lowercase();
             let https = match &d.https {
-                Some(Value::Object(b)) => HttpsState::from_body(b, now_unix)
+                Some(Value::Object(b)) => HttpsState::from_body(b, now_unix, true)
                     .map_err(|(c, m)| format!("domain {name}: https: {c} {m}"))?,
                 Some(_) => return Err(format!("domain {name}: https must be an object")),
                 None => HttpsState::off(),
@@ -339,7 +459,21 @@ impl SimState {
                     .force_redirect
                     .clone()
                     .unwrap_or_else(|| json!({"status": "off"})),
+                service_area: d.service_area.clone(),
+                blocks: [
+                    ("https_tls_version", &d.https_tls_version),
+                    ("hsts", &d.hsts),
+                    ("quic", &d.quic),
+                    ("sni", &d.sni),
+                    ("client_cert", &d.client_cert),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+                .collect(),
                 writes: 0,
+                writes_received: 0,
+                refusals: Vec::new(),
+                live_since: None,
             };
             if state.status == DomainStatus::Configuring {
                 state.start_configuring(now);
@@ -347,35 +481,37 @@ impl SimState {
             order.push(name.clone());
             domains.insert(name, state);
         }
+        let scale = if cfg.quota_time_scale > 0.0 {
+            cfg.quota_time_scale
+        } else {
+            1.0
+        };
         let mut quotas = HashMap::new();
         for api in Api::ALL {
-            let q = cfg
+            let documented = api.documented_quota();
+            let count = cfg
                 .quotas
                 .get(api.name())
                 .copied()
-                .unwrap_or(api.quota_per_minute());
-            quotas.insert(api, q);
+                .unwrap_or(documented.count);
+            quotas.insert(api, Quota::new(count, documented.window).scaled(scale));
         }
         for name in cfg.quotas.keys() {
             if !Api::ALL.iter().any(|a| a.name() == name) {
                 return Err(format!("quotas: unknown API `{name}`"));
             }
         }
-        let scale = if cfg.quota_time_scale > 0.0 {
-            cfg.quota_time_scale
-        } else {
-            1.0
-        };
         Ok(Self {
             domains,
             order,
             faults: cfg.faults.iter().cloned().map(|f| (f, 0, 0)).collect(),
             quota_windows: HashMap::new(),
             quotas,
-            window: Duration::from_secs_f64(60.0 / scale),
             stats: SimStats::default(),
             scm_certificates: cfg.scm_certificates.clone(),
-            batch_keeps_tls_and_ocsp: cfg.batch_keeps_tls_and_ocsp,
+            batch_keeps: cfg.batch_keeps.clone(),
+            bulk_https_origin_status: cfg.bulk_https_origin_status,
+            bulk_redirect_config: cfg.bulk_redirect_config,
             auth_failures: HashMap::new(),
             request_counter: 0,
             secrets: SecretStore::new(&cfg.project_id, &cfg.secrets, now_unix),
@@ -391,8 +527,8 @@ impl SimState {
 
     /// Counts a call against `api`'s quota; false when it is over (answer 429).
     pub fn admit(&mut self, api: Api, now: Instant) -> bool {
-        let limit = self.quotas[&api] as usize;
-        let window = self.window;
+        let Quota { count, window } = self.quotas[&api];
+        let limit = count as usize;
         let q = self.quota_windows.entry(api).or_default();
         while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
             q.pop_front();
@@ -448,28 +584,43 @@ impl SimState {
     /// A snapshot of one domain.
     pub fn snapshot(&mut self, name: &str, now: Instant) -> Option<DomainSnapshot> {
         let d = self.domains.get_mut(&name.to_ascii_lowercase())?;
+        let status = d.status(now).as_str().to_string();
         Some(DomainSnapshot {
             name: d.name.clone(),
-            status: d.status(now).as_str().to_string(),
+            status,
             writes: d.writes,
-            https: d.https.to_get(),
+            writes_received: d.writes_received,
+            refusals: d.refusals.clone(),
+            live_for_ms: d
+                .live_since
+                .map(|t| now.saturating_duration_since(t).as_millis() as u64),
+            https: d.https.to_get(d.has_http2()),
             origin_protocol: d.origin_protocol.clone(),
             force_redirect: d.force_redirect.clone(),
+            blocks: Value::Object(d.blocks_get()),
             private_key_present: d.https.private_key_present,
+            sm: d.https.sm(),
         })
     }
 
-    /// ShowDomainDetailByName.
+    /// ShowDomainDetailByName (`https_status` documented there as 0 off, 1 follow, 2 http,
+    /// 3 https).
     pub fn detail(&mut self, name: &str, now: Instant) -> Result<Value, (u16, String, String)> {
         let d = self.domain(name)?;
         let status = d.status(now);
+        let https_status = match (d.https.https_status.as_str(), d.origin_protocol.as_str()) {
+            ("on", "follow") => 1,
+            ("on", "https") => 3,
+            ("on", _) => 2,
+            _ => 0,
+        };
         Ok(json!({"domain": {
             "id": format!("id-{}", d.name),
             "domain_name": d.name,
             "business_type": "web",
-            "service_area": "mainland_china",
+            "service_area": d.service_area,
             "domain_status": status.as_str(),
-            "https_status": if d.https.https_status == "on" { 2 } else { 0 },
+            "https_status": https_status,
         }}))
     }
 
@@ -505,8 +656,8 @@ impl SimState {
                     "business_type": "web",
                     "domain_status": d.status(now).as_str(),
                     "cname": format!("{}.c.cdnhwc1.com", n.replace('*', "wildcard")),
-                    "https_status": if d.https.https_status == "on" { 2 } else { 0 },
-                    "service_area": "mainland_china",
+                    "https_status": i64::from(d.https.https_status == "on"),
+                    "service_area": d.service_area,
                 })
             })
             .collect();
@@ -514,7 +665,8 @@ impl SimState {
     }
 
     /// ShowCertificatesHttpsInfo: every domain's HTTPS settings and certificate, paged like
-    /// ListDomains.
+    /// ListDomains. `https_status` is 1 for a following origin, 2 for HTTP, and for HTTPS what
+    /// the configuration says (3, or 2 like HTTP: the documentation lists no value for it).
     pub fn https_info(&mut self, query: &[(String, String)]) -> Value {
         let Paging {
             size, page, filter, ..
@@ -532,18 +684,32 @@ impl SimState {
             .map(|n| {
                 let d = &self.domains[n];
                 let on = d.https.https_status == "on";
+                let origin = match d.origin_protocol.as_str() {
+                    "follow" => 1,
+                    "https" => self.bulk_https_origin_status,
+                    _ => 2,
+                };
                 let redirect_on = d.force_redirect["status"] == "on";
+                let to_http = d.force_redirect["type"] == "http";
                 let mut v = json!({
                     "domain_id": format!("id-{n}"),
                     "domain_name": n,
-                    "https_status": if on { origin_way(&d.origin_protocol) } else { 0 },
-                    "http2": i64::from(d.https.http2_status == "on"),
-                    "force_redirect_https": i64::from(redirect_on),
-                    "force_redirect_config": {
-                        "switch": i64::from(redirect_on),
-                        "redirect_type": d.force_redirect.get("type").cloned().unwrap_or(json!("https")),
+                    "https_status": if on { origin } else { 0 },
+                    "force_redirect_https": match (redirect_on, to_http) {
+                        (false, _) => 0,
+                        (true, false) => 1,
+                        (true, true) => 2,
                     },
                 });
+                if d.has_http2() {
+                    v["http2"] = json!(i64::from(d.https.http2_status == "on"));
+                }
+                if self.bulk_redirect_config {
+                    v["force_redirect_config"] = json!({
+                        "switch": i64::from(redirect_on),
+                        "redirect_type": d.force_redirect.get("type").cloned().unwrap_or(json!("https")),
+                    });
+                }
                 if on {
                     v["cert_name"] = json!(d.https.certificate_name);
                     v["certificate_type"] = json!(d.https.certificate_source);
@@ -556,10 +722,16 @@ impl SimState {
         json!({"total": names.len(), "https": https})
     }
 
+    /// Whether the batch call keeps `setting` (see `SimConfig::batch_keeps`).
+    fn batch_keeps(&self, setting: &str) -> bool {
+        self.batch_keeps.iter().any(|k| k == setting || k == "all")
+    }
+
     /// UpdateDomainMultiCertificates: one certificate onto up to 50 domains. What the body omits
-    /// falls back (http origin, HTTP/2 off, no redirect); TLS versions and OCSP stapling are
-    /// reset unless configured otherwise. Domains that cannot take it (missing, busy) fail alone,
-    /// in a 200 whose `status` is `fail`.
+    /// falls back (http origin, HTTP/2 off, no redirect); the settings it cannot carry are reset
+    /// unless configured as kept; an SM certificate is replaced. Domains that cannot take it
+    /// (missing, busy, HTTP/2 sent outside the mainland) fail alone, in a 200 whose `status`
+    /// is `fail`.
     pub fn batch_update(
         &mut self,
         body: &Value,
@@ -605,48 +777,107 @@ impl SimState {
                 block.insert(to.into(), v.clone());
             }
         }
+        let http2 = int("http2") == Some(1);
         block.insert(
             "http2_status".into(),
-            json!(if int("http2") == Some(1) { "on" } else { "off" }),
+            json!(if http2 { "on" } else { "off" }),
         );
-        let template = HttpsState::from_body(&block, now_unix).map_err(|(c, m)| (400, c, m))?;
+        let template =
+            HttpsState::from_body(&block, now_unix, false).map_err(|(c, m)| (400, c, m))?;
         let origin = match int("access_origin_way") {
             Some(1) => "follow",
             Some(3) => "https",
             _ => "http",
         };
-        let redirect = h
-            .get("force_redirect_config")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let redirect = if redirect.get("switch").and_then(Value::as_i64) == Some(1) {
-            json!({"status": "on", "type": redirect.get("redirect_type").cloned().unwrap_or(json!("https"))})
-        } else {
-            json!({"status": "off"})
+        // The recommended field wins; the older one is read when it is absent.
+        let redirect = match h.get("force_redirect_config") {
+            Some(c) if c.get("switch").and_then(Value::as_i64) == Some(1) => Some(
+                c.get("redirect_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("https")
+                    .to_string(),
+            ),
+            Some(_) => None,
+            None => (int("force_redirect_https") == Some(1)).then(|| "https".to_string()),
         };
-        let keep = self.batch_keeps_tls_and_ocsp;
+        let keep = |s: &str| self.batch_keeps(s);
+        let (keep_tls, keep_ocsp, keep_code) = (
+            keep("tls_version"),
+            keep("ocsp_stapling"),
+            keep("redirect_code"),
+        );
+        let kept_blocks: Vec<(&str, bool)> = [
+            ("https_tls_version", "cipher_suites"),
+            ("hsts", "hsts"),
+            ("quic", "quic"),
+            ("sni", "origin_sni"),
+            ("client_cert", "client_cert"),
+        ]
+        .into_iter()
+        .map(|(block, setting)| (block, keep(setting)))
+        .collect();
         let mut results = Vec::new();
         for name in &names {
             if let Some(FaultKind::BatchFail { reason }) = self.domain_fault(name) {
+                if let Some(d) = self.domains.get_mut(name) {
+                    d.writes_received += 1;
+                    d.refusals.push(reason.clone());
+                }
                 results.push(json!({"domain_name": name, "status": "fail", "reason": reason}));
                 continue;
             }
             let outcome = match self.domains.get_mut(name) {
                 None => Err("domain not exist!"),
                 Some(d) => {
-                    if d.status(now) == DomainStatus::Configuring {
-                        results.push(json!({"domain_name": name, "status": "fail",
-                            "reason": "The domain is being configured, try again later."}));
+                    d.writes_received += 1;
+                    let refusal = if d.status(now) == DomainStatus::Configuring {
+                        Some("The domain is being configured, try again later.")
+                    } else if http2 && !d.has_http2() {
+                        Some("HTTP/2 is not supported for this service area.")
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = refusal {
+                        d.refusals.push(reason.into());
+                        results
+                            .push(json!({"domain_name": name, "status": "fail", "reason": reason}));
                         continue;
                     }
                     let mut https = template.clone();
-                    if keep {
+                    if !d.has_http2() {
+                        https.http2_status = "off".into();
+                    }
+                    if keep_tls {
                         https.tls_version = d.https.tls_version.clone();
+                    }
+                    if keep_ocsp {
                         https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
                     }
                     d.https = https;
                     d.origin_protocol = origin.to_string();
-                    d.force_redirect = redirect.clone();
+                    d.force_redirect = match &redirect {
+                        None => json!({"status": "off"}),
+                        Some(kind) => {
+                            let old = d.force_redirect.get("redirect_code").cloned();
+                            let code = match old {
+                                Some(c) if keep_code => c,
+                                _ => json!(301),
+                            };
+                            json!({"status": "on", "type": kind, "redirect_code": code})
+                        }
+                    };
+                    for (block, kept) in &kept_blocks {
+                        if *kept {
+                            continue;
+                        }
+                        if let Some(v) = d.blocks.get_mut(*block) {
+                            *v = if *block == "https_tls_version" {
+                                json!({"cipher_suite_group": "default"})
+                            } else {
+                                json!({"status": "off"})
+                            };
+                        }
+                    }
                     d.writes += 1;
                     d.start_configuring(now);
                     Ok(())
@@ -668,18 +899,32 @@ impl SimState {
     /// ShowDomainFullConfig.
     pub fn full_config(&mut self, name: &str) -> Result<Value, (u16, String, String)> {
         let d = self.domain(name)?;
-        Ok(json!({"configs": {
+        let mut configs = json!({
             "business_type": "web",
-            "service_area": "mainland_china",
+            "service_area": d.service_area,
             "origin_protocol": d.origin_protocol,
             "force_redirect": d.force_redirect,
-            "https": d.https.to_get(),
+            "https": d.https.to_get(d.has_http2()),
             "compress": {"status": "off"},
-        }}))
+        });
+        for (k, v) in d.blocks_get() {
+            configs[k] = v;
+        }
+        Ok(json!({ "configs": configs }))
+    }
+
+    /// Counts a write request naming `name` that reached the API (applied or not), and why it
+    /// was refused when it was.
+    pub fn note_write(&mut self, name: &str, refusal: Option<&str>) {
+        if let Some(d) = self.domains.get_mut(&name.to_ascii_lowercase()) {
+            d.writes_received += 1;
+            d.refusals.extend(refusal.map(str::to_string));
+        }
     }
 
     /// UpdateDomainFullConfig: applies the `configs` given (an `https` block replaces the whole
-    /// block, resetting what it omits) and starts `configuring`.
+    /// block, resetting what it omits; each other block given replaces that block) and starts
+    /// `configuring`.
     pub fn update_full_config(
         &mut self,
         name: &str,
@@ -703,7 +948,14 @@ impl SimState {
         ))?;
         let https = match configs.get("https") {
             Some(Value::Object(b)) => {
-                Some(HttpsState::from_body(b, now_unix).map_err(|(c, m)| (400, c, m))?)
+                if b.contains_key("http2_status") && !d.has_http2() {
+                    return Err((
+                        400,
+                        "CDN.0002".into(),
+                        "http2_status is not supported outside the Chinese mainland".into(),
+                    ));
+                }
+                Some(HttpsState::from_body(b, now_unix, false).map_err(|(c, m)| (400, c, m))?)
             }
             Some(_) => return Err((400, "CDN.0002".into(), "https must be an object".into())),
             None => None,
@@ -719,12 +971,29 @@ impl SimState {
         }
         if let Some(h) = https {
             d.https = h;
+            if !d.has_http2() {
+                d.https.http2_status = "off".into();
+            }
         }
         if let Some(p) = configs.get("origin_protocol").and_then(Value::as_str) {
             d.origin_protocol = p.to_string();
         }
         if let Some(r) = configs.get("force_redirect") {
             d.force_redirect = r.clone();
+        }
+        for block in BLOCKS {
+            if let Some(v) = configs.get(block) {
+                let mut v = v.clone();
+                if block == "https_tls_version" {
+                    if let Some(tls) = v.get("tls_version").and_then(Value::as_str) {
+                        d.https.tls_version = tls.to_string();
+                    }
+                    if let Some(m) = v.as_object_mut() {
+                        m.remove("tls_version");
+                    }
+                }
+                d.blocks.insert(block.to_string(), v);
+            }
         }
         d.writes += 1;
         d.start_configuring(now);

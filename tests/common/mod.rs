@@ -116,6 +116,16 @@ pub fn handler(sim: &Simulator) -> Handler {
     handler_with(sim, credentials(SK))
 }
 
+/// Paces the handler at the documented quotas `scale` times faster in time (the simulator's
+/// `quota_time_scale` must match).
+pub fn scale_quotas(h: &mut Handler, scale: f64) {
+    for api in Api::ALL {
+        h.config
+            .quotas
+            .insert(api.name().into(), api.documented_quota().scaled(scale));
+    }
+}
+
 /// Runs one request through the handler with `budget`.
 pub async fn run(h: &Handler, request: Value, budget: Duration) -> Output {
     h.handle(Invocation {

@@ -107,11 +107,11 @@ impl Config {
         let concurrency = match env("DEPLOY_CONCURRENCY").filter(|v| !v.trim().is_empty()) {
             None => None,
             Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => Some(n),
+                Ok(n) if (1..=10_000).contains(&n) => Some(n),
                 _ => {
                     return Err(ConfigError::new(
                         "DEPLOY_CONCURRENCY",
-                        format!("`{v}` is not a number from 1 to 1000"),
+                        format!("`{v}` is not a number from 1 to 10000"),
                     ))
                 }
             },

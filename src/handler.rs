@@ -268,7 +268,7 @@ impl Handler {
             no_sm_certificates: req.options.no_sm_certificates,
         });
         let engine = EngineConfig {
-            read_ahead: (self.config.quota(Api::ShowFullConfig).count as usize / 2).max(1),
+            read_quota: self.config.quota(Api::ShowFullConfig),
             ..self.engine.clone()
         };
         let mut deployed = deploy_all(client.clone(), job, &to_deploy, deadline, engine)

@@ -2,10 +2,9 @@
 
 use cdn_cert_deploy::config::Config;
 use cdn_cert_deploy::event::Platform;
-use cdn_cert_deploy::runtime::cli::{self, Cli, Command};
+use cdn_cert_deploy::runtime::cli::{self, Command};
 use cdn_cert_deploy::runtime::logging::{self, LogFormat};
 use cdn_cert_deploy::runtime::{functiongraph, lambda};
-use clap::Parser;
 
 #[tokio::main]
 async fn main() {
@@ -28,14 +27,28 @@ async fn main() {
             return;
         }
     }
-    let cli = Cli::parse();
+    let command = match cli::parse_args(std::env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{}", cli::USAGE);
+            std::process::exit(2);
+        }
+    };
     logging::init(LogFormat::from_env(LogFormat::Text));
-    let code = match cli.command {
+    let code = match command {
         Command::Invoke {
             event,
             budget,
             endpoint,
         } => cli::invoke(event, budget, endpoint).await,
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            0
+        }
+        Command::Version => {
+            println!("cdn-cert-deploy {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
     };
     std::process::exit(code);
 }

@@ -201,10 +201,6 @@ async fn a_refused_batch_entry_and_a_domain_no_probe_vouches_for_are_written_alo
             reason: "certificate check failed for this domain".into(),
         },
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
-        .with_writer(std::io::stderr)
-        .try_init();
     let (sim, mut h) = scaled(cfg).await;
     h.engine.batch_linger = Duration::from_millis(300);
     let before = settings(&sim, "strict.example.com");
@@ -548,10 +544,6 @@ async fn statuses_at_the_deadline_say_what_the_cdn_received() {
             },
         ));
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("TEST_LOG"))
-        .with_writer(std::io::stderr)
-        .try_init();
     let (sim, mut h) = scaled(cfg).await;
     // The account's quota, as DEPLOY_API_QUOTAS would give it.
     h.config.quotas.insert(

@@ -22,6 +22,7 @@ use super::settings::{self, BatchKey, BulkEntry, Origin};
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient, OnSend};
 use crate::huawei::error::{CdnError, ErrorKind};
 use crate::huawei::model::{Configs, ConfigsPut, DomainStatus, HttpsPut};
+use crate::huawei::quota::Window;
 use crate::result::{ErrorInfo, Status};
 
 pub(super) struct DomainCtx {
@@ -37,8 +38,8 @@ pub(super) struct DomainCtx {
     pub(super) batcher: Option<Batcher>,
     /// What the run learns of the batch call, when it batches.
     pub(super) learner: Option<Arc<Learner>>,
-    /// Places for the reads before a write (see [`EngineConfig::read_ahead`]).
-    pub(super) first_reads: Arc<tokio::sync::Semaphore>,
+    /// Paces the reads before a write (see [`EngineConfig::read_quota`]).
+    pub(super) first_reads: Arc<Mutex<Window>>,
 }
 
 /// How a batched write went, for the domain's flow.
@@ -72,6 +73,10 @@ type Step<T> = Result<T, Outcome>;
 
 fn lock(p: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
     p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_window(w: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
+    w.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl DomainCtx {
@@ -431,8 +436,10 @@ impl DomainCtx {
                             .as_ref()
                             .expect("a learner comes with a batcher");
                         batch_tried = true;
-                        if self.batch_write(batcher, key, false).await? == Batched::Written {
-                            return self.finish(AfterBatch::Nothing).await;
+                        if Box::pin(self.batch_write(batcher, key, false)).await?
+                            == Batched::Written
+                        {
+                            return Box::pin(self.finish(AfterBatch::Nothing)).await;
                         }
                     }
                     Ok(None) => {}
@@ -469,13 +476,14 @@ impl DomainCtx {
                 (None, None) => self.read_status(Role::Read).await?,
             };
             // A domain written already (its answer lost) reads before those not yet written.
-            let permit = if self.phase() < Phase::MaybeWritten {
-                Some(self.first_reads.acquire().await)
-            } else {
-                None
-            };
+            if self.phase() < Phase::MaybeWritten {
+                let turn = lock_window(&self.first_reads).reserve(Instant::now(), self.deadline);
+                match turn {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => return Err(out_of_budget(&self.progress())),
+                }
+            }
             let configs = self.read_configs(Role::Read).await?;
-            drop(permit);
             let https = configs.https.as_ref();
             if let (Some(learner), Some(sweep_value), Some(origin)) = (
                 &self.learner,
@@ -560,10 +568,10 @@ impl DomainCtx {
                         };
                         if let Some(probe) = probe {
                             batch_tried = true;
-                            match self.batch_write(batcher, key, probe.is_some()).await? {
+                            match Box::pin(self.batch_write(batcher, key, probe.is_some())).await? {
                                 Batched::Written => {
                                     if let Some(p) = probe {
-                                        after_batch = self.probe_after(p, &configs).await;
+                                        after_batch = Box::pin(self.probe_after(p, &configs)).await;
                                     }
                                     break 'read;
                                 }
@@ -578,7 +586,7 @@ impl DomainCtx {
             drop(probe.take());
             loop {
                 writes += 1;
-                match self.write_alone(&put, writes).await {
+                match Box::pin(self.write_alone(&put, writes)).await {
                     Ok(()) => break 'read,
                     Err(WriteError::Again) => continue 'read,
                     Err(WriteError::Retry) => continue,
@@ -586,7 +594,7 @@ impl DomainCtx {
                 }
             }
         }
-        self.finish(after_batch).await
+        Box::pin(self.finish(after_batch)).await
     }
 
     /// The `attempt`th (from 1) per-domain write of `put` and what to do after it:
@@ -709,7 +717,7 @@ impl DomainCtx {
                         return Ok(Outcome::ok(Status::Deployed, message));
                     };
                     restored = repair.changed.iter().map(|s| s.name()).collect();
-                    if let Some(o) = self.write_back(&repair).await {
+                    if let Some(o) = Box::pin(self.write_back(&repair)).await {
                         return Ok(o);
                     }
                     let now = Instant::now();

@@ -19,6 +19,7 @@ use super::outcome::{out_of_budget, result_of, Outcome, Phase, Progress};
 use super::settings::Overrides;
 use super::target::Target;
 use crate::huawei::cdn::CdnClient;
+use crate::huawei::quota::{Api, Quota, Window};
 use crate::result::{DomainResult, ErrorInfo, Status};
 
 /// Tuning of a run.
@@ -44,10 +45,11 @@ pub struct EngineConfig {
     pub probe_domains: usize,
     /// Groups smaller than this are written domain by domain.
     pub batch_min: usize,
-    /// Domains whose first reads may wait for pacing at once. The rest wait their turn before
-    /// booking a slot, so that the reads of domains already written (confirmations, probes)
-    /// are never booked behind every other domain's first read.
-    pub read_ahead: usize,
+    /// The ShowDomainFullConfig quota, of which the reads before a write (each domain's first
+    /// read) may use all but a tenth: the reads of domains already written (a probe's read after
+    /// its write, a confirmation, a read after a lost answer) always find room in the window,
+    /// instead of waiting behind every other domain's first read.
+    pub read_quota: Quota,
 }
 
 impl Default for EngineConfig {
@@ -62,7 +64,7 @@ impl Default for EngineConfig {
             batch_idle: Duration::from_millis(300),
             probe_domains: 10,
             batch_min: 5,
-            read_ahead: 150,
+            read_quota: Api::ShowFullConfig.documented_quota(),
         }
     }
 }
@@ -80,6 +82,14 @@ pub struct Job {
     /// domains may then be batched from the bulk read alone, once the probes show every
     /// setting the batch call cannot carry kept. Without it each domain is read in full first.
     pub no_sm_certificates: bool,
+}
+
+/// The share of the read quota the reads before a write may use: all but a tenth.
+fn first_read_quota(read: Quota) -> Quota {
+    Quota::new(
+        read.count - (read.count / 10).max(1).min(read.count - 1),
+        read.window,
+    )
 }
 
 /// Deploys `job` to every domain, in order, and returns one result each, in the same order.
@@ -116,8 +126,8 @@ pub async fn deploy_all(
         )
         .0
     });
-    let first_reads = Arc::new(Semaphore::new(cfg.read_ahead.max(1)));
-    let results = run_contained(domains, concurrency, deadline, |domain, progress| {
+    let first_reads = Arc::new(Mutex::new(Window::new(first_read_quota(cfg.read_quota))));
+    let results = run_contained(domains, concurrency, deadline, move |domain, progress| {
         let ctx = DomainCtx {
             first_reads: first_reads.clone(),
             client: client.clone(),
@@ -149,15 +159,20 @@ async fn run_contained<F, Fut>(
     work: F,
 ) -> Vec<DomainResult>
 where
-    F: Fn(String, Arc<Mutex<Progress>>) -> Fut,
+    F: Fn(String, Arc<Mutex<Progress>>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let work = Arc::new(work);
     let mut running = Vec::with_capacity(domains.len());
     for domain in domains {
         let progress = Arc::new(Mutex::new(Progress::default()));
-        let job = work(domain.clone(), progress.clone());
-        let (permits, p, name) = (permits.clone(), progress.clone(), domain.clone());
+        let (permits, p, name, work) = (
+            permits.clone(),
+            progress.clone(),
+            domain.clone(),
+            work.clone(),
+        );
         let span = tracing::info_span!("domain", domain = %domain);
         let task = tokio::spawn(
             async move {
@@ -168,6 +183,9 @@ where
                     permit = permits.acquire_owned() => {
                         let _permit = permit;
                         progress_of(&p).started = Some(Instant::now());
+                        // Made (and boxed) only now: a queued domain holds a small task, not a
+                        // whole deployment's state.
+                        let job = Box::pin(work(name.clone(), p.clone()));
                         let outcome = tokio::time::timeout_at(deadline, job).await.ok();
                         progress_of(&p).finished = Some(Instant::now());
                         outcome

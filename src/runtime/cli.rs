@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
 use serde_json::Value;
 
 use crate::app::{App, Context};
@@ -18,29 +17,100 @@ use crate::handler::{Handler, EXIT_INVALID};
 use crate::huawei::cdn::Endpoint;
 use crate::result::{DeployResult, ErrorInfo, RunMode};
 
-/// Deploys TLS certificates to Huawei Cloud CDN domains and reports the truth about every domain.
-#[derive(Debug, Parser)]
-#[command(name = "cdn-cert-deploy", version)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// What to do.
-#[derive(Debug, Subcommand)]
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run the handler once on an event and print its JSON answer.
     Invoke {
         /// The event file (`-` for standard input).
-        #[arg(long, value_name = "FILE")]
         event: PathBuf,
         /// The time budget in seconds, as a platform deadline would give it.
-        #[arg(long, value_name = "SECS", default_value_t = 900)]
         budget: u64,
         /// The CDN API endpoint (overrides HUAWEICLOUD_CDN_ENDPOINT).
-        #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
     },
+    /// Print the usage (`-h`, `--help`).
+    Help,
+    /// Print the version (`-V`, `--version`).
+    Version,
+}
+
+/// The usage `--help` prints and a wrong command line is answered with.
+pub const USAGE: &str = "\
+Deploys TLS certificates to Huawei Cloud CDN domains and reports the truth about every domain.
+
+Usage: cdn-cert-deploy invoke --event FILE [--budget SECS] [--endpoint URL]
+
+Commands:
+  invoke  Run the handler once on an event and print its JSON answer
+
+Options of invoke:
+      --event FILE    The event file (`-` for standard input)
+      --budget SECS   The time budget in seconds, as a platform deadline would give it [default: 900]
+      --endpoint URL  The CDN API endpoint (overrides HUAWEICLOUD_CDN_ENDPOINT)
+  -h, --help          Print help
+  -V, --version       Print version
+
+Started with no arguments inside AWS Lambda (AWS_LAMBDA_RUNTIME_API) or a FunctionGraph custom
+runtime (RUNTIME_API_ADDR), it serves the platform's runtime API instead.
+";
+
+/// Reads the command line (without the program name). Written out rather than taken from a
+/// parser crate: three options cost less than a quarter MB of binary this way.
+pub fn parse_args<I, S>(args: I) -> Result<Command, String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| {
+            a.into()
+                .into_string()
+                .map_err(|a| format!("argument {a:?} is not UTF-8"))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut it = args.iter().map(String::as_str);
+    match it.next() {
+        None => return Err("a command is required: invoke".into()),
+        Some("-h" | "--help" | "help") => return Ok(Command::Help),
+        Some("-V" | "--version") => return Ok(Command::Version),
+        Some("invoke") => {}
+        Some(other) => return Err(format!("unknown command `{other}` (the command is invoke)")),
+    }
+    let (mut event, mut budget, mut endpoint) = (None, 900u64, None);
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
+            _ => (arg, None),
+        };
+        if matches!(name, "-h" | "--help") {
+            return Ok(Command::Help);
+        }
+        let mut value = |what: &str| {
+            inline
+                .or_else(|| it.next())
+                .map(str::to_string)
+                .ok_or_else(|| format!("{name} needs a value ({what})"))
+        };
+        match name {
+            "--event" => event = Some(PathBuf::from(value("FILE")?)),
+            "--budget" => {
+                let v = value("SECS")?;
+                budget = v
+                    .parse()
+                    .map_err(|_| format!("--budget: `{v}` is not a number of seconds"))?;
+            }
+            "--endpoint" => endpoint = Some(value("URL")?),
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+    let event = event.ok_or("--event FILE is required")?;
+    Ok(Command::Invoke {
+        event,
+        budget,
+        endpoint,
+    })
 }
 
 /// Runs `invoke` and returns the process exit code.
@@ -120,4 +190,56 @@ fn print_json(v: &Value) {
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into())
     );
+}
+
+#[cfg(test)]
+mod args_tests {
+    use super::*;
+
+    fn invoke(event: &str, budget: u64, endpoint: Option<&str>) -> Command {
+        Command::Invoke {
+            event: PathBuf::from(event),
+            budget,
+            endpoint: endpoint.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_command_line() {
+        assert_eq!(
+            parse_args(["invoke", "--event", "e.json"]),
+            Ok(invoke("e.json", 900, None))
+        );
+        assert_eq!(
+            parse_args([
+                "invoke",
+                "--budget=30",
+                "--event",
+                "-",
+                "--endpoint",
+                "http://127.0.0.1:9"
+            ]),
+            Ok(invoke("-", 30, Some("http://127.0.0.1:9")))
+        );
+        assert_eq!(parse_args(["--help"]), Ok(Command::Help));
+        assert_eq!(parse_args(["invoke", "-h"]), Ok(Command::Help));
+        assert_eq!(parse_args(["-V"]), Ok(Command::Version));
+        for (args, says) in [
+            (vec![], "a command is required"),
+            (vec!["deploy"], "unknown command `deploy`"),
+            (vec!["invoke"], "--event FILE is required"),
+            (vec!["invoke", "--event"], "--event needs a value"),
+            (
+                vec!["invoke", "--event", "e", "--budget", "soon"],
+                "`soon` is not a number",
+            ),
+            (
+                vec!["invoke", "--event", "e", "--evnet", "x"],
+                "unexpected argument `--evnet`",
+            ),
+        ] {
+            let e = parse_args(args.clone()).unwrap_err();
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
+    }
 }

@@ -1,8 +1,46 @@
 //! Structured logs on stderr: JSON (`LOG_FORMAT=json`, the default inside a platform runtime) or
 //! text. The HTTP stack's own debug output is held at `info` whatever `RUST_LOG` says, so no
 //! header or body can reach a log line.
+//!
+//! `RUST_LOG` is read as `Targets` (`info`, `warn,cdn_cert_deploy=debug`): the usual directives
+//! without the span and field filters, which would need a regex engine (a quarter MB of binary).
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Crates whose own output is held at `info` at most: their debug lines may carry headers.
+const QUIET: [&str; 5] = ["hyper", "hyper_util", "reqwest", "rustls", "h2"];
+
+/// The filter `RUST_LOG` asks for (`info` when unset or unreadable), with [`QUIET`] held at
+/// `info` at most.
+pub fn filter(rust_log: Option<&str>) -> Targets {
+    let asked: Targets = rust_log
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let quiet = |t: &str| {
+        QUIET
+            .iter()
+            .any(|q| t == *q || t.starts_with(&format!("{q}::")))
+    };
+    let mut filter = Targets::new();
+    if let Some(level) = asked.default_level() {
+        filter = filter.with_default(level);
+    }
+    for (target, level) in asked.iter().filter(|(t, _)| !quiet(t)) {
+        filter = filter.with_target(target, level);
+    }
+    for q in QUIET {
+        let level = asked
+            .iter()
+            .find(|(t, _)| *t == q)
+            .map(|(_, l)| l)
+            .or(asked.default_level())
+            .unwrap_or(LevelFilter::OFF);
+        filter = filter.with_target(q, level.min(LevelFilter::INFO));
+    }
+    filter
+}
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,27 +62,54 @@ impl LogFormat {
 
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(format: LogFormat) {
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for quiet in [
-        "hyper=info",
-        "hyper_util=info",
-        "reqwest=info",
-        "rustls=info",
-        "h2=info",
-    ] {
-        filter = filter.add_directive(quiet.parse().expect("static directive"));
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
-        LogFormat::Text => builder.with_ansi(false).try_init(),
+        LogFormat::Text => registry.with(layer.with_ansi(false)).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    fn enabled(f: &Targets, target: &str, level: Level) -> bool {
+        f.would_enable(target, &level)
+    }
+
+    #[test]
+    fn rust_log_with_the_http_stack_held_at_info() {
+        let f = filter(None);
+        assert!(enabled(&f, "cdn_cert_deploy::deploy", Level::INFO));
+        assert!(!enabled(&f, "cdn_cert_deploy::deploy", Level::DEBUG));
+        let f = filter(Some("trace"));
+        assert!(enabled(&f, "cdn_cert_deploy", Level::TRACE));
+        assert!(enabled(&f, "hyper::proto", Level::INFO));
+        assert!(!enabled(&f, "hyper::proto", Level::DEBUG), "held at info");
+        assert!(!enabled(&f, "reqwest::connect", Level::TRACE));
+        let f = filter(Some("warn,reqwest=trace,cdn_cert_deploy::deploy=debug"));
+        assert!(!enabled(&f, "reqwest", Level::DEBUG));
+        assert!(enabled(&f, "cdn_cert_deploy::deploy::domain", Level::DEBUG));
+        assert!(!enabled(&f, "cdn_cert_deploy::handler", Level::INFO));
+        assert!(
+            !enabled(&f, "hyper", Level::INFO),
+            "warn asked: quieter stays quieter"
+        );
+        // Unreadable: info.
+        let f = filter(Some("[span{x=1}]=???"));
+        assert!(enabled(&f, "cdn_cert_deploy", Level::INFO));
+    }
 }

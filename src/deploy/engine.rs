@@ -55,7 +55,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            concurrency: 500,
+            concurrency: 2000,
             request_timeout: Duration::from_secs(20),
             max_attempts: 8,
             bulk_threshold: 20,

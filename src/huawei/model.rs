@@ -322,10 +322,9 @@ pub struct CertificateGet {
     pub enc_certificate_value: Option<String>,
 }
 
-/// `certificate_source` of a certificate the user uploaded.
+/// `certificate_source` of a certificate the user uploaded. (1, a certificate Huawei Cloud
+/// hosts, is another certificate like any: recognized only by its fingerprint, and replaced.)
 pub const SOURCE_OWN: i64 = 0;
-/// `certificate_source` of a certificate Huawei Cloud hosts (1 in the SDK model).
-pub const SOURCE_HOSTED: i64 = 1;
 /// `certificate_source` of a Certificate Manager (SCM) certificate.
 pub const SOURCE_SCM: i64 = 2;
 

@@ -188,12 +188,11 @@ async fn send(
         let domains: Vec<String> = chunk.iter().map(|i| i.domain.clone()).collect();
         let body = decide::batch_put(&domains, &key, &target);
         let hooks: Vec<BatchHook> = chunk.iter().map(|i| i.hook.clone()).collect();
-        let tell = move |event: BatchEvent| {
+        let tell = Arc::new(move |event: BatchEvent| {
             for hook in &hooks {
                 hook(event.clone());
             }
-        };
-        let tell = Arc::new(tell);
+        });
         let sent = tell.clone();
         let opts = CallOptions {
             on_send: Some(OnSend(Arc::new(move || sent(BatchEvent::Sent)))),

@@ -193,8 +193,8 @@ struct State {
     slots: usize,
     /// Probes admitted that have not reported.
     outstanding: usize,
-    /// Rounds of probes left after this one (only while the snapshot path can still be
-    /// proven).
+    /// Rounds of probes left after this one (on the snapshot path, taken only while no probe saw
+    /// a change and some setting is not yet shown kept at any value).
     rounds_left: usize,
     origins: OriginEvidence,
 }
@@ -210,18 +210,22 @@ pub struct Learner {
     snapshot_path: bool,
 }
 
-/// Rounds of probes while the snapshot path cannot tell yet (an account whose domains all hold
-/// the same values never can, and is then read in full).
+/// Rounds of probes on the snapshot path while no probe saw a change and some setting is not
+/// yet shown kept at any value (an account whose domains all hold the same values never can,
+/// and is then read in full). Not in the default mode: probes that all held the values the call
+/// resets to see no change, and a later probe holding another value would be changed.
 const ROUNDS: usize = 3;
 
 impl Learner {
-    /// A learner with `probes` probe places; with `snapshot_path`, up to three rounds of them
-    /// while they may still show every setting kept.
+    /// A learner with `probes` probe places; with `snapshot_path` (domains may be admitted from
+    /// the snapshot), up to three rounds of them while they may still show every setting kept.
     pub fn new(probes: usize, snapshot_path: bool) -> Arc<Self> {
         let (version, _) = watch::channel(0);
         Arc::new(Self {
             state: Mutex::new(State {
                 slots: probes,
+                // Read in full, a domain with a value no probe has shown safe is written alone
+                // at no risk; only the snapshot path needs every setting shown kept.
                 rounds_left: if snapshot_path { ROUNDS - 1 } else { 0 },
                 ..Default::default()
             }),
@@ -345,7 +349,7 @@ impl Learner {
             st.observations.extend(observation);
             let k = judge(&st.observations);
             let all_kept = Uncarried::ALL.iter().all(|s| k.kept(*s));
-            // A new round only while the snapshot path might still be shown safe.
+            // A new round only while the call might still be shown to keep everything.
             if st.slots == 0
                 && st.outstanding == 0
                 && st.rounds_left > 0
@@ -566,19 +570,19 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn waiters_go_alone_at_the_limit() {
+    async fn waiters_go_alone_at_the_limit_and_once_nothing_more_can_be_learned() {
         let learner = Learner::new(1, false);
         let soon = Instant::now() + Duration::from_secs(5);
         let probe = learner.admit(&vals("a", "b"), soon).await;
         assert!(matches!(probe, Admission::Probe(_)));
-        assert!(matches!(
-            learner.admit(&vals("a", "b"), soon).await,
-            Admission::Alone
-        ));
+        assert!(
+            matches!(learner.admit(&vals("a", "b"), soon).await, Admission::Alone),
+            "the limit passed"
+        );
         drop(probe);
         assert!(
             matches!(learner.admit(&vals("a", "b"), soon).await, Admission::Alone),
-            "nothing more to learn"
+            "one round only when each domain is read in full"
         );
     }
 }

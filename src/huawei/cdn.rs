@@ -349,7 +349,8 @@ impl CdnClient {
             (!self.gate.verified.load(Ordering::SeqCst)).then_some(guard)
         };
 
-        // Later than booked is always within the quota.
+        // A call waiting here arrives later than booked: the pacing's margin counts that wait
+        // too (below), so the next window's calls do not overlap this one's.
         let _in_flight = self.in_flight.acquire().await;
         let timeout = opts.timeout.min(
             opts.deadline
@@ -361,11 +362,10 @@ impl CdnClient {
         if let Some(OnSend(sent)) = &opts.on_send {
             sent();
         }
-        let started = tokio::time::Instant::now();
         // Boxed: every domain task holds a call future while it waits, and the HTTP client's is
         // large; boxed, it takes memory only while the call is in flight.
         let result = Box::pin(self.send(api, method, path, query, body, timeout)).await;
-        self.pacer.took(api, started.elapsed());
+        self.pacer.took(api, start.elapsed());
         match &result {
             Err(e) if e.kind() == ErrorKind::Auth => self.gate.failed.store(true, Ordering::SeqCst),
             Err(CdnError::Transport { .. }) => {}

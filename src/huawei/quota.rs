@@ -133,9 +133,9 @@ impl Quota {
 pub struct Window {
     quota: Quota,
     starts: VecDeque<Instant>,
-    /// The longest a call took lately (decaying): the gateway counts a call when it arrives,
-    /// up to that long after its booked start, so a call booked at the edge of the window waits
-    /// that much more.
+    /// The longest a call took lately (decaying) from its booked start to its answer, waits for
+    /// a connection included: the gateway counts a call when it arrives, up to that long after
+    /// its booked start, so a call booked at the edge of the window waits that much more.
     slowest: Duration,
 }
 
@@ -175,7 +175,7 @@ impl Window {
         Some(start)
     }
 
-    /// Notes that a call took `d` from its start to its answer.
+    /// Notes that a call took `d` from its booked start to its answer.
     pub fn took(&mut self, d: Duration) {
         self.slowest = d.max(self.slowest.mul_f64(0.95));
     }
@@ -214,7 +214,7 @@ impl Pacer {
         self.window(api).reserve(Instant::now(), latest)
     }
 
-    /// Notes that a call of `api` took `d` from its start to its answer.
+    /// Notes that a call of `api` took `d` from its booked start to its answer.
     pub fn took(&self, api: Api, d: Duration) {
         self.window(api).took(d);
     }

@@ -272,6 +272,7 @@ impl Learner {
     pub async fn admit(self: &Arc<Self>, values: &Values, limit: Instant) -> Admission {
         let mut rx = self.version.subscribe();
         loop {
+            rx.borrow_and_update();
             {
                 let mut st = self.lock();
                 let k = judge(&st.observations);
@@ -288,11 +289,7 @@ impl Learner {
                     return Admission::Alone;
                 }
             }
-            rx.borrow_and_update();
-            if !matches!(
-                tokio::time::timeout_at(limit, rx.changed()).await,
-                Ok(Ok(()))
-            ) {
+            if !news_by(&mut rx, limit).await {
                 return Admission::Alone;
             }
         }
@@ -311,6 +308,7 @@ impl Learner {
         }
         let mut rx = self.version.subscribe();
         loop {
+            rx.borrow_and_update();
             {
                 let mut st = self.lock();
                 let k = judge(&st.observations);
@@ -332,11 +330,7 @@ impl Learner {
                     return SnapshotAdmission::Read;
                 }
             }
-            rx.borrow_and_update();
-            if !matches!(
-                tokio::time::timeout_at(limit, rx.changed()).await,
-                Ok(Ok(()))
-            ) {
+            if !news_by(&mut rx, limit).await {
                 return SnapshotAdmission::Read;
             }
         }
@@ -371,6 +365,16 @@ impl Learner {
         }
         self.version.send_modify(|v| *v += 1);
     }
+}
+
+/// Waits for a report of a probe newer than the last one `rx` marked seen; false when none
+/// came by `limit`. (The caller marks before it looks at the state, so that a report landing
+/// between its look and this wait is not missed.)
+async fn news_by(rx: &mut watch::Receiver<u64>, limit: Instant) -> bool {
+    matches!(
+        tokio::time::timeout_at(limit, rx.changed()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// A probe place; a probe dropped without a report counts as one that could not tell.

@@ -26,6 +26,8 @@ ENABLED = {
     "CertificateObjectPrefix": "live/example.com/",
     "CertificateParameterPrefix": "/certs/example.com/",
     "CertificateKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    # Not a store: the alarm, so that cfn-lint checks it too. It grants the function nothing.
+    "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:cdn-cert-deploy-alarms",
 }
 
 # What the role must hold with ENABLED, written out: the parameter that turns each statement on,
@@ -42,6 +44,11 @@ BASIC_EXECUTION = ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecution
 
 # AllowedPattern: values that must pass, values that must fail.
 PATTERNS = {
+    "AlarmTopicArn": (
+        ["", ENABLED["AlarmTopicArn"], "arn:aws-cn:sns:cn-north-1:123456789012:ops_alerts"],
+        ["cdn-cert-deploy-alarms", "arn:aws:sns:us-east-1:123456789012:*",
+         "arn:aws:sqs:us-east-1:123456789012:queue"],
+    ),
     "CertificateSecretArn": (
         ["", ENABLED["CertificateSecretArn"],
          "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:prod/cdn_cert+x=y.z@w-Zz9900"],

@@ -12,6 +12,7 @@ use crate::event::{self, Envelope, Platform};
 use crate::handler::{Handler, Invocation, Output, EXIT_INVALID};
 use crate::http;
 use crate::huawei::credential::Credentials;
+use crate::metrics;
 use crate::request::Strictness;
 use crate::result::{DeployResult, ErrorInfo, RunMode};
 
@@ -20,6 +21,8 @@ use crate::result::{DeployResult, ErrorInfo, RunMode};
 pub struct App {
     pub handler: Result<Handler, ConfigError>,
     pub platform: Platform,
+    /// The function's name on its platform, the dimension of the run's metrics.
+    pub function_name: String,
 }
 
 /// What the platform receives from one invocation.
@@ -33,6 +36,9 @@ pub struct Reply {
     /// request asked for `fail_on_error` and the run is not `ok`. Never for HTTP events, whose
     /// status code carries the outcome.
     pub invocation_error: bool,
+    /// The run's metrics record (CloudWatch Embedded Metric Format), for the shell to write on
+    /// the platform's log stream; none when no run took place (an unreadable event).
+    pub metrics: Option<Value>,
 }
 
 /// What the platform tells about one invocation.
@@ -76,7 +82,7 @@ impl App {
             } => {
                 info!(trigger = trigger.name(), webhook, "invocation");
                 let out = run(handler, request, strictness, ctx, None).await;
-                direct_reply(out)
+                self.with_metrics(direct_reply(&out), handler, &out)
             }
             Envelope::Configured { trigger } => {
                 info!(
@@ -93,7 +99,7 @@ impl App {
                     return error_reply(error, false);
                 }
                 let out = run(handler, json!({}), Strictness::Strict, ctx, None).await;
-                direct_reply(out)
+                self.with_metrics(direct_reply(&out), handler, &out)
             }
             Envelope::Http { trigger, http: req } => {
                 let now = handler.clock.unix_now();
@@ -103,6 +109,7 @@ impl App {
                         body: http::rejection_response(&r),
                         exit_code: EXIT_INVALID,
                         invocation_error: false,
+                        metrics: None,
                     };
                 }
                 let (request, webhook) = match event::request_from_body(&req.body) {
@@ -123,11 +130,13 @@ impl App {
                 )
                 .await;
                 let status = http::status_for(&out.result, out.exit_code);
-                Reply {
+                let reply = Reply {
                     body: http::response(status, &out.to_json()),
                     exit_code: out.exit_code,
                     invocation_error: false,
-                }
+                    metrics: None,
+                };
+                self.with_metrics(reply, handler, &out)
             }
         }
     }
@@ -152,11 +161,28 @@ async fn run(
         .await
 }
 
-fn direct_reply(out: Output) -> Reply {
+impl App {
+    /// `reply` with the metrics record of the run behind `out`.
+    fn with_metrics(&self, reply: Reply, handler: &Handler, out: &Output) -> Reply {
+        let now_ms = handler.clock.unix_now().saturating_mul(1000);
+        Reply {
+            metrics: Some(metrics::emf_record(
+                &out.result,
+                out.calls,
+                &self.function_name,
+                now_ms,
+            )),
+            ..reply
+        }
+    }
+}
+
+fn direct_reply(out: &Output) -> Reply {
     Reply {
         invocation_error: out.fail_on_error && !out.result.ok,
         body: out.to_json(),
         exit_code: out.exit_code,
+        metrics: None,
     }
 }
 
@@ -170,12 +196,14 @@ fn error_reply(error: ErrorInfo, as_http: bool) -> Reply {
             body: http::response(status, &body),
             exit_code: EXIT_INVALID,
             invocation_error: false,
+            metrics: None,
         };
     }
     Reply {
         body,
         exit_code: EXIT_INVALID,
         invocation_error: true,
+        metrics: None,
     }
 }
 

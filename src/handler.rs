@@ -18,6 +18,7 @@ use crate::deploy::{deploy_all, error_info, list_account, EngineConfig, Job, Tar
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::credential::Credentials;
 use crate::huawei::quota::{Api, Pacer};
+use crate::metrics::Calls;
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{
     mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode,
@@ -53,6 +54,8 @@ pub struct Output {
     pub exit_code: i32,
     /// `options.fail_on_error` of the request (false when it could not be read).
     pub fail_on_error: bool,
+    /// The CDN calls the run made (none when it never got to the API).
+    pub calls: Calls,
 }
 
 impl Output {
@@ -336,10 +339,15 @@ impl Handler {
             "deploy finished"
         );
         let exit_code = if result.ok { EXIT_OK } else { EXIT_NOT_OK };
+        let calls = Calls {
+            made: client.stats().total_calls(),
+            throttled: Api::ALL.iter().map(|a| client.stats().throttled(*a)).sum(),
+        };
         Output {
             result,
             exit_code,
             fail_on_error: req.options.fail_on_error,
+            calls,
         }
     }
 
@@ -438,5 +446,6 @@ fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Du
         ),
         exit_code: EXIT_INVALID,
         fail_on_error: false,
+        calls: Calls::default(),
     }
 }

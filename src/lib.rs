@@ -16,6 +16,7 @@
 //!   the fetch uses [`aws`] (SigV4 clients) and [`huawei`] (CSMS, OBS).
 //! - [`endpoint`]: configured endpoints, `https://` or loopback only.
 //! - [`result`]: the per-domain result and summary (pure data).
+//! - [`metrics`]: the run's CloudWatch Embedded Metric Format record (pure).
 //! - [`redact`]: parser messages stripped of the values they quote (pure).
 //! - [`handler`]: one handler shared by every platform: request in, result out.
 //! - [`event`]: platform events (API Gateway, Function URL, schedules, destinations, Step
@@ -38,6 +39,7 @@ pub mod event;
 pub mod handler;
 pub mod http;
 pub mod huawei;
+pub mod metrics;
 pub mod redact;
 pub mod request;
 pub mod result;

@@ -92,8 +92,23 @@ async fn a_failed_domain_exits_1_and_the_others_still_deploy() {
         "b.example.com",
         "shop.example.net",
     ];
-    let (code, out, _) = invoke(&sim, &request(&names, &cert), &[], &[]).await;
+    let (code, out, all) = invoke(&sim, &request(&names, &cert), &[], &[]).await;
     assert_eq!(code, 1);
+    // The run's metrics record (CloudWatch EMF) is one JSON line with the logs, not on stdout.
+    let records: Vec<Value> = all
+        .lines()
+        .filter(|l| l.contains("\"_aws\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{all}");
+    let r = &records[0];
+    assert_eq!(r["FunctionName"], "cdn-cert-deploy");
+    let counts: Vec<u64> = ["Deployed", "Failed", "Skipped", "Pending", "ElapsedMs"]
+        .iter()
+        .map(|n| r[*n].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts[..4], [2, 2, 1, 0], "{r}");
+    assert!(counts[4] > 0 && r["ApiCalls"].as_u64().unwrap() >= 4, "{r}");
     let got: Vec<(&str, &str)> = out["domains"]
         .as_array()
         .unwrap()

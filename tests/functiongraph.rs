@@ -62,13 +62,46 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
         .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
         .env("DEPLOY_WEBHOOK_TOKEN", "example-webhook-token")
         .env("RUST_LOG", "trace")
+        .env("RUNTIME_FUNC_NAME", "cdn-cert-deploy-fg")
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let answers = api.answers(5, Duration::from_secs(90)).await;
     child.start_kill().ok();
-    let logs = String::from_utf8(child.wait_with_output().await.unwrap().stderr).unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    let logs = String::from_utf8(output.stderr).unwrap();
+    // One metrics record (CloudWatch EMF, into LTS) a run on standard output, as it is; none for
+    // the event that could not be read.
+    let records: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(records.len(), 4, "{records:#?}");
+    for r in &records {
+        assert_eq!(
+            r["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "CdnCertDeploy"
+        );
+        assert_eq!(r["FunctionName"], "cdn-cert-deploy-fg");
+    }
+    let sum = |name: &str| {
+        records
+            .iter()
+            .map(|r| r[name].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("Deployed"), sum("Pending"), sum("Failed")),
+        (2, 1, 1),
+        "{records:#?}"
+    );
+    assert!(
+        !logs.contains("\"_aws\""),
+        "the records stay out of the log lines"
+    );
     assert!(
         logs.contains("\"FunctionGraph invocation\""),
         "JSON logs by default"

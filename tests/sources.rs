@@ -417,6 +417,7 @@ async fn an_unchanged_source_on_schedule_reports_unchanged_with_zero_writes() {
     let app = cdn_cert_deploy::app::App {
         handler: Ok(h2),
         platform: cdn_cert_deploy::event::Platform::Lambda,
+        function_name: "cdn-cert-deploy-test".into(),
     };
     let event = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
                        "source": "aws.scheduler", "account": "123456789012",
@@ -443,6 +444,16 @@ async fn an_unchanged_source_on_schedule_reports_unchanged_with_zero_writes() {
         "no write on the scheduled run"
     );
     assert_eq!(aws.calls().len(), 2, "the source is read on every run");
+    // The run's metrics record says the same.
+    let record = reply.metrics.as_ref().expect("a metrics record");
+    let unchanged = body["domains"].as_array().unwrap().len() as u64;
+    assert_eq!(record["Unchanged"], unchanged);
+    assert_eq!(
+        (record["Deployed"].as_u64(), record["Failed"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(record["ApiCalls"].as_u64().unwrap() >= 1);
+    assert_eq!(record["FunctionName"], "cdn-cert-deploy-test");
 }
 
 #[tokio::test]

@@ -144,6 +144,10 @@ pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i3
         )
         .await;
     print_json(&reply.body);
+    // Standard output holds the result: the metrics record goes with the logs.
+    if let Some(record) = &reply.metrics {
+        eprintln!("{record}");
+    }
     reply.exit_code
 }
 
@@ -161,7 +165,17 @@ pub fn app(config: Result<Config, crate::config::ConfigError>, platform: Platfor
             clock: clock::system(),
         }),
         platform,
+        function_name: function_name(|k| std::env::var(k).ok()),
     }
+}
+
+/// The function's name on its platform (Lambda's `AWS_LAMBDA_FUNCTION_NAME`, FunctionGraph's
+/// `RUNTIME_FUNC_NAME`), else `cdn-cert-deploy`.
+pub fn function_name(env: impl Fn(&str) -> Option<String>) -> String {
+    ["AWS_LAMBDA_FUNCTION_NAME", "RUNTIME_FUNC_NAME"]
+        .into_iter()
+        .find_map(|k| env(k).filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "cdn-cert-deploy".into())
 }
 
 fn read_event(path: &PathBuf) -> Result<Value, String> {

@@ -10,6 +10,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use tracing::{error, info, warn};
 
+use super::logging;
 use crate::app::{App, Context};
 use crate::huawei::credential::{Credentials, Secret};
 
@@ -112,7 +113,11 @@ pub async fn run(app: App, addr: String) {
                     credentials,
                 };
                 // Its own task, so a panic becomes an error answer instead of ending the loop.
-                match tokio::spawn(async move { app.invoke(event, ctx).await }).await {
+                let reply = tokio::spawn(async move { app.invoke(event, ctx).await }).await;
+                if let Some(record) = reply.as_ref().ok().and_then(|r| r.metrics.as_ref()) {
+                    logging::write_metrics(record);
+                }
+                match reply {
                     Ok(reply) if reply.invocation_error => (
                         false,
                         json!({"errorType": "DeployNotOk", "errorMessage": reply.body.to_string()}),

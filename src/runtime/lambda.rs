@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
+use super::logging;
 use crate::app::{App, Context};
 
 /// Time kept back before the platform's deadline, so the answer always gets out.
@@ -51,6 +52,9 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Diagnosti
             },
         )
         .await;
+    if let Some(record) = &reply.metrics {
+        logging::write_metrics(record);
+    }
     if reply.invocation_error {
         return Err(Diagnostic {
             error_type: if reply.exit_code == crate::handler::EXIT_INVALID {

@@ -60,6 +60,16 @@ impl LogFormat {
     }
 }
 
+/// Writes a run's metrics record (CloudWatch Embedded Metric Format) as one line on standard
+/// output, where Lambda (and FunctionGraph, into LTS) take it as it is: the log lines go to
+/// standard error through the subscriber, whose fields would nest the record in a message.
+pub fn write_metrics(record: &serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{record}");
+    let _ = out.flush();
+}
+
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(format: LogFormat) {
     let filter = filter(std::env::var("RUST_LOG").ok().as_deref());

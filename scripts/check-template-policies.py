@@ -26,6 +26,8 @@ ENABLED = {
     "CertificateObjectPrefix": "live/example.com/",
     "CertificateParameterPrefix": "/certs/example.com/",
     "CertificateKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    # Not a store: the function may publish its digests to this topic.
+    "NotifyTopicArn": "arn:aws:sns:us-east-1:123456789012:cdn-cert-deploy-notices",
     # Not a store: the alarm, so that cfn-lint checks it too. It grants the function nothing.
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:cdn-cert-deploy-alarms",
 }
@@ -39,11 +41,17 @@ ALL_ON = [
     ("CertificateParameterPrefix", "ssm.*", "ssm:GetParameter",
      "arn:aws:ssm:us-east-1:123456789012:parameter/certs/example.com/*"),
 ]
+NOTIFY = ("NotifyTopicArn", "sns:Publish", "arn:aws:sns:us-east-1:123456789012:cdn-cert-deploy-notices")
 KMS = ("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
 BASIC_EXECUTION = ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
 
 # AllowedPattern: values that must pass, values that must fail.
 PATTERNS = {
+    "NotifyTopicArn": (
+        ["", ENABLED["NotifyTopicArn"], "arn:aws-cn:sns:cn-north-1:123456789012:ops_alerts"],
+        ["cdn-cert-deploy-notices", "arn:aws:sns:us-east-1:123456789012:*",
+         "arn:aws:sqs:us-east-1:123456789012:queue"],
+    ),
     "AlarmTopicArn": (
         ["", ENABLED["AlarmTopicArn"], "arn:aws-cn:sns:cn-north-1:123456789012:ops_alerts"],
         ["cdn-cert-deploy-alarms", "arn:aws:sns:us-east-1:123456789012:*",
@@ -195,13 +203,16 @@ def expected(overrides):
     if overrides.get("CertificateKmsKeyArn") and on:
         cond = {"StringLike": {"kms:ViaService": [via for via, _, _ in on]}}
         out.append(([KMS[0]], [KMS[1]], json.dumps(cond, sort_keys=True)))
+    if overrides.get(NOTIFY[0]):
+        out.append(([NOTIFY[1]], [NOTIFY[2]], None))
     return sorted(out)
 
 
 def scenarios():
-    """Every combination of the four stores (the bucket with its prefix), and the edge cases."""
+    """Every combination of the four stores (the bucket with its prefix) and the notification topic,
+    and the edge cases."""
     keys = [("CertificateSecretArn",), ("CertificateBucket", "CertificateObjectPrefix"),
-            ("CertificateParameterPrefix",), ("CertificateKmsKeyArn",)]
+            ("CertificateParameterPrefix",), ("CertificateKmsKeyArn",), ("NotifyTopicArn",)]
     for mask in itertools.product([False, True], repeat=len(keys)):
         yield {k: ENABLED[k] for on, group in zip(mask, keys) if on for k in group}
     yield {"CertificateBucket": "example-certs"}  # no prefix: the whole bucket
@@ -266,6 +277,7 @@ def mutants(template):
     text = json.dumps(template)
     yield "parameter ARN with a doubled slash", json.loads(text.replace(":parameter${", ":parameter/${"))
     yield "a wider S3 action", json.loads(text.replace('"s3:GetObject"', '"s3:*"'))
+    yield "a wider SNS action", json.loads(text.replace('"sns:Publish"', '"sns:*"'))
 
 
 def main(argv):

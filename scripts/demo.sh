@@ -20,6 +20,12 @@ echo "== cdn-cert-deploy invoke --event events/deploy.json --endpoint $endpoint"
 set +e
 HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
 HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
+HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef \
+DEPLOY_NOTIFY_SMN_TOPIC_URN=urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:cert-alerts \
+HUAWEICLOUD_SMN_ENDPOINT="$endpoint" \
+DEPLOY_NOTIFY_WEBHOOK_URL="$endpoint/_sim/webhook?access_token=demo-robot-token" \
+DEPLOY_NOTIFY_WEBHOOK_FORMAT=dingtalk \
+DEPLOY_NOTIFY_WEBHOOK_SECRET=SECdemo-robot-secret \
 RUST_LOG=${RUST_LOG:-info} \
   "$bin/cdn-cert-deploy" invoke --event events/deploy.json --endpoint "$endpoint" --budget "${BUDGET:-60}" \
   >"$work/result.json"
@@ -39,6 +45,23 @@ s = r.get("summary", {})
 print("   ok=%s  " % str(r.get("ok")).lower() + "  ".join("%s=%s" % (k, v) for k, v in s.items() if v))
 PY
 echo "== exit code $code (0: every domain deployed or unchanged; 1: not every domain; 2: invalid request)"
+echo "== what a person was told (DEPLOY_NOTIFY_ON=problems: a domain failed), as the simulator received it:"
+python3 - "$endpoint" "$work/result.json" <<'PY' || true
+import json, sys, urllib.request
+got = json.load(urllib.request.urlopen(sys.argv[1] + "/_sim/notifications"))
+for n in json.load(open(sys.argv[2])).get("notifications", []):
+    print("   channel %-8s %-9s ok=%s attempts=%s" % (n["channel"], n.get("format", ""), n["ok"], n["attempts"]))
+for m in got["smn"]:
+    print("   -- SMN topic %s" % m["topic_urn"])
+    print("   subject: %s" % m["subject"])
+    for line in m["message"].splitlines():
+        print("   | " + line)
+for w in got["webhooks"]:
+    md = w["body"].get("markdown", {})
+    print("   -- DingTalk robot (signed: query carries %s)" % ", ".join(w["query"]))
+    for line in md.get("text", "").splitlines():
+        print("   | " + line)
+PY
 echo "== www.example.com as the simulator now holds it (settings kept):"
 python3 - "$endpoint" <<'PY' || true
 import json, sys, urllib.request

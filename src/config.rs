@@ -13,6 +13,7 @@ use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
 use crate::huawei::credential::{Credentials, Secret};
 use crate::huawei::quota::{Api, Quota};
 use crate::huawei::stores::StoreConfig;
+use crate::notify::NotifyConfig;
 use crate::source::SourceConfig;
 
 /// A configuration value that cannot be used; `variable` names it.
@@ -52,6 +53,8 @@ pub struct Config {
     pub concurrency: Option<usize>,
     /// The certificate stores' endpoints and keys (`AWS_*`, `HUAWEICLOUD_CSMS_ENDPOINT`, ...).
     pub sources: SourceConfig,
+    /// Where a run's digest goes, and when (`DEPLOY_NOTIFY_*`).
+    pub notify: NotifyConfig,
 }
 
 impl Config {
@@ -122,6 +125,7 @@ impl Config {
                 .map_err(|(variable, message)| ConfigError::new(&variable, message))?,
         };
         Ok(Self {
+            notify: NotifyConfig::from_env(&env)?,
             sources,
             quotas,
             concurrency,

@@ -19,6 +19,7 @@ use crate::huawei::cdn::CdnClient;
 use crate::huawei::credential::Credentials;
 use crate::huawei::quota::{Api, Pacer};
 use crate::metrics::Calls;
+use crate::notify::{self, Channels};
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{
     mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode,
@@ -80,8 +81,32 @@ pub struct Handler {
 }
 
 impl Handler {
-    /// Runs one deploy request.
+    /// Runs one deploy request, then tells a person when `DEPLOY_NOTIFY_ON` says so (inside the
+    /// budget; the channels' outcomes are added to the result, nothing else changes).
     pub async fn handle(&self, inv: Invocation) -> Output {
+        let received = inv.received;
+        let credentials = inv
+            .credentials
+            .clone()
+            .or_else(|| self.config.credentials.clone());
+        let mut out = self.deploy(inv).await;
+        let notify = &self.config.notify;
+        if notify.any() && notify::due(notify.on, &out.result) {
+            let channels = Channels {
+                config: notify,
+                aws: &self.config.sources.aws,
+                huawei: credentials.as_ref(),
+                clock: self.clock.clone(),
+            };
+            let end = received + Duration::from_millis(out.result.budget_ms);
+            out.result.notifications = notify::deliver(&channels, &out.result, end).await;
+            out.result.elapsed_ms = received.elapsed().as_millis() as u64;
+        }
+        out
+    }
+
+    /// The deployment itself: validate, plan, deploy within the budget, assemble the result.
+    async fn deploy(&self, inv: Invocation) -> Output {
         let received = inv.received;
         let budget = self.budget(&inv, None);
         let merged = match &self.config.default_request {
@@ -204,7 +229,8 @@ impl Handler {
                     .with_fail_on_error(req.options.fail_on_error);
             }
         };
-        let deadline = received + budget - finishing_reserve(budget);
+        let reserve = finishing_reserve(budget) + self.notify_reserve(budget);
+        let deadline = received + budget.saturating_sub(reserve);
         let eps = req.enterprise_project_id.as_deref();
 
         // Which domains: those the certificate does not cover are skipped, the others go on.
@@ -351,6 +377,15 @@ impl Handler {
         }
     }
 
+    /// Time kept at the end of the budget for the notifications, when a channel is configured.
+    fn notify_reserve(&self, budget: Duration) -> Duration {
+        if self.config.notify.any() {
+            (budget / 6).min(NOTIFY_RESERVE)
+        } else {
+            Duration::ZERO
+        }
+    }
+
     /// The run's budget: the smallest of the platform's, the request's and the configured cap.
     fn budget(&self, inv: &Invocation, requested_secs: Option<u64>) -> Duration {
         [
@@ -422,6 +457,9 @@ impl Handler {
         }
     }
 }
+
+/// The most kept back for notifications: a few tries of a chat webhook.
+const NOTIFY_RESERVE: Duration = Duration::from_secs(5);
 
 /// Time kept back at the end of the budget to assemble and send the answer.
 fn finishing_reserve(budget: Duration) -> Duration {

@@ -40,6 +40,7 @@ pub mod handler;
 pub mod http;
 pub mod huawei;
 pub mod metrics;
+pub mod notify;
 pub mod redact;
 pub mod request;
 pub mod result;

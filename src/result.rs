@@ -191,8 +191,9 @@ impl Summary {
 }
 
 /// What a fully successful run ends in, which decides `ok`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunMode {
+    #[default]
     Deploy,
     DryRun,
     NoWait,
@@ -237,6 +238,30 @@ pub struct DeployResult {
     pub domains: Vec<DomainResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// What each notification channel did with this run's digest; empty when none was due.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationOutcome>,
+    /// The run's mode, which decides `ok` (and whether a dry run notifies).
+    #[serde(skip)]
+    pub mode: RunMode,
+}
+
+/// One notification channel's delivery of a run's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationOutcome {
+    /// `sns`, `smn` or `webhook`.
+    pub channel: String,
+    /// The webhook's format (`slack`, `feishu`, `dingtalk`, `wecom`, `json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    pub ok: bool,
+    /// Tries made (a failed one is retried, a bounded number of times, inside the budget).
+    pub attempts: u32,
+    /// The id the service gave the message (SNS `MessageId`, SMN `message_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
 }
 
 impl DeployResult {
@@ -257,6 +282,8 @@ impl DeployResult {
             budget_ms,
             domains,
             error,
+            notifications: Vec::new(),
+            mode,
         }
     }
 }

@@ -335,3 +335,77 @@ async fn a_secretsmanager_source_deploys_and_logs_no_secret() {
     assert_eq!(out["error"]["reason"], "not_found");
     assert_eq!(sim.stats().signed_calls, before, "no CDN call");
 }
+
+/// Notifications at trace level: the webhook's token (in its URL), the bot secret, the DingTalk
+/// signature, the AWS keys that sign the SNS call and the private key appear in no log line and
+/// in no message.
+#[tokio::test]
+async fn notifications_leak_no_token_signature_or_key() {
+    use common::aws::{AwsKeys, AwsStandIn};
+    use common::webhook::WebhookReceiver;
+    let cert = example_cert();
+    let sim = start(sim_config(vec![SimDomainConfig {
+        outcome: Outcome::ConfigureFailed,
+        ..domain("broken.example.com", 100)
+    }]))
+    .await;
+    let aws = AwsStandIn::start(
+        AwsKeys {
+            access_key: "ASIANOTIFYCLI0000001".into(),
+            secret_key: "notify-aws-secret-key-value".into(),
+            session_token: Some("notify-aws-session-token-value".into()),
+        },
+        "eu-north-1",
+    )
+    .await;
+    let topic = aws.create_topic("alerts");
+    let hook = WebhookReceiver::start(Some("SEC-bot-secret-value"), None).await;
+    let url = format!(
+        "{}/dingtalk/robot/send?access_token=ding-access-token-value",
+        hook.url
+    );
+    let env = aws.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend([
+        ("RUST_LOG", "trace"),
+        ("DEPLOY_NOTIFY_SNS_TOPIC_ARN", topic.as_str()),
+        ("DEPLOY_NOTIFY_WEBHOOK_URL", url.as_str()),
+        ("DEPLOY_NOTIFY_WEBHOOK_FORMAT", "dingtalk"),
+        ("DEPLOY_NOTIFY_WEBHOOK_SECRET", "SEC-bot-secret-value"),
+    ]);
+    let (code, out, all) = invoke(&sim, &request(&["broken.example.com"], &cert), &env, &[]).await;
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["notifications"][0]["ok"], true, "{out}");
+    assert_eq!(out["notifications"][1]["ok"], true, "{out}");
+    assert!(all.contains("notification sent"), "logs were written");
+    let got = hook.got();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].accepted, "{}", got[0].why);
+    let sign = got[0]
+        .query
+        .iter()
+        .find(|(k, _)| k == "sign")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let messages = format!("{}\n{:?}", got[0].body, aws.published());
+    let key_body = cert.key.lines().nth(1).unwrap();
+    for secret in [
+        key_body,
+        SK,
+        "notify-aws-secret-key-value",
+        "notify-aws-session-token-value",
+        "ding-access-token-value",
+        "SEC-bot-secret-value",
+        sign.as_str(),
+        "/robot/send",
+    ] {
+        assert!(
+            !all.contains(secret),
+            "`{secret}` leaked into stdout or logs"
+        );
+        assert!(
+            !messages.contains(secret),
+            "`{secret}` leaked into a message"
+        );
+    }
+}

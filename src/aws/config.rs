@@ -7,12 +7,13 @@ use crate::config::ConfigError;
 use crate::endpoint::Endpoint;
 use crate::huawei::credential::Secret;
 
-/// The AWS services a certificate is read from.
+/// The AWS services the function calls: the certificate stores, and SNS for notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     SecretsManager,
     S3,
     Ssm,
+    Sns,
 }
 
 impl Service {
@@ -22,6 +23,7 @@ impl Service {
             Self::SecretsManager => "secretsmanager",
             Self::S3 => "s3",
             Self::Ssm => "ssm",
+            Self::Sns => "sns",
         }
     }
 
@@ -31,10 +33,11 @@ impl Service {
             Self::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             Self::S3 => "AWS_ENDPOINT_URL_S3",
             Self::Ssm => "AWS_ENDPOINT_URL_SSM",
+            Self::Sns => "AWS_ENDPOINT_URL_SNS",
         }
     }
 
-    const ALL: [Service; 3] = [Self::SecretsManager, Self::S3, Self::Ssm];
+    const ALL: [Service; 4] = [Self::SecretsManager, Self::S3, Self::Ssm, Self::Sns];
 
     fn index(self) -> usize {
         self as usize
@@ -54,7 +57,7 @@ pub struct ServiceEndpoint {
 pub struct AwsConfig {
     pub credentials: Option<AwsCredentials>,
     pub region: Option<String>,
-    overrides: [Option<Endpoint>; 3],
+    overrides: [Option<Endpoint>; 4],
 }
 
 impl AwsConfig {
@@ -74,7 +77,7 @@ impl AwsConfig {
             _ => None,
         };
         let region = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"));
-        let mut overrides: [Option<Endpoint>; 3] = Default::default();
+        let mut overrides: [Option<Endpoint>; 4] = Default::default();
         let ignore = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         if !ignore {
@@ -101,13 +104,26 @@ impl AwsConfig {
 
     /// The endpoint of `service`: the override, or the public regional one.
     pub fn endpoint(&self, service: Service) -> Option<ServiceEndpoint> {
+        match self.region.as_deref() {
+            Some(region) => self.endpoint_in(service, region),
+            None => self.overrides[service.index()]
+                .clone()
+                .map(|endpoint| ServiceEndpoint {
+                    endpoint,
+                    overridden: true,
+                }),
+        }
+    }
+
+    /// The endpoint of `service` in `region` (an SNS topic's region comes from its ARN): the
+    /// override, or the public regional one.
+    pub fn endpoint_in(&self, service: Service, region: &str) -> Option<ServiceEndpoint> {
         if let Some(e) = &self.overrides[service.index()] {
             return Some(ServiceEndpoint {
                 endpoint: e.clone(),
                 overridden: true,
             });
         }
-        let region = self.region.as_deref()?;
         let suffix = if region.starts_with("cn-") {
             "amazonaws.com.cn"
         } else {

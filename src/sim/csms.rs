@@ -215,7 +215,7 @@ pub(super) fn answer(
     response
 }
 
-fn project_header_check(
+pub(super) fn project_header_check(
     parts: &hyper::http::request::Parts,
     project_id: &str,
 ) -> Result<(), (&'static str, String)> {

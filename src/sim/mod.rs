@@ -13,6 +13,7 @@ pub mod config;
 pub mod csms;
 pub mod obs;
 mod server;
+pub mod smn;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -95,6 +96,11 @@ impl Simulator {
         self.lock()
             .objects
             .put(bucket, key, body.into(), false, SystemClock.unix_now());
+    }
+
+    /// The SMN messages published so far.
+    pub fn smn_messages(&self) -> Vec<serde_json::Value> {
+        self.lock().received.smn.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, state::SimState> {

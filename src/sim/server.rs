@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use super::config::{ErrorStyle, FaultKind, SimCredential};
 use super::state::SimState;
-use super::{csms, obs};
+use super::{csms, obs, smn};
 use crate::clock::{Clock, SystemClock};
 use crate::huawei::credential::constant_time_eq;
 use crate::huawei::quota::Api;
@@ -81,6 +81,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         let now = Instant::now();
         return Ok(match seg.get(1..) {
             Some(["stats"]) => json_response(200, &json!(st.stats), "sim"),
+            Some(["notifications"]) => json_response(
+                200,
+                &json!({"smn": st.received.smn, "webhooks": st.received.webhooks}),
+                "sim",
+            ),
+            Some(["webhook"]) if method == "POST" => {
+                smn::webhook(&mut st, parts.uri.query(), &body)
+            }
             Some(["domains", name]) => match st.snapshot(name, now) {
                 Some(s) => json_response(200, &json!(s), "sim"),
                 None => json_response(404, &json!({"error": "no such domain"}), "sim"),
@@ -119,6 +127,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
                 SystemClock.unix_now(),
             ));
         }
+    }
+    if let Some(call) = smn::route(&method, &seg) {
+        return Ok(smn::answer(&shared, &parts, &path, &query, &body, call));
     }
     if let Some(call) = csms::route(&method, &seg) {
         return Ok(csms::answer(&shared, &parts, &path, &query, &body, call));

@@ -432,6 +432,8 @@ pub struct SimState {
     pub secrets: SecretStore,
     /// OBS buckets and objects.
     pub objects: ObjectStore,
+    /// SMN messages and webhook bodies received.
+    pub received: super::smn::Received,
 }
 
 impl SimState {
@@ -516,6 +518,7 @@ impl SimState {
             request_counter: 0,
             secrets: SecretStore::new(&cfg.project_id, &cfg.secrets, now_unix),
             objects: ObjectStore::new(&cfg.objects, now_unix),
+            received: Default::default(),
         })
     }
 

@@ -450,6 +450,14 @@ pub struct AwsCall {
     pub status: u16,
 }
 
+/// A message SNS took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub topic_arn: String,
+    pub subject: Option<String>,
+    pub message: String,
+}
+
 struct StoredSecret {
     name: String,
     arn: String,
@@ -471,6 +479,8 @@ struct State {
     parameters: HashMap<String, StoredParameter>,
     buckets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     denied: HashSet<String>,
+    topics: HashSet<String>,
+    published: Vec<Published>,
     calls: Vec<AwsCall>,
     rejected: usize,
     next_id: u64,
@@ -590,6 +600,18 @@ impl AwsStandIn {
         st.denied.insert(resource.to_string());
     }
 
+    /// Creates an SNS topic; returns its ARN.
+    pub fn create_topic(&self, name: &str) -> String {
+        let arn = format!("arn:aws:sns:{}:{ACCOUNT}:{name}", self.shared.region);
+        self.shared.state.lock().unwrap().topics.insert(arn.clone());
+        arn
+    }
+
+    /// The SNS messages published so far, in order.
+    pub fn published(&self) -> Vec<Published> {
+        self.shared.state.lock().unwrap().published.clone()
+    }
+
     /// Every request so far, in order.
     pub fn calls(&self) -> Vec<AwsCall> {
         self.shared.state.lock().unwrap().calls.clone()
@@ -676,6 +698,7 @@ enum Service {
     SecretsManager,
     Ssm,
     S3,
+    Sns,
 }
 
 impl Service {
@@ -684,6 +707,7 @@ impl Service {
             Service::SecretsManager => "secretsmanager",
             Service::Ssm => "ssm",
             Service::S3 => "s3",
+            Service::Sns => "sns",
         }
     }
 }
@@ -783,6 +807,13 @@ async fn serve(
     let target = inc.header("x-amz-target").map(str::to_string);
     let answer = match (inc.method.as_str(), inc.path.as_str(), target) {
         ("POST", "/", Some(target)) => serve_json(&shared, &inc, &target, &request_id),
+        ("POST", "/", None)
+            if inc
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) =>
+        {
+            serve_sns(&shared, &inc, &request_id)
+        }
         _ => serve_s3(&shared, &inc, &request_id),
     };
     Ok(answer)
@@ -1432,6 +1463,105 @@ fn serve_s3(shared: &Shared, inc: &Incoming, request_id: &str) -> Answer {
         Err(f) => {
             record(shared, "s3", action, &resource, f.status);
             s3_failure(&f, request_id, head)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SNS (Query protocol): form fields in, XML out.
+
+const SNS_NS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+
+fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| {
+                String::from_utf8_lossy(&sigv4::percent_decode(&s.replace('+', " "))).into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+fn serve_sns(shared: &Shared, inc: &Incoming, request_id: &str) -> Answer {
+    let fields = form_fields(&inc.body);
+    let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let action = field("Action").unwrap_or_default();
+    let topic = field("TopicArn").unwrap_or_default();
+    let result = authenticate(shared, inc, Service::Sns).and_then(|()| {
+        if action != "Publish" {
+            return Err(Failure::new(
+                400,
+                "InvalidAction",
+                format!("The action {action} is not valid for this web service."),
+            ));
+        }
+        if field("Version").as_deref() != Some("2010-03-31") {
+            return Err(Failure::new(400, "InvalidParameter", "Invalid parameter: Version"));
+        }
+        let Some(message) = field("Message").filter(|m| !m.is_empty()) else {
+            return Err(Failure::new(
+                400,
+                "ValidationError",
+                "1 validation error detected: Value null at 'message' failed to satisfy constraint: Member must not be null",
+            ));
+        };
+        if message.len() > 256 * 1024 {
+            return Err(Failure::new(400, "InvalidParameter", "Invalid parameter: Message too long"));
+        }
+        let subject = field("Subject");
+        if let Some(s) = &subject {
+            let printable = s.chars().all(|c| (' '..='~').contains(&c));
+            if s.is_empty() || s.chars().count() > 100 || !printable {
+                return Err(Failure::new(400, "InvalidParameter", "Invalid parameter: Subject"));
+            }
+        }
+        let mut st = shared.state.lock().unwrap();
+        if !st.topics.contains(&topic) {
+            return Err(Failure::new(404, "NotFound", "Topic does not exist"));
+        }
+        st.published.push(Published {
+            topic_arn: topic.clone(),
+            subject,
+            message,
+        });
+        st.next_id += 1;
+        Ok(uuid_like(st.next_id, "message"))
+    });
+    match result {
+        Ok(message_id) => {
+            record(shared, "sns", &action, &topic, 200);
+            let xml = format!(
+                "<PublishResponse xmlns=\"{SNS_NS}\">\n  <PublishResult>\n    <MessageId>{message_id}</MessageId>\n  </PublishResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</PublishResponse>\n"
+            );
+            Response::builder()
+                .status(200)
+                .header("content-type", "text/xml")
+                .header("x-amzn-RequestId", request_id)
+                .body(Full::new(Bytes::from(xml)))
+                .unwrap()
+        }
+        Err(f) => {
+            record(shared, "sns", &action, &topic, f.status);
+            let kind = if f.status >= 500 {
+                "Receiver"
+            } else {
+                "Sender"
+            };
+            let xml = format!(
+                "<ErrorResponse xmlns=\"{SNS_NS}\">\n  <Error>\n    <Type>{kind}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
+                f.code,
+                xml_escape(&f.message)
+            );
+            Response::builder()
+                .status(f.status)
+                .header("content-type", "text/xml")
+                .header("x-amzn-RequestId", request_id)
+                .body(Full::new(Bytes::from(xml)))
+                .unwrap()
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod runtime_api;
+pub mod webhook;
 
 use std::time::Duration;
 
@@ -106,6 +107,7 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             quotas: Default::default(),
             concurrency: None,
             sources: Default::default(),
+            notify: Default::default(),
         },
         clock: clock::system(),
         engine: EngineConfig::default(),

@@ -1,0 +1,349 @@
+//! Telling a person: after a run, its digest goes to every configured channel (SNS, SMN, a chat
+//! webhook) when `DEPLOY_NOTIFY_ON` says so. Delivery is part of the run and inside its budget,
+//! retried a bounded number of times, and never changes a domain's status or the exit code: each
+//! channel's outcome is data in the result.
+
+pub mod config;
+pub mod digest;
+pub mod smn;
+pub mod sns;
+pub mod webhook;
+
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::aws::config::AwsConfig;
+use crate::clock::SharedClock;
+use crate::huawei::credential::Credentials;
+use crate::result::{DeployResult, ErrorInfo, NotificationOutcome, RunMode};
+use crate::source::wire;
+
+pub use config::{NotifyConfig, NotifyOn};
+use digest::{Measure, Style};
+
+/// Tries per channel.
+const MAX_ATTEMPTS: u32 = 3;
+/// One try's limit (a chat tool answers in well under a second).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Less than this left: no further try.
+const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+/// The pause before a second try; doubled before a third.
+const BACKOFF: Duration = Duration::from_millis(400);
+
+/// A request ready to send.
+#[derive(Clone)]
+pub struct Outgoing {
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A channel that did not take the message.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub error: ErrorInfo,
+    pub retryable: bool,
+}
+
+impl Failure {
+    /// Something of ours is missing (keys, an endpoint): trying again will not help.
+    pub fn setup(message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorInfo::new("invalid_request", message, false),
+            retryable: false,
+        }
+    }
+
+    /// The service answered and refused: its code when it gave one.
+    pub fn answer(
+        status: u16,
+        code: &str,
+        message: &str,
+        request_id: Option<String>,
+        throttled: bool,
+    ) -> Self {
+        let retryable = throttled || status == 429 || status >= 500;
+        let code = match (code.is_empty(), status) {
+            (false, _) => code.to_string(),
+            (true, 401 | 403) => "auth_failed".to_string(),
+            (true, 429) => "throttled".to_string(),
+            (true, s) if s >= 500 => "upstream_unavailable".to_string(),
+            (true, _) => "rejected".to_string(),
+        };
+        let mut message = message.trim().to_string();
+        if let Some(id) = request_id {
+            message = format!("{message} (request {id})").trim_start().to_string();
+        }
+        let mut error = ErrorInfo::new(&code, message, retryable);
+        error.http_status = Some(status);
+        Self { error, retryable }
+    }
+}
+
+/// Whether a run with `result` sends its digest under `on`.
+pub fn due(on: NotifyOn, result: &DeployResult) -> bool {
+    let problems = digest::has_problems(result);
+    match (on, result.mode) {
+        (NotifyOn::Always, _) => true,
+        // A dry run changes nothing and proves little: it is told only when asked always.
+        (_, RunMode::DryRun) => false,
+        (NotifyOn::Problems, _) => problems,
+        (NotifyOn::Changes, _) => problems || result.summary.deployed > 0,
+    }
+}
+
+/// What delivery needs besides the result.
+pub struct Channels<'a> {
+    pub config: &'a NotifyConfig,
+    pub aws: &'a AwsConfig,
+    /// The run's Huawei keys (the environment's, or the FunctionGraph agency's), for SMN.
+    pub huawei: Option<&'a Credentials>,
+    pub clock: SharedClock,
+}
+
+/// Sends the digest of `result` to every configured channel at once, each retried until
+/// `deadline`; one outcome per channel.
+pub async fn deliver(
+    ch: &Channels<'_>,
+    result: &DeployResult,
+    deadline: Instant,
+) -> Vec<NotificationOutcome> {
+    let digest = digest::digest(result);
+    let http = match wire::client() {
+        Ok(h) => h,
+        Err(e) => {
+            let error = ErrorInfo::new("upstream_unavailable", e.to_string(), true);
+            return names(ch.config)
+                .into_iter()
+                .map(|(channel, format)| NotificationOutcome {
+                    channel: channel.into(),
+                    format: format.map(str::to_string),
+                    ok: false,
+                    attempts: 0,
+                    message_id: None,
+                    error: Some(error.clone()),
+                })
+                .collect();
+        }
+    };
+    let clock = &ch.clock;
+    let http = &http;
+    let digest = &digest;
+    let sns = ch.config.sns.as_ref().map(|topic| {
+        let message = digest.render(Style::Plain, false, sns::MESSAGE_BYTES, Measure::Bytes);
+        let subject = sns::subject(&digest.subject);
+        attempt_all(
+            http,
+            deadline,
+            "sns",
+            None,
+            "",
+            move || sns::request(topic, ch.aws, &subject, &message, clock.unix_now()),
+            sns::judge,
+        )
+    });
+    let smn = ch.config.smn.as_ref().map(|topic| {
+        let message = digest.render(Style::Plain, false, smn::MESSAGE_BYTES, Measure::JsonString);
+        let subject = cut_bytes(&digest.subject, smn::SUBJECT_BYTES);
+        attempt_all(
+            http,
+            deadline,
+            "smn",
+            None,
+            topic.endpoint.host(),
+            move || smn::request(topic, ch.huawei, &subject, &message, clock.unix_now()),
+            smn::judge,
+        )
+    });
+    let hook = ch.config.webhook.as_ref().map(|hook| {
+        let format = hook.format;
+        attempt_all(
+            http,
+            deadline,
+            "webhook",
+            Some(format.name()),
+            hook.url.host(),
+            move || Ok(webhook::request(hook, digest, result, clock.unix_now())),
+            move |r| webhook::judge(format, r),
+        )
+    });
+    let (a, b, c) = tokio::join!(opt(sns), opt(smn), opt(hook));
+    [a, b, c].into_iter().flatten().collect()
+}
+
+async fn opt<F: std::future::Future>(f: Option<F>) -> Option<F::Output> {
+    match f {
+        Some(f) => Some(f.await),
+        None => None,
+    }
+}
+
+/// The configured channels' names, in the order outcomes are listed.
+fn names(c: &NotifyConfig) -> Vec<(&'static str, Option<&'static str>)> {
+    let mut v = Vec::new();
+    if c.sns.is_some() {
+        v.push(("sns", None));
+    }
+    if c.smn.is_some() {
+        v.push(("smn", None));
+    }
+    if let Some(h) = &c.webhook {
+        v.push(("webhook", Some(h.format.name())));
+    }
+    v
+}
+
+/// Tries one channel up to [`MAX_ATTEMPTS`] times while the deadline allows; `build` signs each
+/// try afresh. Only the host is logged: a webhook's path and query hold its token.
+async fn attempt_all(
+    http: &reqwest::Client,
+    deadline: Instant,
+    channel: &'static str,
+    format: Option<&'static str>,
+    host: &str,
+    build: impl Fn() -> Result<Outgoing, Failure>,
+    judge: impl Fn(&wire::Reply) -> Result<Option<String>, Failure>,
+) -> NotificationOutcome {
+    let mut attempts = 0;
+    let mut last: Option<Failure> = None;
+    while attempts < MAX_ATTEMPTS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < MIN_ATTEMPT {
+            break;
+        }
+        attempts += 1;
+        let outcome = match build() {
+            Err(f) => Err(f),
+            Ok(out) => {
+                match wire::send(
+                    http,
+                    Method::POST,
+                    out.url,
+                    &out.headers,
+                    out.body,
+                    left.min(ATTEMPT_TIMEOUT),
+                )
+                .await
+                {
+                    Ok(reply) => judge(&reply),
+                    Err(e) => Err(Failure {
+                        retryable: true,
+                        error: ErrorInfo::new("upstream_unavailable", e.to_string(), true),
+                    }),
+                }
+            }
+        };
+        match outcome {
+            Ok(message_id) => {
+                info!(channel, format, host, attempts, "notification sent");
+                return NotificationOutcome {
+                    channel: channel.into(),
+                    format: format.map(str::to_string),
+                    ok: true,
+                    attempts,
+                    message_id,
+                    error: None,
+                };
+            }
+            Err(f) => {
+                let retry = f.retryable;
+                warn!(channel, format, host, attempt = attempts, code = %f.error.code,
+                      error = %f.error.message, retry, "notification not taken");
+                last = Some(f);
+                if !retry {
+                    break;
+                }
+                let pause = BACKOFF * attempts;
+                if Instant::now() + pause + MIN_ATTEMPT >= deadline {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+    let error = last.map(|f| f.error).unwrap_or_else(|| {
+        ErrorInfo::new(
+            "budget_exhausted",
+            "no time was left in the budget to send the notification",
+            true,
+        )
+    });
+    NotificationOutcome {
+        channel: channel.into(),
+        format: format.map(str::to_string),
+        ok: false,
+        attempts,
+        message_id: None,
+        error: Some(error),
+    }
+}
+
+/// At most `max` bytes of `s`, on a character boundary.
+fn cut_bytes(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{DomainResult, Status};
+
+    fn result(statuses: &[Status], mode: RunMode, expiring: bool) -> DeployResult {
+        let domains = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut d = DomainResult::skipped(
+                    &format!("d{i}.example.com"),
+                    ErrorInfo::new("x", "x", false),
+                );
+                d.status = *s;
+                d.expiring = expiring;
+                d
+            })
+            .collect();
+        DeployResult::new(domains, mode, None, 1, 1, None)
+    }
+
+    #[test]
+    fn when_a_run_is_told() {
+        use NotifyOn::*;
+        use Status::*;
+        let quiet = result(&[Unchanged, Unchanged], RunMode::Deploy, false);
+        let changed = result(&[Deployed, Unchanged], RunMode::Deploy, false);
+        let failed = result(&[Deployed, Failed], RunMode::Deploy, false);
+        let expiring = result(&[Unchanged], RunMode::Deploy, true);
+        let dry = result(&[Planned, Failed], RunMode::DryRun, false);
+        let table = [
+            (&quiet, [false, false, true]),
+            (&changed, [false, true, true]),
+            (&failed, [true, true, true]),
+            (&expiring, [true, true, true]),
+            (&dry, [false, false, true]),
+        ];
+        for (r, expected) in table {
+            let got = [due(Problems, r), due(Changes, r), due(Always, r)];
+            assert_eq!(got, expected, "{:?}", r.summary);
+        }
+    }
+
+    #[test]
+    fn failures_classify_by_status_when_the_service_gives_no_code() {
+        let f = Failure::answer(503, "", "busy", None, false);
+        assert_eq!(
+            (f.error.code.as_str(), f.retryable),
+            ("upstream_unavailable", true)
+        );
+        let f = Failure::answer(403, "", "", Some("r1".into()), false);
+        assert_eq!((f.error.code.as_str(), f.retryable), ("auth_failed", false));
+        assert_eq!(f.error.message, "(request r1)");
+        assert_eq!(cut_bytes("aé", 2), "a");
+    }
+}

@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use crate::aws::AwsConfig;
+use crate::edge::EdgeConnect;
 use crate::http::HttpAuth;
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
 use crate::huawei::credential::{Credentials, Secret};
@@ -55,6 +56,8 @@ pub struct Config {
     pub sources: SourceConfig,
     /// Where a run's digest goes, and when (`DEPLOY_NOTIFY_*`).
     pub notify: NotifyConfig,
+    /// `DEPLOY_EDGE_CONNECT`: edge names mapped to loopback addresses (tests, the demo).
+    pub edge_connect: EdgeConnect,
 }
 
 impl Config {
@@ -124,7 +127,12 @@ impl Config {
             huawei: StoreConfig::from_env(&env)
                 .map_err(|(variable, message)| ConfigError::new(&variable, message))?,
         };
+        let edge_connect = match env("DEPLOY_EDGE_CONNECT").filter(|v| !v.trim().is_empty()) {
+            None => EdgeConnect::default(),
+            Some(v) => EdgeConnect::parse(&v)?,
+        };
         Ok(Self {
+            edge_connect,
             notify: NotifyConfig::from_env(&env)?,
             sources,
             quotas,

@@ -2,6 +2,7 @@
 //! in, a result out. It validates everything before the first API call, plans which domains to
 //! attempt, runs the engine within the budget, and assembles the result.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,14 +16,16 @@ use crate::config::Config;
 use crate::deploy::select::{self, Selected};
 use crate::deploy::settings::Overrides;
 use crate::deploy::{deploy_all, error_info, list_account, EngineConfig, Job, Target};
+use crate::edge::{self, EdgeReport};
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::credential::Credentials;
+use crate::huawei::model::ListedDomain;
 use crate::huawei::quota::{Api, Pacer};
 use crate::metrics::Calls;
 use crate::notify::{self, Channels};
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{
-    mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode,
+    mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode, Status,
 };
 use crate::source::{self, Fetched, Reason};
 
@@ -229,11 +232,18 @@ impl Handler {
                     .with_fail_on_error(req.options.fail_on_error);
             }
         };
-        let reserve = finishing_reserve(budget) + self.notify_reserve(budget);
+        let verify_edge = req.options.verify_edge && !req.options.dry_run;
+        let edge_reserve = if verify_edge {
+            (budget / 6).min(edge::CHECK_TIMEOUT)
+        } else {
+            Duration::ZERO
+        };
+        let reserve = finishing_reserve(budget) + self.notify_reserve(budget) + edge_reserve;
         let deadline = received + budget.saturating_sub(reserve);
         let eps = req.enterprise_project_id.as_deref();
 
         // Which domains: those the certificate does not cover are skipped, the others go on.
+        let mut listed: Option<Vec<ListedDomain>> = None;
         let selected = match (req.match_mode, &names) {
             (MatchMode::Exact, names) => select::exact(&req.domains, names.as_deref()),
             (MatchMode::Certsan, None) => {
@@ -248,7 +258,11 @@ impl Handler {
             }
             (MatchMode::Certsan, Some(names)) => {
                 match list_account(&client, eps, deadline, &self.engine).await {
-                    Ok(listed) => select::certsan(&listed, names, &req.domains),
+                    Ok(l) => {
+                        let selected = select::certsan(&l, names, &req.domains);
+                        listed = Some(l);
+                        selected
+                    }
                     Err(e) => {
                         warn!(error = %e, "could not list the account's domains");
                         let error = Some(error_info(&e));
@@ -283,6 +297,10 @@ impl Handler {
                 }
             })
             .collect();
+        let new_fingerprint = match &target {
+            Target::Pem { fingerprint, .. } => Some(fingerprint.clone()),
+            Target::Scm { .. } => None,
+        };
         let job = Arc::new(Job {
             target,
             enterprise_project_id: req.enterprise_project_id.clone(),
@@ -303,14 +321,99 @@ impl Handler {
         let mut deployed = deploy_all(client.clone(), job, &to_deploy, deadline, engine)
             .await
             .into_iter();
-        let domains: Vec<DomainResult> = selected
+        let mut domains: Vec<DomainResult> = selected
             .into_iter()
             .map(|s| match s {
                 Selected::Skip(d, e) => DomainResult::skipped(&d, e),
                 Selected::Deploy(_) => deployed.next().expect("one result per deployed domain"),
             })
             .collect();
+        if verify_edge {
+            let edge_deadline = deadline + edge_reserve;
+            let fingerprint = new_fingerprint.as_deref();
+            self.check_edges(
+                &mut domains,
+                listed,
+                &client,
+                eps,
+                edge_deadline,
+                fingerprint,
+            )
+            .await;
+        }
         self.finish(domains, &req, summary, received, budget, &client, None)
+    }
+
+    /// Reads what the CDN edge serves for each live domain (`options.verify_edge`): the CNAMEs
+    /// from the listing (made now unless `certsan` made it), then one handshake per domain.
+    async fn check_edges(
+        &self,
+        domains: &mut [DomainResult],
+        listed: Option<Vec<ListedDomain>>,
+        client: &CdnClient,
+        eps: Option<&str>,
+        deadline: Instant,
+        new_fingerprint: Option<&str>,
+    ) {
+        let live: Vec<usize> = (0..domains.len())
+            .filter(|&i| matches!(domains[i].status, Status::Deployed | Status::Unchanged))
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let listed = match listed {
+            Some(l) => Ok(l),
+            None => list_account(client, eps, deadline, &self.engine).await,
+        };
+        let cnames: HashMap<String, Option<String>> = match &listed {
+            Ok(l) => l
+                .iter()
+                .map(|d| (d.domain_name.to_ascii_lowercase(), d.cname.clone()))
+                .collect(),
+            Err(e) => {
+                warn!(error = %e, "could not list the domains' CNAMEs for the edge check");
+                let error = ErrorInfo::new(
+                    "edge_no_cname",
+                    format!("the domains' CNAMEs could not be listed: {e}"),
+                    true,
+                );
+                for &i in &live {
+                    domains[i].edge = Some(EdgeReport {
+                        error: Some(error.clone()),
+                        ..EdgeReport::default()
+                    });
+                }
+                return;
+            }
+        };
+        let targets = live
+            .iter()
+            .map(|&i| edge::Target {
+                domain: domains[i].domain.clone(),
+                cname: cnames.get(&domains[i].domain).cloned().flatten(),
+            })
+            .collect();
+        let reports = edge::check_all(
+            targets,
+            &self.config.edge_connect,
+            new_fingerprint,
+            deadline,
+        )
+        .await;
+        for (&i, report) in live.iter().zip(reports) {
+            let d = &domains[i];
+            match (&report.error, report.is_stale()) {
+                (Some(e), _) => {
+                    warn!(domain = %d.domain, code = %e.code, error = %e.message, "edge not read")
+                }
+                (None, true) => warn!(domain = %d.domain, address = report.address.as_deref(),
+                                      served = report.sha256_fingerprint.as_deref(),
+                                      "the edge still serves another certificate"),
+                (None, false) => info!(domain = %d.domain, address = report.address.as_deref(),
+                                       served = report.sha256_fingerprint.as_deref(), "edge read"),
+            }
+            domains[i].edge = Some(report);
+        }
     }
 
     /// Assembles the result of a run that got as far as the API.

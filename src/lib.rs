@@ -34,6 +34,7 @@ pub mod cert;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod edge;
 pub mod endpoint;
 pub mod event;
 pub mod handler;

@@ -50,6 +50,8 @@ pub struct Options {
     /// may be batched from the bulk read without a read of their own once the probes show it
     /// safe. The bulk read cannot show an SM pair: without this, each domain is read in full.
     pub no_sm_certificates: bool,
+    /// After the run, a TLS handshake to each live domain's CDN edge records what it serves.
+    pub verify_edge: bool,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
             fail_on_error: false,
             warn_days: 21,
             no_sm_certificates: false,
+            verify_edge: false,
         }
     }
 }
@@ -130,6 +133,7 @@ const OPTION_FIELDS: &[&str] = &[
     "fail_on_error",
     "warn_days",
     "no_sm_certificates",
+    "verify_edge",
 ];
 const CERT_FIELDS: &[&str] = &[
     "certificate",
@@ -192,6 +196,8 @@ struct RawOptions {
     warn_days: Option<u32>,
     #[serde(default)]
     no_sm_certificates: Option<bool>,
+    #[serde(default)]
+    verify_edge: Option<bool>,
 }
 
 /// `true`/`false` or the CDN's own `"on"`/`"off"`.
@@ -429,6 +435,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         fail_on_error: None,
         warn_days: None,
         no_sm_certificates: None,
+        verify_edge: None,
     });
     if o.time_budget_secs == Some(0) {
         return Err(RequestError::new(
@@ -460,6 +467,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
             fail_on_error: o.fail_on_error.unwrap_or(defaults.fail_on_error),
             warn_days: o.warn_days.unwrap_or(defaults.warn_days),
             no_sm_certificates: o.no_sm_certificates.unwrap_or(defaults.no_sm_certificates),
+            verify_edge: o.verify_edge.unwrap_or(defaults.verify_edge),
         },
     })
 }

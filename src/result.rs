@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::cert::CertificateInfo;
+use crate::edge::EdgeReport;
 
 /// A domain's final status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,6 +109,9 @@ pub struct DomainResult {
     /// [`Self::previous_not_after`] in unix seconds.
     #[serde(skip)]
     pub previous_not_after_unix: Option<i64>,
+    /// What the domain's CDN edge served after the run (`options.verify_edge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeReport>,
 }
 
 impl DomainResult {
@@ -125,6 +129,7 @@ impl DomainResult {
             previous_not_after: None,
             expiring: false,
             previous_not_after_unix: None,
+            edge: None,
         }
     }
 
@@ -141,11 +146,15 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// Flags the domains that still serve, after the run, a certificate expiring before `horizon`
-/// (unix seconds): the new one where it is live (`deployed`, `unchanged`), the previous one
-/// everywhere else. `new_not_after` is `None` when the new certificate's expiry is not known
-/// (a Certificate Manager certificate).
+/// (unix seconds): what the edge served where it was read, else the new one where it is live
+/// (`deployed`, `unchanged`), the previous one everywhere else. `new_not_after` is `None` when
+/// the new certificate's expiry is not known (a Certificate Manager certificate).
 pub fn mark_expiring(domains: &mut [DomainResult], new_not_after: Option<i64>, horizon: i64) {
     for d in domains {
+        if let Some(t) = d.edge.as_ref().and_then(|e| e.not_after_unix) {
+            d.expiring = t < horizon;
+            continue;
+        }
         let served = match d.status {
             Status::Deployed => new_not_after,
             Status::Unchanged => new_not_after.or(d.previous_not_after_unix),
@@ -166,6 +175,9 @@ pub struct Summary {
     pub planned: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Domains whose edge still served another certificate (only when the edge was checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_stale: Option<usize>,
 }
 
 impl Summary {
@@ -185,6 +197,14 @@ impl Summary {
                 Status::Failed => &mut s.failed,
                 Status::Skipped => &mut s.skipped,
             } += 1;
+        }
+        if domains.iter().any(|d| d.edge.is_some()) {
+            s.edge_stale = Some(
+                domains
+                    .iter()
+                    .filter(|d| d.edge.as_ref().is_some_and(EdgeReport::is_stale))
+                    .count(),
+            );
         }
         s
     }

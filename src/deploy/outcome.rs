@@ -117,6 +117,7 @@ pub fn result_of(domain: &str, p: &Progress, outcome: Outcome) -> DomainResult {
         previous_not_after: None,
         expiring: false,
         previous_not_after_unix: None,
+        edge: None,
     }
     .with_previous(p.previous_not_after)
 }

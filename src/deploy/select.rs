@@ -90,6 +90,7 @@ mod tests {
         ListedDomain {
             domain_name: name.into(),
             domain_status: DomainStatus::parse(status),
+            cname: None,
         }
     }
 

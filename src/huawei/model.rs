@@ -90,6 +90,9 @@ pub struct DomainList {
 pub struct ListedDomain {
     pub domain_name: String,
     pub domain_status: DomainStatus,
+    /// The CNAME the domain's DNS points at (the CDN edge), for the edge check.
+    #[serde(default)]
+    pub cname: Option<String>,
 }
 
 /// A page of a paged list call: its entries and the total over every page.

@@ -75,6 +75,7 @@ pub fn digest(result: &DeployResult) -> Digest {
         (s.pending, "pending"),
         (s.skipped, "skipped"),
         (expiring, "expiring"),
+        (s.edge_stale.unwrap_or(0), "stale at the edge"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {word}"));
@@ -125,17 +126,19 @@ pub fn digest(result: &DeployResult) -> Digest {
         .map(|l| l.not_after.as_str());
     let mut items: Vec<(u8, Item)> = Vec::new();
     for d in &result.domains {
+        let stale = d.edge.as_ref().filter(|e| e.is_stale());
         let rank = match d.status {
             Status::Failed => 0,
             Status::Skipped => 1,
             Status::Pending => 2,
             _ if d.expiring => 3,
+            _ if stale.is_some() => 4,
             _ => continue,
         };
-        let label = if rank == 3 {
-            "EXPIRING".to_string()
-        } else {
-            d.status.as_str().to_ascii_uppercase()
+        let label = match rank {
+            3 => "EXPIRING".to_string(),
+            4 => "STALE EDGE".to_string(),
+            _ => d.status.as_str().to_ascii_uppercase(),
         };
         let served_until = match d.status {
             Status::Deployed | Status::Unchanged => {
@@ -144,7 +147,7 @@ pub fn digest(result: &DeployResult) -> Digest {
             _ => d.previous_not_after.as_deref(),
         };
         let mut detail = match (&d.error, &d.message) {
-            _ if rank == 3 => String::new(),
+            _ if rank >= 3 => String::new(),
             (Some(e), _) => cut_chars(&format!("{}: {}", e.code, e.message), DETAIL_CHARS),
             (None, Some(m)) => cut_chars(m, DETAIL_CHARS),
             (None, None) => String::new(),
@@ -154,6 +157,18 @@ pub fn digest(result: &DeployResult) -> Digest {
                 detail.push_str("; still ");
             }
             detail.push_str(&format!("serves a certificate that expires {}", day(t)));
+        }
+        if let Some(e) = stale {
+            if !detail.is_empty() {
+                detail.push_str("; ");
+            }
+            let fp = e.sha256_fingerprint.as_deref().unwrap_or_default();
+            detail.push_str(&format!(
+                "the edge {} still serves another certificate (SHA-256 {}…, expires {})",
+                e.address.as_deref().unwrap_or("?"),
+                &fp[..fp.len().min(16)],
+                e.not_after.as_deref().map(day).unwrap_or("?")
+            ));
         }
         if let Some(id) = d.request_ids.last() {
             detail.push_str(&format!(" (request {id})"));
@@ -180,6 +195,7 @@ pub fn digest(result: &DeployResult) -> Digest {
         (s.failed, "failed"),
         (s.skipped, "skipped"),
         (expiring, "expiring"),
+        (s.edge_stale.unwrap_or(0), "stale at the edge"),
     ] {
         if n > 0 {
             foot.push_str(&format!(", {n} {word}"));

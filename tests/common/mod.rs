@@ -108,6 +108,7 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             concurrency: None,
             sources: Default::default(),
             notify: Default::default(),
+            edge_connect: Default::default(),
         },
         clock: clock::system(),
         engine: EngineConfig::default(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use cdn_cert_deploy::http::sign;
+use cdn_cert_deploy::sim::{Outcome, SimDomainConfig};
 use common::runtime_api::{Flavor, RuntimeApi};
 use common::*;
 use serde_json::{json, Value};
@@ -149,4 +150,81 @@ async fn the_lambda_build_serves_every_trigger() {
         .unwrap()
         .contains("not a JSON object"));
     assert!(sim.domain("cron.example.com").unwrap().writes == 1);
+}
+
+/// Every notification channel down (a webhook answering 500, an SNS endpoint nobody listens on):
+/// an HTTP caller still gets its status code and result, a chained run its result, each listing
+/// the channels' failures; nothing else changes.
+#[tokio::test]
+async fn callers_get_their_answer_when_every_channel_is_down() {
+    use common::webhook::WebhookReceiver;
+    let cert = example_cert();
+    let sim = start(sim_config(vec![
+        domain("www.example.com", 100),
+        SimDomainConfig {
+            outcome: Outcome::ConfigureFailed,
+            ..domain("broken.example.com", 100)
+        },
+    ]))
+    .await;
+    let down = WebhookReceiver::start(None, Some(500)).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = RuntimeApi::start(Flavor::Lambda).await;
+    let body = request(&["www.example.com", "broken.example.com"], &cert).to_string();
+    let http = api.push(
+        &apigw_v2(&body, Some(sign(WEBHOOK_SECRET, body.as_bytes(), now()))),
+        &[],
+    );
+    let mut dest = load_event("destination.json");
+    dest["responsePayload"] = json!({"domains": ["broken.example.com"], "certificate": cert.chain,
+        "private_key": cert.key});
+    let chained = api.push(&dest, &[]);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cdn-cert-deploy")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("HUAWEICLOUD_SDK_AK", AK)
+        .env("HUAWEICLOUD_SDK_SK", SK)
+        .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
+        .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("DEPLOY_NOTIFY_WEBHOOK_URL", format!("{}/slack/x", down.url))
+        .env("DEPLOY_NOTIFY_WEBHOOK_FORMAT", "slack")
+        .env(
+            "DEPLOY_NOTIFY_SNS_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:123456789012:alerts",
+        )
+        .env("AWS_ACCESS_KEY_ID", "ASIADOWNCHANNELS0001")
+        .env("AWS_SECRET_ACCESS_KEY", "down-channels-secret")
+        .env("AWS_ENDPOINT_URL_SNS", format!("http://127.0.0.1:{closed}"))
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let answers = api.answers(2, Duration::from_secs(60)).await;
+    child.kill().await.ok();
+
+    let a = RuntimeApi::answer(&answers, &http);
+    assert_eq!(a.body["statusCode"], 502, "a domain failed: {:?}", a.body);
+    let result = response_body(&a.body);
+    assert_eq!(result["domains"][0]["status"], "deployed");
+    assert_eq!(result["domains"][1]["status"], "failed");
+    let told: Vec<(&str, bool)> = result["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["channel"].as_str().unwrap(), n["ok"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(told, [("sns", false), ("webhook", false)]);
+    assert!(result["elapsed_ms"].as_u64() <= result["budget_ms"].as_u64());
+
+    let a = RuntimeApi::answer(&answers, &chained);
+    assert!(a.ok, "a chained run answers with its result");
+    assert_eq!(a.body["domains"][0]["status"], "failed");
+    assert_eq!(a.body["notifications"][1]["error"]["http_status"], 500);
 }

@@ -104,6 +104,94 @@ pub struct Channels<'a> {
     pub clock: SharedClock,
 }
 
+/// One configured channel, with what it sends.
+enum Target<'a> {
+    Sns {
+        topic: &'a config::SnsTopic,
+        subject: String,
+        message: String,
+    },
+    Smn {
+        topic: &'a config::SmnTopic,
+        subject: String,
+        message: String,
+    },
+    Webhook(&'a config::Webhook),
+}
+
+impl Target<'_> {
+    fn name(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Target::Sns { .. } => ("sns", None),
+            Target::Smn { .. } => ("smn", None),
+            Target::Webhook(h) => ("webhook", Some(h.format.name())),
+        }
+    }
+
+    /// The host a log line may name (never a webhook's path or query: they hold its token).
+    fn host(&self) -> &str {
+        match self {
+            Target::Sns { topic, .. } => &topic.region,
+            Target::Smn { topic, .. } => topic.endpoint.host(),
+            Target::Webhook(h) => h.url.host(),
+        }
+    }
+
+    /// The request of one try, signed afresh.
+    fn build(
+        &self,
+        ch: &Channels<'_>,
+        digest: &digest::Digest,
+        result: &DeployResult,
+    ) -> Result<Outgoing, Failure> {
+        let now = ch.clock.unix_now();
+        match self {
+            Target::Sns {
+                topic,
+                subject,
+                message,
+            } => sns::request(topic, ch.aws, subject, message, now),
+            Target::Smn {
+                topic,
+                subject,
+                message,
+            } => smn::request(topic, ch.huawei, subject, message, now),
+            Target::Webhook(hook) => Ok(webhook::request(hook, digest, result, now)),
+        }
+    }
+
+    fn judge(&self, reply: &wire::Reply) -> Result<Option<String>, Failure> {
+        match self {
+            Target::Sns { .. } => sns::judge(reply),
+            Target::Smn { .. } => smn::judge(reply),
+            Target::Webhook(h) => webhook::judge(h.format, reply),
+        }
+    }
+}
+
+/// The configured channels, in the order outcomes are listed.
+fn targets<'a>(c: &'a NotifyConfig, digest: &digest::Digest) -> Vec<Target<'a>> {
+    let mut v = Vec::new();
+    if let Some(topic) = &c.sns {
+        v.push(Target::Sns {
+            topic,
+            subject: sns::subject(&digest.subject),
+            message: digest.render(Style::Plain, false, sns::MESSAGE_BYTES, Measure::Bytes),
+        });
+    }
+    if let Some(topic) = &c.smn {
+        v.push(Target::Smn {
+            topic,
+            subject: cut_bytes(&digest.subject, smn::SUBJECT_BYTES),
+            message: digest.render(Style::Plain, false, smn::MESSAGE_BYTES, Measure::JsonString),
+        });
+    }
+    if let Some(h) = &c.webhook {
+        v.push(Target::Webhook(h));
+    }
+    v
+}
+
 /// Sends the digest of `result` to every configured channel at once, each retried until
 /// `deadline`; one outcome per channel.
 pub async fn deliver(
@@ -112,101 +200,54 @@ pub async fn deliver(
     deadline: Instant,
 ) -> Vec<NotificationOutcome> {
     let digest = digest::digest(result);
+    let targets = targets(ch.config, &digest);
     let http = match wire::client() {
         Ok(h) => h,
         Err(e) => {
             let error = ErrorInfo::new("upstream_unavailable", e.to_string(), true);
-            return names(ch.config)
-                .into_iter()
-                .map(|(channel, format)| NotificationOutcome {
-                    channel: channel.into(),
-                    format: format.map(str::to_string),
-                    ok: false,
-                    attempts: 0,
-                    message_id: None,
-                    error: Some(error.clone()),
-                })
+            return targets
+                .iter()
+                .map(|t| outcome(t, 0, Err(error.clone())))
                 .collect();
         }
     };
-    let clock = &ch.clock;
-    let http = &http;
-    let digest = &digest;
-    let sns = ch.config.sns.as_ref().map(|topic| {
-        let message = digest.render(Style::Plain, false, sns::MESSAGE_BYTES, Measure::Bytes);
-        let subject = sns::subject(&digest.subject);
-        attempt_all(
-            http,
-            deadline,
-            "sns",
-            None,
-            "",
-            move || sns::request(topic, ch.aws, &subject, &message, clock.unix_now()),
-            sns::judge,
-        )
-    });
-    let smn = ch.config.smn.as_ref().map(|topic| {
-        let message = digest.render(Style::Plain, false, smn::MESSAGE_BYTES, Measure::JsonString);
-        let subject = cut_bytes(&digest.subject, smn::SUBJECT_BYTES);
-        attempt_all(
-            http,
-            deadline,
-            "smn",
-            None,
-            topic.endpoint.host(),
-            move || smn::request(topic, ch.huawei, &subject, &message, clock.unix_now()),
-            smn::judge,
-        )
-    });
-    let hook = ch.config.webhook.as_ref().map(|hook| {
-        let format = hook.format;
-        attempt_all(
-            http,
-            deadline,
-            "webhook",
-            Some(format.name()),
-            hook.url.host(),
-            move || Ok(webhook::request(hook, digest, result, clock.unix_now())),
-            move |r| webhook::judge(format, r),
-        )
-    });
-    let (a, b, c) = tokio::join!(opt(sns), opt(smn), opt(hook));
-    [a, b, c].into_iter().flatten().collect()
+    let tries = targets
+        .iter()
+        .map(|t| attempt_all(ch, &http, t, &digest, result, deadline));
+    futures_util::future::join_all(tries).await
 }
 
-async fn opt<F: std::future::Future>(f: Option<F>) -> Option<F::Output> {
-    match f {
-        Some(f) => Some(f.await),
-        None => None,
-    }
-}
-
-/// The configured channels' names, in the order outcomes are listed.
-fn names(c: &NotifyConfig) -> Vec<(&'static str, Option<&'static str>)> {
-    let mut v = Vec::new();
-    if c.sns.is_some() {
-        v.push(("sns", None));
-    }
-    if c.smn.is_some() {
-        v.push(("smn", None));
-    }
-    if let Some(h) = &c.webhook {
-        v.push(("webhook", Some(h.format.name())));
-    }
-    v
-}
-
-/// Tries one channel up to [`MAX_ATTEMPTS`] times while the deadline allows; `build` signs each
-/// try afresh. Only the host is logged: a webhook's path and query hold its token.
-async fn attempt_all(
-    http: &reqwest::Client,
-    deadline: Instant,
-    channel: &'static str,
-    format: Option<&'static str>,
-    host: &str,
-    build: impl Fn() -> Result<Outgoing, Failure>,
-    judge: impl Fn(&wire::Reply) -> Result<Option<String>, Failure>,
+fn outcome(
+    target: &Target<'_>,
+    attempts: u32,
+    sent: Result<Option<String>, ErrorInfo>,
 ) -> NotificationOutcome {
+    let (channel, format) = target.name();
+    let (ok, message_id, error) = match sent {
+        Ok(id) => (true, id, None),
+        Err(e) => (false, None, Some(e)),
+    };
+    NotificationOutcome {
+        channel: channel.into(),
+        format: format.map(str::to_string),
+        ok,
+        attempts,
+        message_id,
+        error,
+    }
+}
+
+/// Tries one channel up to [`MAX_ATTEMPTS`] times while the deadline allows.
+async fn attempt_all(
+    ch: &Channels<'_>,
+    http: &reqwest::Client,
+    target: &Target<'_>,
+    digest: &digest::Digest,
+    result: &DeployResult,
+    deadline: Instant,
+) -> NotificationOutcome {
+    let (channel, format) = target.name();
+    let host = target.host();
     let mut attempts = 0;
     let mut last: Option<Failure> = None;
     while attempts < MAX_ATTEMPTS {
@@ -215,20 +256,13 @@ async fn attempt_all(
             break;
         }
         attempts += 1;
-        let outcome = match build() {
+        let sent = match target.build(ch, digest, result) {
             Err(f) => Err(f),
             Ok(out) => {
-                match wire::send(
-                    http,
-                    Method::POST,
-                    out.url,
-                    &out.headers,
-                    out.body,
-                    left.min(ATTEMPT_TIMEOUT),
-                )
-                .await
-                {
-                    Ok(reply) => judge(&reply),
+                let timeout = left.min(ATTEMPT_TIMEOUT);
+                let method = Method::POST;
+                match wire::send(http, method, out.url, &out.headers, out.body, timeout).await {
+                    Ok(reply) => target.judge(&reply),
                     Err(e) => Err(Failure {
                         retryable: true,
                         error: ErrorInfo::new("upstream_unavailable", e.to_string(), true),
@@ -236,17 +270,10 @@ async fn attempt_all(
                 }
             }
         };
-        match outcome {
+        match sent {
             Ok(message_id) => {
                 info!(channel, format, host, attempts, "notification sent");
-                return NotificationOutcome {
-                    channel: channel.into(),
-                    format: format.map(str::to_string),
-                    ok: true,
-                    attempts,
-                    message_id,
-                    error: None,
-                };
+                return outcome(target, attempts, Ok(message_id));
             }
             Err(f) => {
                 let retry = f.retryable;
@@ -271,14 +298,7 @@ async fn attempt_all(
             true,
         )
     });
-    NotificationOutcome {
-        channel: channel.into(),
-        format: format.map(str::to_string),
-        ok: false,
-        attempts,
-        message_id: None,
-        error: Some(error),
-    }
+    outcome(target, attempts, Err(error))
 }
 
 /// At most `max` bytes of `s`, on a character boundary.

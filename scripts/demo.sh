@@ -79,6 +79,8 @@ HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
 HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
 HUAWEICLOUD_CSMS_ENDPOINT="$endpoint" \
 HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef \
+DEPLOY_NOTIFY_SMN_TOPIC_URN=urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:cert-alerts \
+HUAWEICLOUD_SMN_ENDPOINT="$endpoint" \
 DEPLOY_REQUEST='{"domains": ["www.example.com", "img.example.com", "slow.example.com", "*.example.com"],
   "certificate_source": {"type": "huawei_csms", "secret_name": "demo-example-com"}}' \
 RUST_LOG=${RUST_LOG:-warn} \
@@ -94,6 +96,9 @@ for d in r.get("domains", []):
     print("   %-20s %-10s api_calls=%s serves a certificate valid until %s" % (d["domain"], d["status"], d["api_calls"],
           d.get("previous_not_after")))
 print("   ok=%s" % str(r.get("ok")).lower())
+told = r.get("notifications", [])
+print("   told: %s" % (", ".join(n["channel"] for n in told) if told else
+      "nobody (DEPLOY_NOTIFY_ON=problems, and every domain is live with a certificate far from expiry)"))
 PY
 echo "== exit code $code"
 exit 0

@@ -17,22 +17,7 @@ use crate::huawei::stores::StoreConfig;
 use crate::notify::NotifyConfig;
 use crate::source::SourceConfig;
 
-/// A configuration value that cannot be used; `variable` names it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    pub variable: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(variable: &str, message: impl Into<String>) -> Self {
-        Self {
-            variable: variable.to_string(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::error::ConfigError;
 
 /// Everything the handler needs besides the event.
 #[derive(Debug, Clone)]

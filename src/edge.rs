@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::rustls::client::danger::{
@@ -22,33 +21,14 @@ use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme}
 use tokio_rustls::TlsConnector;
 
 use crate::cert;
-use crate::config::ConfigError;
+use crate::error::ConfigError;
+pub use crate::result::EdgeReport;
 use crate::result::ErrorInfo;
 
 /// The longest one check may take (DNS, connect and handshake together).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(4);
 /// Checks in flight at once.
 const PARALLEL: usize = 32;
-
-/// What the edge serves for one domain, or why it could not be read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct EdgeReport {
-    /// The address the handshake went to (`203.0.113.7:443`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    /// Whether the served leaf is the certificate of this run; `null` when the run's certificate
-    /// is not known by its bytes (a Certificate Manager id).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub serves_new_certificate: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256_fingerprint: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_after: Option<String>,
-    #[serde(skip)]
-    pub not_after_unix: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
-}
 
 impl EdgeReport {
     fn failed(address: Option<SocketAddr>, code: &str, message: impl Into<String>) -> Self {
@@ -60,11 +40,6 @@ impl EdgeReport {
             not_after_unix: None,
             error: Some(ErrorInfo::new(code, message, true)),
         }
-    }
-
-    /// The edge was read and serves another certificate than this run's.
-    pub fn is_stale(&self) -> bool {
-        self.serves_new_certificate == Some(false)
     }
 }
 

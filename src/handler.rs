@@ -29,12 +29,7 @@ use crate::result::{
 };
 use crate::source::{self, Fetched, Reason};
 
-/// Exit code of a run whose domains all ended well.
-pub const EXIT_OK: i32 = 0;
-/// Exit code of a valid request where not every domain ended well.
-pub const EXIT_NOT_OK: i32 = 1;
-/// Exit code of an invalid request or configuration.
-pub const EXIT_INVALID: i32 = 2;
+pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 
 /// One invocation as a platform shell hands it over.
 #[derive(Debug, Clone)]

@@ -169,7 +169,7 @@ pub fn status_for(result: &DeployResult, exit_code: i32) -> u16 {
     {
         return 502;
     }
-    if exit_code == crate::handler::EXIT_INVALID {
+    if exit_code == crate::result::EXIT_INVALID {
         let field = result
             .error
             .as_ref()

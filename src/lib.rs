@@ -36,6 +36,7 @@ pub mod config;
 pub mod deploy;
 pub mod edge;
 pub mod endpoint;
+pub mod error;
 pub mod event;
 pub mod handler;
 pub mod http;

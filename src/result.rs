@@ -4,7 +4,13 @@
 use serde::Serialize;
 
 use crate::cert::CertificateInfo;
-use crate::edge::EdgeReport;
+
+/// Exit code of a run whose domains all ended well.
+pub const EXIT_OK: i32 = 0;
+/// Exit code of a valid request where not every domain ended well.
+pub const EXIT_NOT_OK: i32 = 1;
+/// Exit code of an invalid request or configuration.
+pub const EXIT_INVALID: i32 = 2;
 
 /// A domain's final status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +87,33 @@ impl ErrorInfo {
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
+    }
+}
+
+/// What the edge serves for one domain, or why it could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EdgeReport {
+    /// The address the handshake went to (`203.0.113.7:443`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Whether the served leaf is the certificate of this run; `null` when the run's certificate
+    /// is not known by its bytes (a Certificate Manager id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serves_new_certificate: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256_fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    #[serde(skip)]
+    pub not_after_unix: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+}
+
+impl EdgeReport {
+    /// The edge was read and serves another certificate than this run's.
+    pub fn is_stale(&self) -> bool {
+        self.serves_new_certificate == Some(false)
     }
 }
 

@@ -3,8 +3,8 @@
 //! overrides `AWS_ENDPOINT_URL_<SERVICE>` then `AWS_ENDPOINT_URL`.
 
 use super::sigv4::AwsCredentials;
-use crate::config::ConfigError;
 use crate::endpoint::Endpoint;
+use crate::error::ConfigError;
 use crate::huawei::credential::Secret;
 
 /// The AWS services the function calls: the certificate stores, and SNS for notifications.

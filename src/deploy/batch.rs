@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::calls::retrying;
 use super::decide;
-use super::engine::EngineConfig;
+use super::job::EngineConfig;
 use super::outcome::error_info;
 use super::settings::BatchKey;
 use super::target::Target;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::calls::{all_pages, HTTPS_INFO_PAGE, LIST_PAGE};
-use super::engine::EngineConfig;
+use super::job::EngineConfig;
 use super::settings::BulkEntry;
 use crate::cert::{leaf_facts, LeafFacts};
 use crate::huawei::cdn::CdnClient;

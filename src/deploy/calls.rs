@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::info;
 
 use super::decide;
-use super::engine::EngineConfig;
+use super::job::EngineConfig;
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient};
 use crate::huawei::error::CdnError;
 use crate::huawei::model::{ListedDomain, Paged};

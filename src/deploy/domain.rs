@@ -15,7 +15,7 @@ use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
 use super::calls::{last_call_by, nap, retry_wait, retrying};
 use super::decide::{self, Decision, Repair, Verdict};
-use super::engine::{EngineConfig, Job};
+use super::job::{EngineConfig, Job};
 use super::learn::{Admission, Learner, Observation, Probe, SnapshotAdmission};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
 use super::settings::{self, BatchKey, BulkEntry, Origin};

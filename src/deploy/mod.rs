@@ -1,6 +1,7 @@
 //! The deployment: which domains ([`select`]), what is deployed ([`target`]), what a write must
 //! keep ([`settings`], pure), per-domain decisions ([`decide`], pure), what the run learns of
-//! the batch call ([`learn`]), how a domain ended ([`outcome`]), calling the API within the
+//! the batch call ([`learn`]), the job and the engine's tuning ([`job`]), how a domain ended
+//! ([`outcome`]), calling the API within the
 //! budget ([`calls`]), the async driver that runs every domain within the budget ([`engine`]),
 //! one domain's read → write → confirm flow (`domain`), the shared sweeps that read and poll
 //! many domains at once ([`board`]) and the batch writer that writes many at once ([`batch`]).
@@ -11,6 +12,7 @@ pub mod calls;
 pub mod decide;
 mod domain;
 pub mod engine;
+pub mod job;
 pub mod learn;
 pub mod outcome;
 pub mod select;
@@ -18,6 +20,7 @@ pub mod settings;
 pub mod target;
 
 pub use calls::list_account;
-pub use engine::{deploy_all, EngineConfig, Job};
+pub use engine::deploy_all;
+pub use job::{EngineConfig, Job};
 pub use outcome::error_info;
 pub use target::Target;

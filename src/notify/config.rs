@@ -5,8 +5,8 @@ use std::fmt;
 
 use reqwest::Url;
 
-use crate::config::ConfigError;
 use crate::endpoint::Endpoint;
+use crate::error::ConfigError;
 use crate::huawei::credential::Secret;
 
 /// When a run sends its digest (`DEPLOY_NOTIFY_ON`).

@@ -182,8 +182,12 @@ impl Handler {
                 }
             }
         }
-        let (target, mut summary, names) = match self.target(&req) {
-            Ok(t) => t,
+        let Validated {
+            target,
+            mut summary,
+            names,
+        } = match self.target(&req) {
+            Ok(v) => v,
             Err(error) => {
                 let error = match &source {
                     // The store's content is at fault, not the request: say which store.
@@ -261,15 +265,8 @@ impl Handler {
                     Err(e) => {
                         warn!(error = %e, "could not list the account's domains");
                         let error = Some(error_info(&e));
-                        return self.finish(
-                            Vec::new(),
-                            &req,
-                            summary,
-                            received,
-                            budget,
-                            &client,
-                            error,
-                        );
+                        let frame = Frame::new(&req, received, budget, &client);
+                        return self.finish(&frame, Vec::new(), summary, error);
                     }
                 }
             }
@@ -280,7 +277,8 @@ impl Handler {
                 "no CDN domain of the account is covered by the certificate's names",
                 false,
             ));
-            return self.finish(Vec::new(), &req, summary, received, budget, &client, error);
+            let frame = Frame::new(&req, received, budget, &client);
+            return self.finish(&frame, Vec::new(), summary, error);
         }
         let to_deploy: Vec<String> = selected
             .iter()
@@ -336,7 +334,8 @@ impl Handler {
             )
             .await;
         }
-        self.finish(domains, &req, summary, received, budget, &client, None)
+        let frame = Frame::new(&req, received, budget, &client);
+        self.finish(&frame, domains, summary, None)
     }
 
     /// Reads what the CDN edge serves for each live domain (`options.verify_edge`): the CNAMEs
@@ -412,17 +411,19 @@ impl Handler {
     }
 
     /// Assembles the result of a run that got as far as the API.
-    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
+        frame: &Frame<'_>,
         domains: Vec<DomainResult>,
-        req: &DeployRequest,
         summary: CertificateSummary,
-        received: Instant,
-        budget: Duration,
-        client: &CdnClient,
         error: Option<ErrorInfo>,
     ) -> Output {
+        let Frame {
+            req,
+            received,
+            budget,
+            client,
+        } = *frame;
         let mut domains = domains;
         let new_not_after = summary.leaf.as_ref().map(|l| l.not_after_unix);
         let horizon = self.clock.unix_now() + i64::from(req.options.warn_days) * 86_400;
@@ -498,11 +499,7 @@ impl Handler {
     }
 
     /// Validates the certificate (no API call before this passes) and describes it.
-    #[allow(clippy::type_complexity)]
-    fn target(
-        &self,
-        req: &DeployRequest,
-    ) -> Result<(Target, CertificateSummary, Option<Vec<String>>), ErrorInfo> {
+    fn target(&self, req: &DeployRequest) -> Result<Validated, ErrorInfo> {
         match &req.certificate {
             CertificateInput::Pem { chain, private_key } => {
                 let bundle =
@@ -515,43 +512,76 @@ impl Handler {
                     .clone()
                     .unwrap_or_else(|| cert::derive_name(&bundle.leaf));
                 let names = bundle.leaf.subject_names.clone();
-                Ok((
-                    Target::Pem {
+                Ok(Validated {
+                    target: Target::Pem {
                         name: name.clone(),
                         chain_pem: bundle.chain_pem,
                         private_key: bundle.private_key,
                         fingerprint: bundle.leaf.sha256_fingerprint.clone(),
                     },
-                    CertificateSummary {
+                    summary: CertificateSummary {
                         name,
                         scm_certificate_id: None,
                         source: None,
                         leaf: Some(bundle.leaf),
                     },
-                    Some(names),
-                ))
+                    names: Some(names),
+                })
             }
             CertificateInput::Scm { id } => {
                 let name = req.certificate_name.clone().unwrap_or_else(|| id.clone());
-                Ok((
-                    Target::Scm {
+                Ok(Validated {
+                    target: Target::Scm {
                         id: id.clone(),
                         name: name.clone(),
                     },
-                    CertificateSummary {
+                    summary: CertificateSummary {
                         name,
                         scm_certificate_id: Some(id.clone()),
                         source: None,
                         leaf: None,
                     },
-                    None,
-                ))
+                    names: None,
+                })
             }
             CertificateInput::Source(s) => Err(ErrorInfo::new(
                 "internal_error",
                 format!("{} was not read before validation", s.describe()),
                 false,
             )),
+        }
+    }
+}
+
+/// A certificate that passed validation: what to deploy, how the result describes it, and the
+/// names it covers (unknown for a Certificate Manager id).
+struct Validated {
+    target: Target,
+    summary: CertificateSummary,
+    names: Option<Vec<String>>,
+}
+
+/// What a run's result is assembled from besides its domains.
+#[derive(Clone, Copy)]
+struct Frame<'a> {
+    req: &'a DeployRequest,
+    received: Instant,
+    budget: Duration,
+    client: &'a CdnClient,
+}
+
+impl<'a> Frame<'a> {
+    fn new(
+        req: &'a DeployRequest,
+        received: Instant,
+        budget: Duration,
+        client: &'a CdnClient,
+    ) -> Self {
+        Self {
+            req,
+            received,
+            budget,
+            client,
         }
     }
 }

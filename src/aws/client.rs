@@ -114,10 +114,12 @@ impl AwsClient {
             .signed(
                 Service::S3,
                 Style::S3,
-                Method::GET,
-                &url,
-                &[],
-                Vec::new(),
+                Call {
+                    method: Method::GET,
+                    url: &url,
+                    headers: &[],
+                    body: Vec::new(),
+                },
                 timeout,
             )
             .await?;
@@ -159,10 +161,12 @@ impl AwsClient {
             .signed(
                 service,
                 Style::Standard,
-                Method::POST,
-                &url,
-                &headers,
-                body.to_string().into_bytes(),
+                Call {
+                    method: Method::POST,
+                    url: &url,
+                    headers: &headers,
+                    body: body.to_string().into_bytes(),
+                },
                 timeout,
             )
             .await?;
@@ -191,17 +195,19 @@ impl AwsClient {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn signed(
         &self,
         service: Service,
         style: Style,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
+        call: Call<'_>,
         timeout: Duration,
     ) -> Result<Reply, FetchError> {
+        let Call {
+            method,
+            url,
+            headers,
+            body,
+        } = call;
         let credentials =
             self.config.credentials.as_ref().ok_or_else(|| {
                 FetchError::new(Reason::NotConfigured, "AWS credentials are not set")
@@ -231,6 +237,14 @@ impl AwsClient {
         all.extend(signing);
         wire::send(&self.http, method, parsed, &all, body, timeout).await
     }
+}
+
+/// One request to sign and send.
+struct Call<'a> {
+    method: Method,
+    url: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    body: Vec<u8>,
 }
 
 /// Virtual-hosted addressing, as the AWS SDKs default to (also for a configured endpoint);

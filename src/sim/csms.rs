@@ -23,7 +23,7 @@ use hyper::Response;
 use serde_json::{json, Value};
 
 use super::config::{ErrorStyle, SimSecret};
-use super::server::{error_response, json_response, verify, Shared};
+use super::server::{error_response, json_response, verify, Call, Shared};
 use crate::clock::{Clock, SystemClock};
 use crate::huawei::sign;
 
@@ -186,10 +186,12 @@ pub(super) fn answer(
     let verified = verify(
         &mut st,
         &shared.credentials,
-        parts,
-        path,
-        query,
-        body,
+        &Call {
+            parts,
+            path,
+            query,
+            body,
+        },
         now,
         now_unix,
     );

@@ -174,10 +174,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         if let Err((code, msg)) = verify(
             &mut st,
             &shared.credentials,
-            &parts,
-            &path,
-            &query,
-            &body,
+            &Call {
+                parts: &parts,
+                path: &path,
+                query: &query,
+                body: &body,
+            },
             now,
             now_unix,
         ) {
@@ -299,18 +301,24 @@ fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A call as the gateway checks it.
+pub(super) struct Call<'a> {
+    pub parts: &'a hyper::http::request::Parts,
+    /// The path as sent (still percent-encoded).
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
 /// Checks a call's `Authorization` as the gateway does; `Err((code, message))` on failure.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn verify(
     st: &mut SimState,
     credentials: &[SimCredential],
-    parts: &hyper::http::request::Parts,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
+    call: &Call<'_>,
     now: Instant,
     now_unix: i64,
 ) -> Result<(), (&'static str, String)> {
+    let parts = call.parts;
     const CODE: &str = "APIGW.0301";
     let header = |name: &str| {
         parts
@@ -339,16 +347,7 @@ pub(super) fn verify(
         }
     }
     // The gateway decodes the path before canonicalizing (`%2F` in a secret name signs as `/`).
-    let result = check_signature(
-        cred,
-        &auth,
-        &header,
-        parts.method.as_str(),
-        &sign::uri_decode(path),
-        query,
-        body,
-        now_unix,
-    );
+    let result = check_signature(cred, &auth, &header, call, now_unix);
     let entry = st.auth_failures.entry(cred.ak.clone()).or_insert((0, None));
     match result {
         Ok(()) => {
@@ -368,15 +367,11 @@ pub(super) fn verify(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn check_signature(
     cred: &SimCredential,
     auth: &sign::ParsedAuthorization,
     header: &dyn Fn(&str) -> Option<String>,
-    method: &str,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
+    call: &Call<'_>,
     now_unix: i64,
 ) -> Result<(), String> {
     for required in ["host", "x-sdk-date"] {
@@ -401,12 +396,13 @@ fn check_signature(
         let value = header(name).ok_or_else(|| format!("signed header `{name}` is missing"))?;
         headers.push((name.clone(), value));
     }
+    let path = sign::uri_decode(call.path);
     let req = SignableRequest {
-        method,
-        path,
-        query,
+        method: call.parts.method.as_str(),
+        path: &path,
+        query: call.query,
         headers: &headers,
-        body,
+        body: call.body,
     };
     let expected = sign::signature(
         &cred.sk,

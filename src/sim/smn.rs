@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::config::ErrorStyle;
 use super::csms::project_header_check;
-use super::server::{error_response, json_response, verify, Shared};
+use super::server::{error_response, json_response, verify, Call, Shared};
 use crate::clock::{Clock, SystemClock};
 
 /// SMN's limits: the subject (bytes), the message (bytes).
@@ -56,10 +56,12 @@ pub(super) fn answer(
     let verified = verify(
         &mut st,
         &shared.credentials,
-        parts,
-        path,
-        query,
-        body,
+        &Call {
+            parts,
+            path,
+            query,
+            body,
+        },
         now,
         now_unix,
     )

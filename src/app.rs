@@ -14,7 +14,7 @@ use crate::http;
 use crate::huawei::credential::Credentials;
 use crate::metrics;
 use crate::request::Strictness;
-use crate::result::{DeployResult, ErrorInfo, RunMode};
+use crate::result::{DeployResult, ErrorCode, ErrorInfo, RunMode};
 
 /// The platform-neutral application: a handler (or the configuration error that prevents one).
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ impl App {
             Ok(h) => h,
             Err(e) => {
                 warn!(variable = %e.variable, error = %e.message, "invalid configuration");
-                let error = ErrorInfo::new("invalid_request", e.to_string(), false)
+                let error = ErrorInfo::new(ErrorCode::InvalidConfiguration, e.to_string(), false)
                     .with_field(e.variable.clone());
                 return error_reply(error, is_http(&event, self.platform));
             }
@@ -91,7 +91,7 @@ impl App {
                 );
                 if handler.config.default_request.is_none() {
                     let error = ErrorInfo::new(
-                        "invalid_request",
+                        ErrorCode::InvalidConfiguration,
                         "this scheduled event carries no request: set DEPLOY_REQUEST (JSON or @file)",
                         false,
                     )

@@ -1,4 +1,5 @@
-//! Errors shared by every layer (a leaf: it imports nothing of the crate).
+//! Errors shared by every layer (a leaf: it imports nothing of the crate): a configuration error,
+//! and the codes a result's errors carry.
 
 /// A configuration value that cannot be used; `variable` names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,5 +15,209 @@ impl ConfigError {
             variable: variable.to_string(),
             message: message.into(),
         }
+    }
+}
+
+/// What kind of error a result carries: one of the function's own codes (lower-case words, SPEC
+/// section 3), or a code an upstream service gave (`CDN.0170`, `APIGW.0301`, a chat tool's
+/// number), passed through unchanged. The JSON `error.code` is only its serialized form; the HTTP
+/// status and the exit code a run-level error earns are decided here, on the type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request (or event) is invalid: the caller's to fix.
+    InvalidRequest,
+    /// A setting of the function is missing or unusable: the operator's to fix (still spelled
+    /// `invalid_request`, with the variable as `field`).
+    InvalidConfiguration,
+    InvalidCertificate,
+    KeyMismatch,
+    CertificateExpired,
+    /// The certificate store could not be read or holds no usable pair.
+    CertificateSource,
+    DomainNotCovered,
+    NoMatchingDomains,
+    AuthFailed,
+    Throttled,
+    UpstreamUnavailable,
+    /// The CDN refused one domain of a batch write ("internal error, please retry").
+    UpstreamRejected,
+    ConfigureFailed,
+    BudgetExhausted,
+    /// The domain is offline, being checked or deleted.
+    DomainUnavailable,
+    SmCertificateInUse,
+    /// A bug of ours; never expected.
+    InternalError,
+    /// Any other code: an upstream service's, or a sub-report's (`edge_tls`, a channel's).
+    Other(String),
+}
+
+/// The HTTP status class a run-level error earns (SPEC section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpClass {
+    /// 400: the caller sent something invalid.
+    BadRequest,
+    /// 422: retrying will not help (the certificate does not cover the domains).
+    Unprocessable,
+    /// 500: the function is misconfigured (nothing the caller can do).
+    ServerError,
+    /// 502: a service behind the function failed.
+    BadGateway,
+}
+
+impl HttpClass {
+    /// The status code.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unprocessable => 422,
+            Self::ServerError => 500,
+            Self::BadGateway => 502,
+        }
+    }
+}
+
+const OWN: [(ErrorCode, &str); 16] = [
+    (ErrorCode::InvalidRequest, "invalid_request"),
+    (ErrorCode::InvalidCertificate, "invalid_certificate"),
+    (ErrorCode::KeyMismatch, "key_mismatch"),
+    (ErrorCode::CertificateExpired, "certificate_expired"),
+    (ErrorCode::CertificateSource, "certificate_source"),
+    (ErrorCode::DomainNotCovered, "domain_not_covered"),
+    (ErrorCode::NoMatchingDomains, "no_matching_domains"),
+    (ErrorCode::AuthFailed, "auth_failed"),
+    (ErrorCode::Throttled, "throttled"),
+    (ErrorCode::UpstreamUnavailable, "upstream_unavailable"),
+    (ErrorCode::UpstreamRejected, "upstream_rejected"),
+    (ErrorCode::ConfigureFailed, "configure_failed"),
+    (ErrorCode::BudgetExhausted, "budget_exhausted"),
+    (ErrorCode::DomainUnavailable, "domain_unavailable"),
+    (ErrorCode::SmCertificateInUse, "sm_certificate_in_use"),
+    (ErrorCode::InternalError, "internal_error"),
+];
+
+impl ErrorCode {
+    /// The code as the result spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidConfiguration => "invalid_request",
+            Self::Other(code) => code,
+            own => OWN
+                .iter()
+                .find(|(c, _)| c == own)
+                .map_or("internal_error", |(_, s)| s),
+        }
+    }
+
+    /// The code a text names: one of ours, or another passed through.
+    pub fn parse(code: &str) -> Self {
+        OWN.iter()
+            .find(|(_, s)| *s == code)
+            .map_or_else(|| Self::Other(code.to_string()), |(c, _)| c.clone())
+    }
+
+    /// The HTTP status class of a run that ends with this error before any domain was tried.
+    pub fn http_class(&self) -> HttpClass {
+        match self {
+            Self::InvalidRequest
+            | Self::InvalidCertificate
+            | Self::KeyMismatch
+            | Self::CertificateExpired => HttpClass::BadRequest,
+            Self::InvalidConfiguration | Self::InternalError => HttpClass::ServerError,
+            Self::DomainNotCovered | Self::NoMatchingDomains => HttpClass::Unprocessable,
+            _ => HttpClass::BadGateway,
+        }
+    }
+
+    /// Whether the request (or the function's setup) is at fault: exit code 2 rather than 1.
+    pub fn is_invalid(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidRequest
+                | Self::InvalidConfiguration
+                | Self::InvalidCertificate
+                | Self::KeyMismatch
+                | Self::CertificateExpired
+                | Self::CertificateSource
+                | Self::InternalError
+        )
+    }
+
+    /// Whether a domain skipped with this code was stopped by the CDN (502) rather than by the
+    /// request.
+    pub fn is_cdn_side(&self) -> bool {
+        matches!(
+            self,
+            Self::AuthFailed
+                | Self::Throttled
+                | Self::UpstreamUnavailable
+                | Self::BudgetExhausted
+                | Self::DomainUnavailable
+        )
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(code: &str) -> Self {
+        Self::parse(code)
+    }
+}
+
+impl From<&String> for ErrorCode {
+    fn from(code: &String) -> Self {
+        Self::parse(code)
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_pass_others_through() {
+        for (code, text) in &OWN {
+            assert_eq!(code.as_str(), *text);
+            assert_eq!(&ErrorCode::parse(text), code);
+        }
+        assert_eq!(
+            ErrorCode::parse("CDN.0170"),
+            ErrorCode::Other("CDN.0170".into())
+        );
+        assert_eq!(ErrorCode::InvalidConfiguration.as_str(), "invalid_request");
+        assert_eq!(
+            ErrorCode::parse("invalid_request"),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn classes_follow_the_contract() {
+        assert_eq!(ErrorCode::InvalidRequest.http_class().status(), 400);
+        assert_eq!(ErrorCode::InvalidConfiguration.http_class().status(), 500);
+        assert_eq!(ErrorCode::NoMatchingDomains.http_class().status(), 422);
+        assert_eq!(ErrorCode::CertificateSource.http_class().status(), 502);
+        assert_eq!(ErrorCode::parse("APIGW.0301").http_class().status(), 502);
+        assert!(ErrorCode::KeyMismatch.is_invalid());
+        assert!(!ErrorCode::Throttled.is_invalid());
+        assert!(ErrorCode::Throttled.is_cdn_side());
+        assert!(!ErrorCode::DomainNotCovered.is_cdn_side());
     }
 }

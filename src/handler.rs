@@ -25,7 +25,8 @@ use crate::metrics::Calls;
 use crate::notify::{self, Channels};
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{
-    mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorInfo, RunMode, Status,
+    mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorCode, ErrorInfo, RunMode,
+    Status,
 };
 use crate::source::{self, Fetched, Reason};
 
@@ -130,7 +131,7 @@ impl Handler {
             .or_else(|| self.config.credentials.clone())
         else {
             let error = ErrorInfo::new(
-                "invalid_request",
+                ErrorCode::InvalidConfiguration,
                 "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
                 false,
             )
@@ -172,13 +173,10 @@ impl Handler {
                     )
                     .with_field("certificate_source")
                     .with_reason(e.reason.word());
-                    let mut out = invalid(error, req.domains.clone(), received, budget)
+                    // An outage of the store (retryable) is not a bad request: exit 1, so a
+                    // shell loop may retry.
+                    return invalid(error, req.domains.clone(), received, budget)
                         .with_fail_on_error(req.options.fail_on_error);
-                    // An outage of the store is not a bad request: a shell loop may retry.
-                    if e.reason == Reason::Unavailable {
-                        out.exit_code = EXIT_NOT_OK;
-                    }
-                    return out;
                 }
             }
         }
@@ -197,7 +195,7 @@ impl Handler {
                         false,
                     )
                     .with_field("certificate_source")
-                    .with_reason(error.code.clone()),
+                    .with_reason(error.code.to_string()),
                     None => error,
                 };
                 return invalid(error, req.domains.clone(), received, budget)
@@ -597,6 +595,7 @@ fn finishing_reserve(budget: Duration) -> Duration {
 /// An invalid request or configuration: nothing was called; every known domain is listed as
 /// skipped with the same error, so nothing is lost.
 fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Duration) -> Output {
+    let exit_code = error.exit_code();
     let domains = domains
         .iter()
         .map(|d| DomainResult::skipped(d, error.clone()))
@@ -610,7 +609,7 @@ fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Du
             budget.as_millis() as u64,
             Some(error),
         ),
-        exit_code: EXIT_INVALID,
+        exit_code,
         fail_on_error: false,
         calls: Calls::default(),
     }

@@ -10,9 +10,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use crate::error::{ErrorCode, HttpClass};
 use crate::event::{HttpRequest, Trigger};
 use crate::huawei::credential::{constant_time_eq, Secret};
-use crate::result::{DeployResult, Status};
+use crate::result::{DeployResult, Status, EXIT_INVALID};
 
 /// The largest body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -148,59 +149,32 @@ pub fn budget_cap(trigger: Trigger) -> Option<Duration> {
     }
 }
 
-/// The codes of domains skipped because of the CDN rather than the request.
-const CDN_SKIPS: [&str; 5] = [
-    "auth_failed",
-    "throttled",
-    "upstream_unavailable",
-    "budget_exhausted",
-    "domain_unavailable",
-];
-
 /// The status code a result earns: generic webhook senders judge by it alone, so a failure never
 /// looks like a 2xx.
 pub fn status_for(result: &DeployResult, exit_code: i32) -> u16 {
-    // The store the certificate is read from failed us (or holds an unusable one): a bad gateway,
-    // not a bad request.
-    if result
-        .error
-        .as_ref()
-        .is_some_and(|e| e.code == "certificate_source")
-    {
-        return 502;
-    }
-    if exit_code == crate::result::EXIT_INVALID {
-        let field = result
-            .error
-            .as_ref()
-            .and_then(|e| e.field.as_deref())
-            .unwrap_or("");
-        // A missing or bad setting of the function is the operator's problem, not the caller's.
-        return if field.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !field.is_empty() {
-            500
-        } else {
-            400
-        };
+    // A run that ended before its domains: the error's class decides (a bad request 400, a bad
+    // setting of the function 500, an unreadable certificate store 502).
+    if let Some(e) = &result.error {
+        if exit_code == EXIT_INVALID || e.code == ErrorCode::CertificateSource {
+            return e.code.http_class().status();
+        }
     }
     if result.ok {
         return 200;
     }
-    let skipped_with = |codes: &[&str]| {
+    let skipped_with = |class: &dyn Fn(&ErrorCode) -> bool| {
         result.domains.iter().any(|d| {
-            d.status == Status::Skipped
-                && d.error
-                    .as_ref()
-                    .is_some_and(|e| codes.contains(&e.code.as_str()))
+            d.status == Status::Skipped && d.error.as_ref().is_some_and(|e| class(&e.code))
         })
     };
     let failed = result.domains.iter().any(|d| d.status == Status::Failed);
-    if failed || skipped_with(&CDN_SKIPS) {
+    if failed || skipped_with(&ErrorCode::is_cdn_side) {
         502
-    } else if skipped_with(&["domain_not_covered"])
+    } else if skipped_with(&|c| *c == ErrorCode::DomainNotCovered)
         || result
             .error
             .as_ref()
-            .is_some_and(|e| e.code == "no_matching_domains")
+            .is_some_and(|e| e.code.http_class() == HttpClass::Unprocessable)
     {
         422
     } else if result
@@ -355,7 +329,7 @@ mod tests {
             .iter()
             .map(|(s, code)| DomainResult {
                 status: *s,
-                error: (!code.is_empty()).then(|| ErrorInfo::new(code, "x", false)),
+                error: (!code.is_empty()).then(|| ErrorInfo::new(*code, "x", false)),
                 ..DomainResult::skipped("a.example.com", ErrorInfo::new("x", "x", false))
             })
             .collect();
@@ -412,9 +386,14 @@ mod tests {
         let mut invalid = result_with(&[]);
         invalid.error = Some(ErrorInfo::new("invalid_request", "x", false).with_field("domains"));
         assert_eq!(status_for(&invalid, 2), 400);
-        invalid.error =
-            Some(ErrorInfo::new("invalid_request", "x", false).with_field("HUAWEICLOUD_SDK_AK"));
+        // A setting of the function is at fault: the type says so, whatever the field.
+        invalid.error = Some(
+            ErrorInfo::new(ErrorCode::InvalidConfiguration, "x", false)
+                .with_field("HUAWEICLOUD_SDK_AK"),
+        );
         assert_eq!(status_for(&invalid, 2), 500);
+        invalid.error = Some(ErrorInfo::new("certificate_source", "x", true));
+        assert_eq!(status_for(&invalid, 1), 502);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::cert::CertificateInfo;
+pub use crate::error::ErrorCode;
 
 /// Exit code of a run whose domains all ended well.
 pub const EXIT_OK: i32 = 0;
@@ -50,7 +51,7 @@ impl Status {
 /// An error in a result: the function's own lower-case code, or the CDN's code passed through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorInfo {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
@@ -65,15 +66,26 @@ pub struct ErrorInfo {
 }
 
 impl ErrorInfo {
-    /// An error made by the function itself.
-    pub fn new(code: &str, message: impl Into<String>, retryable: bool) -> Self {
+    /// An error with `code` (one of ours by its word, or an upstream's passed through).
+    pub fn new(code: impl Into<ErrorCode>, message: impl Into<String>, retryable: bool) -> Self {
         Self {
-            code: code.to_string(),
+            code: code.into(),
             message: message.into(),
             http_status: None,
             retryable,
             field: None,
             reason: None,
+        }
+    }
+
+    /// The exit code of a run that ends with this error before any domain was tried: 2 for a
+    /// request or setup at fault, 1 for an outage (a store that may answer next time).
+    pub fn exit_code(&self) -> i32 {
+        if self.code.is_invalid() && !(self.retryable && self.code == ErrorCode::CertificateSource)
+        {
+            EXIT_INVALID
+        } else {
+            EXIT_NOT_OK
         }
     }
 

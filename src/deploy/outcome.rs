@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use tracing::info;
 
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::result::{DomainResult, ErrorInfo, Status};
+use crate::result::{DomainResult, ErrorCode, ErrorInfo, Status};
 
 /// How far a domain got; decides its status when the budget ends mid-way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -188,16 +188,16 @@ pub const CODE_SCM_NOT_DELEGATED: &str = "CDN.00010198";
 /// function's (`auth_failed`, `throttled`, `upstream_unavailable`, `budget_exhausted`, …).
 pub fn error_info(e: &CdnError) -> ErrorInfo {
     let own = match e.kind() {
-        ErrorKind::Auth => "auth_failed",
-        ErrorKind::NotSent if matches!(e, CdnError::AuthStopped) => "auth_failed",
-        ErrorKind::NotSent | ErrorKind::Busy => "budget_exhausted",
-        ErrorKind::Throttled => "throttled",
-        ErrorKind::Server | ErrorKind::Transport => "upstream_unavailable",
-        ErrorKind::Rejected => "upstream_rejected",
+        ErrorKind::Auth => ErrorCode::AuthFailed,
+        ErrorKind::NotSent if matches!(e, CdnError::AuthStopped) => ErrorCode::AuthFailed,
+        ErrorKind::NotSent | ErrorKind::Busy => ErrorCode::BudgetExhausted,
+        ErrorKind::Throttled => ErrorCode::Throttled,
+        ErrorKind::Server | ErrorKind::Transport => ErrorCode::UpstreamUnavailable,
+        ErrorKind::Rejected => ErrorCode::UpstreamRejected,
     };
     let code = match (e, e.code()) {
-        (CdnError::Decode { .. }, _) => "upstream_unavailable",
-        (_, Some(code)) => code,
+        (CdnError::Decode { .. }, _) => ErrorCode::UpstreamUnavailable,
+        (_, Some(code)) => ErrorCode::parse(code),
         (_, None) => own,
     };
     let message = if e.kind() == ErrorKind::Auth {
@@ -213,7 +213,7 @@ pub fn error_info(e: &CdnError) -> ErrorInfo {
         e.to_string()
     };
     ErrorInfo {
-        code: code.to_string(),
+        code,
         message,
         http_status: e.http_status(),
         retryable: e.retryable(),

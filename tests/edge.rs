@@ -5,16 +5,10 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use cdn_cert_deploy::clock;
-use cdn_cert_deploy::config::Config;
-use cdn_cert_deploy::deploy::EngineConfig;
-use cdn_cert_deploy::handler::Handler;
-use cdn_cert_deploy::sim::Simulator;
 use common::webhook::WebhookReceiver;
 use common::*;
 use serde_json::Value;
@@ -80,21 +74,6 @@ fn closed_port() -> u16 {
 /// The CNAME the simulator gives a domain.
 fn cname(domain: &str) -> String {
     format!("{}.c.cdnhwc1.com", domain.replace('*', "wildcard"))
-}
-
-fn handler_env(sim: &Simulator, extra: &[(&str, &str)]) -> Handler {
-    let mut env: HashMap<String, String> = HashMap::new();
-    env.insert("HUAWEICLOUD_CDN_ENDPOINT".into(), sim.endpoint());
-    env.insert("HUAWEICLOUD_SDK_AK".into(), AK.into());
-    env.insert("HUAWEICLOUD_SDK_SK".into(), SK.into());
-    for (k, v) in extra {
-        env.insert(k.to_string(), v.to_string());
-    }
-    Handler {
-        config: Config::from_env(|k| env.get(k).cloned()).expect("config"),
-        clock: clock::system(),
-        engine: EngineConfig::default(),
-    }
 }
 
 #[tokio::test]

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use cdn_cert_deploy::http::sign;
-use cdn_cert_deploy::sim::{Outcome, SimDomainConfig};
+use cdn_cert_deploy::sim::{Outcome, SimDomainConfig, Simulator};
 use common::runtime_api::{Flavor, RuntimeApi};
 use common::*;
 use serde_json::{json, Value};
+use tokio::process::Child;
 
 const WEBHOOK_SECRET: &str = "webhook-signing-secret-for-tests";
 const WEBHOOK_TOKEN: &str = "example-webhook-token";
@@ -28,6 +29,28 @@ fn apigw_v2(body: &str, signature: Option<String>) -> Value {
         e["headers"]["x-deploy-signature"] = json!(sig);
     }
     e
+}
+
+/// The release-like binary on the test runtime API, deploying to `sim` with the test keys and
+/// the webhook secret, plus `extra`.
+fn lambda_binary(api: &RuntimeApi, sim: &Simulator, extra: &[(&str, &str)]) -> Child {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"));
+    cmd.env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cdn-cert-deploy")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("HUAWEICLOUD_SDK_AK", AK)
+        .env("HUAWEICLOUD_SDK_SK", SK)
+        .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
+        .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }
 
 fn response_body(answer: &Value) -> Value {
@@ -79,22 +102,14 @@ async fn the_lambda_build_serves_every_trigger() {
     let fail_on_error = api.push(&failing, &[]);
     let not_an_event = api.push(&json!(["not", "an", "event"]), &[]);
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "cdn-cert-deploy")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("HUAWEICLOUD_SDK_AK", AK)
-        .env("HUAWEICLOUD_SDK_SK", SK)
-        .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
-        .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("DEPLOY_WEBHOOK_TOKEN", WEBHOOK_TOKEN)
-        .env("DEPLOY_REQUEST", defaults.to_string())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = lambda_binary(
+        &api,
+        &sim,
+        &[
+            ("DEPLOY_WEBHOOK_TOKEN", WEBHOOK_TOKEN),
+            ("DEPLOY_REQUEST", &defaults.to_string()),
+        ],
+    );
     let answers = api.answers(9, Duration::from_secs(90)).await;
     child.kill().await.ok();
 
@@ -183,29 +198,23 @@ async fn callers_get_their_answer_when_every_channel_is_down() {
     dest["responsePayload"] = json!({"domains": ["broken.example.com"], "certificate": cert.chain,
         "private_key": cert.key});
     let chained = api.push(&dest, &[]);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "cdn-cert-deploy")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("HUAWEICLOUD_SDK_AK", AK)
-        .env("HUAWEICLOUD_SDK_SK", SK)
-        .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
-        .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("DEPLOY_NOTIFY_WEBHOOK_URL", format!("{}/slack/x", down.url))
-        .env("DEPLOY_NOTIFY_WEBHOOK_FORMAT", "slack")
-        .env(
-            "DEPLOY_NOTIFY_SNS_TOPIC_ARN",
-            "arn:aws:sns:eu-west-1:123456789012:alerts",
-        )
-        .env("AWS_ACCESS_KEY_ID", "ASIADOWNCHANNELS0001")
-        .env("AWS_SECRET_ACCESS_KEY", "down-channels-secret")
-        .env("AWS_ENDPOINT_URL_SNS", format!("http://127.0.0.1:{closed}"))
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let hook_url = format!("{}/slack/x", down.url);
+    let sns_endpoint = format!("http://127.0.0.1:{closed}");
+    let mut child = lambda_binary(
+        &api,
+        &sim,
+        &[
+            ("DEPLOY_NOTIFY_WEBHOOK_URL", &hook_url),
+            ("DEPLOY_NOTIFY_WEBHOOK_FORMAT", "slack"),
+            (
+                "DEPLOY_NOTIFY_SNS_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:123456789012:alerts",
+            ),
+            ("AWS_ACCESS_KEY_ID", "ASIADOWNCHANNELS0001"),
+            ("AWS_SECRET_ACCESS_KEY", "down-channels-secret"),
+            ("AWS_ENDPOINT_URL_SNS", &sns_endpoint),
+        ],
+    );
     let answers = api.answers(2, Duration::from_secs(60)).await;
     child.kill().await.ok();
 

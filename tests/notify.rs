@@ -5,12 +5,8 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use cdn_cert_deploy::clock;
-use cdn_cert_deploy::config::Config;
-use cdn_cert_deploy::deploy::EngineConfig;
 use cdn_cert_deploy::handler::{Handler, Output, EXIT_NOT_OK};
 use cdn_cert_deploy::sim::{Outcome, SimDomainConfig, Simulator};
 use common::aws::{AwsKeys, AwsStandIn};
@@ -45,22 +41,15 @@ async fn sim() -> Simulator {
     .await
 }
 
+/// `common::handler_env` with the SNS stand-in's AWS settings too.
 fn handler_env(sim: &Simulator, aws: Option<&AwsStandIn>, extra: &[(&str, &str)]) -> Handler {
-    let mut env: HashMap<String, String> = HashMap::new();
-    env.insert("HUAWEICLOUD_CDN_ENDPOINT".into(), sim.endpoint());
-    env.insert("HUAWEICLOUD_SDK_AK".into(), AK.into());
-    env.insert("HUAWEICLOUD_SDK_SK".into(), SK.into());
-    if let Some(aws) = aws {
-        env.extend(aws.env());
-    }
-    for (k, v) in extra {
-        env.insert(k.to_string(), v.to_string());
-    }
-    Handler {
-        config: Config::from_env(|k| env.get(k).cloned()).expect("config"),
-        clock: clock::system(),
-        engine: EngineConfig::default(),
-    }
+    let aws_env = aws.map(|a| a.env()).unwrap_or_default();
+    let mut all: Vec<(&str, &str)> = aws_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.extend_from_slice(extra);
+    common::handler_env(sim, &all)
 }
 
 fn smn_urn(sim: &Simulator) -> String {

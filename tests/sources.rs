@@ -5,12 +5,8 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use cdn_cert_deploy::clock;
-use cdn_cert_deploy::config::Config;
-use cdn_cert_deploy::deploy::EngineConfig;
 use cdn_cert_deploy::handler::{Handler, Output, EXIT_INVALID, EXIT_NOT_OK};
 use cdn_cert_deploy::sim::{SimStats, Simulator};
 use common::aws::{AwsKeys, AwsStandIn};
@@ -50,31 +46,19 @@ async fn setup() -> (Simulator, TestCert, TestCert) {
     (sim, old, new)
 }
 
-/// A handler configured from environment variables, as the function reads them.
+/// A handler configured as the function reads its environment, with the simulator's CSMS and
+/// OBS, and the AWS stand-in when given.
 fn handler_env(sim: &Simulator, aws: Option<&AwsStandIn>, extra: &[(&str, &str)]) -> Handler {
-    let mut env: HashMap<String, String> = HashMap::new();
-    let mut put = |k: &str, v: &str| {
-        env.insert(k.to_string(), v.to_string());
-    };
-    put("HUAWEICLOUD_CDN_ENDPOINT", &sim.endpoint());
-    put("HUAWEICLOUD_SDK_AK", AK);
-    put("HUAWEICLOUD_SDK_SK", SK);
-    put("HUAWEICLOUD_CSMS_ENDPOINT", &sim.endpoint());
-    put("HUAWEICLOUD_OBS_ENDPOINT", &sim.endpoint());
-    put("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT);
-    if let Some(aws) = aws {
-        for (k, v) in aws.env() {
-            put(&k, &v);
-        }
-    }
-    for (k, v) in extra {
-        put(k, v);
-    }
-    Handler {
-        config: Config::from_env(|k| env.get(k).cloned()).expect("config"),
-        clock: clock::system(),
-        engine: EngineConfig::default(),
-    }
+    let endpoint = sim.endpoint();
+    let aws_env = aws.map(|a| a.env()).unwrap_or_default();
+    let mut all: Vec<(&str, &str)> = vec![
+        ("HUAWEICLOUD_CSMS_ENDPOINT", &endpoint),
+        ("HUAWEICLOUD_OBS_ENDPOINT", &endpoint),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
+    ];
+    all.extend(aws_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    all.extend_from_slice(extra);
+    common::handler_env(sim, &all)
 }
 
 fn request_from(source: Value) -> Value {

@@ -272,15 +272,7 @@ fn parse_webhook_url(raw: &str) -> Result<WebhookUrl, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use crate::error::test_env as env;
 
     #[test]
     fn nothing_configured_is_no_channel() {

@@ -511,23 +511,7 @@ impl AwsStandIn {
             state: Mutex::new(State::default()),
         });
         let s = shared.clone();
-        let task = tokio::spawn(async move {
-            // The connections live in the accept task: aborting it (on drop) closes them too.
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                while connections.try_join_next().is_some() {}
-                let s = s.clone();
-                connections.spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| serve(s.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        let task = super::serve_http(listener, move |req| serve(s.clone(), req));
         Self { url, shared, task }
     }
 

@@ -21,6 +21,42 @@ use cdn_cert_deploy::sim::{
 };
 use serde_json::{json, Value};
 
+/// Serves HTTP/1 on `listener` with `handle` until the returned task is aborted; the connections
+/// live in the accept task, so aborting it (the fakes do on drop) closes them too. The one
+/// pattern every fake on loopback (the AWS stand-in, the webhook receiver, the runtime APIs)
+/// shares.
+pub fn serve_http<F, Fut>(
+    listener: tokio::net::TcpListener,
+    handle: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<
+            Output = Result<
+                hyper::Response<http_body_util::Full<bytes::Bytes>>,
+                std::convert::Infallible,
+            >,
+        > + Send
+        + 'static,
+{
+    tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            while connections.try_join_next().is_some() {}
+            let handle = handle.clone();
+            connections.spawn(async move {
+                let svc = hyper::service::service_fn(handle);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
 pub const AK: &str = "TESTAKEXAMPLE0000000";
 pub const SK: &str = "test-secret-key-0123456789abcdef";
 
@@ -110,6 +146,23 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             notify: Default::default(),
             edge_connect: Default::default(),
         },
+        clock: clock::system(),
+        engine: EngineConfig::default(),
+    }
+}
+
+/// A handler configured from environment variables, as the function reads them: the simulator's
+/// endpoint and the test keys, then `extra` (which may override them).
+pub fn handler_env(sim: &Simulator, extra: &[(&str, &str)]) -> Handler {
+    let mut env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    env.insert("HUAWEICLOUD_CDN_ENDPOINT".into(), sim.endpoint());
+    env.insert("HUAWEICLOUD_SDK_AK".into(), AK.into());
+    env.insert("HUAWEICLOUD_SDK_SK".into(), SK.into());
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Handler {
+        config: Config::from_env(|k| env.get(k).cloned()).expect("config"),
         clock: clock::system(),
         engine: EngineConfig::default(),
     }

@@ -60,19 +60,8 @@ impl RuntimeApi {
         let state = Arc::new(Mutex::new(State::default()));
         let (queued, answered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let (s, q, a) = (state.clone(), queued.clone(), answered.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let (s, q, a) = (s.clone(), q.clone(), a.clone());
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        serve(flavor, s.clone(), q.clone(), a.clone(), req)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
+        let task = super::serve_http(listener, move |req| {
+            serve(flavor, s.clone(), q.clone(), a.clone(), req)
         });
         Self {
             addr,

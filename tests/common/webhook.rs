@@ -81,22 +81,7 @@ impl WebhookReceiver {
             got: Mutex::new(Vec::new()),
         });
         let s = shared.clone();
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                while connections.try_join_next().is_some() {}
-                let s = s.clone();
-                connections.spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| serve(s.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        let task = super::serve_http(listener, move |req| serve(s.clone(), req));
         Self { url, shared, task }
     }
 

@@ -9,9 +9,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 
-use super::credential::Credentials;
+use super::credential::{Credentials, ProjectCall};
 use super::error::parse_error_body;
-use super::sign::{self, uri_encode, SignableRequest};
+use super::sign::uri_encode;
 use crate::clock::SharedClock;
 use crate::endpoint::Endpoint;
 use crate::source::error::{FetchError, Reason};
@@ -129,32 +129,17 @@ impl StoreClient {
             uri_encode(version)
         );
         let signed_path = format!("/v1/{project}/secrets/{name}/versions/{version}");
-        let mut headers: Vec<(String, String)> = vec![
-            ("Content-Type".into(), "application/json".into()),
-            (
-                sign::DATE_HEADER.into(),
-                sign::sdk_date(self.clock.unix_now()),
-            ),
-            ("Host".into(), endpoint.host().to_string()),
-            // What the official SDKs send for project-level services; required where the
-            // account has several projects in the region.
-            ("X-Project-Id".into(), project.to_string()),
-        ];
-        if let Some(token) = &credentials.security_token {
-            headers.push(("X-Security-Token".into(), token.expose().to_string()));
-        }
-        let authorization = sign::sign(
-            &SignableRequest {
+        let headers = credentials.sign_project_call(
+            &ProjectCall {
                 method: "GET",
-                path: &signed_path,
-                query: &[],
-                headers: &headers,
+                signed_path: &signed_path,
                 body: &[],
+                host: endpoint.host(),
+                project_id: project,
+                content_type: "application/json",
             },
-            &credentials.access_key,
-            credentials.secret_key.expose(),
+            self.clock.unix_now(),
         );
-        headers.push(("Authorization".into(), authorization));
         let url = url(&format!("{}{path}", endpoint.as_str()))?;
         let reply = wire::send(&self.http, Method::GET, url, &headers, Vec::new(), timeout).await?;
         if !(200..300).contains(&reply.status) {

@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 
 use super::config::SmnTopic;
 use super::{Failure, Outgoing};
-use crate::huawei::credential::Credentials;
+use crate::huawei::credential::{Credentials, ProjectCall};
 use crate::huawei::error::parse_error_body;
-use crate::huawei::sign::{self, uri_encode, SignableRequest};
+use crate::huawei::sign::uri_encode;
 use crate::source::wire::Reply;
 
 /// SMN's subject limit (UTF-8 bytes).
@@ -36,30 +36,17 @@ pub fn request(
     let body = json!({ "subject": subject, "message": message })
         .to_string()
         .into_bytes();
-    let mut headers: Vec<(String, String)> = vec![
-        (
-            "Content-Type".into(),
-            "application/json;charset=UTF-8".into(),
-        ),
-        (sign::DATE_HEADER.into(), sign::sdk_date(unix_now)),
-        ("Host".into(), topic.endpoint.host().to_string()),
-        ("X-Project-Id".into(), project.clone()),
-    ];
-    if let Some(token) = &credentials.security_token {
-        headers.push(("X-Security-Token".into(), token.expose().to_string()));
-    }
-    let authorization = sign::sign(
-        &SignableRequest {
+    let headers = credentials.sign_project_call(
+        &ProjectCall {
             method: "POST",
-            path: &signed_path,
-            query: &[],
-            headers: &headers,
+            signed_path: &signed_path,
             body: &body,
+            host: topic.endpoint.host(),
+            project_id: project,
+            content_type: "application/json;charset=UTF-8",
         },
-        &credentials.access_key,
-        credentials.secret_key.expose(),
+        unix_now,
     );
-    headers.push(("Authorization".into(), authorization));
     let url = Url::parse(&format!("{}{wire_path}", topic.endpoint.as_str()))
         .map_err(|e| Failure::setup(format!("URL: {e}")))?;
     Ok(Outgoing { url, headers, body })

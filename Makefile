@@ -10,10 +10,11 @@ demo:
 test:
 	cargo test
 
-# Formatting and lints, as CI runs them.
+# Formatting, lints and the module layering (no import cycle in src/), as CI runs them.
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	python3 scripts/module-cycles.py
 
 # The lean release binary (no simulator inside).
 release:

@@ -15,17 +15,10 @@
 //! has one (see [`show_version`](SecretStore::show_version)).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Response;
 use serde_json::{json, Value};
 
-use super::config::{ErrorStyle, SimSecret};
-use super::server::{error_response, json_response, verify, Call, Shared};
-use crate::clock::{Clock, SystemClock};
-use crate::huawei::sign;
+use super::config::SimSecret;
 
 /// The KMS key every version reports (CSMS encrypts with the account's default `csms/default`).
 const KMS_KEY_ID: &str = "5b4e8f37-0000-4000-8000-00000000c5a5";
@@ -165,82 +158,6 @@ pub(super) fn route<'a>(method: &str, seg: &[&'a str]) -> Option<(&'a str, &'a s
             Some((project, name, version))
         }
         _ => None,
-    }
-}
-
-/// Answers one ShowSecretVersion call: the gateway's signature check (401 `APIGW.0301`), then
-/// the secret. Counted in `csms_calls`, never in the CDN statistics.
-pub(super) fn answer(
-    shared: &Shared,
-    parts: &hyper::http::request::Parts,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
-    (project_id, name, version_id): (&str, &str, &str),
-) -> Response<Full<Bytes>> {
-    let now = Instant::now();
-    let now_unix = SystemClock.unix_now();
-    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-    let rid = st.next_request_id();
-    st.stats.csms_calls += 1;
-    let verified = verify(
-        &mut st,
-        &shared.credentials,
-        &Call {
-            parts,
-            path,
-            query,
-            body,
-        },
-        now,
-        now_unix,
-    );
-    // AK/SK calls to a project-level service carry the project as a signed `X-Project-Id`
-    // (the official SDKs always send it); IAM refuses one that names another project.
-    let verified = verified.and_then(|()| project_header_check(parts, project_id));
-    let response = match verified {
-        Err((code, msg)) => {
-            st.stats.csms_auth_failures += 1;
-            tracing::info!(target: "sim", service = "csms", code, "signature rejected");
-            error_response(401, code, &msg, ErrorStyle::Flat, &rid)
-        }
-        Ok(()) => match st.secrets.show_version(project_id, name, version_id) {
-            Ok(v) => json_response(200, &v, &rid),
-            Err((status, code, msg)) => error_response(status, code, &msg, ErrorStyle::Flat, &rid),
-        },
-    };
-    let status = response.status().as_u16();
-    tracing::info!(target: "sim", service = "csms", secret = name, version = version_id,
-                   status, request_id = %rid, "call");
-    st.stats
-        .record_service_call("csms", parts.method.as_str(), path, status);
-    response
-}
-
-pub(super) fn project_header_check(
-    parts: &hyper::http::request::Parts,
-    project_id: &str,
-) -> Result<(), (&'static str, String)> {
-    let sent = parts
-        .headers
-        .get("x-project-id")
-        .and_then(|v| v.to_str().ok());
-    let signed = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(sign::parse_authorization)
-        .is_some_and(|a| a.signed_headers.iter().any(|h| h == "x-project-id"));
-    match sent {
-        Some(p) if p == project_id && signed => Ok(()),
-        Some(p) if p != project_id => Err((
-            "APIGW.0301",
-            format!("Incorrect IAM authentication information: X-Project-Id `{p}` does not match the path's project"),
-        )),
-        _ => Err((
-            "APIGW.0301",
-            "Incorrect IAM authentication information: X-Project-Id missing or not signed".into(),
-        )),
     }
 }
 

@@ -6,13 +6,18 @@
 //!
 //! On the same port it also serves the two services certificates are read from: CSMS
 //! ShowSecretVersion ([`csms`], signed like the CDN calls) and OBS GetObject ([`obs`], the OBS
-//! header signature). Their calls are counted apart (`SimStats::csms_calls`, `obs_calls`,
-//! `service_calls`), never in the CDN statistics.
+//! header signature), and SMN PublishMessage ([`smn`]) for notifications. Their calls are
+//! counted apart (`SimStats::csms_calls`, `obs_calls`, `service_calls`), never in the CDN
+//! statistics. The layers: `server` routes, `gateway` checks signatures and shapes answers,
+//! `services` answers CSMS, SMN and OBS calls, `state` holds the account, and `csms`, `obs` and
+//! `smn` hold the services' stores and rules.
 
 pub mod config;
 pub mod csms;
+mod gateway;
 pub mod obs;
 mod server;
+mod services;
 pub mod smn;
 pub mod state;
 
@@ -30,7 +35,7 @@ pub use config::{
 pub use state::{DomainSnapshot, ServiceCall, SimStats};
 
 use crate::clock::{Clock, SystemClock};
-use server::Shared;
+use gateway::Shared;
 
 /// A running simulator; stops when dropped.
 pub struct Simulator {

@@ -36,7 +36,6 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::config::{SimCredential, SimObject};
-use super::state::SimState;
 use crate::huawei::credential::constant_time_eq;
 use crate::huawei::sign::uri_decode;
 
@@ -517,27 +516,27 @@ pub(super) fn claims(
     }
 }
 
-/// Answers one OBS call, counted in `obs_calls` (never in the CDN statistics).
+/// Answers one OBS call with request id `rid`; the flag says whether its signature was refused.
 pub(super) fn answer(
-    st: &mut SimState,
+    objects: &ObjectStore,
     credentials: &[SimCredential],
     req: &ObsRequest<'_>,
     now_unix: i64,
-) -> Response<Full<Bytes>> {
-    let rid = st.next_request_id().to_ascii_uppercase();
-    st.stats.obs_calls += 1;
+    rid: &str,
+) -> (Response<Full<Bytes>>, bool) {
+    let mut refused = false;
     let outcome = match authenticate(credentials, req, now_unix) {
         Err(e) => {
-            st.stats.obs_auth_failures += 1;
+            refused = true;
             Err(e)
         }
-        Ok(()) => get_object(st, req),
+        Ok(()) => get_object(objects, req),
     };
     let (bucket, key) = req.bucket_and_key();
     let response = match outcome {
         Ok((body, modified)) => {
             let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
-            base_response(200, &rid, req.dialect(), now_unix)
+            base_response(200, rid, req.dialect(), now_unix)
                 .header("content-type", "application/octet-stream")
                 .header("etag", etag)
                 .header("last-modified", http_date(modified))
@@ -546,22 +545,20 @@ pub(super) fn answer(
         }
         Err(e) => {
             tracing::info!(target: "sim", service = "obs", code = e.code, bucket, key, "refused");
-            let host_id = base64::engine::general_purpose::STANDARD.encode(&rid);
-            base_response(e.status, &rid, req.dialect(), now_unix)
+            let host_id = base64::engine::general_purpose::STANDARD.encode(rid);
+            base_response(e.status, rid, req.dialect(), now_unix)
                 .header("content-type", "application/xml")
-                .body(Full::new(Bytes::from(e.xml(&rid, &host_id))))
+                .body(Full::new(Bytes::from(e.xml(rid, &host_id))))
                 .expect("valid response")
         }
     };
     let status = response.status().as_u16();
     tracing::info!(target: "sim", service = "obs", bucket, key, status, request_id = %rid, "call");
-    st.stats
-        .record_service_call("obs", req.method, req.raw_path, status);
-    response
+    (response, refused)
 }
 
 /// GetObject once the signature is accepted: the body and its last-modified time.
-fn get_object(st: &SimState, req: &ObsRequest<'_>) -> Result<(Vec<u8>, i64), ObsError> {
+fn get_object(objects: &ObjectStore, req: &ObsRequest<'_>) -> Result<(Vec<u8>, i64), ObsError> {
     let (bucket, key) = req.bucket_and_key();
     if req.method != "GET" {
         return Err(ObsError::new(
@@ -571,7 +568,7 @@ fn get_object(st: &SimState, req: &ObsRequest<'_>) -> Result<(Vec<u8>, i64), Obs
         ));
     }
     if key.is_empty() {
-        if !st.objects.has_bucket(&bucket) {
+        if !objects.has_bucket(&bucket) {
             return Err(
                 ObsError::new(404, "NoSuchBucket", "The specified bucket does not exist.")
                     .with("BucketName", &bucket),
@@ -583,7 +580,7 @@ fn get_object(st: &SimState, req: &ObsRequest<'_>) -> Result<(Vec<u8>, i64), Obs
             "The simulator serves GetObject only.",
         ));
     }
-    let object = st.objects.get(&bucket, &key)?;
+    let object = objects.get(&bucket, &key)?;
     Ok((object.body.clone(), object.modified_unix))
 }
 

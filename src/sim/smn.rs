@@ -7,17 +7,7 @@
 //! simulator's project. Also a chat-webhook receiver for the demo (`POST /_sim/webhook`), which
 //! keeps what it got for `GET /_sim/notifications`.
 
-use std::time::Instant;
-
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Response;
 use serde_json::{json, Value};
-
-use super::config::ErrorStyle;
-use super::csms::project_header_check;
-use super::server::{error_response, json_response, verify, Call, Shared};
-use crate::clock::{Clock, SystemClock};
 
 /// SMN's limits: the subject (bytes), the message (bytes).
 const SUBJECT_BYTES: usize = 512;
@@ -40,61 +30,8 @@ pub(super) fn route<'a>(method: &str, seg: &[&'a str]) -> Option<(&'a str, &'a s
     }
 }
 
-/// Answers one PublishMessage call.
-pub(super) fn answer(
-    shared: &Shared,
-    parts: &hyper::http::request::Parts,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
-    (project_id, urn): (&str, &str),
-) -> Response<Full<Bytes>> {
-    let now = Instant::now();
-    let now_unix = SystemClock.unix_now();
-    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-    let rid = st.next_request_id();
-    let verified = verify(
-        &mut st,
-        &shared.credentials,
-        &Call {
-            parts,
-            path,
-            query,
-            body,
-        },
-        now,
-        now_unix,
-    )
-    .and_then(|()| project_header_check(parts, project_id));
-    let response = match verified {
-        Err((code, msg)) => error_response(401, code, &msg, ErrorStyle::Flat, &rid),
-        Ok(()) => {
-            let ours = st.secrets.project_id().to_string();
-            match publish(&ours, project_id, urn, body) {
-                Ok(message) => {
-                    let message_id = format!("{:032x}", st.received.smn.len() + 1);
-                    st.received.smn.push(message);
-                    json_response(
-                        200,
-                        &json!({"request_id": rid, "message_id": message_id}),
-                        &rid,
-                    )
-                }
-                Err((status, code, msg)) => {
-                    error_response(status, code, &msg, ErrorStyle::Flat, &rid)
-                }
-            }
-        }
-    };
-    let status = response.status().as_u16();
-    tracing::info!(target: "sim", service = "smn", topic = urn, status, request_id = %rid, "call");
-    st.stats
-        .record_service_call("smn", parts.method.as_str(), path, status);
-    response
-}
-
 /// The message a valid call publishes, or SMN's error.
-fn publish(
+pub(super) fn publish(
     ours: &str,
     project_id: &str,
     urn: &str,
@@ -123,31 +60,6 @@ fn publish(
         ));
     }
     Ok(json!({"topic_urn": urn, "subject": subject, "message": message}))
-}
-
-/// `POST /_sim/webhook`: keeps the body (JSON, or text) and the query's names (never values:
-/// a signature is not for a log), and answers as a chat tool that took it.
-pub(super) fn webhook(
-    st: &mut super::state::SimState,
-    query: Option<&str>,
-    body: &[u8],
-) -> Response<Full<Bytes>> {
-    let parsed: Value = serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-    let query_names: Vec<&str> = query
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|p| p.split('=').next())
-        .filter(|n| !n.is_empty())
-        .collect();
-    st.received
-        .webhooks
-        .push(json!({"query": query_names, "body": parsed}));
-    json_response(
-        200,
-        &json!({"code": 0, "errcode": 0, "errmsg": "ok"}),
-        "sim",
-    )
 }
 
 #[cfg(test)]

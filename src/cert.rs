@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
 use x509_parser::pem::Pem;
 
-use crate::huawei::credential::Secret;
+use crate::secret::Secret;
 
 /// Why a certificate or key cannot be deployed. The whole request fails, before any API call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,10 +11,11 @@ use crate::aws::AwsConfig;
 use crate::edge::EdgeConnect;
 use crate::http::HttpAuth;
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
-use crate::huawei::credential::{Credentials, Secret};
+use crate::huawei::credential::Credentials;
 use crate::huawei::quota::{Api, Quota};
 use crate::huawei::stores::StoreConfig;
 use crate::notify::NotifyConfig;
+use crate::secret::Secret;
 use crate::source::SourceConfig;
 
 pub use crate::error::ConfigError;

@@ -12,8 +12,8 @@ use sha2::Sha256;
 
 use crate::error::{ErrorCode, HttpClass};
 use crate::event::{HttpRequest, Trigger};
-use crate::huawei::credential::{constant_time_eq, Secret};
 use crate::result::{DeployResult, Status, EXIT_INVALID};
+use crate::secret::{constant_time_eq, Secret};
 
 /// The largest body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;

@@ -47,6 +47,7 @@ pub mod redact;
 pub mod request;
 pub mod result;
 pub mod runtime;
+pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod source;

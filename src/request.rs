@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::huawei::credential::Secret;
+use crate::secret::Secret;
 use crate::source::CertificateSource;
 
 /// Which domains a request deploys to.

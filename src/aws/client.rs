@@ -3,7 +3,6 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use base64::Engine;
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -74,20 +73,11 @@ impl AwsClient {
             )
             .await?;
         let v: SecretValue = decode(&reply)?;
-        match (v.secret_string, v.secret_binary) {
-            (Some(s), _) => Ok(s),
-            (None, Some(b)) => base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    FetchError::new(Reason::InvalidContent, "SecretBinary is not UTF-8 text")
-                }),
-            (None, None) => Err(FetchError::new(
-                Reason::InvalidContent,
-                "the secret has neither SecretString nor SecretBinary",
-            )),
-        }
+        wire::secret_text(
+            v.secret_string,
+            v.secret_binary,
+            ("SecretString", "SecretBinary"),
+        )
     }
 
     /// SSM GetParameter with decryption (a SecureString's plain text).

@@ -5,7 +5,7 @@
 use super::sigv4::AwsCredentials;
 use crate::endpoint::Endpoint;
 use crate::error::ConfigError;
-use crate::huawei::credential::Secret;
+use crate::secret::Secret;
 
 /// The AWS services the function calls: the certificate stores, and SNS for notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

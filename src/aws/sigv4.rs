@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::huawei::credential::Secret;
 use crate::huawei::sign::{canonical_query, hex_sha256, sdk_date, uri_decode, uri_encode};
+use crate::secret::Secret;
 
 /// The algorithm name that opens the string to sign and the `Authorization` header.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

@@ -268,7 +268,7 @@ pub fn retry_delay(attempt: u32, rand01: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::huawei::credential::Secret;
+    use crate::secret::Secret;
 
     const LEAF: &str = include_str!("../../tests/fixtures/demo-leaf.pem");
 

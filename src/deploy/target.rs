@@ -1,7 +1,7 @@
 //! What is being deployed: an uploaded certificate (with its fingerprint) or a Certificate
 //! Manager certificate (by id).
 
-use crate::huawei::credential::Secret;
+use crate::secret::Secret;
 
 /// The certificate a run puts on its domains.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-use super::credential::Secret;
+use crate::secret::Secret;
 
 /// `domain_status` of a CDN domain.
 #[derive(Debug, Clone, PartialEq, Eq)]

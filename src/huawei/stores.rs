@@ -160,20 +160,11 @@ impl StoreClient {
                 ),
             )
         })?;
-        match (answer.version.secret_string, answer.version.secret_binary) {
-            (Some(s), _) => Ok(s),
-            (None, Some(b)) => base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-                .and_then(|v| String::from_utf8(v).ok())
-                .ok_or_else(|| {
-                    FetchError::new(Reason::InvalidContent, "secret_binary is not UTF-8 text")
-                }),
-            (None, None) => Err(FetchError::new(
-                Reason::InvalidContent,
-                "the secret version holds no secret_string",
-            )),
-        }
+        wire::secret_text(
+            answer.version.secret_string,
+            answer.version.secret_binary,
+            ("secret_string", "secret_binary"),
+        )
     }
 
     /// OBS GetObject: the object's bytes.

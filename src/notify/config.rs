@@ -7,7 +7,7 @@ use reqwest::Url;
 
 use crate::endpoint::Endpoint;
 use crate::error::ConfigError;
-use crate::huawei::credential::Secret;
+use crate::secret::Secret;
 
 /// When a run sends its digest (`DEPLOY_NOTIFY_ON`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

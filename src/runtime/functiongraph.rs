@@ -12,7 +12,8 @@ use tracing::{error, info, warn};
 
 use super::logging;
 use crate::app::{App, Context};
-use crate::huawei::credential::{Credentials, Secret};
+use crate::huawei::credential::Credentials;
+use crate::secret::Secret;
 
 /// Time kept back before `RUNTIME_TIMEOUT` ends, so the answer always gets out.
 pub const SAFETY_MARGIN: Duration = Duration::from_millis(2500);

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::config::{ErrorStyle, SimCredential};
 use super::state::SimState;
-use crate::huawei::credential::constant_time_eq;
 use crate::huawei::sign::{self, SignableRequest};
+use crate::secret::constant_time_eq;
 
 /// Signatures dated further than this from the server's clock are refused.
 const MAX_SKEW_SECS: i64 = 15 * 60;

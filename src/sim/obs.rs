@@ -36,8 +36,8 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::config::{SimCredential, SimObject};
-use crate::huawei::credential::constant_time_eq;
 use crate::huawei::sign::uri_decode;
+use crate::secret::constant_time_eq;
 
 /// Requests dated further than this from the server's clock are refused.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;

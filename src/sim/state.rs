@@ -156,12 +156,9 @@ impl HttpsState {
                         "certificate_value and private_key are required",
                     ));
                 };
-                let bundle = crate::cert::validate(
-                    &value,
-                    &crate::huawei::credential::Secret::new(key),
-                    now_unix,
-                )
-                .map_err(|e| bad("CDN.0163", &format!("certificate invalid: {e}")))?;
+                let bundle =
+                    crate::cert::validate(&value, &crate::secret::Secret::new(key), now_unix)
+                        .map_err(|e| bad("CDN.0163", &format!("certificate invalid: {e}")))?;
                 h.expire_time = Some(bundle.leaf.not_after_unix * 1000);
                 h.certificate_value = Some(value);
                 h.private_key_present = true;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::spec::Locations;
-use crate::huawei::credential::Secret;
+use crate::secret::Secret;
 
 /// JSON keys of a full chain, in the order tried (certbot file names first).
 const FULLCHAIN_KEYS: &[&str] = &["fullchain.pem", "fullchain", "full_chain"];

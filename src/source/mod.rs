@@ -15,8 +15,9 @@ use tokio::time::Instant;
 
 use crate::aws::{AwsClient, AwsConfig};
 use crate::clock::SharedClock;
-use crate::huawei::credential::{Credentials, Secret};
+use crate::huawei::credential::Credentials;
 use crate::huawei::stores::{StoreClient, StoreConfig};
+use crate::secret::Secret;
 pub use error::{FetchError, Reason};
 use extract::Pair;
 pub use spec::CertificateSource;

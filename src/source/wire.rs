@@ -156,6 +156,33 @@ pub async fn send(
     })
 }
 
+/// A secret's text as a store answers it: its string, or its binary (base64) as UTF-8 text.
+/// `names` are the store's own field names, for the error.
+pub fn secret_text(
+    string: Option<String>,
+    binary: Option<String>,
+    names: (&str, &str),
+) -> Result<String, FetchError> {
+    use base64::Engine;
+    match (string, binary) {
+        (Some(s), _) => Ok(s),
+        (None, Some(b)) => base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                FetchError::new(
+                    Reason::InvalidContent,
+                    format!("{} is not UTF-8 text", names.1),
+                )
+            }),
+        (None, None) => Err(FetchError::new(
+            Reason::InvalidContent,
+            format!("the secret holds neither {} nor {}", names.0, names.1),
+        )),
+    }
+}
+
 /// The text between `<tag>` and `</tag>` of an XML error body (S3, OBS).
 pub fn xml_field(body: &[u8], tag: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;

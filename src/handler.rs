@@ -10,12 +10,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::cert;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::deploy::select::{self, Selected};
-use crate::deploy::settings::Overrides;
-use crate::deploy::{deploy_all, error_info, list_account, EngineConfig, Job, Target};
+use crate::deploy::{deploy_all, error_info, list_account, EngineConfig};
 use crate::edge::{self, EdgeReport};
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::credential::Credentials;
@@ -23,6 +21,7 @@ use crate::huawei::model::ListedDomain;
 use crate::huawei::quota::{Api, Pacer};
 use crate::metrics::Calls;
 use crate::notify::{self, Channels};
+use crate::plan::{self, Certificate, Plan};
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{
     mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorCode, ErrorInfo, RunMode,
@@ -104,15 +103,16 @@ impl Handler {
         out
     }
 
-    /// The deployment itself: validate, plan, deploy within the budget, assemble the result.
+    /// The deployment itself: read the request, fetch the certificate, plan, then run the plan
+    /// within the budget and assemble the result.
     async fn deploy(&self, inv: Invocation) -> Output {
         let received = inv.received;
-        let budget = self.budget(&inv, None);
+        let budget = plan::budget(inv.platform_budget, None, self.config.budget_cap);
         let merged = match &self.config.default_request {
             Some(d) => request::merge_defaults(d, &inv.request),
             None => inv.request.clone(),
         };
-        let (mut req, unknown) = match request::parse(merged, inv.strictness) {
+        let (req, unknown) = match request::parse(merged, inv.strictness) {
             Ok(r) => r,
             Err(e) => {
                 warn!(field = %e.field, error = %e.message, "invalid request");
@@ -124,7 +124,15 @@ impl Handler {
         for field in &unknown {
             warn!(field = %field, "ignored an unknown field of a chained payload");
         }
-        let budget = self.budget(&inv, req.options.time_budget_secs);
+        let budget = plan::budget(
+            inv.platform_budget,
+            req.options.time_budget_secs,
+            self.config.budget_cap,
+        );
+        let rejected = |error: ErrorInfo| {
+            invalid(error, req.domains.clone(), received, budget)
+                .with_fail_on_error(req.options.fail_on_error)
+        };
         let Some(credentials) = inv
             .credentials
             .clone()
@@ -136,77 +144,68 @@ impl Handler {
                 false,
             )
             .with_field("HUAWEICLOUD_SDK_AK");
-            return invalid(error, req.domains.clone(), received, budget)
-                .with_fail_on_error(req.options.fail_on_error);
+            return rejected(error);
         };
         // A certificate kept in a store is read first; nothing is called on the CDN unless it
         // reads and validates.
-        let source = match &req.certificate {
-            CertificateInput::Source(s) => Some(s.clone()),
-            _ => None,
-        };
-        if let Some(src) = &source {
-            // Half the budget at most: the deployment needs the rest.
-            let fetch_deadline = received + budget / 2;
-            match source::fetch(
-                src,
-                &self.config.sources,
-                Some(credentials.clone()),
-                self.clock.clone(),
-                fetch_deadline,
-            )
-            .await
-            {
-                Ok(Fetched::Pem { chain, private_key }) => {
-                    info!(source = %src.describe(), "certificate read from its source");
-                    req.certificate = CertificateInput::Pem { chain, private_key };
-                }
-                Ok(Fetched::Scm { id }) => req.certificate = CertificateInput::Scm { id },
-                Err(e) => {
-                    warn!(source = %e.source_name, reason = e.reason.word(),
-                          request_id = e.request_id.as_deref(), error = %e.detail,
-                          "certificate source unreadable; no CDN call made");
-                    let error = ErrorInfo::new(
-                        "certificate_source",
-                        e.to_string(),
-                        e.reason == Reason::Unavailable,
-                    )
-                    .with_field("certificate_source")
-                    .with_reason(e.reason.word());
-                    // An outage of the store (retryable) is not a bad request: exit 1, so a
-                    // shell loop may retry.
-                    return invalid(error, req.domains.clone(), received, budget)
-                        .with_fail_on_error(req.options.fail_on_error);
+        let (certificate, source) = match &req.certificate {
+            CertificateInput::Pem { chain, private_key } => (
+                Certificate::Pem {
+                    chain: chain.clone(),
+                    private_key: private_key.clone(),
+                },
+                None,
+            ),
+            CertificateInput::Scm { id } => (Certificate::Scm { id: id.clone() }, None),
+            CertificateInput::Source(src) => {
+                // Half the budget at most: the deployment needs the rest.
+                let fetch_deadline = received + budget / 2;
+                let fetched = source::fetch(
+                    src,
+                    &self.config.sources,
+                    Some(credentials.clone()),
+                    self.clock.clone(),
+                    fetch_deadline,
+                )
+                .await;
+                match fetched {
+                    Ok(Fetched::Pem { chain, private_key }) => {
+                        info!(source = %src.describe(), "certificate read from its source");
+                        let pem = Certificate::Pem { chain, private_key };
+                        (pem, Some(src.describe()))
+                    }
+                    Ok(Fetched::Scm { id }) => (Certificate::Scm { id }, Some(src.describe())),
+                    Err(e) => {
+                        warn!(source = %e.source_name, reason = e.reason.word(),
+                              request_id = e.request_id.as_deref(), error = %e.detail,
+                              "certificate source unreadable; no CDN call made");
+                        // An outage of the store (retryable) is not a bad request: it exits 1,
+                        // so a shell loop may retry.
+                        let error = ErrorInfo::new(
+                            ErrorCode::CertificateSource,
+                            e.to_string(),
+                            e.reason == Reason::Unavailable,
+                        )
+                        .with_field("certificate_source")
+                        .with_reason(e.reason.word());
+                        return rejected(error);
+                    }
                 }
             }
-        }
-        let Validated {
-            target,
-            mut summary,
-            names,
-        } = match self.target(&req) {
-            Ok(v) => v,
+        };
+        let notify = self.config.notify.any();
+        let now = self.clock.unix_now();
+        let plan = match plan::plan(&req, certificate, source, now, budget, notify) {
+            Ok(p) => p,
             Err(error) => {
-                let error = match &source {
-                    // The store's content is at fault, not the request: say which store.
-                    Some(src) => ErrorInfo::new(
-                        "certificate_source",
-                        format!("{}: {}", src.describe(), error.message),
-                        false,
-                    )
-                    .with_field("certificate_source")
-                    .with_reason(error.code.to_string()),
-                    None => error,
-                };
-                return invalid(error, req.domains.clone(), received, budget)
-                    .with_fail_on_error(req.options.fail_on_error);
+                warn!(code = %error.code, error = %error.message, "certificate rejected");
+                return rejected(error);
             }
         };
-        summary.source = source.as_ref().map(|s| s.describe());
         info!(
             domains = req.domains.len(),
-            certificate = summary.name.as_str(),
-            fingerprint = summary.leaf.as_ref().map(|l| l.sha256_fingerprint.as_str()),
+            certificate = plan.summary.name.as_str(),
+            fingerprint = plan.fingerprint.as_deref(),
             budget_ms = budget.as_millis() as u64,
             dry_run = req.options.dry_run,
             force = req.options.force,
@@ -214,7 +213,6 @@ impl Handler {
             endpoint = self.config.endpoint.as_str(),
             "deploy started"
         );
-
         let client = match CdnClient::new(
             self.config.endpoint.clone(),
             credentials,
@@ -225,36 +223,41 @@ impl Handler {
             Err(e) => {
                 let error =
                     ErrorInfo::new("upstream_unavailable", format!("HTTP client: {e}"), true);
-                return invalid(error, req.domains.clone(), received, budget)
-                    .with_fail_on_error(req.options.fail_on_error);
+                return rejected(error);
             }
         };
-        let verify_edge = req.options.verify_edge && !req.options.dry_run;
-        let edge_reserve = if verify_edge {
-            (budget / 6).min(edge::CHECK_TIMEOUT)
-        } else {
-            Duration::ZERO
-        };
-        let reserve = finishing_reserve(budget) + self.notify_reserve(budget) + edge_reserve;
-        let deadline = received + budget.saturating_sub(reserve);
+        self.run(&req, plan, received, &client).await
+    }
+
+    /// Runs a plan: chooses the domains (listing the account for `certsan`), deploys them
+    /// within the budget, checks the edges when asked, and assembles the result.
+    async fn run(
+        &self,
+        req: &DeployRequest,
+        plan: Plan,
+        received: Instant,
+        client: &Arc<CdnClient>,
+    ) -> Output {
+        let Plan {
+            job,
+            summary,
+            names,
+            fingerprint,
+            verify_edge,
+            timing,
+        } = plan;
+        let deadline = received + timing.deploy;
         let eps = req.enterprise_project_id.as_deref();
+        let frame = Frame::new(req, received, timing.budget, client);
 
         // Which domains: those the certificate does not cover are skipped, the others go on.
         let mut listed: Option<Vec<ListedDomain>> = None;
         let selected = match (req.match_mode, &names) {
             (MatchMode::Exact, names) => select::exact(&req.domains, names.as_deref()),
-            (MatchMode::Certsan, None) => {
-                let error = ErrorInfo::new(
-                    "invalid_request",
-                    "\"match\": \"certsan\" needs the certificate itself (its names choose the domains), not scm_certificate_id",
-                    false,
-                )
-                .with_field("match");
-                return invalid(error, req.domains.clone(), received, budget)
-                    .with_fail_on_error(req.options.fail_on_error);
-            }
+            // The plan refuses certsan without the certificate's names.
+            (MatchMode::Certsan, None) => Vec::new(),
             (MatchMode::Certsan, Some(names)) => {
-                match list_account(&client, eps, deadline, &self.engine).await {
+                match list_account(client, eps, deadline, &self.engine).await {
                     Ok(l) => {
                         let selected = select::certsan(&l, names, &req.domains);
                         listed = Some(l);
@@ -262,9 +265,7 @@ impl Handler {
                     }
                     Err(e) => {
                         warn!(error = %e, "could not list the account's domains");
-                        let error = Some(error_info(&e));
-                        let frame = Frame::new(&req, received, budget, &client);
-                        return self.finish(&frame, Vec::new(), summary, error);
+                        return self.finish(&frame, Vec::new(), summary, Some(error_info(&e)));
                     }
                 }
             }
@@ -275,7 +276,6 @@ impl Handler {
                 "no CDN domain of the account is covered by the certificate's names",
                 false,
             ));
-            let frame = Frame::new(&req, received, budget, &client);
             return self.finish(&frame, Vec::new(), summary, error);
         }
         let to_deploy: Vec<String> = selected
@@ -288,27 +288,11 @@ impl Handler {
                 }
             })
             .collect();
-        let new_fingerprint = match &target {
-            Target::Pem { fingerprint, .. } => Some(fingerprint.clone()),
-            Target::Scm { .. } => None,
-        };
-        let job = Arc::new(Job {
-            target,
-            enterprise_project_id: req.enterprise_project_id.clone(),
-            force: req.options.force,
-            dry_run: req.options.dry_run,
-            wait: req.options.wait,
-            overrides: Overrides {
-                http2: req.options.http2,
-                tls_version: req.options.tls_version.clone(),
-                ocsp_stapling: req.options.ocsp_stapling,
-            },
-            no_sm_certificates: req.options.no_sm_certificates,
-        });
         let engine = EngineConfig {
             read_quota: self.config.quota(Api::ShowFullConfig),
             ..self.engine.clone()
         };
+        let job = Arc::new(job);
         let mut deployed = deploy_all(client.clone(), job, &to_deploy, deadline, engine)
             .await
             .into_iter();
@@ -320,19 +304,18 @@ impl Handler {
             })
             .collect();
         if verify_edge {
-            let edge_deadline = deadline + edge_reserve;
-            let fingerprint = new_fingerprint.as_deref();
+            let edge_deadline = deadline + timing.edge;
+            let fingerprint = fingerprint.as_deref();
             self.check_edges(
                 &mut domains,
                 listed,
-                &client,
+                client,
                 eps,
                 edge_deadline,
                 fingerprint,
             )
             .await;
         }
-        let frame = Frame::new(&req, received, budget, &client);
         self.finish(&frame, domains, summary, None)
     }
 
@@ -473,90 +456,6 @@ impl Handler {
             calls,
         }
     }
-
-    /// Time kept at the end of the budget for the notifications, when a channel is configured.
-    fn notify_reserve(&self, budget: Duration) -> Duration {
-        if self.config.notify.any() {
-            (budget / 6).min(NOTIFY_RESERVE)
-        } else {
-            Duration::ZERO
-        }
-    }
-
-    /// The run's budget: the smallest of the platform's, the request's and the configured cap.
-    fn budget(&self, inv: &Invocation, requested_secs: Option<u64>) -> Duration {
-        [
-            Some(inv.platform_budget),
-            requested_secs.map(Duration::from_secs),
-            self.config.budget_cap,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(inv.platform_budget)
-    }
-
-    /// Validates the certificate (no API call before this passes) and describes it.
-    fn target(&self, req: &DeployRequest) -> Result<Validated, ErrorInfo> {
-        match &req.certificate {
-            CertificateInput::Pem { chain, private_key } => {
-                let bundle =
-                    cert::validate(chain, private_key, self.clock.unix_now()).map_err(|e| {
-                        warn!(code = e.code(), error = %e, "certificate rejected");
-                        ErrorInfo::new(e.code(), e.to_string(), false).with_field(e.field())
-                    })?;
-                let name = req
-                    .certificate_name
-                    .clone()
-                    .unwrap_or_else(|| cert::derive_name(&bundle.leaf));
-                let names = bundle.leaf.subject_names.clone();
-                Ok(Validated {
-                    target: Target::Pem {
-                        name: name.clone(),
-                        chain_pem: bundle.chain_pem,
-                        private_key: bundle.private_key,
-                        fingerprint: bundle.leaf.sha256_fingerprint.clone(),
-                    },
-                    summary: CertificateSummary {
-                        name,
-                        scm_certificate_id: None,
-                        source: None,
-                        leaf: Some(bundle.leaf),
-                    },
-                    names: Some(names),
-                })
-            }
-            CertificateInput::Scm { id } => {
-                let name = req.certificate_name.clone().unwrap_or_else(|| id.clone());
-                Ok(Validated {
-                    target: Target::Scm {
-                        id: id.clone(),
-                        name: name.clone(),
-                    },
-                    summary: CertificateSummary {
-                        name,
-                        scm_certificate_id: Some(id.clone()),
-                        source: None,
-                        leaf: None,
-                    },
-                    names: None,
-                })
-            }
-            CertificateInput::Source(s) => Err(ErrorInfo::new(
-                "internal_error",
-                format!("{} was not read before validation", s.describe()),
-                false,
-            )),
-        }
-    }
-}
-
-/// A certificate that passed validation: what to deploy, how the result describes it, and the
-/// names it covers (unknown for a Certificate Manager id).
-struct Validated {
-    target: Target,
-    summary: CertificateSummary,
-    names: Option<Vec<String>>,
 }
 
 /// What a run's result is assembled from besides its domains.
@@ -582,14 +481,6 @@ impl<'a> Frame<'a> {
             client,
         }
     }
-}
-
-/// The most kept back for notifications: a few tries of a chat webhook.
-const NOTIFY_RESERVE: Duration = Duration::from_secs(5);
-
-/// Time kept back at the end of the budget to assemble and send the answer.
-fn finishing_reserve(budget: Duration) -> Duration {
-    (budget / 10).min(Duration::from_millis(500))
 }
 
 /// An invalid request or configuration: nothing was called; every known domain is listed as

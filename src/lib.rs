@@ -43,6 +43,7 @@ pub mod http;
 pub mod huawei;
 pub mod metrics;
 pub mod notify;
+pub mod plan;
 pub mod redact;
 pub mod request;
 pub mod result;

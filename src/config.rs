@@ -13,10 +13,10 @@ use crate::http::HttpAuth;
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
 use crate::huawei::credential::Credentials;
 use crate::huawei::quota::{Api, Quota};
-use crate::huawei::stores::StoreConfig;
 use crate::notify::NotifyConfig;
 use crate::secret::Secret;
 use crate::source::SourceConfig;
+use crate::stores::huawei::StoreConfig;
 
 pub use crate::error::ConfigError;
 

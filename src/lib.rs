@@ -52,3 +52,5 @@ pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod source;
+pub mod stores;
+pub mod transport;

@@ -1,11 +1,9 @@
-//! AWS as a certificate store: SigV4 signing ([`sigv4`], by the official crate), the settings
-//! from the environment ([`config`]), and the three reads ([`client`]): Secrets Manager
-//! GetSecretValue, S3 GetObject, SSM GetParameter.
+//! AWS settings and signing: SigV4 in the specification's steps ([`sigv4`]) and the keys, region
+//! and endpoints from the environment ([`config`]), for the AWS certificate stores
+//! ([`crate::stores::aws`]) and SNS notifications ([`crate::notify::sns`]).
 
-pub mod client;
 pub mod config;
 pub mod sigv4;
 
-pub use client::AwsClient;
 pub use config::{AwsConfig, Service};
 pub use sigv4::AwsCredentials;

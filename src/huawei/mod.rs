@@ -6,4 +6,3 @@ pub mod error;
 pub mod model;
 pub mod quota;
 pub mod sign;
-pub mod stores;

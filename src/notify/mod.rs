@@ -19,7 +19,7 @@ use crate::aws::config::AwsConfig;
 use crate::clock::SharedClock;
 use crate::huawei::credential::Credentials;
 use crate::result::{DeployResult, ErrorInfo, NotificationOutcome, RunMode};
-use crate::source::wire;
+use crate::transport as wire;
 
 pub use config::{NotifyConfig, NotifyOn};
 use digest::{Measure, Style};

@@ -9,7 +9,7 @@ use super::{Failure, Outgoing};
 use crate::huawei::credential::{Credentials, ProjectCall};
 use crate::huawei::error::parse_error_body;
 use crate::huawei::sign::uri_encode;
-use crate::source::wire::Reply;
+use crate::transport::Reply;
 
 /// SMN's subject limit (UTF-8 bytes).
 pub const SUBJECT_BYTES: usize = 512;

@@ -10,7 +10,7 @@ use super::{Failure, Outgoing};
 use crate::aws::config::{AwsConfig, Service};
 use crate::aws::sigv4::{self, Signable, Style};
 use crate::huawei::sign::uri_encode;
-use crate::source::wire::{xml_field, Reply};
+use crate::transport::{xml_field, Reply};
 
 /// SNS takes a subject of at most 100 printable ASCII characters, without line breaks.
 pub const SUBJECT_CHARS: usize = 100;

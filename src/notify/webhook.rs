@@ -12,7 +12,7 @@ use super::config::{Webhook, WebhookFormat};
 use super::digest::{Digest, Measure, Style};
 use super::{Failure, Outgoing};
 use crate::result::DeployResult;
-use crate::source::wire::Reply;
+use crate::transport::Reply;
 
 /// Slack truncates `text` beyond 40 000 characters.
 pub const SLACK_TEXT: usize = 40_000;

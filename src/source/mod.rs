@@ -1,24 +1,23 @@
 //! Certificate sources: a request may name where the certificate lives instead of carrying it
 //! (`certificate_source`), so a schedule's input and the environment never hold a private key.
 //! The spec and the secret layouts are pure ([`spec`], [`extract`]); [`fetch`] reads the store
-//! (AWS by [`crate::aws`], Huawei CSMS/OBS by [`crate::huawei::stores`]) within the budget.
+//! (AWS by [`crate::stores::aws`], Huawei CSMS/OBS by [`crate::stores::huawei`]) within the budget.
 
-pub mod error;
 pub mod extract;
 pub mod spec;
-pub mod wire;
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::aws::{AwsClient, AwsConfig};
+use crate::aws::AwsConfig;
 use crate::clock::SharedClock;
 use crate::huawei::credential::Credentials;
-use crate::huawei::stores::{StoreClient, StoreConfig};
 use crate::secret::Secret;
-pub use error::{FetchError, Reason};
+use crate::stores::aws::AwsClient;
+use crate::stores::huawei::{StoreClient, StoreConfig};
+pub use crate::transport::{FetchError, Reason};
 use extract::Pair;
 pub use spec::CertificateSource;
 use spec::{resolve, Locations};

@@ -9,13 +9,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 
-use super::credential::{Credentials, ProjectCall};
-use super::error::parse_error_body;
-use super::sign::uri_encode;
 use crate::clock::SharedClock;
 use crate::endpoint::Endpoint;
-use crate::source::error::{FetchError, Reason};
-use crate::source::wire;
+use crate::huawei::credential::{Credentials, ProjectCall};
+use crate::huawei::error::parse_error_body;
+use crate::huawei::sign::uri_encode;
+use crate::transport as wire;
+use crate::transport::{FetchError, Reason};
 
 /// Where the Huawei stores are: `HUAWEICLOUD_CSMS_ENDPOINT`, `HUAWEICLOUD_OBS_ENDPOINT`, or the
 /// public regional endpoints of `HUAWEICLOUD_SDK_REGION`; the project of CSMS secrets.

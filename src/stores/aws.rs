@@ -7,13 +7,13 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::config::{AwsConfig, Service};
-use super::sigv4::{self, Signable, Style};
+use crate::aws::config::{AwsConfig, Service};
+use crate::aws::sigv4::{self, Signable, Style};
 use crate::clock::SharedClock;
 use crate::endpoint::Endpoint;
 use crate::huawei::sign::uri_encode;
-use crate::source::error::{FetchError, Reason};
-use crate::source::wire::{self, Reply};
+use crate::transport::{self as wire, Reply};
+use crate::transport::{FetchError, Reason};
 
 /// A client of the AWS stores, signing with the function's own credentials.
 #[derive(Debug, Clone)]
@@ -116,7 +116,10 @@ impl AwsClient {
         reply.object_body("x-amz-request-id")
     }
 
-    fn endpoint(&self, service: Service) -> Result<super::config::ServiceEndpoint, FetchError> {
+    fn endpoint(
+        &self,
+        service: Service,
+    ) -> Result<crate::aws::config::ServiceEndpoint, FetchError> {
         if self.config.credentials.is_none() {
             return Err(FetchError::new(
                 Reason::NotConfigured,

@@ -1,12 +1,15 @@
-//! One HTTP exchange with a certificate store (AWS or Huawei): headers already signed, a timeout
-//! of its own, the answer read whole (certificates are small; a cap keeps memory bounded).
+//! One HTTP exchange with a store or a notification channel (AWS or Huawei, or a webhook):
+//! headers already signed, a timeout of its own, the answer read whole under a cap that keeps
+//! memory bounded; and the error a failed exchange is, in a word and the service's own terms.
 
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
-use super::error::{FetchError, Reason};
+pub mod error;
+
+pub use error::{FetchError, Reason};
 
 /// Connect timeout of a store call.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -41,6 +41,16 @@ pub struct Answer<T> {
     pub request_id: Option<String>,
 }
 
+impl<T> Answer<T> {
+    /// The same answer with its value turned into another.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+        Answer {
+            value: f(self.value),
+            request_id: self.request_id,
+        }
+    }
+}
+
 /// Calls made and throttled answers seen, per API, over the client's life.
 #[derive(Debug, Default)]
 pub struct CallStats {
@@ -166,19 +176,9 @@ impl CdnClient {
         let path = format!("/v1.0/cdn/configuration/domains/{domain}");
         let query = eps_query(enterprise_project_id);
         let a: Answer<DomainDetailBody> = self
-            .call_json(
-                Api::ShowDomainDetail,
-                Method::GET,
-                &path,
-                &query,
-                None,
-                opts,
-            )
+            .get_json(Api::ShowDomainDetail, &path, &query, opts)
             .await?;
-        Ok(Answer {
-            value: a.value.domain,
-            request_id: a.request_id,
-        })
+        Ok(a.map(|b| b.domain))
     }
 
     /// ListDomains: one page of the account's domains (pages count from 1).
@@ -190,15 +190,8 @@ impl CdnClient {
         opts: CallOptions,
     ) -> Result<Answer<DomainList>, CdnError> {
         let query = page_query(page_number, page_size, enterprise_project_id);
-        self.call_json(
-            Api::ListDomains,
-            Method::GET,
-            "/v1.0/cdn/domains",
-            &query,
-            None,
-            opts,
-        )
-        .await
+        self.get_json(Api::ListDomains, "/v1.0/cdn/domains", &query, opts)
+            .await
     }
 
     /// ShowCertificatesHttpsInfo: one page of every domain's HTTPS settings and certificate.
@@ -211,8 +204,7 @@ impl CdnClient {
     ) -> Result<Answer<HttpsInfoList>, CdnError> {
         let query = page_query(page_number, page_size, enterprise_project_id);
         let path = "/v1.0/cdn/domains/https-certificate-info";
-        self.call_json(Api::ShowHttpsInfo, Method::GET, path, &query, None, opts)
-            .await
+        self.get_json(Api::ShowHttpsInfo, path, &query, opts).await
     }
 
     /// UpdateDomainMultiCertificates: one certificate onto up to 50 domains. A 200 may still
@@ -223,11 +215,7 @@ impl CdnClient {
         enterprise_project_id: Option<&str>,
         opts: CallOptions,
     ) -> Result<Answer<BatchAnswer>, CdnError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| CdnError::Decode {
-            http_status: 0,
-            message: e.to_string(),
-            request_id: None,
-        })?;
+        let bytes = encode(body)?;
         let path = "/v1.0/cdn/domains/config-https-info";
         let query = eps_query(enterprise_project_id);
         let a = self
@@ -241,11 +229,7 @@ impl CdnClient {
             )
             .await?;
         // The body may be empty or carry only the echo of the request.
-        let value = serde_json::from_slice(&a.value).unwrap_or_default();
-        Ok(Answer {
-            value,
-            request_id: a.request_id,
-        })
+        Ok(a.map(|bytes| serde_json::from_slice(&bytes).unwrap_or_default()))
     }
 
     /// ShowDomainFullConfig: the domain's configuration (https block, origin protocol, redirect).
@@ -258,12 +242,9 @@ impl CdnClient {
         let path = format!("/v1.1/cdn/configuration/domains/{domain}/configs");
         let query = eps_query(enterprise_project_id);
         let a: Answer<FullConfigBody> = self
-            .call_json(Api::ShowFullConfig, Method::GET, &path, &query, None, opts)
+            .get_json(Api::ShowFullConfig, &path, &query, opts)
             .await?;
-        Ok(Answer {
-            value: a.value.configs,
-            request_id: a.request_id,
-        })
+        Ok(a.map(|b| b.configs))
     }
 
     /// UpdateDomainFullConfig with only the blocks `configs` carries (the `https` block, and
@@ -277,12 +258,7 @@ impl CdnClient {
     ) -> Result<Answer<()>, CdnError> {
         let path = format!("/v1.1/cdn/configuration/domains/{domain}/configs");
         let query = eps_query(enterprise_project_id);
-        let body =
-            serde_json::to_vec(&FullConfigPut { configs }).map_err(|e| CdnError::Decode {
-                http_status: 0,
-                message: e.to_string(),
-                request_id: None,
-            })?;
+        let body = encode(&FullConfigPut { configs })?;
         let a = self
             .call(
                 Api::UpdateFullConfig,
@@ -293,22 +269,18 @@ impl CdnClient {
                 opts,
             )
             .await?;
-        Ok(Answer {
-            value: (),
-            request_id: a.request_id,
-        })
+        Ok(a.map(|_| ()))
     }
 
-    async fn call_json<T: DeserializeOwned>(
+    /// A GET whose answer is JSON of type `T`.
+    async fn get_json<T: DeserializeOwned>(
         &self,
         api: Api,
-        method: Method,
         path: &str,
         query: &[(String, String)],
-        body: Option<Vec<u8>>,
         opts: CallOptions,
     ) -> Result<Answer<T>, CdnError> {
-        let a = self.call(api, method, path, query, body, opts).await?;
+        let a = self.call(api, Method::GET, path, query, None, opts).await?;
         let value = serde_json::from_slice(&a.value).map_err(|e| CdnError::Decode {
             http_status: 200,
             message: format!("{} answer: {e}", api.name()),
@@ -509,4 +481,13 @@ fn transport_error(e: reqwest::Error) -> CdnError {
         timed_out: e.is_timeout(),
         message,
     }
+}
+
+/// A request body as JSON (a serialization error is ours, reported like an undecodable answer).
+fn encode<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, CdnError> {
+    serde_json::to_vec(body).map_err(|e| CdnError::Decode {
+        http_status: 0,
+        message: e.to_string(),
+        request_id: None,
+    })
 }

@@ -133,47 +133,18 @@ async fn read_once(
         }
         CertificateSource::S3(o) => {
             let aws = AwsClient::new(config.aws.clone(), clock).map_err(wrap)?;
-            let names = resolve(&o.keys, &o.prefix);
-            read_pair(
-                source,
-                &names,
-                |key, t| {
-                    let aws = aws.clone();
-                    let bucket = o.bucket.clone();
-                    async move { aws.get_object(&bucket, &key, t).await }
-                },
-                deadline,
-            )
-            .await?
+            let items = Items::S3(aws, &o.bucket);
+            read_pair(source, &resolve(&o.keys, &o.prefix), &items, deadline).await?
         }
         CertificateSource::HuaweiObs(o) => {
             let store = StoreClient::new(config.huawei.clone(), huawei, clock).map_err(wrap)?;
-            let names = resolve(&o.keys, &o.prefix);
-            read_pair(
-                source,
-                &names,
-                |key, t| {
-                    let store = store.clone();
-                    let bucket = o.bucket.clone();
-                    async move { store.object(&bucket, &key, t).await }
-                },
-                deadline,
-            )
-            .await?
+            let items = Items::Obs(store, &o.bucket);
+            read_pair(source, &resolve(&o.keys, &o.prefix), &items, deadline).await?
         }
         CertificateSource::Ssm(p) => {
             let aws = AwsClient::new(config.aws.clone(), clock).map_err(wrap)?;
-            let names = resolve(&p.parameters, &p.prefix);
-            read_pair(
-                source,
-                &names,
-                |name, t| {
-                    let aws = aws.clone();
-                    async move { aws.get_parameter(&name, t).await.map(String::into_bytes) }
-                },
-                deadline,
-            )
-            .await?
+            let items = Items::Ssm(aws);
+            read_pair(source, &resolve(&p.parameters, &p.prefix), &items, deadline).await?
         }
     };
     Ok(Fetched::Pem {
@@ -191,33 +162,46 @@ fn extracted(source: &CertificateSource, e: extract::ExtractError) -> SourceErro
     SourceError::new(source, FetchError::new(reason, e.to_string()))
 }
 
+/// Where the items of a pair stored apart are read: objects of a bucket, or parameters.
+enum Items<'a> {
+    S3(AwsClient, &'a str),
+    Obs(StoreClient, &'a str),
+    Ssm(AwsClient),
+}
+
+impl Items<'_> {
+    async fn read(&self, name: String, timeout: Duration) -> Result<Vec<u8>, FetchError> {
+        match self {
+            Items::S3(aws, bucket) => aws.get_object(bucket, &name, timeout).await,
+            Items::Obs(store, bucket) => store.object(bucket, &name, timeout).await,
+            Items::Ssm(aws) => aws
+                .get_parameter(&name, timeout)
+                .await
+                .map(String::into_bytes),
+        }
+    }
+}
+
 /// Reads a chain (or a leaf and its chain) and a key stored as separate objects or parameters.
-async fn read_pair<F, Fut>(
+async fn read_pair(
     source: &CertificateSource,
     names: &Locations,
-    read: F,
+    items: &Items<'_>,
     deadline: Instant,
-) -> Result<Pair, SourceError>
-where
-    F: Fn(String, Duration) -> Fut,
-    Fut: Future<Output = Result<Vec<u8>, FetchError>>,
-{
-    let get = |name: String| {
-        let read = &read;
-        async move {
-            let bytes = retrying(deadline, |t| read(name.clone(), t))
-                .await
-                .map_err(|e| {
-                    SourceError::new(
-                        source,
-                        FetchError {
-                            detail: format!("`{name}`: {}", e.detail),
-                            ..e
-                        },
-                    )
-                })?;
-            extract::text(&name, bytes).map_err(|e| extracted(source, e))
-        }
+) -> Result<Pair, SourceError> {
+    let get = |name: String| async move {
+        let bytes = retrying(deadline, |t| items.read(name.clone(), t))
+            .await
+            .map_err(|e| {
+                SourceError::new(
+                    source,
+                    FetchError {
+                        detail: format!("`{name}`: {}", e.detail),
+                        ..e
+                    },
+                )
+            })?;
+        extract::text(&name, bytes).map_err(|e| extracted(source, e))
     };
     let leaf = get(names.certificate.clone()).await?;
     let chain = match &names.chain {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::settings::{self, BatchKey, Overrides, Uncarried};
 use super::target::Target;
 use crate::cert::{leaf_fingerprint, leaf_not_after};
+use crate::huawei::error::ErrorKind;
 use crate::huawei::model::{
     BatchHttps, BatchPut, Configs, ConfigsPut, DomainStatus, ForceRedirect, HttpsGet, HttpsPut,
     SOURCE_OWN, SOURCE_SCM,
@@ -263,6 +264,42 @@ pub fn poll_delay(n: u32) -> Duration {
 pub fn retry_delay(attempt: u32, rand01: f64) -> Duration {
     let full = (500u64 << attempt.min(10)).min(8_000) as f64;
     Duration::from_millis((full * (0.5 + 0.5 * rand01.clamp(0.0, 1.0))) as u64)
+}
+
+/// What a per-domain write's failure calls for: the write-error policy, apart from the I/O that
+/// carries it out ([`super::domain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterWriteError {
+    /// Throttled: the write was not applied; wait (as the answer asks, or back off) and write
+    /// again without reading.
+    WaitAndWrite,
+    /// Busy with another change: not applied; wait until the domain settles, then read again.
+    SettleAndRead,
+    /// A 5xx or a lost answer: the change may have been applied, so read again (after a pause)
+    /// before any other write.
+    PauseAndRead,
+    /// Out of budget before it was sent: the domain ends as far as it got.
+    OutOfBudget,
+    /// Final: the CDN refused it, keys failed, or the attempts are spent.
+    End,
+}
+
+/// The policy for the `attempt`th (from 1) failed write of a domain, of `kind`; `budget_spent`
+/// says the call was not sent for want of time.
+pub fn after_write_error(
+    kind: ErrorKind,
+    budget_spent: bool,
+    attempt: u32,
+    max_attempts: u32,
+) -> AfterWriteError {
+    let exhausted = attempt >= max_attempts;
+    match kind {
+        ErrorKind::Throttled if !exhausted => AfterWriteError::WaitAndWrite,
+        ErrorKind::Busy if !exhausted => AfterWriteError::SettleAndRead,
+        ErrorKind::Server | ErrorKind::Transport if !exhausted => AfterWriteError::PauseAndRead,
+        ErrorKind::NotSent if budget_spent => AfterWriteError::OutOfBudget,
+        _ => AfterWriteError::End,
+    }
 }
 
 #[cfg(test)]
@@ -536,5 +573,34 @@ mod tests {
         assert_eq!(retry_delay(0, 0.0), Duration::from_millis(250));
         assert_eq!(retry_delay(0, 0.999_999), Duration::from_millis(499));
         assert_eq!(retry_delay(9, 0.0), Duration::from_secs(4));
+    }
+
+    #[test]
+    fn the_write_error_policy() {
+        use AfterWriteError::*;
+        let p = |kind, spent, attempt| after_write_error(kind, spent, attempt, 3);
+        // Not applied: write again (throttled) or read once settled (busy).
+        assert_eq!(p(ErrorKind::Throttled, false, 1), WaitAndWrite);
+        assert_eq!(p(ErrorKind::Busy, false, 2), SettleAndRead);
+        // Maybe applied: read before writing again.
+        assert_eq!(p(ErrorKind::Server, false, 1), PauseAndRead);
+        assert_eq!(p(ErrorKind::Transport, false, 2), PauseAndRead);
+        // The attempts spent, whatever the kind.
+        for kind in [
+            ErrorKind::Throttled,
+            ErrorKind::Busy,
+            ErrorKind::Server,
+            ErrorKind::Transport,
+        ] {
+            assert_eq!(p(kind, false, 3), End, "{kind:?}");
+        }
+        assert_eq!(p(ErrorKind::NotSent, true, 1), OutOfBudget);
+        assert_eq!(
+            p(ErrorKind::NotSent, false, 1),
+            End,
+            "stopped by an earlier auth failure"
+        );
+        assert_eq!(p(ErrorKind::Rejected, false, 1), End);
+        assert_eq!(p(ErrorKind::Auth, false, 1), End);
     }
 }

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
 use super::calls::{last_call_by, nap, retry_wait, retrying};
-use super::decide::{self, Decision, Repair, Verdict};
+use super::decide::{self, AfterWriteError, Decision, Repair, Verdict};
 use super::job::{EngineConfig, Job};
 use super::learn::{Admission, Learner, Observation, Probe, SnapshotAdmission};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
@@ -623,38 +623,36 @@ impl DomainCtx {
             }
             Err(e) => e,
         };
-        let exhausted = attempt >= self.cfg.max_attempts;
         let backoff = attempt - 1;
-        match e.kind() {
-            // Throttled, busy and rejected writes were not applied.
-            ErrorKind::Throttled if !exhausted => {
+        let spent = matches!(e, CdnError::BudgetSpent);
+        match decide::after_write_error(e.kind(), spent, attempt, self.cfg.max_attempts) {
+            AfterWriteError::WaitAndWrite => {
                 self.refused(before, Status::Skipped, error_info(&e));
                 if !self.nap(retry_wait(&e, backoff)).await {
                     return Err(WriteError::End(failure(&e, before)));
                 }
                 Err(WriteError::Retry)
             }
-            ErrorKind::Busy if !exhausted => {
+            AfterWriteError::SettleAndRead => {
                 self.refused(before, Status::Skipped, error_info(&e));
                 info!("the domain is busy with another change; waiting for it to settle");
                 self.wait_until_settled().await.map_err(WriteError::End)?;
                 Err(WriteError::Again)
             }
-            // The change may have been applied: read again before writing again.
-            ErrorKind::Server | ErrorKind::Transport if !exhausted => {
+            AfterWriteError::PauseAndRead => {
                 if !self.nap(retry_wait(&e, backoff)).await {
                     return Err(WriteError::End(failure(&e, self.phase())));
                 }
                 Err(WriteError::Again)
             }
-            ErrorKind::Server | ErrorKind::Transport => {
+            AfterWriteError::OutOfBudget => Err(WriteError::End(out_of_budget(&self.progress()))),
+            // A write that may have been applied keeps its phase; one refused goes back.
+            AfterWriteError::End
+                if matches!(e.kind(), ErrorKind::Server | ErrorKind::Transport) =>
+            {
                 Err(WriteError::End(failure(&e, self.phase())))
             }
-            // Not sent for want of time: what happened before (a refusal, or nothing sent).
-            ErrorKind::NotSent if matches!(e, CdnError::BudgetSpent) => {
-                Err(WriteError::End(out_of_budget(&self.progress())))
-            }
-            _ => {
+            AfterWriteError::End => {
                 self.set_phase(before);
                 Err(WriteError::End(failure(&e, before)))
             }

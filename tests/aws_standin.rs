@@ -331,7 +331,7 @@ fn set(headers: &mut [(String, String)], name: &str, value: String) {
     h.1 = value;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_signed_get_secret_value_gets_the_secret() {
     let aws = AwsStandIn::start(keys(), REGION).await;
     let arn = aws.put_secret("prod/example.com", r#"{"fullchain.pem":"x"}"#);
@@ -385,7 +385,7 @@ async fn a_signed_get_secret_value_gets_the_secret() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_tampered_signature_is_refused_and_counted() {
     let aws = AwsStandIn::start(keys(), REGION).await;
     aws.put_secret("s", "v");
@@ -438,7 +438,7 @@ async fn a_tampered_signature_is_refused_and_counted() {
     assert_eq!(aws.rejected_signatures(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn wrong_keys_scopes_tokens_and_dates_are_refused() {
     let aws = AwsStandIn::start(keys(), REGION).await;
     aws.put_secret("s", "v");
@@ -509,7 +509,7 @@ async fn wrong_keys_scopes_tokens_and_dates_are_refused() {
     assert_eq!(aws.rejected_signatures(), 6);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn s3_needs_a_content_hash_and_answers_in_xml() {
     let aws = AwsStandIn::start(keys(), REGION).await;
     aws.put_object("my-certs", "live/example.com/full chain.pem", b"PEM BYTES");
@@ -672,7 +672,7 @@ async fn s3_needs_a_content_hash_and_answers_in_xml() {
     assert!(r.text().contains("<Code>InvalidAccessKeyId</Code>"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn denied_resources_get_access_denied() {
     let aws = AwsStandIn::start(keys(), REGION).await;
     aws.put_secret("prod/key", "v");
@@ -734,7 +734,7 @@ async fn denied_resources_get_access_denied() {
     assert_eq!(statuses, vec![400, 400, 403]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ssm_decrypts_only_when_asked() {
     let aws = AwsStandIn::start(keys(), REGION).await;
     aws.put_parameter("/certs/fullchain.pem", "CHAIN", false);
@@ -779,7 +779,7 @@ async fn ssm_decrypts_only_when_asked() {
     assert_eq!(aws.rejected_signatures(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn env_points_a_client_at_the_stand_in() {
     let aws = AwsStandIn::start(keys(), REGION).await;
     let env = aws.env();

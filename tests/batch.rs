@@ -54,7 +54,7 @@ fn batch(domains: &[&str], cert: &TestCert) -> BatchPut {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_batch_write_sets_what_it_sends_and_resets_what_it_cannot() {
     let cert = example_cert();
     let old = cert_valid(&["a.example.com"], -10, 10);
@@ -89,7 +89,7 @@ async fn a_batch_write_sets_what_it_sends_and_resets_what_it_cannot() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_200_batch_answer_can_carry_per_domain_failures() {
     let cert = example_cert();
     let busy = SimDomainConfig {
@@ -121,7 +121,7 @@ async fn a_200_batch_answer_can_carry_per_domain_failures() {
     assert_eq!(sim.domain("busy.example.com").unwrap().writes, 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_bulk_read_pages_every_domain_with_its_certificate() {
     let cert = example_cert();
     let mut a = domain("a.example.com", 200);

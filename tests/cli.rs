@@ -216,7 +216,6 @@ async fn a_stuck_domain_ends_pending_within_the_budget() {
         ..domain("stuck.example.com", 100)
     };
     let sim = start(sim_config(vec![stuck])).await;
-    let started = std::time::Instant::now();
     let (code, out, _) = invoke(
         &sim,
         &request(&["stuck.example.com"], &cert),
@@ -227,11 +226,9 @@ async fn a_stuck_domain_ends_pending_within_the_budget() {
     assert_eq!(code, 1);
     assert_eq!(out["domains"][0]["status"], "pending");
     assert_eq!(out["budget_ms"], 3000);
+    // The process's own clock: a wall-clock bound from outside would flake on a busy machine
+    // (the paused-time tests in tests/deploy.rs pin the deadline itself).
     assert!(out["elapsed_ms"].as_u64().unwrap() <= 3000);
-    assert!(
-        started.elapsed().as_secs_f64() < 3.0 + 2.0,
-        "the process ended in time"
-    );
 }
 
 #[tokio::test]

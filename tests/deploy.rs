@@ -13,7 +13,7 @@ use serde_json::json;
 
 const BUDGET: Duration = Duration::from_secs(60);
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_slow_domain_is_deployed_only_once_it_reads_online() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("www.example.com", 2500)])).await;
@@ -49,7 +49,7 @@ async fn a_slow_domain_is_deployed_only_once_it_reads_online() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn settings_the_user_did_not_ask_to_change_read_the_same_afterwards() {
     let cert = example_cert();
     let old = cert_valid(&["www.example.com"], -30, 10);
@@ -88,7 +88,7 @@ async fn settings_the_user_did_not_ask_to_change_read_the_same_afterwards() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn requested_overrides_change_only_what_they_name() {
     let cert = example_cert();
     let old = cert_valid(&["www.example.com"], -30, 10);
@@ -105,7 +105,7 @@ async fn requested_overrides_change_only_what_they_name() {
     assert_eq!(after.https["ocsp_stapling_status"], "on");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_domain_already_serving_the_certificate_is_unchanged_with_no_write() {
     let cert = example_cert();
     let mut img = domain("img.example.com", 300);
@@ -129,7 +129,7 @@ async fn a_domain_already_serving_the_certificate_is_unchanged_with_no_write() {
     assert_eq!(sim.domain("img.example.com").unwrap().writes, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_cdn_wildcard_domain_deploys() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("*.example.com", 200)])).await;
@@ -142,7 +142,7 @@ async fn the_cdn_wildcard_domain_deploys() {
     assert_eq!(sim.domain("*.example.com").unwrap().writes, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn dry_run_writes_nothing() {
     let cert = example_cert();
     let mut img = domain("img.example.com", 300);
@@ -163,7 +163,7 @@ async fn dry_run_writes_nothing() {
     assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn wait_false_stops_after_the_write_is_accepted() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("www.example.com", 5000)])).await;
@@ -175,7 +175,7 @@ async fn wait_false_stops_after_the_write_is_accepted() {
     assert_eq!(sim.domain("www.example.com").unwrap().status, "configuring");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn quotas_far_below_the_domain_count_are_met_by_backing_off() {
     let cert = example_cert();
     let names: Vec<String> = (0..16).map(|i| format!("d{i}.example.com")).collect();
@@ -203,7 +203,7 @@ async fn quotas_far_below_the_domain_count_are_met_by_backing_off() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_500_on_a_write_that_was_applied_is_read_back_and_deployed() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 300)]);
@@ -225,7 +225,7 @@ async fn a_500_on_a_write_that_was_applied_is_read_back_and_deployed() {
     assert_eq!(sim.stats().injected_errors, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_connection_reset_on_a_write_is_retried_after_a_re_read() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![
@@ -260,7 +260,7 @@ async fn a_connection_reset_on_a_write_is_retried_after_a_re_read() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttled_and_5xx_reads_are_retried() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
@@ -283,7 +283,7 @@ async fn throttled_and_5xx_reads_are_retried() {
     assert_eq!(sim.stats().injected_errors, 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_busy_domain_is_waited_for_then_deployed() {
     let cert = example_cert();
     let busy = SimDomainConfig {
@@ -296,7 +296,7 @@ async fn a_busy_domain_is_waited_for_then_deployed() {
     assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_busy_answer_to_a_write_waits_and_retries() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
@@ -313,7 +313,7 @@ async fn a_busy_answer_to_a_write_waits_and_retries() {
     assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_stuck_domain_with_a_short_budget_is_pending_and_the_answer_comes_in_time() {
     let cert = example_cert();
     let stuck = SimDomainConfig {
@@ -322,7 +322,7 @@ async fn a_stuck_domain_with_a_short_budget_is_pending_and_the_answer_comes_in_t
     };
     let sim = start(sim_config(vec![stuck, domain("www.example.com", 200)])).await;
     let budget = Duration::from_secs(4);
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let out = run(
         &handler(&sim),
         request(&["stuck.example.com", "www.example.com"], &cert),
@@ -346,7 +346,7 @@ async fn a_stuck_domain_with_a_short_budget_is_pending_and_the_answer_comes_in_t
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_secret_key_stops_every_call_after_one_signed_attempt() {
     let cert = example_cert();
     let names: Vec<String> = (0..6).map(|i| format!("d{i}.example.com")).collect();
@@ -376,7 +376,7 @@ async fn a_wrong_secret_key_stops_every_call_after_one_signed_attempt() {
     assert_eq!(sim.stats().auth_failures, signed);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_signing_date_15_minutes_off_is_refused() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
@@ -391,7 +391,7 @@ async fn a_signing_date_15_minutes_off_is_refused() {
     assert_eq!(sim.stats().auth_failures, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_security_token_is_sent_and_signed() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
@@ -420,7 +420,7 @@ async fn a_security_token_is_sent_and_signed() {
     assert_eq!(statuses(&out)[0].1, "deployed");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_slow_answer_times_out_and_is_retried() {
     let cert = example_cert();
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
@@ -439,7 +439,7 @@ async fn a_slow_answer_times_out_and_is_retried() {
     assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_offline_domain_is_skipped_and_the_others_go_on() {
     let cert = example_cert();
     let offline = SimDomainConfig {
@@ -467,7 +467,7 @@ async fn an_offline_domain_is_skipped_and_the_others_go_on() {
     assert_eq!(sim.domain("off.example.com").unwrap().writes, 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_pending_domain_reads_unchanged_on_the_next_run_once_live() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("slow.example.com", 3500)])).await;
@@ -499,7 +499,7 @@ async fn a_pending_domain_reads_unchanged_on_the_next_run_once_live() {
     assert_eq!(sim.domain("slow.example.com").unwrap().writes, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_expiry_report_flags_domains_left_on_a_certificate_that_expires_soon() {
     let cert = example_cert();
     let soon = cert_valid(&["example.com", "*.example.com"], -80, 10);

@@ -76,7 +76,7 @@ fn cname(domain: &str) -> String {
     format!("{}.c.cdnhwc1.com", domain.replace('*', "wildcard"))
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_edge_is_read_as_it_is_new_old_or_unreachable() {
     let old = cert_valid(&["example.com", "*.example.com"], -80, 10);
     let new = example_cert();
@@ -173,7 +173,7 @@ async fn the_edge_is_read_as_it_is_new_old_or_unreachable() {
     assert!(text.contains("1 stale at the edge"), "{text}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_verify_edge_no_handshake_is_made() {
     let new = example_cert();
     let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;

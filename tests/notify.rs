@@ -60,7 +60,7 @@ async fn deploy(h: &Handler, domains: &[&str], cert: &TestCert) -> Output {
     run(h, request(domains, cert), Duration::from_secs(30)).await
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_domain_is_told_once_on_every_channel_and_an_ok_run_is_not() {
     let sim = sim().await;
     let aws = sns_stand_in().await;
@@ -147,7 +147,7 @@ async fn a_failed_domain_is_told_once_on_every_channel_and_an_ok_run_is_not() {
     assert!(!got[0].text().contains("www.example.com"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn every_webhook_format_is_taken_as_its_tool_documents_it() {
     let sim = sim().await;
     let hook = WebhookReceiver::start(Some(HOOK_SECRET), None).await;
@@ -196,7 +196,7 @@ async fn every_webhook_format_is_taken_as_its_tool_documents_it() {
     assert_eq!(got[4].body["domains"][0]["domain"], "broken.example.com");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_bot_secret_is_the_tools_refusal_in_the_result() {
     let sim = sim().await;
     let hook = WebhookReceiver::start(Some(HOOK_SECRET), None).await;
@@ -217,7 +217,7 @@ async fn a_wrong_bot_secret_is_the_tools_refusal_in_the_result() {
     assert_eq!(n.error.as_ref().unwrap().code, "19021");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn changes_and_always_are_told_as_documented() {
     let sim = sim().await;
     let hook = WebhookReceiver::start(None, None).await;
@@ -263,7 +263,7 @@ async fn changes_and_always_are_told_as_documented() {
     assert_eq!(hook.got().len(), 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_expiring_domain_alone_is_a_problem() {
     // The new certificate is valid, but expires inside warn_days (21 by default): the run is ok
     // and still tells.
@@ -296,7 +296,7 @@ async fn an_expiring_domain_alone_is_a_problem() {
     assert!(text.contains("EXPIRING www.example.com: serves a certificate that expires"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_channel_answering_500_changes_nothing_and_the_run_ends_inside_its_budget() {
     let cert = example_cert();
     let both = ["www.example.com", "broken.example.com"];
@@ -329,7 +329,7 @@ async fn a_channel_answering_500_changes_nothing_and_the_run_ends_inside_its_bud
     assert_eq!(json["notifications"][0]["ok"], false);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unreachable_channel_is_data_in_the_result() {
     let sim = sim().await;
     // A port nobody listens on.

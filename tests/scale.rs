@@ -35,7 +35,7 @@ fn with_status(name: &str, status: &str) -> SimDomainConfig {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn certsan_deploys_every_covered_domain_in_list_order() {
     let cert = example_cert();
     let sim = start(sim_config(vec![
@@ -84,7 +84,7 @@ async fn certsan_deploys_every_covered_domain_in_list_order() {
     assert_eq!(out.exit_code, 1, "skipped domains make the run not ok");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn certsan_with_no_covered_domain_says_so() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("shop.example.org", 200)])).await;
@@ -100,7 +100,7 @@ async fn certsan_with_no_covered_domain_says_so() {
     assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn certsan_needs_the_certificate_itself() {
     let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
     let req = json!({"match": "certsan", "scm_certificate_id": "scs1700000000000"});
@@ -113,7 +113,7 @@ async fn certsan_needs_the_certificate_itself() {
     assert_eq!(sim.stats().signed_calls, 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_certificate_manager_certificate_deploys_and_then_is_unchanged() {
     let mut cfg = sim_config(vec![
         domain("www.example.com", 200),
@@ -161,7 +161,7 @@ async fn a_certificate_manager_certificate_deploys_and_then_is_unchanged() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn three_hundred_domains_deploy_inside_scaled_quotas() {
     const N: usize = 300;
     const SCALE: u32 = 60;
@@ -209,7 +209,7 @@ async fn three_hundred_domains_deploy_inside_scaled_quotas() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shared_sweeps_never_credit_one_domain_with_another_s_state() {
     let cert = example_cert();
     let mut domains: Vec<SimDomainConfig> = (0..25)
@@ -239,7 +239,7 @@ async fn shared_sweeps_never_credit_one_domain_with_another_s_state() {
     assert!(sim.stats().calls(Api::ListDomains) >= 2, "polled by sweeps");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_rerun_over_many_live_domains_reads_them_in_bulk_and_writes_nothing() {
     let cert = example_cert();
     let domains: Vec<SimDomainConfig> = (0..40)

@@ -117,7 +117,7 @@ fn assert_source_failed(out: &Output, sim: &Simulator, reason: &str, names: &str
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn secretsmanager_secret_deploys() {
     let (sim, _old, new) = setup().await;
     let aws = stand_in().await;
@@ -141,7 +141,7 @@ async fn secretsmanager_secret_deploys() {
     assert_eq!(aws.rejected_signatures(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn secretsmanager_named_json_keys_deploy() {
     let (sim, _old, new) = setup().await;
     let aws = stand_in().await;
@@ -159,7 +159,7 @@ async fn secretsmanager_named_json_keys_deploy() {
     assert_deployed(&out, &sim, &new);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn s3_prefix_deploys() {
     let (sim, _old, new) = setup().await;
     let aws = stand_in().await;
@@ -185,7 +185,7 @@ async fn s3_prefix_deploys() {
     assert_eq!(aws.rejected_signatures(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ssm_parameters_deploy_through_the_service_specific_endpoint() {
     let (sim, _old, new) = setup().await;
     let aws = stand_in().await;
@@ -214,7 +214,7 @@ async fn ssm_parameters_deploy_through_the_service_specific_endpoint() {
     assert_eq!(aws.calls().len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn huawei_csms_secret_deploys() {
     let (sim, _old, new) = setup().await;
     sim.put_secret(
@@ -232,7 +232,7 @@ async fn huawei_csms_secret_deploys() {
     assert_eq!((stats.csms_calls, stats.csms_auth_failures), (1, 0));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn huawei_obs_objects_deploy() {
     let (sim, _old, new) = setup().await;
     sim.put_object("certs", "example.com/fullchain.pem", new.chain.as_bytes());
@@ -248,7 +248,7 @@ async fn huawei_obs_objects_deploy() {
     assert_eq!((stats.obs_calls, stats.obs_auth_failures), (2, 0));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn scm_source_is_the_scm_certificate_id() {
     let (_sim, _old, _new) = setup().await;
     let mut cfg = sim_config(vec![
@@ -270,7 +270,7 @@ async fn scm_source_is_the_scm_certificate_id() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_missing_secret_fails_with_no_cdn_call() {
     let (sim, _old, _new) = setup().await;
     let aws = stand_in().await;
@@ -287,7 +287,7 @@ async fn a_missing_secret_fails_with_no_cdn_call() {
         .contains("ResourceNotFoundException"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_json_key_fails_naming_it() {
     let (sim, _old, new) = setup().await;
     let aws = stand_in().await;
@@ -305,7 +305,7 @@ async fn a_wrong_json_key_fails_naming_it() {
     assert_source_failed(&out, &sim, "bad_json_key", "`cert`");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_denied_read_fails_as_access_denied() {
     let (sim, _old, new) = setup().await;
     let aws = stand_in().await;
@@ -321,7 +321,7 @@ async fn a_denied_read_fails_as_access_denied() {
     assert_source_failed(&out, &sim, "access_denied", "live/privkey.pem");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_key_that_does_not_match_fails_as_key_mismatch() {
     let (sim, _old, new) = setup().await;
     let other = example_cert();
@@ -338,7 +338,7 @@ async fn a_key_that_does_not_match_fails_as_key_mismatch() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_pair_read_in_the_middle_of_a_renewal_is_read_again() {
     let (sim, old, new) = setup().await;
     let aws = std::sync::Arc::new(stand_in().await);
@@ -366,7 +366,7 @@ async fn a_pair_read_in_the_middle_of_a_renewal_is_read_again() {
     assert_eq!(aws.calls().len(), 4);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn missing_aws_settings_fail_before_any_call() {
     let (sim, _old, _new) = setup().await;
     let h = handler_env(&sim, None, &[]);
@@ -374,7 +374,7 @@ async fn missing_aws_settings_fail_before_any_call() {
     assert_source_failed(&out, &sim, "not_configured", "AWS_ACCESS_KEY_ID");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unchanged_source_on_schedule_reports_unchanged_with_zero_writes() {
     let (sim, _old, new) = setup().await;
     let aws = stand_in().await;
@@ -440,7 +440,7 @@ async fn an_unchanged_source_on_schedule_reports_unchanged_with_zero_writes() {
     assert_eq!(record["FunctionName"], "cdn-cert-deploy-test");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_source_and_an_inline_certificate_conflict() {
     let (sim, _old, new) = setup().await;
     let h = handler_env(&sim, None, &[]);
@@ -462,7 +462,7 @@ async fn a_source_and_an_inline_certificate_conflict() {
     assert!(message.contains("prefx"), "{message}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unreachable_store_is_retryable_and_exits_1() {
     let (sim, _old, _new) = setup().await;
     let aws = stand_in().await;
@@ -523,7 +523,7 @@ async fn tls_server_for_another_host() -> (String, std::sync::Arc<std::sync::ato
     (format!("https://localhost:{port}"), handshakes)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_store_whose_certificate_does_not_fit_is_a_setting_to_fix_not_an_outage() {
     let (sim, _old, _new) = setup().await;
     let aws = stand_in().await;
@@ -547,7 +547,7 @@ async fn a_store_whose_certificate_does_not_fit_is_a_setting_to_fix_not_an_outag
     assert_eq!(cdn_calls(&sim.stats()), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn huawei_store_failures_name_the_source_and_make_no_cdn_call() {
     let (sim, _old, new) = setup().await;
     let h = handler_env(&sim, None, &[]);

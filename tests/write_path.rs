@@ -156,7 +156,7 @@ async fn renew_with_bulk_https_origin_status(status: i64) -> cdn_cert_deploy::si
     stats
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_https_origin_read_as_2_in_bulk_keeps_every_setting() {
     let stats = renew_with_bulk_https_origin_status(2).await;
     // 2 may be an HTTPS origin: every domain the bulk read shows as 2 (HTTP and HTTPS origins,
@@ -165,7 +165,7 @@ async fn an_https_origin_read_as_2_in_bulk_keeps_every_setting() {
     assert!(reads >= 2 * 300 / 3 - 20, "{reads} full reads: {stats:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_https_origin_read_as_3_in_bulk_keeps_every_setting() {
     let stats = renew_with_bulk_https_origin_status(3).await;
     // Once a probe read in full shows 3 is HTTPS, the bulk read vouches for the origins. Read
@@ -175,7 +175,7 @@ async fn an_https_origin_read_as_3_in_bulk_keeps_every_setting() {
     assert!(reads <= 2 * 30 + 300 / 3, "{reads} full reads: {stats:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refused_batch_entry_and_a_domain_no_probe_vouches_for_are_written_alone_once() {
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
@@ -237,7 +237,7 @@ async fn a_refused_batch_entry_and_a_domain_no_probe_vouches_for_are_written_alo
     assert_eq!(settings(&sim, "strict.example.com"), before);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn by_default_each_domain_is_read_once_and_keeps_every_setting_however_the_batch_call_behaves(
 ) {
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
@@ -273,7 +273,7 @@ async fn by_default_each_domain_is_read_once_and_keeps_every_setting_however_the
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_uniform_account_is_read_once_per_domain_and_batched() {
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
     let domains = uniform("u", 300, &old);
@@ -300,7 +300,7 @@ async fn a_uniform_account_is_read_once_per_domain_and_batched() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_forced_redirect_known_only_from_force_redirect_https_survives() {
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
     let mut cfg = sim_config(diverse("r", 200, &old));
@@ -309,7 +309,7 @@ async fn a_forced_redirect_known_only_from_force_redirect_https_survives() {
     renew_and_keep_everything(cfg, json!({"no_sm_certificates": true})).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_domain_serving_an_sm_certificate_is_skipped_and_left_as_it_was() {
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
@@ -362,7 +362,7 @@ async fn a_domain_serving_an_sm_certificate_is_skipped_and_left_as_it_was() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_site_without_http2_is_read_in_full_and_written_without_it() {
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
@@ -409,7 +409,7 @@ async fn a_site_without_http2_is_read_in_full_and_written_without_it() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_cdn_that_may_not_read_scm_certificates_says_what_to_do() {
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
     cfg.faults.push(Fault {
@@ -439,7 +439,7 @@ async fn a_cdn_that_may_not_read_scm_certificates_says_what_to_do() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn statuses_at_the_deadline_say_what_the_cdn_received() {
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
@@ -630,7 +630,7 @@ async fn statuses_at_the_deadline_say_what_the_cdn_received() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ten_thousand_domains_all_end_in_the_result_under_the_answer_limit() {
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);

@@ -4,7 +4,8 @@
 //! project-level services; and the answers' shapes.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;

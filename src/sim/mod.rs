@@ -23,7 +23,7 @@ pub mod state;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;

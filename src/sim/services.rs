@@ -1,7 +1,7 @@
 //! The HTTP side of the services beside the CDN (CSMS, SMN, OBS): each call through the gateway
 //! (or OBS's own signature), then the service's store, counted apart from the CDN's statistics.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;

@@ -2,7 +2,8 @@
 //! the PUT semantics of the https block, quota windows and fault matching.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};

@@ -118,11 +118,17 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
             ));
         }
     }
-    if let Some(call) = smn::route(&method, &seg) {
-        return Ok(services::smn(&shared, &parts, &path, &query, &body, call));
+    let call = Call {
+        parts: &parts,
+        path: &path,
+        query: &query,
+        body: &body,
+    };
+    if let Some(target) = smn::route(&method, &seg) {
+        return Ok(services::smn(&shared, &call, target));
     }
-    if let Some(call) = csms::route(&method, &seg) {
-        return Ok(services::csms(&shared, &parts, &path, &query, &body, call));
+    if let Some(target) = csms::route(&method, &seg) {
+        return Ok(services::csms(&shared, &call, target));
     }
 
     let (api, domain) = match (method.as_str(), seg.as_slice()) {
@@ -161,18 +167,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         let rid = st.next_request_id();
         st.stats.signed_calls += 1;
-        if let Err((code, msg)) = verify(
-            &mut st,
-            &shared.credentials,
-            &Call {
-                parts: &parts,
-                path: &path,
-                query: &query,
-                body: &body,
-            },
-            now,
-            now_unix,
-        ) {
+        if let Err((code, msg)) = verify(&mut st, &shared.credentials, &call, now, now_unix) {
             st.stats.auth_failures += 1;
             tracing::info!(target: "sim", api = api.name(), domain, code, "signature rejected");
             return Ok(error_response(401, code, &msg, ErrorStyle::Flat, &rid));

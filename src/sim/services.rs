@@ -19,33 +19,13 @@ use crate::clock::{Clock, SystemClock};
 /// the secret. Counted in `csms_calls`, never in the CDN statistics.
 pub(super) fn csms(
     shared: &Shared,
-    parts: &hyper::http::request::Parts,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
+    call: &Call<'_>,
     (project_id, name, version_id): (&str, &str, &str),
 ) -> Response<Full<Bytes>> {
-    let now = Instant::now();
-    let now_unix = SystemClock.unix_now();
     let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     let rid = st.next_request_id();
     st.stats.csms_calls += 1;
-    let verified = verify(
-        &mut st,
-        &shared.credentials,
-        &Call {
-            parts,
-            path,
-            query,
-            body,
-        },
-        now,
-        now_unix,
-    );
-    // AK/SK calls to a project-level service carry the project as a signed `X-Project-Id`
-    // (the official SDKs always send it); IAM refuses one that names another project.
-    let verified = verified.and_then(|()| project_header_check(parts, project_id));
-    let response = match verified {
+    let response = match project_call(&mut st, shared, call, project_id) {
         Err((code, msg)) => {
             st.stats.csms_auth_failures += 1;
             tracing::info!(target: "sim", service = "csms", code, "signature rejected");
@@ -60,41 +40,42 @@ pub(super) fn csms(
     tracing::info!(target: "sim", service = "csms", secret = name, version = version_id,
                    status, request_id = %rid, "call");
     st.stats
-        .record_service_call("csms", parts.method.as_str(), path, status);
+        .record_service_call("csms", call.parts.method.as_str(), call.path, status);
     response
+}
+
+/// The gateway's checks of a call to a project-level service: the signature, then the project
+/// (AK/SK calls carry it as a signed `X-Project-Id`, as the official SDKs always send it; IAM
+/// refuses one that names another project).
+fn project_call(
+    st: &mut SimState,
+    shared: &Shared,
+    call: &Call<'_>,
+    project_id: &str,
+) -> Result<(), (&'static str, String)> {
+    verify(
+        st,
+        &shared.credentials,
+        call,
+        Instant::now(),
+        SystemClock.unix_now(),
+    )?;
+    project_header_check(call.parts, project_id)
 }
 
 /// Answers one PublishMessage call.
 pub(super) fn smn(
     shared: &Shared,
-    parts: &hyper::http::request::Parts,
-    path: &str,
-    query: &[(String, String)],
-    body: &[u8],
+    call: &Call<'_>,
     (project_id, urn): (&str, &str),
 ) -> Response<Full<Bytes>> {
-    let now = Instant::now();
-    let now_unix = SystemClock.unix_now();
     let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     let rid = st.next_request_id();
-    let verified = verify(
-        &mut st,
-        &shared.credentials,
-        &Call {
-            parts,
-            path,
-            query,
-            body,
-        },
-        now,
-        now_unix,
-    )
-    .and_then(|()| project_header_check(parts, project_id));
-    let response = match verified {
+    let response = match project_call(&mut st, shared, call, project_id) {
         Err((code, msg)) => error_response(401, code, &msg, ErrorStyle::Flat, &rid),
         Ok(()) => {
             let ours = st.secrets.project_id().to_string();
-            match publish(&ours, project_id, urn, body) {
+            match publish(&ours, project_id, urn, call.body) {
                 Ok(message) => {
                     let message_id = format!("{:032x}", st.received.smn.len() + 1);
                     st.received.smn.push(message);
@@ -113,7 +94,7 @@ pub(super) fn smn(
     let status = response.status().as_u16();
     tracing::info!(target: "sim", service = "smn", topic = urn, status, request_id = %rid, "call");
     st.stats
-        .record_service_call("smn", parts.method.as_str(), path, status);
+        .record_service_call("smn", call.parts.method.as_str(), call.path, status);
     response
 }
 

@@ -60,6 +60,42 @@ struct Item {
     reply: oneshot::Sender<BatchReply>,
 }
 
+/// A pending group as the timing rules see it: when its first and its latest domain joined, how
+/// many it has, and whether one is a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupState {
+    pub first: Instant,
+    pub last: Instant,
+    pub len: usize,
+    pub probe: bool,
+}
+
+impl GroupState {
+    /// Whether it may be batched: `batch_min` domains, or a probe (whose group must be batched
+    /// for the run to learn what the batch call does). Smaller groups are handed back.
+    pub fn big_enough(&self, cfg: &EngineConfig) -> bool {
+        self.len >= cfg.batch_min || self.probe
+    }
+
+    /// When it is sent if no other domain joins: `batch_linger` after its first domain, or,
+    /// once big enough, `batch_idle` after its latest if that comes sooner. A group too small to
+    /// batch waits the whole linger for more domains.
+    pub fn due_at(&self, cfg: &EngineConfig) -> Instant {
+        let full = self.first + cfg.batch_linger;
+        if self.big_enough(cfg) {
+            full.min(self.last + cfg.batch_idle)
+        } else {
+            full
+        }
+    }
+
+    /// Whether it goes now: full ([`MAX_BATCH`]), due, the queue closed (no domain will join),
+    /// or the deadline reached.
+    pub fn is_due(&self, now: Instant, open: bool, deadline: Instant, cfg: &EngineConfig) -> bool {
+        self.len >= MAX_BATCH || now >= self.due_at(cfg) || !open || now >= deadline
+    }
+}
+
 /// A domain's handle to the batch writer.
 #[derive(Debug, Clone)]
 pub struct Batcher {
@@ -83,21 +119,13 @@ impl Batcher {
             let mut groups: HashMap<BatchKey, (Instant, Instant, Vec<Item>)> = HashMap::new();
             let mut open = true;
             while open || !groups.is_empty() {
-                // A group too small to batch waits the whole linger for more domains.
-                let big_enough =
-                    |items: &[Item]| items.len() >= cfg.batch_min || items.iter().any(|i| i.probe);
-                let due_at = |first: Instant, last: Instant, items: &[Item]| {
-                    let full = first + cfg.batch_linger;
-                    if big_enough(items) {
-                        full.min(last + cfg.batch_idle)
-                    } else {
-                        full
-                    }
+                let state = |(first, last, items): &(Instant, Instant, Vec<Item>)| GroupState {
+                    first: *first,
+                    last: *last,
+                    len: items.len(),
+                    probe: items.iter().any(|i| i.probe),
                 };
-                let next_due = groups
-                    .values()
-                    .map(|(first, last, items)| due_at(*first, *last, items))
-                    .min();
+                let next_due = groups.values().map(|g| state(g).due_at(&cfg)).min();
                 let wake = next_due.unwrap_or(deadline).min(deadline);
                 tokio::select! {
                     msg = rx.recv(), if open => match msg {
@@ -114,19 +142,14 @@ impl Batcher {
                     _ = tokio::time::sleep_until(wake), if next_due.is_some() || !open => {}
                 }
                 let now = Instant::now();
-                let due: Vec<BatchKey> = groups
+                let due: Vec<(BatchKey, bool)> = groups
                     .iter()
-                    .filter(|(_, (first, last, items))| {
-                        items.len() >= MAX_BATCH
-                            || now >= due_at(*first, *last, items)
-                            || !open
-                            || now >= deadline
-                    })
-                    .map(|(k, _)| k.clone())
+                    .filter(|(_, g)| state(g).is_due(now, open, deadline, &cfg))
+                    .map(|(k, g)| (k.clone(), state(g).big_enough(&cfg)))
                     .collect();
-                for key in due {
+                for (key, big_enough) in due {
                     let (_, _, items) = groups.remove(&key).expect("due groups exist");
-                    if !big_enough(&items) {
+                    if !big_enough {
                         for item in items {
                             let _ = item.reply.send(BatchReply::Alone);
                         }
@@ -257,5 +280,38 @@ async fn send(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn when_a_group_goes() {
+        let cfg = EngineConfig::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let far = t0 + Duration::from_secs(600);
+        let g = |len, probe, last_ms| GroupState {
+            first: t0,
+            last: t0 + ms(last_ms),
+            len,
+            probe,
+        };
+        // Small: waits the whole linger; a probe makes it big enough.
+        assert!(!g(2, false, 0).big_enough(&cfg));
+        assert_eq!(g(2, false, 0).due_at(&cfg), t0 + cfg.batch_linger);
+        assert!(g(1, true, 0).big_enough(&cfg));
+        // Big enough: idle after the latest, unless the linger ends first.
+        assert_eq!(g(5, false, 100).due_at(&cfg), t0 + ms(100) + cfg.batch_idle);
+        assert_eq!(g(5, false, 1900).due_at(&cfg), t0 + cfg.batch_linger);
+        // Full, closed, past the deadline: now.
+        assert!(g(MAX_BATCH, false, 0).is_due(t0, true, far, &cfg));
+        assert!(g(5, false, 0).is_due(t0, false, far, &cfg));
+        assert!(g(5, false, 0).is_due(t0, true, t0, &cfg));
+        assert!(!g(5, false, 0).is_due(t0 + ms(10), true, far, &cfg));
+        assert!(g(5, false, 0).is_due(t0 + cfg.batch_idle, true, far, &cfg));
     }
 }

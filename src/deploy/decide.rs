@@ -84,6 +84,52 @@ pub fn after_read(
     }
 }
 
+/// The step after a domain's full read (its status and configuration), in order: a write whose
+/// answer was lost that shows in the read was applied after all; then [`after_read`]; a domain
+/// serving an SM pair is left alone (writing would remove it, and its key cannot be read back);
+/// a dry run stops with what it would write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadStep {
+    AppliedAfterAll,
+    Unchanged,
+    Unavailable(String),
+    Settle,
+    SmInUse,
+    Planned(HttpsPut),
+    Write(HttpsPut),
+}
+
+/// Decides the step after a full read; `maybe_written` says a write of this run may have been
+/// applied (its answer was lost).
+pub fn after_full_read(
+    maybe_written: bool,
+    status: &DomainStatus,
+    https: Option<&HttpsGet>,
+    target: &Target,
+    force: bool,
+    dry_run: bool,
+    overrides: &Overrides,
+) -> ReadStep {
+    if maybe_written && serves(https, target) {
+        return ReadStep::AppliedAfterAll;
+    }
+    match after_read(status, https, target, force) {
+        Decision::Unchanged => return ReadStep::Unchanged,
+        Decision::Unavailable(why) => return ReadStep::Unavailable(why),
+        Decision::WaitUntilSettled => return ReadStep::Settle,
+        Decision::Write => {}
+    }
+    if settings::sm_in_use(https) {
+        return ReadStep::SmInUse;
+    }
+    let put = https_put(https, target, overrides);
+    if dry_run {
+        ReadStep::Planned(put)
+    } else {
+        ReadStep::Write(put)
+    }
+}
+
 /// The https block to write: the new certificate, and the domain's current HTTP/2, TLS versions
 /// and OCSP stapling unless the request overrides them (the CDN resets what the block omits).
 pub fn https_put(current: Option<&HttpsGet>, target: &Target, overrides: &Overrides) -> HttpsPut {
@@ -602,5 +648,43 @@ mod tests {
         );
         assert_eq!(p(ErrorKind::Rejected, false, 1), End);
         assert_eq!(p(ErrorKind::Auth, false, 1), End);
+    }
+
+    #[test]
+    fn the_step_after_a_full_read() {
+        let t = pem_target();
+        let none = Overrides::default();
+        let online = DomainStatus::Online;
+        let old = serving("-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n");
+        let new = serving(LEAF);
+        let step = |maybe: bool, status: &DomainStatus, h: &HttpsGet, dry: bool| {
+            after_full_read(maybe, status, Some(h), &t, false, dry, &none)
+        };
+        // A lost answer that shows in the read was applied, whatever the status says.
+        assert_eq!(
+            step(true, &DomainStatus::Configuring, &new, false),
+            ReadStep::AppliedAfterAll
+        );
+        assert_eq!(step(false, &online, &new, false), ReadStep::Unchanged);
+        assert_eq!(
+            step(false, &DomainStatus::Configuring, &old, false),
+            ReadStep::Settle
+        );
+        assert!(matches!(
+            step(false, &DomainStatus::Offline, &old, false),
+            ReadStep::Unavailable(_)
+        ));
+        // An SM pair is never written over, not even in a dry run.
+        let mut sm = old.clone();
+        sm.certificate_type = Some("server_sm".into());
+        assert_eq!(step(false, &online, &sm, true), ReadStep::SmInUse);
+        match step(false, &online, &old, true) {
+            ReadStep::Planned(put) => assert_eq!(put.http2_status.as_deref(), Some("on")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            step(false, &online, &old, false),
+            ReadStep::Write(_)
+        ));
     }
 }

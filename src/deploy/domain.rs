@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
 use super::calls::{last_call_by, nap, retry_wait, retrying};
-use super::decide::{self, AfterWriteError, Decision, Repair, Verdict};
+use super::decide::{self, AfterWriteError, Decision, ReadStep, Repair, Verdict};
 use super::job::{EngineConfig, Job};
 use super::learn::{Admission, Learner, Observation, Probe, SnapshotAdmission};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
@@ -501,52 +501,62 @@ impl DomainCtx {
                 serves_new_certificate = decide::serves(https, target),
                 "read the domain"
             );
-            if self.phase() == Phase::MaybeWritten && decide::serves(https, target) {
-                info!("the earlier write was applied after all");
-                self.written();
-                break 'read;
-            }
-            match decide::after_read(&status, https, target, self.job.force) {
-                Decision::Unchanged => {
+            let maybe_written = self.phase() == Phase::MaybeWritten;
+            let job = &self.job;
+            let step = decide::after_full_read(
+                maybe_written,
+                &status,
+                https,
+                target,
+                job.force,
+                job.dry_run,
+                overrides,
+            );
+            let put = match step {
+                ReadStep::AppliedAfterAll => {
+                    info!("the earlier write was applied after all");
+                    self.written();
+                    break 'read;
+                }
+                ReadStep::Unchanged => {
                     return Ok(Outcome::ok(
                         Status::Unchanged,
                         "already serves this certificate",
                     ))
                 }
-                Decision::Unavailable(why) => {
+                ReadStep::Unavailable(why) => {
                     return Ok(Outcome::err(
                         Status::Skipped,
                         ErrorInfo::new("domain_unavailable", why, true),
                     ))
                 }
-                Decision::WaitUntilSettled => {
+                ReadStep::Settle => {
                     self.wait_until_settled().await?;
                     continue 'read;
                 }
-                Decision::Write => {}
-            }
-            if settings::sm_in_use(https) {
-                return Ok(Outcome::err(
-                    Status::Skipped,
-                    ErrorInfo::new(
-                        "sm_certificate_in_use",
-                        "the domain serves an SM (national cryptography) certificate: writing this international certificate would remove it, and its private key cannot be read back, so nothing was written",
-                        false,
-                    ),
-                ));
-            }
-            let put = decide::https_put(https, target, overrides);
-            if self.job.dry_run {
-                return Ok(Outcome::ok(
-                    Status::Planned,
-                    format!(
-                        "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
-                        put.http2_status.as_deref().unwrap_or("not set"),
-                        put.tls_version.as_deref().unwrap_or("default"),
-                        put.ocsp_stapling_status.as_deref().unwrap_or("default"),
-                    ),
-                ));
-            }
+                ReadStep::SmInUse => {
+                    return Ok(Outcome::err(
+                        Status::Skipped,
+                        ErrorInfo::new(
+                            "sm_certificate_in_use",
+                            "the domain serves an SM (national cryptography) certificate: writing this international certificate would remove it, and its private key cannot be read back, so nothing was written",
+                            false,
+                        ),
+                    ))
+                }
+                ReadStep::Planned(put) => {
+                    return Ok(Outcome::ok(
+                        Status::Planned,
+                        format!(
+                            "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
+                            put.http2_status.as_deref().unwrap_or("not set"),
+                            put.tls_version.as_deref().unwrap_or("default"),
+                            put.ocsp_stapling_status.as_deref().unwrap_or("default"),
+                        ),
+                    ))
+                }
+                ReadStep::Write(put) => put,
+            };
             if let (Some(batcher), Some(learner), false) =
                 (&self.batcher, &self.learner, batch_tried)
             {

@@ -353,10 +353,10 @@ impl Handler {
                     true,
                 );
                 for &i in &live {
-                    domains[i].edge = Some(EdgeReport {
+                    domains[i].edge = Some(Box::new(EdgeReport {
                         error: Some(error.clone()),
                         ..EdgeReport::default()
-                    });
+                    }));
                 }
                 return;
             }
@@ -387,7 +387,7 @@ impl Handler {
                 (None, false) => info!(domain = %d.domain, address = report.address.as_deref(),
                                        served = report.sha256_fingerprint.as_deref(), "edge read"),
             }
-            domains[i].edge = Some(report);
+            domains[i].edge = Some(Box::new(report));
         }
     }
 

@@ -154,9 +154,10 @@ pub struct DomainResult {
     /// [`Self::previous_not_after`] in unix seconds.
     #[serde(skip)]
     pub previous_not_after_unix: Option<i64>,
-    /// What the domain's CDN edge served after the run (`options.verify_edge`).
+    /// What the domain's CDN edge served after the run (`options.verify_edge`); boxed, as most
+    /// runs have none and a result may hold 10 000 domains.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub edge: Option<EdgeReport>,
+    pub edge: Option<Box<EdgeReport>>,
 }
 
 impl DomainResult {
@@ -247,7 +248,7 @@ impl Summary {
             s.edge_stale = Some(
                 domains
                     .iter()
-                    .filter(|d| d.edge.as_ref().is_some_and(EdgeReport::is_stale))
+                    .filter(|d| d.edge.as_ref().is_some_and(|e| e.is_stale()))
                     .count(),
             );
         }

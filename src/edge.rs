@@ -31,7 +31,12 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(4);
 const PARALLEL: usize = 32;
 
 impl EdgeReport {
-    fn failed(address: Option<SocketAddr>, code: &str, message: impl Into<String>) -> Self {
+    /// A check that read nothing: where it went (if it got that far) and why.
+    pub(crate) fn failed(
+        address: Option<SocketAddr>,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             address: address.map(|a| a.to_string()),
             serves_new_certificate: None,

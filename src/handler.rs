@@ -87,7 +87,7 @@ impl Handler {
             .credentials
             .clone()
             .or_else(|| self.config.credentials.clone());
-        let mut out = self.deploy(inv).await;
+        let mut out = self.deploy(inv, credentials.clone()).await;
         let notify = &self.config.notify;
         if notify.any() && notify::due(notify.on, &out.result) {
             let channels = Channels {
@@ -105,7 +105,8 @@ impl Handler {
 
     /// The deployment itself: read the request, fetch the certificate, plan, then run the plan
     /// within the budget and assemble the result.
-    async fn deploy(&self, inv: Invocation) -> Output {
+    /// `credentials` are the invocation's (FunctionGraph agency keys), else the environment's.
+    async fn deploy(&self, inv: Invocation, credentials: Option<Credentials>) -> Output {
         let received = inv.received;
         let budget = plan::budget(inv.platform_budget, None, self.config.budget_cap);
         let merged = match &self.config.default_request {
@@ -133,11 +134,7 @@ impl Handler {
             invalid(error, req.domains.clone(), received, budget)
                 .with_fail_on_error(req.options.fail_on_error)
         };
-        let Some(credentials) = inv
-            .credentials
-            .clone()
-            .or_else(|| self.config.credentials.clone())
-        else {
+        let Some(credentials) = credentials else {
             let error = ErrorInfo::new(
                 ErrorCode::InvalidConfiguration,
                 "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
@@ -347,16 +344,13 @@ impl Handler {
                 .collect(),
             Err(e) => {
                 warn!(error = %e, "could not list the domains' CNAMEs for the edge check");
-                let error = ErrorInfo::new(
+                let report = EdgeReport::failed(
+                    None,
                     "edge_no_cname",
                     format!("the domains' CNAMEs could not be listed: {e}"),
-                    true,
                 );
                 for &i in &live {
-                    domains[i].edge = Some(Box::new(EdgeReport {
-                        error: Some(error.clone()),
-                        ..EdgeReport::default()
-                    }));
+                    domains[i].edge = Some(Box::new(report.clone()));
                 }
                 return;
             }

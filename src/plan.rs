@@ -48,8 +48,8 @@ pub struct Timing {
 
 /// The most kept back for notifications: a few tries of a chat webhook.
 pub const NOTIFY_RESERVE: Duration = Duration::from_secs(5);
-/// The most kept back for the edge check (one round of handshakes).
-pub const EDGE_RESERVE: Duration = Duration::from_secs(4);
+/// The most kept back for the edge check: one round of handshakes, each within its timeout.
+pub const EDGE_RESERVE: Duration = crate::edge::CHECK_TIMEOUT;
 
 impl Timing {
     /// Splits `budget`: the answer's assembly (a tenth, at most 0.5 s), the notifications (a

@@ -108,6 +108,8 @@ pub struct Channels<'a> {
 enum Target<'a> {
     Sns {
         topic: &'a config::SnsTopic,
+        /// The endpoint's host, for logs (the topic's regional one, or an override).
+        host: String,
         subject: String,
         message: String,
     },
@@ -131,7 +133,7 @@ impl Target<'_> {
     /// The host a log line may name (never a webhook's path or query: they hold its token).
     fn host(&self) -> &str {
         match self {
-            Target::Sns { topic, .. } => &topic.region,
+            Target::Sns { host, .. } => host,
             Target::Smn { topic, .. } => topic.endpoint.host(),
             Target::Webhook(h) => h.url.host(),
         }
@@ -150,6 +152,7 @@ impl Target<'_> {
                 topic,
                 subject,
                 message,
+                ..
             } => sns::request(topic, ch.aws, subject, message, now),
             Target::Smn {
                 topic,
@@ -170,11 +173,16 @@ impl Target<'_> {
 }
 
 /// The configured channels, in the order outcomes are listed.
-fn targets<'a>(c: &'a NotifyConfig, digest: &digest::Digest) -> Vec<Target<'a>> {
+fn targets<'a>(c: &'a NotifyConfig, aws: &AwsConfig, digest: &digest::Digest) -> Vec<Target<'a>> {
     let mut v = Vec::new();
     if let Some(topic) = &c.sns {
+        let host = aws
+            .endpoint_in(crate::aws::Service::Sns, &topic.region)
+            .map(|e| e.endpoint.host().to_string())
+            .unwrap_or_default();
         v.push(Target::Sns {
             topic,
+            host,
             subject: sns::subject(&digest.subject),
             message: digest.render(Style::Plain, false, sns::MESSAGE_BYTES, Measure::Bytes),
         });
@@ -200,7 +208,7 @@ pub async fn deliver(
     deadline: Instant,
 ) -> Vec<NotificationOutcome> {
     let digest = digest::digest(result);
-    let targets = targets(ch.config, &digest);
+    let targets = targets(ch.config, ch.aws, &digest);
     let http = match wire::client() {
         Ok(h) => h,
         Err(e) => {

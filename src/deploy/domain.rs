@@ -1,6 +1,7 @@
 //! One domain's deployment: look (the run's bulk snapshot, or its own reads) → read in full →
 //! decide → write (batched when its settings are shown safe, else alone) → confirm, with the
-//! retries, waits and fallbacks each step needs. Decisions come from [`super::decide`] and
+//! retries, waits and fallbacks each step needs. The order of the steps is the state machine of
+//! [`super::machine`]; this module carries out its actions. Decisions come from [`super::decide`] and
 //! [`super::settings`]; shared reads and writes of many domains from [`super::board`] and
 //! [`super::batch`]; what is shown safe from [`super::learn`].
 
@@ -14,9 +15,10 @@ use tracing::{info, warn};
 use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
 use super::calls::{last_call_by, nap, retry_wait, retrying};
-use super::decide::{self, AfterWriteError, Decision, ReadStep, Repair, Verdict};
+use super::decide::{self, Decision, ReadStep, Repair, Verdict};
 use super::job::{EngineConfig, Job};
 use super::learn::{Admission, Learner, Observation, Probe, SnapshotAdmission};
+use super::machine::{Action, Batched, Ending, Event, Look, Machine};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
 use super::settings::{self, BatchKey, BulkEntry, Origin};
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient, OnSend};
@@ -42,25 +44,32 @@ pub(super) struct DomainCtx {
     pub(super) first_reads: Arc<Mutex<Window>>,
 }
 
-/// How a batched write went, for the domain's flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Batched {
-    Written,
-    /// Write it alone.
-    Alone,
-    /// The answer was lost: read again before anything else.
-    Retry,
-}
-
 /// What a probe's batched write leaves to do once the domain is live.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 enum AfterBatch {
+    #[default]
     Nothing,
     /// Settings the batch call cannot carry changed: write them back.
     Repair(Box<Repair>),
     /// The read right after the write could not tell (the config did not show the new
     /// certificate yet): compare with this config once the domain is live.
     CompareWith(Box<Configs>),
+}
+
+/// What the steps of one domain's flow pass on to each other.
+#[derive(Default)]
+struct Flow {
+    /// The first sweep's status, standing for the first read's.
+    swept_status: Option<DomainStatus>,
+    /// The first sweep's `https_status`, to learn what it says of the origin protocol.
+    swept_https_status: Option<i64>,
+    /// A probe admitted from the sweep, for the first batched write.
+    probe: Option<Probe>,
+    /// The last full read.
+    configs: Option<Configs>,
+    /// The phase before the last per-domain write left.
+    before_write: Phase,
+    after_batch: AfterBatch,
 }
 
 /// The domain as the run's first sweep showed it.
@@ -402,271 +411,255 @@ impl DomainCtx {
             return Err(failure(&CdnError::AuthStopped, Phase::Queued));
         }
         self.set_phase(Phase::Reading);
-        let target = &self.job.target;
-        let overrides = &self.job.overrides;
-        let seen = self.snapshot().await;
-        let mut probe = None;
-        let mut batch_tried = false;
-        if let Some(seen) = &seen {
-            let serves = seen.entry.as_ref().and_then(|e| e.serves(target));
-            info!(
-                status = seen.status.as_str(),
-                serves_new_certificate = serves,
-                "read the domain from the bulk snapshot"
-            );
-            if seen.status == DomainStatus::Online && serves == Some(true) && !self.job.force {
-                return Ok(Outcome::ok(
-                    Status::Unchanged,
-                    "already serves this certificate",
-                ));
-            }
-            if let Decision::Unavailable(why) =
-                decide::after_read(&seen.status, None, target, self.job.force)
-            {
-                return Ok(Outcome::err(
-                    Status::Skipped,
-                    ErrorInfo::new("domain_unavailable", why, true),
-                ));
-            }
-            if self.job.no_sm_certificates {
-                match self.batch_from_snapshot(seen).await {
-                    Ok(Some(key)) => {
-                        let batcher = self
-                            .batcher
-                            .as_ref()
-                            .expect("a learner comes with a batcher");
-                        batch_tried = true;
-                        if Box::pin(self.batch_write(batcher, key, false)).await?
-                            == Batched::Written
-                        {
-                            return Box::pin(self.finish(AfterBatch::Nothing)).await;
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(p) => probe = Some(p),
-                }
-            }
-        }
-        // The sweep's status stands for the first read; later ones are fresh.
-        let mut swept_status = seen
-            .as_ref()
-            .filter(|s| s.status == DomainStatus::Online)
-            .map(|s| s.status.clone());
-        let swept_https_status = seen.as_ref().and_then(|s| s.entry.as_ref()?.https_status);
-        let mut writes = 0u32;
-        let mut after_batch = AfterBatch::Nothing;
-        'read: loop {
-            // The status: the first sweep's, else a fresh sweep's (which may show a write whose
-            // answer was lost applied after all), else the domain's own read.
-            let status = match (swept_status.take(), &self.board) {
-                (Some(s), _) => s,
-                (None, Some(_)) => {
-                    let (status, entry) = self.poll(&mut Instant::now(), 0).await?;
-                    let applied = entry.and_then(|e| e.serves(target)) == Some(true);
-                    if self.phase() == Phase::MaybeWritten
-                        && applied
-                        && status == DomainStatus::Online
-                    {
-                        info!("the earlier write was applied after all");
-                        self.written();
-                        break 'read;
-                    }
-                    status
-                }
-                (None, None) => self.read_status(Role::Read).await?,
-            };
-            // A domain written already (its answer lost) reads before those not yet written.
-            if self.phase() < Phase::MaybeWritten {
-                let turn = lock_window(&self.first_reads).reserve(Instant::now(), self.deadline);
-                match turn {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => return Err(out_of_budget(&self.progress())),
-                }
-            }
-            let configs = self.read_configs(Role::Read).await?;
-            let https = configs.https.as_ref();
-            if let (Some(learner), Some(sweep_value), Some(origin)) = (
-                &self.learner,
-                swept_https_status.filter(|s| *s > 0),
-                configs.origin_protocol.as_deref().and_then(Origin::parse),
-            ) {
-                learner.note_origin(sweep_value, origin);
-            }
-            if self.phase() < Phase::MaybeWritten {
-                self.progress().previous_not_after = https.and_then(decide::served_not_after);
-            }
-            info!(
-                status = status.as_str(),
-                https = https.and_then(|h| h.https_status.as_deref()),
-                serves_new_certificate = decide::serves(https, target),
-                "read the domain"
-            );
-            let maybe_written = self.phase() == Phase::MaybeWritten;
-            let job = &self.job;
-            let step = decide::after_full_read(
-                maybe_written,
-                &status,
-                https,
-                target,
-                job.force,
-                job.dry_run,
-                overrides,
-            );
-            let put = match step {
-                ReadStep::AppliedAfterAll => {
-                    info!("the earlier write was applied after all");
-                    self.written();
-                    break 'read;
-                }
-                ReadStep::Unchanged => {
-                    return Ok(Outcome::ok(
-                        Status::Unchanged,
-                        "already serves this certificate",
-                    ))
-                }
-                ReadStep::Unavailable(why) => {
-                    return Ok(Outcome::err(
-                        Status::Skipped,
-                        ErrorInfo::new("domain_unavailable", why, true),
-                    ))
-                }
-                ReadStep::Settle => {
+        let batches = self.batcher.is_some() && self.learner.is_some();
+        let mut machine = Machine::new(batches, self.cfg.max_attempts);
+        let mut flow = Flow::default();
+        let look = self.look(&mut flow).await?;
+        let mut action = machine.next(Event::Looked(look));
+        loop {
+            let event = match action {
+                Action::Read => Event::Read(self.read_step(&mut flow).await?),
+                Action::Settle => {
                     self.wait_until_settled().await?;
-                    continue 'read;
+                    Event::Waited
                 }
-                ReadStep::SmInUse => {
-                    return Ok(Outcome::err(
-                        Status::Skipped,
-                        ErrorInfo::new(
-                            "sm_certificate_in_use",
-                            "the domain serves an SM (national cryptography) certificate: writing this international certificate would remove it, and its private key cannot be read back, so nothing was written",
-                            false,
-                        ),
-                    ))
-                }
-                ReadStep::Planned(put) => {
-                    return Ok(Outcome::ok(
-                        Status::Planned,
-                        format!(
-                            "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
-                            put.http2_status.as_deref().unwrap_or("not set"),
-                            put.tls_version.as_deref().unwrap_or("default"),
-                            put.ocsp_stapling_status.as_deref().unwrap_or("default"),
-                        ),
-                    ))
-                }
-                ReadStep::Write(put) => put,
-            };
-            if let (Some(batcher), Some(learner), false) =
-                (&self.batcher, &self.learner, batch_tried)
-            {
-                match settings::batch_key(&configs, overrides) {
-                    Err(why) => info!(reason = %why, "written alone"),
-                    Ok(key) => {
-                        let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
-                        let admission = match probe.take() {
-                            Some(p) => Admission::Probe(p),
-                            None => learner.admit(&settings::values(&configs), limit).await,
-                        };
-                        let probe = match admission {
-                            Admission::Alone => {
-                                info!("written alone: the probes have not shown the batch call keeps its settings");
-                                None
-                            }
-                            Admission::Batch => Some(None),
-                            Admission::Probe(p) => Some(Some(p)),
-                        };
-                        if let Some(probe) = probe {
-                            batch_tried = true;
-                            match Box::pin(self.batch_write(batcher, key, probe.is_some())).await? {
-                                Batched::Written => {
-                                    if let Some(p) = probe {
-                                        after_batch = Box::pin(self.probe_after(p, &configs)).await;
-                                    }
-                                    break 'read;
-                                }
-                                Batched::Retry => continue 'read,
-                                Batched::Alone => {}
-                            }
-                        }
+                Action::Offer => Event::Batched(Box::pin(self.offer(&mut flow)).await?),
+                Action::Write(put) => {
+                    // Written alone, a probe cannot tell how the batch call behaves.
+                    drop(flow.probe.take());
+                    flow.before_write = self.phase();
+                    match self.write_alone(&put).await {
+                        Ok(()) => Event::Written,
+                        Err(e) => Event::Refused(e),
                     }
                 }
-            }
-            // Written alone, a probe cannot tell how the batch call behaves.
-            drop(probe.take());
-            loop {
-                writes += 1;
-                match Box::pin(self.write_alone(&put, writes)).await {
-                    Ok(()) => break 'read,
-                    Err(WriteError::Again) => continue 'read,
-                    Err(WriteError::Retry) => continue,
-                    Err(WriteError::End(o)) => return Err(o),
+                Action::WaitThenWrite { error, backoff } => {
+                    let before = flow.before_write;
+                    self.refused(before, Status::Skipped, error_info(&error));
+                    if !self.nap(retry_wait(&error, backoff)).await {
+                        return Err(failure(&error, before));
+                    }
+                    Event::Waited
                 }
-            }
+                Action::SettleThenRead { error } => {
+                    self.refused(flow.before_write, Status::Skipped, error_info(&error));
+                    info!("the domain is busy with another change; waiting for it to settle");
+                    self.wait_until_settled().await?;
+                    Event::Waited
+                }
+                Action::PauseThenRead { error, backoff } => {
+                    if !self.nap(retry_wait(&error, backoff)).await {
+                        return Err(failure(&error, self.phase()));
+                    }
+                    Event::Waited
+                }
+                Action::Confirm => return Box::pin(self.finish(flow.after_batch)).await,
+                Action::End(ending) => return Ok(self.end(ending, flow.before_write)),
+            };
+            action = machine.next(event);
         }
-        Box::pin(self.finish(after_batch)).await
     }
 
-    /// The `attempt`th (from 1) per-domain write of `put` and what to do after it:
-    /// [`WriteError::Retry`] it (throttled), read [`WriteError::Again`] (busy, or the answer was
-    /// lost: it may be applied), or [`WriteError::End`].
-    async fn write_alone(&self, put: &HttpsPut, attempt: u32) -> Result<(), WriteError> {
-        let before = self.phase();
+    /// How a domain ends without a confirmation.
+    fn end(&self, ending: Ending, before_write: Phase) -> Outcome {
+        let skipped = |code, why: String, retryable| {
+            Outcome::err(Status::Skipped, ErrorInfo::new(code, why, retryable))
+        };
+        match ending {
+            Ending::Unchanged => Outcome::ok(Status::Unchanged, "already serves this certificate"),
+            Ending::Unavailable(why) => skipped("domain_unavailable", why, true),
+            Ending::SmInUse => skipped(
+                "sm_certificate_in_use",
+                "the domain serves an SM (national cryptography) certificate: writing this international certificate would remove it, and its private key cannot be read back, so nothing was written".into(),
+                false,
+            ),
+            Ending::Planned(put) => Outcome::ok(
+                Status::Planned,
+                format!(
+                    "would write the certificate (http2 {}, tls {}, ocsp stapling {})",
+                    put.http2_status.as_deref().unwrap_or("not set"),
+                    put.tls_version.as_deref().unwrap_or("default"),
+                    put.ocsp_stapling_status.as_deref().unwrap_or("default"),
+                ),
+            ),
+            Ending::OutOfBudget => out_of_budget(&self.progress()),
+            // A write that may have been applied keeps its phase; one refused goes back.
+            Ending::Failed(e) if matches!(e.kind(), ErrorKind::Server | ErrorKind::Transport) => {
+                failure(&e, self.phase())
+            }
+            Ending::Failed(e) => {
+                self.set_phase(before_write);
+                failure(&e, before_write)
+            }
+        }
+    }
+
+    /// The run's first sweep: the domain may end here (unchanged, unavailable), be batched from
+    /// the sweep alone, or go on to be read in full.
+    async fn look(&self, flow: &mut Flow) -> Step<Look> {
+        let target = &self.job.target;
+        let Some(seen) = self.snapshot().await else {
+            return Ok(Look::Read);
+        };
+        let serves = seen.entry.as_ref().and_then(|e| e.serves(target));
+        info!(
+            status = seen.status.as_str(),
+            serves_new_certificate = serves,
+            "read the domain from the bulk snapshot"
+        );
+        flow.swept_https_status = seen.entry.as_ref().and_then(|e| e.https_status);
+        if seen.status == DomainStatus::Online && serves == Some(true) && !self.job.force {
+            return Ok(Look::Unchanged);
+        }
+        if let Decision::Unavailable(why) =
+            decide::after_read(&seen.status, None, target, self.job.force)
+        {
+            return Ok(Look::Unavailable(why));
+        }
+        // The sweep's status stands for the first read; later ones are fresh.
+        if seen.status == DomainStatus::Online {
+            flow.swept_status = Some(seen.status.clone());
+        }
+        if !self.job.no_sm_certificates {
+            return Ok(Look::Read);
+        }
+        match self.batch_from_snapshot(&seen).await {
+            Ok(Some(key)) => {
+                let batcher = self
+                    .batcher
+                    .as_ref()
+                    .expect("a learner comes with a batcher");
+                Ok(
+                    match Box::pin(self.batch_write(batcher, key, false)).await? {
+                        Batched::Written => Look::BatchWritten,
+                        Batched::Alone | Batched::Retry | Batched::Declined => Look::BatchTried,
+                    },
+                )
+            }
+            Ok(None) => Ok(Look::Read),
+            Err(p) => {
+                flow.probe = Some(p);
+                Ok(Look::Read)
+            }
+        }
+    }
+
+    /// Reads the domain's status (the first sweep's, else a fresh sweep's, which may show a
+    /// write whose answer was lost applied after all, else its own) and full configuration, and
+    /// decides the step after it.
+    async fn read_step(&self, flow: &mut Flow) -> Step<ReadStep> {
+        let target = &self.job.target;
+        let status = match (flow.swept_status.take(), &self.board) {
+            (Some(s), _) => s,
+            (None, Some(_)) => {
+                let (status, entry) = self.poll(&mut Instant::now(), 0).await?;
+                let applied = entry.and_then(|e| e.serves(target)) == Some(true);
+                if self.phase() == Phase::MaybeWritten && applied && status == DomainStatus::Online
+                {
+                    info!("the earlier write was applied after all");
+                    self.written();
+                    return Ok(ReadStep::AppliedAfterAll);
+                }
+                status
+            }
+            (None, None) => self.read_status(Role::Read).await?,
+        };
+        // A domain written already (its answer lost) reads before those not yet written.
+        if self.phase() < Phase::MaybeWritten {
+            let turn = lock_window(&self.first_reads).reserve(Instant::now(), self.deadline);
+            match turn {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => return Err(out_of_budget(&self.progress())),
+            }
+        }
+        let configs = self.read_configs(Role::Read).await?;
+        let https = configs.https.as_ref();
+        if let (Some(learner), Some(sweep_value), Some(origin)) = (
+            &self.learner,
+            flow.swept_https_status.filter(|s| *s > 0),
+            configs.origin_protocol.as_deref().and_then(Origin::parse),
+        ) {
+            learner.note_origin(sweep_value, origin);
+        }
+        if self.phase() < Phase::MaybeWritten {
+            self.progress().previous_not_after = https.and_then(decide::served_not_after);
+        }
+        info!(
+            status = status.as_str(),
+            https = https.and_then(|h| h.https_status.as_deref()),
+            serves_new_certificate = decide::serves(https, target),
+            "read the domain"
+        );
+        let job = &self.job;
+        let step = decide::after_full_read(
+            self.phase() == Phase::MaybeWritten,
+            &status,
+            https,
+            target,
+            job.force,
+            job.dry_run,
+            &job.overrides,
+        );
+        if step == ReadStep::AppliedAfterAll {
+            info!("the earlier write was applied after all");
+            self.written();
+        }
+        flow.configs = Some(configs);
+        Ok(step)
+    }
+
+    /// Offers the write the last read decided to the batch writer, when its settings can ride
+    /// the batch call and the run admits it.
+    async fn offer(&self, flow: &mut Flow) -> Step<Batched> {
+        let (Some(batcher), Some(learner), Some(configs)) =
+            (&self.batcher, &self.learner, &flow.configs)
+        else {
+            return Ok(Batched::Declined);
+        };
+        let key = match settings::batch_key(configs, &self.job.overrides) {
+            Ok(key) => key,
+            Err(why) => {
+                info!(reason = %why, "written alone");
+                return Ok(Batched::Declined);
+            }
+        };
+        let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
+        let admission = match flow.probe.take() {
+            Some(p) => Admission::Probe(p),
+            None => learner.admit(&settings::values(configs), limit).await,
+        };
+        let probe = match admission {
+            Admission::Alone => {
+                info!("written alone: the probes have not shown the batch call keeps its settings");
+                return Ok(Batched::Declined);
+            }
+            Admission::Batch => None,
+            Admission::Probe(p) => Some(p),
+        };
+        let batched = Box::pin(self.batch_write(batcher, key, probe.is_some())).await?;
+        if let (Batched::Written, Some(p)) = (batched, probe) {
+            flow.after_batch = Box::pin(self.probe_after(p, configs)).await;
+        }
+        Ok(batched)
+    }
+
+    /// One per-domain write of `put`.
+    async fn write_alone(&self, put: &HttpsPut) -> Result<(), CdnError> {
         let eps = self.job.enterprise_project_id.as_deref();
         let configs = ConfigsPut {
             https: Some(put),
             ..Default::default()
         };
-        let result = self
-            .once(
-                Role::Write,
-                "UpdateDomainFullConfig",
-                self.write_opts(),
-                |o| self.client.update_configs(&self.domain, eps, configs, o),
-            )
-            .await;
-        let e = match result {
-            Ok(()) => {
-                info!("write accepted");
-                self.written();
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        let backoff = attempt - 1;
-        let spent = matches!(e, CdnError::BudgetSpent);
-        match decide::after_write_error(e.kind(), spent, attempt, self.cfg.max_attempts) {
-            AfterWriteError::WaitAndWrite => {
-                self.refused(before, Status::Skipped, error_info(&e));
-                if !self.nap(retry_wait(&e, backoff)).await {
-                    return Err(WriteError::End(failure(&e, before)));
-                }
-                Err(WriteError::Retry)
-            }
-            AfterWriteError::SettleAndRead => {
-                self.refused(before, Status::Skipped, error_info(&e));
-                info!("the domain is busy with another change; waiting for it to settle");
-                self.wait_until_settled().await.map_err(WriteError::End)?;
-                Err(WriteError::Again)
-            }
-            AfterWriteError::PauseAndRead => {
-                if !self.nap(retry_wait(&e, backoff)).await {
-                    return Err(WriteError::End(failure(&e, self.phase())));
-                }
-                Err(WriteError::Again)
-            }
-            AfterWriteError::OutOfBudget => Err(WriteError::End(out_of_budget(&self.progress()))),
-            // A write that may have been applied keeps its phase; one refused goes back.
-            AfterWriteError::End
-                if matches!(e.kind(), ErrorKind::Server | ErrorKind::Transport) =>
-            {
-                Err(WriteError::End(failure(&e, self.phase())))
-            }
-            AfterWriteError::End => {
-                self.set_phase(before);
-                Err(WriteError::End(failure(&e, before)))
-            }
-        }
+        self.once(
+            Role::Write,
+            "UpdateDomainFullConfig",
+            self.write_opts(),
+            |o| self.client.update_configs(&self.domain, eps, configs, o),
+        )
+        .await?;
+        info!("write accepted");
+        self.written();
+        Ok(())
     }
 
     /// After the write: done when `wait` is false, else confirm.
@@ -791,14 +784,4 @@ impl DomainCtx {
             error: Some(error),
         })
     }
-}
-
-/// What a per-domain write that was not accepted leads to.
-enum WriteError {
-    /// Write again at once (after the backoff).
-    Retry,
-    /// Read again first.
-    Again,
-    /// The domain's outcome.
-    End(Outcome),
 }

@@ -3,7 +3,7 @@
 //! the batch call ([`learn`]), the job and the engine's tuning ([`job`]), how a domain ended
 //! ([`outcome`]), calling the API within the
 //! budget ([`calls`]), the async driver that runs every domain within the budget ([`engine`]),
-//! one domain's read → write → confirm flow (`domain`), the shared sweeps that read and poll
+//! one domain's state machine ([`machine`], pure) and the flow that carries it out (`domain`), the shared sweeps that read and poll
 //! many domains at once ([`board`]) and the batch writer that writes many at once ([`batch`]).
 
 pub mod batch;
@@ -14,6 +14,7 @@ mod domain;
 pub mod engine;
 pub mod job;
 pub mod learn;
+pub mod machine;
 pub mod outcome;
 pub mod select;
 pub mod settings;

@@ -1,0 +1,518 @@
+//! One domain's deployment written down as a state machine: where it is ([`State`]), what its
+//! I/O reports ([`Event`]) and what to do next ([`Action`]). [`Machine::next`] is pure; the
+//! domain's flow (`domain.rs`) carries out each action and reports the event it led to.
+//!
+//! | state | event | next state → action |
+//! |---|---|---|
+//! | Looking | `Looked(Unchanged / Unavailable)` | Done → `End` |
+//! | Looking | `Looked(BatchWritten)` | Confirming → `Confirm` |
+//! | Looking | `Looked(BatchTried)` | Reading → `Read` (the batch is not offered again) |
+//! | Looking | `Looked(Read)` | Reading → `Read` |
+//! | Reading | `Read(AppliedAfterAll)` | Confirming → `Confirm` |
+//! | Reading | `Read(Unchanged / Unavailable / SmInUse / Planned)` | Done → `End` |
+//! | Reading | `Read(Settle)` | Settling → `Settle` |
+//! | Reading | `Read(Write)` | Offered → `Offer` when the run batches and it was not tried, else Writing → `Write` |
+//! | Settling | `Waited` | Reading → `Read` |
+//! | Offered | `Batched(Written)` | Confirming → `Confirm` |
+//! | Offered | `Batched(Retry)` | Reading → `Read` (the answer was lost: it may be applied) |
+//! | Offered | `Batched(Alone / Declined)` | Writing → `Write` |
+//! | Writing | `Written` | Confirming → `Confirm` |
+//! | Writing | `Refused(throttled)` | Recovering → `WaitThenWrite`, then Writing → `Write` |
+//! | Writing | `Refused(busy)` | Recovering → `SettleThenRead`, then Reading → `Read` |
+//! | Writing | `Refused(5xx / lost answer)` | Recovering → `PauseThenRead`, then Reading → `Read` |
+//! | Writing | `Refused(not sent: budget)` | Done → `End(OutOfBudget)` |
+//! | Writing | `Refused(rejected, auth, attempts spent)` | Done → `End(Failed)` |
+//!
+//! Any action may also end the domain on its own when the budget runs out mid-way (a read
+//! retried until the deadline, a wait that does not fit): that ending is judged by
+//! [`super::outcome`] from how far the domain got.
+
+use super::decide::{after_write_error, AfterWriteError, ReadStep};
+use crate::huawei::error::CdnError;
+use crate::huawei::model::HttpsPut;
+
+/// Where a domain's deployment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Looking at the run's first sweep (or at nothing, when the run has none).
+    Looking,
+    /// Reading the domain's status and full configuration.
+    Reading,
+    /// Waiting for the domain to leave `configuring`, to read it again.
+    Settling,
+    /// Offered to the batch writer.
+    Offered,
+    /// Written alone, the answer awaited.
+    Writing,
+    /// A write was not accepted: waiting as its policy says.
+    Recovering(AfterWriteError),
+    /// Written: confirming it is live (or reporting `submitted`).
+    Confirming,
+    /// Ended.
+    Done,
+}
+
+/// What the run's first sweep showed of the domain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Look {
+    Unchanged,
+    Unavailable(String),
+    /// Batched from the sweep alone, and the batch write was accepted.
+    BatchWritten,
+    /// Handed to the batch writer from the sweep, which did not write it.
+    BatchTried,
+    /// Read it in full.
+    Read,
+}
+
+/// How an offer to the batch writer went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batched {
+    Written,
+    /// The batch writer gave the domain back (or refused it): write it alone.
+    Alone,
+    /// The batch write's answer was lost: it may be applied.
+    Retry,
+    /// Not handed over (its settings cannot ride the batch call, or the run has not shown the
+    /// batch call keeps them): write it alone; a later write may be offered again.
+    Declined,
+}
+
+/// What the domain's I/O reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Looked(Look),
+    /// A full read and the decision on it ([`super::decide::after_full_read`]).
+    Read(ReadStep),
+    Batched(Batched),
+    /// The per-domain write was accepted.
+    Written,
+    /// The per-domain write was not accepted.
+    Refused(CdnError),
+    /// A wait (settling, a refusal's backoff) is over.
+    Waited,
+}
+
+/// What the domain's flow does next.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Read,
+    /// Wait until the domain leaves `configuring`.
+    Settle,
+    /// Offer the write to the batch writer.
+    Offer,
+    /// Write the https block alone.
+    Write(Box<HttpsPut>),
+    /// Throttled (not applied): wait as the answer asks, or back off, then write again.
+    WaitThenWrite {
+        error: CdnError,
+        backoff: u32,
+    },
+    /// Busy with another change (not applied): wait until it settles, then read again.
+    SettleThenRead {
+        error: CdnError,
+    },
+    /// A 5xx or a lost answer (maybe applied): pause, then read again before writing.
+    PauseThenRead {
+        error: CdnError,
+        backoff: u32,
+    },
+    Confirm,
+    End(Ending),
+}
+
+/// How a domain ends without a confirmation.
+#[derive(Debug, Clone)]
+pub enum Ending {
+    Unchanged,
+    Unavailable(String),
+    SmInUse,
+    Planned(Box<HttpsPut>),
+    /// The write failed for good.
+    Failed(CdnError),
+    /// The write was not sent for want of time.
+    OutOfBudget,
+}
+
+/// One domain's state machine.
+#[derive(Debug)]
+pub struct Machine {
+    state: State,
+    /// The run has a batch writer.
+    batches: bool,
+    /// The domain was handed to the batch writer once: it is not offered again.
+    batch_tried: bool,
+    /// Per-domain writes so far (the attempt count of the write-error policy).
+    writes: u32,
+    max_attempts: u32,
+    /// The https block the last read decided to write.
+    put: Option<Box<HttpsPut>>,
+}
+
+impl Machine {
+    pub fn new(batches: bool, max_attempts: u32) -> Self {
+        Self {
+            state: State::Looking,
+            batches,
+            batch_tried: false,
+            writes: 0,
+            max_attempts,
+            put: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The transition for `event`: the new state, and the action it asks for.
+    pub fn next(&mut self, event: Event) -> Action {
+        let (state, action) = self.step(event);
+        self.state = state;
+        action
+    }
+
+    fn step(&mut self, event: Event) -> (State, Action) {
+        match event {
+            Event::Looked(look) => match look {
+                Look::Unchanged => end(Ending::Unchanged),
+                Look::Unavailable(why) => end(Ending::Unavailable(why)),
+                Look::BatchWritten => (State::Confirming, Action::Confirm),
+                Look::BatchTried => {
+                    self.batch_tried = true;
+                    (State::Reading, Action::Read)
+                }
+                Look::Read => (State::Reading, Action::Read),
+            },
+            Event::Read(step) => match step {
+                ReadStep::AppliedAfterAll => (State::Confirming, Action::Confirm),
+                ReadStep::Unchanged => end(Ending::Unchanged),
+                ReadStep::Unavailable(why) => end(Ending::Unavailable(why)),
+                ReadStep::SmInUse => end(Ending::SmInUse),
+                ReadStep::Planned(put) => end(Ending::Planned(Box::new(put))),
+                ReadStep::Settle => (State::Settling, Action::Settle),
+                ReadStep::Write(put) => {
+                    self.put = Some(Box::new(put));
+                    if self.batches && !self.batch_tried {
+                        (State::Offered, Action::Offer)
+                    } else {
+                        self.write()
+                    }
+                }
+            },
+            Event::Batched(b) => match b {
+                Batched::Written => (State::Confirming, Action::Confirm),
+                Batched::Retry => {
+                    self.batch_tried = true;
+                    (State::Reading, Action::Read)
+                }
+                Batched::Alone => {
+                    self.batch_tried = true;
+                    self.write()
+                }
+                Batched::Declined => self.write(),
+            },
+            Event::Written => (State::Confirming, Action::Confirm),
+            Event::Refused(error) => self.refused(error),
+            Event::Waited => match self.state {
+                State::Recovering(AfterWriteError::WaitAndWrite) => self.write(),
+                _ => (State::Reading, Action::Read),
+            },
+        }
+    }
+
+    /// The next per-domain write of the block in hand; without one (no read decided a write),
+    /// read first.
+    fn write(&mut self) -> (State, Action) {
+        match &self.put {
+            Some(put) => {
+                self.writes += 1;
+                (State::Writing, Action::Write(put.clone()))
+            }
+            None => (State::Reading, Action::Read),
+        }
+    }
+
+    /// The write-error policy ([`after_write_error`]) for the write just refused.
+    fn refused(&mut self, error: CdnError) -> (State, Action) {
+        let spent = matches!(error, CdnError::BudgetSpent);
+        let policy = after_write_error(error.kind(), spent, self.writes, self.max_attempts);
+        let backoff = self.writes.saturating_sub(1);
+        let action = match policy {
+            AfterWriteError::WaitAndWrite => Action::WaitThenWrite { error, backoff },
+            AfterWriteError::SettleAndRead => Action::SettleThenRead { error },
+            AfterWriteError::PauseAndRead => Action::PauseThenRead { error, backoff },
+            AfterWriteError::OutOfBudget => return end(Ending::OutOfBudget),
+            AfterWriteError::End => return end(Ending::Failed(error)),
+        };
+        (State::Recovering(policy), action)
+    }
+}
+
+fn end(ending: Ending) -> (State, Action) {
+    (State::Done, Action::End(ending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn put() -> HttpsPut {
+        HttpsPut {
+            certificate_name: Some("n".into()),
+            ..Default::default()
+        }
+    }
+
+    fn api(status: u16, code: &str) -> CdnError {
+        CdnError::Api {
+            http_status: status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: None,
+            retry_after: Some(Duration::from_secs(1)),
+        }
+    }
+
+    fn throttled() -> CdnError {
+        api(429, "APIGW.0308")
+    }
+
+    fn busy() -> CdnError {
+        api(400, "CDN.0106")
+    }
+
+    fn lost() -> CdnError {
+        CdnError::Transport {
+            message: "reset".into(),
+            timed_out: false,
+        }
+    }
+
+    /// A machine that has read the domain and decided to write.
+    fn writing(batches: bool, max_attempts: u32) -> (Machine, Action) {
+        let mut m = Machine::new(batches, max_attempts);
+        assert!(matches!(m.next(Event::Looked(Look::Read)), Action::Read));
+        let a = m.next(Event::Read(ReadStep::Write(put())));
+        (m, a)
+    }
+
+    #[test]
+    fn the_sweep_may_end_the_domain_or_send_it_to_a_read() {
+        let mut m = Machine::new(false, 3);
+        assert!(matches!(
+            m.next(Event::Looked(Look::Unchanged)),
+            Action::End(Ending::Unchanged)
+        ));
+        assert_eq!(m.state(), State::Done);
+        let mut m = Machine::new(false, 3);
+        match m.next(Event::Looked(Look::Unavailable("offline".into()))) {
+            Action::End(Ending::Unavailable(why)) => assert_eq!(why, "offline"),
+            a => panic!("{a:?}"),
+        }
+        let mut m = Machine::new(true, 3);
+        assert!(matches!(
+            m.next(Event::Looked(Look::BatchWritten)),
+            Action::Confirm
+        ));
+        assert_eq!(m.state(), State::Confirming);
+    }
+
+    #[test]
+    fn a_batch_tried_from_the_sweep_is_not_offered_again() {
+        let mut m = Machine::new(true, 3);
+        assert!(matches!(
+            m.next(Event::Looked(Look::BatchTried)),
+            Action::Read
+        ));
+        assert!(matches!(
+            m.next(Event::Read(ReadStep::Write(put()))),
+            Action::Write(_)
+        ));
+        assert_eq!(m.state(), State::Writing);
+    }
+
+    #[test]
+    fn a_read_ends_settles_or_writes() {
+        let ends = [
+            (ReadStep::Unchanged, "Unchanged"),
+            (ReadStep::Unavailable("x".into()), "Unavailable"),
+            (ReadStep::SmInUse, "SmInUse"),
+            (ReadStep::Planned(put()), "Planned"),
+        ];
+        for (step, name) in ends {
+            let mut m = Machine::new(true, 3);
+            m.next(Event::Looked(Look::Read));
+            match m.next(Event::Read(step)) {
+                Action::End(e) => assert!(format!("{e:?}").starts_with(name), "{e:?}"),
+                a => panic!("{name}: {a:?}"),
+            }
+            assert_eq!(m.state(), State::Done);
+        }
+        let mut m = Machine::new(false, 3);
+        m.next(Event::Looked(Look::Read));
+        assert!(matches!(
+            m.next(Event::Read(ReadStep::AppliedAfterAll)),
+            Action::Confirm
+        ));
+        let mut m = Machine::new(false, 3);
+        m.next(Event::Looked(Look::Read));
+        assert!(matches!(
+            m.next(Event::Read(ReadStep::Settle)),
+            Action::Settle
+        ));
+        assert_eq!(m.state(), State::Settling);
+        assert!(matches!(m.next(Event::Waited), Action::Read));
+        assert_eq!(m.state(), State::Reading);
+    }
+
+    #[test]
+    fn a_batching_run_offers_the_write_first() {
+        let (_, a) = writing(false, 3);
+        assert!(matches!(a, Action::Write(p) if *p == put()));
+        let (mut m, a) = writing(true, 3);
+        assert!(matches!(a, Action::Offer));
+        assert_eq!(m.state(), State::Offered);
+        assert!(matches!(
+            m.next(Event::Batched(Batched::Written)),
+            Action::Confirm
+        ));
+    }
+
+    #[test]
+    fn a_lost_batch_answer_reads_again_and_then_writes_alone() {
+        let (mut m, _) = writing(true, 3);
+        assert!(matches!(
+            m.next(Event::Batched(Batched::Retry)),
+            Action::Read
+        ));
+        assert!(matches!(
+            m.next(Event::Read(ReadStep::Write(put()))),
+            Action::Write(_)
+        ));
+    }
+
+    #[test]
+    fn a_declined_offer_writes_alone_and_may_be_offered_again() {
+        let (mut m, _) = writing(true, 3);
+        assert!(matches!(
+            m.next(Event::Batched(Batched::Declined)),
+            Action::Write(_)
+        ));
+        // Busy: read again, and the next write is offered again.
+        assert!(matches!(
+            m.next(Event::Refused(busy())),
+            Action::SettleThenRead { .. }
+        ));
+        assert!(matches!(m.next(Event::Waited), Action::Read));
+        assert!(matches!(
+            m.next(Event::Read(ReadStep::Write(put()))),
+            Action::Offer
+        ));
+        // Given back by the batch writer: alone, and never offered again.
+        assert!(matches!(
+            m.next(Event::Batched(Batched::Alone)),
+            Action::Write(_)
+        ));
+        m.next(Event::Refused(busy()));
+        m.next(Event::Waited);
+        assert!(matches!(
+            m.next(Event::Read(ReadStep::Write(put()))),
+            Action::Write(_)
+        ));
+    }
+
+    #[test]
+    fn an_accepted_write_is_confirmed() {
+        let (mut m, _) = writing(false, 3);
+        assert!(matches!(m.next(Event::Written), Action::Confirm));
+        assert_eq!(m.state(), State::Confirming);
+    }
+
+    #[test]
+    fn a_throttled_write_waits_and_writes_again_without_reading() {
+        let (mut m, _) = writing(false, 3);
+        match m.next(Event::Refused(throttled())) {
+            Action::WaitThenWrite { backoff, .. } => assert_eq!(backoff, 0),
+            a => panic!("{a:?}"),
+        }
+        assert_eq!(m.state(), State::Recovering(AfterWriteError::WaitAndWrite));
+        assert!(matches!(m.next(Event::Waited), Action::Write(_)));
+        match m.next(Event::Refused(throttled())) {
+            Action::WaitThenWrite { backoff, .. } => assert_eq!(backoff, 1),
+            a => panic!("{a:?}"),
+        }
+        m.next(Event::Waited);
+        // The third write is the last attempt.
+        assert!(matches!(
+            m.next(Event::Refused(throttled())),
+            Action::End(Ending::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn a_lost_answer_pauses_and_reads_before_writing_again() {
+        let (mut m, _) = writing(false, 3);
+        assert!(matches!(
+            m.next(Event::Refused(lost())),
+            Action::PauseThenRead { backoff: 0, .. }
+        ));
+        assert!(matches!(m.next(Event::Waited), Action::Read));
+        assert!(matches!(
+            m.next(Event::Read(ReadStep::AppliedAfterAll)),
+            Action::Confirm
+        ));
+        let (mut m, _) = writing(false, 3);
+        assert!(matches!(
+            m.next(Event::Refused(api(503, "CDN.9999"))),
+            Action::PauseThenRead { .. }
+        ));
+    }
+
+    #[test]
+    fn rejected_auth_and_budget_end_the_write() {
+        for (e, name) in [
+            (api(400, "CDN.0170"), "Failed"),
+            (api(401, "APIGW.0301"), "Failed"),
+            (CdnError::AuthStopped, "Failed"),
+            (CdnError::BudgetSpent, "OutOfBudget"),
+        ] {
+            let (mut m, _) = writing(false, 3);
+            match m.next(Event::Refused(e)) {
+                Action::End(ending) => assert!(format!("{ending:?}").starts_with(name)),
+                a => panic!("{name}: {a:?}"),
+            }
+            assert_eq!(m.state(), State::Done);
+        }
+    }
+
+    #[test]
+    fn attempts_count_across_reads() {
+        // Busy twice, then throttled: the third write is the last.
+        let (mut m, _) = writing(false, 3);
+        for _ in 0..2 {
+            m.next(Event::Refused(busy()));
+            m.next(Event::Waited);
+            assert!(matches!(
+                m.next(Event::Read(ReadStep::Write(put()))),
+                Action::Write(_)
+            ));
+        }
+        assert!(matches!(
+            m.next(Event::Refused(throttled())),
+            Action::End(Ending::Failed(_))
+        ));
+    }
+
+    #[test]
+    fn a_wait_with_no_write_in_hand_reads() {
+        let mut m = Machine::new(false, 3);
+        m.next(Event::Looked(Look::Read));
+        // A batch answer with no read that decided a write: nothing to write, so read.
+        assert!(matches!(
+            m.next(Event::Batched(Batched::Declined)),
+            Action::Read
+        ));
+    }
+}

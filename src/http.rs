@@ -116,7 +116,7 @@ pub fn verify_signature(
     let (Some(t), Some(v1)) = (t, v1) else {
         return bad("X-Deploy-Signature must be `t=<unix seconds>,v1=<hex>`");
     };
-    if (now_unix - t).abs() > SIGNATURE_WINDOW_SECS {
+    if now_unix.abs_diff(t) > SIGNATURE_WINDOW_SECS.unsigned_abs() {
         return bad("X-Deploy-Signature is older than 300 s (or from the future)");
     }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())

@@ -406,3 +406,91 @@ async fn notifications_leak_no_token_signature_or_key() {
         );
     }
 }
+
+/// Upstream services quote the request they expected when a signature fails: AWS its canonical
+/// request (with `x-amz-security-token`), and the simulator's gateway likewise (with
+/// `X-Security-Token` and the `Authorization` header). At trace level, neither the token nor the
+/// key id nor the signature reaches stdout or a log line; the service's advice does.
+#[tokio::test]
+async fn a_quoted_canonical_request_is_redacted_from_results_and_logs() {
+    use cdn_cert_deploy::sim::config::SimCredential;
+    use common::aws::{AwsKeys, AwsStandIn};
+    let cert = example_cert();
+    let aws = AwsStandIn::start(
+        AwsKeys {
+            access_key: "ASIAECHOTESTKEY00001".into(),
+            secret_key: "echo-aws-secret-key-value".into(),
+            session_token: Some("echo-aws-session-token-value".into()),
+        },
+        "eu-west-1",
+    )
+    .await;
+    aws.put_secret(
+        "certs/echo",
+        &json!({"fullchain.pem": cert.chain, "privkey.pem": cert.key}).to_string(),
+    );
+    let env = aws.env();
+    let mut env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .filter(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    env.extend([
+        ("AWS_SECRET_ACCESS_KEY", "a-wrong-aws-secret"),
+        ("RUST_LOG", "trace"),
+    ]);
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let event = json!({"domains": ["www.example.com"],
+                       "certificate_source": {"type": "secretsmanager", "secret_id": "certs/echo"}});
+    let (code, out, all) = invoke(&sim, &event, &env, &[]).await;
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["reason"], "auth_failed", "{out}");
+    assert_eq!(aws.rejected_signatures(), 1);
+    let message = out["error"]["message"].as_str().unwrap();
+    assert!(message.contains("does not match"), "{message}");
+    for leak in [
+        "echo-aws-session-token-value",
+        "x-amz-security-token:",
+        "ASIAECHOTESTKEY00001",
+    ] {
+        assert!(!all.contains(leak), "`{leak}` leaked: {all}");
+    }
+
+    // The CDN gateway refusing a wrong secret key with a temporary key's token.
+    let mut config = sim_config(vec![domain("www.example.com", 100)]);
+    config.credentials = vec![SimCredential {
+        ak: AK.into(),
+        sk: SK.into(),
+        security_token: Some("huawei-security-token-value".into()),
+    }];
+    let sim = start(config).await;
+    let env = [
+        ("HUAWEICLOUD_SDK_SK", "a-wrong-huawei-secret"),
+        (
+            "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+            "huawei-security-token-value",
+        ),
+        ("RUST_LOG", "trace"),
+    ];
+    let (code, out, all) = invoke(&sim, &request(&["www.example.com"], &cert), &env, &[]).await;
+    assert_eq!(code, 1, "{out}");
+    let error = &out["domains"][0]["error"];
+    assert_eq!(error["code"], "APIGW.0301", "{out}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("verify aksk signature fail"),
+        "{out}"
+    );
+    assert!(sim.stats().auth_failures >= 1);
+    for leak in [
+        "huawei-security-token-value",
+        "a-wrong-huawei-secret",
+        SK,
+        "Signature=",
+        AK,
+    ] {
+        assert!(!all.contains(leak), "`{leak}` leaked: {all}");
+    }
+}

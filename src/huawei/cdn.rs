@@ -18,12 +18,16 @@ use super::quota::{Api, Pacer};
 use super::sign::{self, SignableRequest};
 use crate::clock::SharedClock;
 pub use crate::endpoint::{Endpoint, EndpointError};
+use crate::transport::{read_capped, BodyError};
 
 /// The public CDN endpoint (the CDN API is global).
 pub const DEFAULT_ENDPOINT: &str = "https://cdn.myhuaweicloud.com";
 
 /// Connect timeout of every call; the read timeout is set per call from the budget.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest answer read: a page of 1000 domains' certificates (a few KiB each) fits many
+/// times over; anything larger is refused before it is read whole.
+const MAX_ANSWER: usize = 32 << 20;
 
 /// Calls in flight at once (each holds an HTTP/1.1 connection and its buffers): a burst the
 /// quota allows (300 reads at once) goes out over this many connections, a few milliseconds
@@ -283,7 +287,11 @@ impl CdnClient {
         let a = self.call(api, Method::GET, path, query, None, opts).await?;
         let value = serde_json::from_slice(&a.value).map_err(|e| CdnError::Decode {
             http_status: 200,
-            message: format!("{} answer: {e}", api.name()),
+            message: format!(
+                "{} answer: {}",
+                api.name(),
+                crate::redact::serde_message(&e.to_string())
+            ),
             request_id: a.request_id.clone(),
         })?;
         Ok(Answer {
@@ -427,21 +435,33 @@ impl CdnClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        let bytes = match read_capped(response, MAX_ANSWER).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::Transport(e)) => return Err(transport_error(e)),
+            Err(BodyError::TooLarge(n)) => return Err(CdnError::Decode {
+                http_status: status,
+                message: format!(
+                    "{} answer of {n} bytes or more is larger than {MAX_ANSWER} bytes: not read",
+                    api.name()
+                ),
+                request_id,
+            }),
+        };
         if (200..300).contains(&status) {
             return Ok(Answer {
-                value: bytes.to_vec(),
+                value: bytes,
                 request_id,
             });
         }
         let (code, message) = parse_error_body(&bytes).unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&bytes);
-            (String::new(), text.chars().take(200).collect())
+            (String::new(), text.chars().take(400).collect())
         });
+        // The gateway may quote the request it expected; the message reaches results and logs.
         Err(CdnError::Api {
             http_status: status,
-            code,
-            message,
+            code: crate::redact::upstream(&code),
+            message: crate::redact::upstream(&message),
             request_id,
             retry_after,
         })

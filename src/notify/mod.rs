@@ -73,7 +73,8 @@ impl Failure {
             (true, s) if s >= 500 => "upstream_unavailable".to_string(),
             (true, _) => "rejected".to_string(),
         };
-        let mut message = message.trim().to_string();
+        let mut message = crate::redact::upstream(message);
+        let code = crate::redact::upstream(&code);
         if let Some(id) = request_id {
             message = format!("{message} (request {id})").trim_start().to_string();
         }

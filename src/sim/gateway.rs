@@ -109,7 +109,7 @@ fn check_signature(
     }
     let date = header("x-sdk-date").ok_or("X-Sdk-Date missing")?;
     let signed_at = sign::parse_sdk_date(&date).ok_or("X-Sdk-Date malformed")?;
-    if (now_unix - signed_at).abs() > MAX_SKEW_SECS {
+    if now_unix.abs_diff(signed_at) > MAX_SKEW_SECS.unsigned_abs() {
         return Err("X-Sdk-Date is more than 15 minutes off the server time".into());
     }
     if let Some(token) = &cred.security_token {
@@ -132,14 +132,15 @@ fn check_signature(
         headers: &headers,
         body: call.body,
     };
-    let expected = sign::signature(
-        &cred.sk,
-        &sign::string_to_sign(&date, &sign::canonical_request(&req)),
-    );
+    let canonical = sign::canonical_request(&req);
+    let to_sign = sign::string_to_sign(&date, &canonical);
+    let expected = sign::signature(&cred.sk, &to_sign);
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(())
     } else {
-        Err("verify aksk signature fail".into())
+        // Like AWS, the gateway may quote what it expected (the security token included): the
+        // client must not pass that on.
+        Err(format!("verify aksk signature fail; canonicalRequest: '{canonical}'; stringToSign: '{to_sign}'; Authorization: {}", header("authorization").unwrap_or_default()))
     }
 }
 

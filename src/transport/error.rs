@@ -59,6 +59,9 @@ impl FetchError {
     /// A store's error answer: its HTTP status and its own code decide the reason.
     pub fn answer(status: u16, code: &str, message: &str, request_id: Option<String>) -> Self {
         let reason = classify(status, code);
+        // The service may quote the request it expected, credentials and token included.
+        let code = crate::redact::upstream(code);
+        let message = crate::redact::upstream(message);
         let detail = match (code.is_empty(), message.is_empty()) {
             (true, true) => format!("HTTP {status}"),
             (false, true) => format!("HTTP {status} {code}"),

@@ -100,6 +100,34 @@ fn transport_reason(cause: &str) -> Reason {
     }
 }
 
+/// Why an answer's body was not read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Larger than the cap: the length said (or read so far).
+    TooLarge(u64),
+    Transport(reqwest::Error),
+}
+
+/// Reads an answer's body, refusing one larger than `max` bytes before reading it whole: on its
+/// `Content-Length` at once, else as soon as the stream passes `max`. An upstream (or a store
+/// object under an allowed prefix) can then never run the function out of memory.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if let Some(len) = response.content_length().filter(|l| *l > max as u64) {
+        return Err(BodyError::TooLarge(len));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Sends one request; any answer (2xx or not) is a `Reply`, only a transport failure is an error.
 pub async fn send(
     http: &reqwest::Client,
@@ -145,17 +173,20 @@ pub async fn send(
         .map_err(transport)?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let bytes = response.bytes().await.map_err(transport)?;
-    if bytes.len() > MAX_BODY {
-        return Err(FetchError::new(
-            Reason::InvalidContent,
-            format!("answer of {} bytes is larger than 1 MiB", bytes.len()),
-        ));
-    }
+    let body = match read_capped(response, MAX_BODY).await {
+        Ok(body) => body,
+        Err(BodyError::Transport(e)) => return Err(transport(e)),
+        Err(BodyError::TooLarge(n)) => {
+            return Err(FetchError::new(
+                Reason::InvalidContent,
+                format!("answer of {n} bytes or more is larger than 1 MiB: not read"),
+            ))
+        }
+    };
     Ok(Reply {
         status,
         headers,
-        body: bytes.to_vec(),
+        body,
     })
 }
 

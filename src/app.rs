@@ -58,9 +58,22 @@ impl App {
             Ok(h) => h,
             Err(e) => {
                 warn!(variable = %e.variable, error = %e.message, "invalid configuration");
+                // An HTTP caller is not authenticated yet (that needs the configuration): it
+                // learns nothing of the configuration, the log has the detail.
+                if is_http(&event, self.platform) {
+                    return Reply {
+                        body: http::response(
+                            500,
+                            &json!({"error": {"code": "internal_error", "message": "the function is not configured correctly; its log says why"}}),
+                        ),
+                        exit_code: EXIT_INVALID,
+                        invocation_error: false,
+                        metrics: None,
+                    };
+                }
                 let error = ErrorInfo::new(ErrorCode::InvalidConfiguration, e.to_string(), false)
                     .with_field(e.variable.clone());
-                return error_reply(error, is_http(&event, self.platform));
+                return error_reply(error, false);
             }
         };
         let envelope = match event::classify(&event, self.platform) {
@@ -104,13 +117,7 @@ impl App {
             Envelope::Http { trigger, http: req } => {
                 let now = handler.clock.unix_now();
                 if let Err(r) = http::admit(&req, &handler.config.http_auth, now) {
-                    warn!(trigger = trigger.name(), status = r.status, reason = %r.message, "HTTP call refused");
-                    return Reply {
-                        body: http::rejection_response(&r),
-                        exit_code: EXIT_INVALID,
-                        invocation_error: false,
-                        metrics: None,
-                    };
+                    return refused(&r, trigger);
                 }
                 let (request, webhook) = match event::request_from_body(&req.body) {
                     Ok(r) => r,
@@ -120,6 +127,9 @@ impl App {
                         return error_reply(error, true);
                     }
                 };
+                if let Err(r) = http::narrow(&request, handler.config.http_auth.allow) {
+                    return refused(&r, trigger);
+                }
                 info!(trigger = trigger.name(), webhook, "HTTP invocation");
                 let out = run(
                     handler,
@@ -182,6 +192,17 @@ fn direct_reply(out: &Output) -> Reply {
         invocation_error: out.fail_on_error && !out.result.ok,
         body: out.to_json(),
         exit_code: out.exit_code,
+        metrics: None,
+    }
+}
+
+/// An HTTP call refused before any run.
+fn refused(r: &http::Rejection, trigger: event::Trigger) -> Reply {
+    warn!(trigger = trigger.name(), status = r.status, reason = %r.message, "HTTP call refused");
+    Reply {
+        body: http::rejection_response(r),
+        exit_code: EXIT_INVALID,
+        invocation_error: false,
         metrics: None,
     }
 }

@@ -87,20 +87,30 @@ pub fn parse_chain(pem: &str) -> Result<Vec<Vec<u8>>, CertError> {
     Ok(ders)
 }
 
+/// The most DNS names a deployed certificate may carry (public CAs issue at most a few hundred).
+pub const MAX_NAMES: usize = 1000;
+
 /// Reads the facts the result reports about one certificate.
 pub fn inspect(der: &[u8]) -> Result<CertificateInfo, CertError> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| CertError::InvalidCertificate(format!("not an X.509 certificate ({e})")))?;
     let mut names: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for n in &san.value.general_names {
             if let GeneralName::DNSName(d) = n {
                 let d = d.to_ascii_lowercase();
-                if !names.contains(&d) {
+                if seen.insert(d.clone()) {
                     names.push(d);
                 }
             }
         }
+    }
+    if names.len() > MAX_NAMES {
+        return Err(CertError::InvalidCertificate(format!(
+            "the certificate names {} DNS names: at most {MAX_NAMES}",
+            names.len()
+        )));
     }
     if names.is_empty() {
         names.extend(

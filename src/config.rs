@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::AwsConfig;
 use crate::edge::EdgeConnect;
-use crate::http::HttpAuth;
+use crate::http::{Allow, HttpAuth};
 use crate::huawei::cdn::{Endpoint, DEFAULT_ENDPOINT};
 use crate::huawei::credential::Credentials;
 use crate::huawei::quota::{Api, Quota};
@@ -92,6 +92,16 @@ impl Config {
                 ))
             }
         };
+        let allow = match env("DEPLOY_HTTP_ALLOW").as_deref().map(str::trim) {
+            None | Some("") | Some("request") => Allow::Request,
+            Some("certificate") => Allow::Certificate,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "DEPLOY_HTTP_ALLOW",
+                    format!("`{other}` is not `certificate` or `request`"),
+                ))
+            }
+        };
         let quotas = match env("DEPLOY_API_QUOTAS").filter(|v| !v.trim().is_empty()) {
             None => BTreeMap::new(),
             Some(v) => parse_quotas(&v)?,
@@ -131,6 +141,7 @@ impl Config {
                 secret: secret("DEPLOY_WEBHOOK_SECRET"),
                 token: secret("DEPLOY_WEBHOOK_TOKEN"),
                 none,
+                allow,
             },
         })
     }

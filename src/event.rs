@@ -52,13 +52,27 @@ impl Trigger {
 }
 
 /// An HTTP request taken out of its event, body decoded but not yet read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: String,
     /// Lower-case names.
     pub headers: BTreeMap<String, String>,
-    /// The body as the sender sent it (base64 already undone).
+    /// The body as the sender sent it (base64 already undone); empty when it is too large.
     pub body: Vec<u8>,
+    /// The body is over [`crate::http::MAX_BODY`]: seen on its size alone, never decoded.
+    pub too_large: bool,
+}
+
+/// Headers carry the bearer token and the body may carry a private key: Debug shows neither.
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.len())
+            .field("too_large", &self.too_large)
+            .finish()
+    }
 }
 
 impl HttpRequest {
@@ -168,10 +182,12 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
             .domain_name
             .as_deref()
             .is_some_and(|d| d.contains(".lambda-url."));
+        let (body, too_large) = decode_body(e.body.as_deref(), e.is_base64_encoded, false)?;
         let http = HttpRequest {
             method: e.request_context.http.method.to_string(),
             headers: header_map(&e.headers),
-            body: decode_body(e.body.as_deref(), e.is_base64_encoded, false)?,
+            body,
+            too_large,
         };
         let trigger = if is_url {
             Trigger::FunctionUrl
@@ -197,13 +213,14 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
                 .get("isBase64Encoded")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            let body = decode_body(str_of("body"), b64, true)?;
+            let (body, too_large) = decode_body(str_of("body"), b64, true)?;
             return Ok(Envelope::Http {
                 trigger: Trigger::FunctionGraphApig,
                 http: HttpRequest {
                     method,
                     headers,
                     body,
+                    too_large,
                 },
             });
         }
@@ -219,12 +236,14 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
             .get("isBase64Encoded")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let (body, too_large) = decode_body(e.body.as_deref(), b64, false)?;
         return Ok(Envelope::Http {
             trigger: Trigger::ApiGatewayV1,
             http: HttpRequest {
                 method: e.http_method.to_string(),
                 headers,
-                body: decode_body(e.body.as_deref(), b64, false)?,
+                body,
+                too_large,
             },
         });
     }
@@ -346,17 +365,35 @@ fn header_map(h: &reqwest::header::HeaderMap) -> BTreeMap<String, String> {
     out
 }
 
-/// Undoes base64 when the event says so. `lenient` (FunctionGraph APIG): a body flagged as base64
+/// Undoes base64 when the event says so, and says when the body is too large (then it is neither
+/// decoded nor copied: its size decides). `lenient` (FunctionGraph APIG): a body flagged as base64
 /// that does not decode to JSON is taken as it is, since examples send plain JSON flagged `true`.
-fn decode_body(body: Option<&str>, base64: bool, lenient: bool) -> Result<Vec<u8>, EventError> {
+fn decode_body(
+    body: Option<&str>,
+    base64: bool,
+    lenient: bool,
+) -> Result<(Vec<u8>, bool), EventError> {
     let raw = body.unwrap_or_default();
+    let max = crate::http::MAX_BODY;
+    // Base64 of `max` bytes is at most 4/3 as long (and a few bytes of padding and whitespace).
+    let too_large = if base64 {
+        raw.len() > max.div_ceil(3) * 4 + 8
+    } else {
+        raw.len() > max
+    };
+    if too_large {
+        return Ok((Vec::new(), true));
+    }
     if !base64 {
-        return Ok(raw.as_bytes().to_vec());
+        return Ok((raw.as_bytes().to_vec(), false));
     }
     let decoded = base64::engine::general_purpose::STANDARD.decode(raw.trim());
+    // Only whether it is JSON matters here: nothing is built from it.
+    let is_json = |b: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok();
     match decoded {
-        Ok(bytes) if !lenient || serde_json::from_slice::<Value>(&bytes).is_ok() => Ok(bytes),
-        _ if lenient => Ok(raw.as_bytes().to_vec()),
+        Ok(bytes) if bytes.len() > max => Ok((Vec::new(), true)),
+        Ok(bytes) if !lenient || is_json(&bytes) => Ok((bytes, false)),
+        _ if lenient => Ok((raw.as_bytes().to_vec(), false)),
         Err(e) => Err(EventError(format!(
             "the body is flagged base64 but does not decode: {e}"
         ))),

@@ -21,13 +21,14 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub const SIGNATURE_WINDOW_SECS: i64 = 300;
 
 /// How HTTP callers are authenticated (`DEPLOY_WEBHOOK_SECRET`, `DEPLOY_WEBHOOK_TOKEN`,
-/// `DEPLOY_HTTP_AUTH=none`).
+/// `DEPLOY_HTTP_AUTH=none`) and what they may ask (`DEPLOY_HTTP_ALLOW`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpAuth {
     pub secret: Option<Secret>,
     pub token: Option<Secret>,
-    /// The gateway authenticates callers itself.
+    /// The gateway authenticates callers itself (only when no secret or token is set).
     pub none: bool,
+    pub allow: Allow,
 }
 
 /// A refused HTTP call.
@@ -57,14 +58,15 @@ pub fn admit(req: &HttpRequest, auth: &HttpAuth, now_unix: i64) -> Result<(), Re
             format!("{} is not accepted: POST the request", req.method),
         ));
     }
-    if req.body.len() > MAX_BODY {
+    if req.too_large || req.body.len() > MAX_BODY {
         return Err(Rejection::new(
             413,
             "payload_too_large",
             "the body is over 1 MiB",
         ));
     }
-    if auth.none {
+    // `none` only stands when nothing else is configured: it never overrides a secret or token.
+    if auth.none && auth.secret.is_none() && auth.token.is_none() {
         return Ok(());
     }
     if auth.secret.is_none() && auth.token.is_none() {
@@ -94,6 +96,47 @@ pub fn admit(req: &HttpRequest, auth: &HttpAuth, now_unix: i64) -> Result<(), Re
         401,
         "unauthorized",
         "missing X-Deploy-Signature (or Authorization: Bearer) header",
+    ))
+}
+
+/// What an HTTP caller may ask (`DEPLOY_HTTP_ALLOW`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Allow {
+    /// The whole request (unset).
+    #[default]
+    Request,
+    /// Only the certificate and its key: everything else comes from `DEPLOY_REQUEST`.
+    Certificate,
+}
+
+/// The request fields a certificate-only caller may send (a webhook body is mapped to them).
+const CERTIFICATE_FIELDS: [&str; 2] = ["certificate", "private_key"];
+
+/// Checks an authenticated caller's request (after a webhook body is mapped) against what it
+/// may ask: 403 naming the fields it may not set.
+pub fn narrow(request: &Value, allow: Allow) -> Result<(), Rejection> {
+    if allow == Allow::Request {
+        return Ok(());
+    }
+    let extra: Vec<&str> = request
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .map(String::as_str)
+                .filter(|k| !CERTIFICATE_FIELDS.contains(k))
+                .collect()
+        })
+        .unwrap_or_default();
+    if extra.is_empty() {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        403,
+        "forbidden",
+        format!(
+            "DEPLOY_HTTP_ALLOW=certificate: an HTTP caller may send only the certificate and its key; not {}",
+            extra.join(", ")
+        ),
     ))
 }
 
@@ -223,6 +266,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             body: body.as_bytes().to_vec(),
+            too_large: false,
         }
     }
 
@@ -230,7 +274,7 @@ mod tests {
         HttpAuth {
             secret: secret.map(Secret::new),
             token: token.map(Secret::new),
-            none: false,
+            ..Default::default()
         }
     }
 
@@ -303,6 +347,48 @@ mod tests {
             ..Default::default()
         };
         assert!(admit(&req("POST", &[], "{}"), &open, NOW).is_ok());
+        // `none` beside a configured token: the token is still required.
+        let both = HttpAuth {
+            none: true,
+            ..a.clone()
+        };
+        assert_eq!(
+            admit(&req("POST", &[], "{}"), &both, NOW)
+                .unwrap_err()
+                .status,
+            401
+        );
+        assert!(admit(
+            &req("POST", &[("authorization", "Bearer tok")], "{}"),
+            &both,
+            NOW
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_certificate_only_caller_may_send_the_pair_and_nothing_else() {
+        let pair = json!({"certificate": "c", "private_key": "k"});
+        assert!(narrow(&pair, Allow::Certificate).is_ok());
+        assert!(narrow(&json!({}), Allow::Certificate).is_ok());
+        for extra in [
+            json!({"domains": ["a.example.com"]}),
+            json!({"match": "certsan"}),
+            json!({"scm_certificate_id": "scs1"}),
+            json!({"certificate_source": {"type": "ssm"}}),
+            json!({"options": {"tls_version": "TLSv1.0"}}),
+            json!({"enterprise_project_id": "x"}),
+        ] {
+            let mut body = pair.clone();
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let r = narrow(&body, Allow::Certificate).unwrap_err();
+            assert_eq!(r.status, 403);
+            let field = extra.as_object().unwrap().keys().next().unwrap().clone();
+            assert!(r.message.contains(&field), "{}", r.message);
+            assert!(narrow(&body, Allow::Request).is_ok());
+        }
     }
 
     #[test]

@@ -472,23 +472,64 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
     })
 }
 
-/// Lower-cases, drops a trailing dot, removes duplicates (first occurrence kept) and checks that
-/// each name is a host name, optionally with a leading `*.`.
+/// The most domains one request may name: a run deploys about 1000 a minute through the batch
+/// call, so more than this cannot finish within a platform's 15 minutes.
+pub const MAX_DOMAINS: usize = 20_000;
+
+/// Lower-cases, drops a trailing dot, writes internationalized names as A-labels
+/// (`bücher.example` is the CDN domain `xn--bcher-kva.example`), removes duplicates (first
+/// occurrence kept) and checks that each name is a host name, optionally with a leading `*.`.
 pub fn normalize_domains(names: &[String]) -> Result<Vec<String>, RequestError> {
+    if names.len() > MAX_DOMAINS {
+        return Err(RequestError::new(
+            "domains",
+            format!(
+                "{} domains: at most {MAX_DOMAINS} per request (split the account's domains over several runs)",
+                names.len()
+            ),
+        ));
+    }
     let mut out: Vec<String> = Vec::with_capacity(names.len());
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
-        let d = name.trim().trim_end_matches('.').to_ascii_lowercase();
-        if !is_domain_name(&d) {
-            return Err(RequestError::new(
+        let invalid = || {
+            RequestError::new(
                 format!("domains[{i}]"),
-                format!("`{name}` is not a domain name"),
-            ));
+                format!("`{}` is not a domain name", shorten(name)),
+            )
+        };
+        let d = to_a_labels(name.trim().trim_end_matches('.')).ok_or_else(invalid)?;
+        if !is_domain_name(&d) {
+            return Err(invalid());
         }
-        if !out.contains(&d) {
+        if seen.insert(d.clone()) {
             out.push(d);
         }
     }
     Ok(out)
+}
+
+/// A name in lower-case A-labels (`*.` kept); `None` when it cannot be one.
+fn to_a_labels(name: &str) -> Option<String> {
+    if name.is_ascii() {
+        return Some(name.to_ascii_lowercase());
+    }
+    let (wildcard, host) = match name.strip_prefix("*.") {
+        Some(rest) => ("*.", rest),
+        None => ("", name),
+    };
+    let ascii = idna::domain_to_ascii(host).ok()?;
+    Some(format!("{wildcard}{ascii}"))
+}
+
+/// A user's value quoted in a message, cut so that a huge value cannot make a huge message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(MAX).collect();
+    format!("{head}…")
 }
 
 fn is_domain_name(d: &str) -> bool {
@@ -572,6 +613,40 @@ mod tests {
         );
         assert_eq!(r.match_mode, MatchMode::Exact);
         assert!(r.options.wait && !r.options.force && !r.options.dry_run);
+    }
+
+    #[test]
+    fn internationalized_names_are_a_labels_and_the_same_domain() {
+        let names: Vec<String> = [
+            "bücher.example",
+            "xn--bcher-kva.example",
+            "*.Bücher.example",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            normalize_domains(&names).unwrap(),
+            vec!["xn--bcher-kva.example", "*.xn--bcher-kva.example"]
+        );
+        let bad: Vec<String> = vec!["a\u{0}b.example".into()];
+        assert_eq!(normalize_domains(&bad).unwrap_err().field, "domains[0]");
+    }
+
+    #[test]
+    fn twenty_thousand_domains_dedupe_in_linear_time_and_more_are_refused() {
+        let mut names: Vec<String> = (0..MAX_DOMAINS / 2)
+            .map(|i| format!("d{i}.example.com"))
+            .collect();
+        names.extend(names.clone().iter().map(|n| n.to_uppercase()));
+        assert_eq!(names.len(), MAX_DOMAINS);
+        assert_eq!(normalize_domains(&names).unwrap().len(), MAX_DOMAINS / 2);
+        names.push("one-more.example.com".into());
+        let e = normalize_domains(&names).unwrap_err();
+        assert_eq!(e.field, "domains");
+        assert!(e.message.contains("at most 20000"), "{}", e.message);
+        // A huge name is not quoted whole.
+        let e = normalize_domains(&["x".repeat(100_000)]).unwrap_err();
+        assert!(e.message.len() < 200);
     }
 
     #[test]

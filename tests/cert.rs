@@ -94,3 +94,47 @@ fn coverage_of_the_generated_certificate() {
     assert!(!cert::covered_by(names, "a.b.example.com"));
     assert!(!cert::covered_by(names, "example.org"));
 }
+
+/// A leaf with `n` names, signed by a chain of `depth` CAs (leaf first, root last).
+fn many(n: usize, depth: usize) -> (String, String) {
+    let names: Vec<String> = (0..n).map(|i| format!("n{i}.example.com")).collect();
+    let mut ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let mut ca = params.self_signed(&ca_key).unwrap();
+    let mut chain = vec![ca.pem()];
+    for _ in 1..depth {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca = params.signed_by(&key, &ca, &ca_key).unwrap();
+        ca_key = key;
+        chain.push(ca.pem());
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    chain.push(leaf.pem());
+    chain.reverse();
+    (chain.concat(), key.serialize_pem())
+}
+
+#[test]
+fn a_hundred_names_and_a_chain_of_ten_are_accepted() {
+    let (chain, key) = many(100, 9);
+    assert_eq!(cert::parse_chain(&chain).unwrap().len(), 10);
+    let b = cert::validate(&chain, &Secret::new(key), now()).unwrap();
+    assert_eq!(b.leaf.subject_names.len(), 100);
+}
+
+#[test]
+fn more_names_than_any_ca_issues_are_refused() {
+    let (chain, key) = many(cert::MAX_NAMES + 1, 1);
+    let e = cert::validate(&chain, &Secret::new(key), now()).unwrap_err();
+    assert!(
+        matches!(&e, CertError::InvalidCertificate(m) if m.contains("at most 1000")),
+        "{e}"
+    );
+}

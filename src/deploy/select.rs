@@ -63,21 +63,32 @@ pub fn certsan(listed: &[ListedDomain], names: &[String], also: &[String]) -> Ve
             }
         })
         .collect();
+    let listed: std::collections::HashSet<String> =
+        out.iter().map(|o| o.domain().to_string()).collect();
     for s in exact(also, Some(names)) {
-        if !out.iter().any(|o| o.domain() == s.domain()) {
+        if !listed.contains(s.domain()) {
             out.push(s);
         }
     }
     out
 }
 
+/// The names a message lists before it says how many more there are.
+const NAMES_LISTED: usize = 5;
+
 fn not_covered(names: &[String], d: &str) -> ErrorInfo {
+    let mut list = names
+        .iter()
+        .take(NAMES_LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMES_LISTED {
+        list.push_str(&format!(" and {} more", names.len() - NAMES_LISTED));
+    }
     ErrorInfo::new(
         "domain_not_covered",
-        format!(
-            "the certificate's names ({}) do not cover {d}",
-            names.join(", ")
-        ),
+        format!("the certificate's names ({list}) do not cover {d}"),
         false,
     )
 }
@@ -85,6 +96,18 @@ fn not_covered(names: &[String], d: &str) -> ErrorInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_name_list_is_cut_in_the_message() {
+        let names: Vec<String> = (0..100).map(|i| format!("n{i}.example.com")).collect();
+        let e = not_covered(&names, "x.org");
+        assert!(
+            e.message.contains("n4.example.com and 95 more"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("n5.example.com"));
+    }
 
     fn listed(name: &str, status: &str) -> ListedDomain {
         ListedDomain {

@@ -438,14 +438,16 @@ impl CdnClient {
         let bytes = match read_capped(response, MAX_ANSWER).await {
             Ok(bytes) => bytes,
             Err(BodyError::Transport(e)) => return Err(transport_error(e)),
-            Err(BodyError::TooLarge(n)) => return Err(CdnError::Decode {
-                http_status: status,
-                message: format!(
+            Err(BodyError::TooLarge(n)) => {
+                return Err(CdnError::Decode {
+                    http_status: status,
+                    message: format!(
                     "{} answer of {n} bytes or more is larger than {MAX_ANSWER} bytes: not read",
                     api.name()
                 ),
-                request_id,
-            }),
+                    request_id,
+                })
+            }
         };
         if (200..300).contains(&status) {
             return Ok(Answer {

@@ -21,7 +21,7 @@ use crate::stores::huawei::StoreConfig;
 pub use crate::error::ConfigError;
 
 /// Everything the handler needs besides the event.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `None` when `HUAWEICLOUD_SDK_AK`/`_SK` are not set (a platform may supply them later).
     pub credentials: Option<Credentials>,
@@ -44,6 +44,28 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `DEPLOY_EDGE_CONNECT`: edge names mapped to loopback addresses (tests, the demo).
     pub edge_connect: EdgeConnect,
+}
+
+/// `DEPLOY_REQUEST` may carry a private key: Debug shows its shape only (the rest redacts
+/// itself).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("credentials", &self.credentials)
+            .field("endpoint", &self.endpoint)
+            .field(
+                "default_request",
+                &self.default_request.as_ref().map(crate::redact::Shape),
+            )
+            .field("budget_cap", &self.budget_cap)
+            .field("http_auth", &self.http_auth)
+            .field("quotas", &self.quotas)
+            .field("concurrency", &self.concurrency)
+            .field("sources", &self.sources)
+            .field("notify", &self.notify)
+            .field("edge_connect", &self.edge_connect)
+            .finish()
+    }
 }
 
 impl Config {
@@ -210,6 +232,31 @@ mod tests {
         let c = Config::from_env(env(&[])).unwrap();
         assert_eq!(c.endpoint.host(), "cdn.myhuaweicloud.com");
         assert!(c.credentials.is_none() && c.default_request.is_none() && c.budget_cap.is_none());
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let request = r#"{"domains": ["a.example.com"], "private_key": "PRIVATE-KEY-BODY"}"#;
+        let c = Config::from_env(env(&[
+            ("DEPLOY_REQUEST", request),
+            ("HUAWEICLOUD_SDK_AK", "AK-VALUE"),
+            ("HUAWEICLOUD_SDK_SK", "SK-VALUE"),
+            ("DEPLOY_WEBHOOK_SECRET", "WEBHOOK-SECRET"),
+            ("DEPLOY_WEBHOOK_TOKEN", "WEBHOOK-TOKEN"),
+            ("DEPLOY_HTTP_ALLOW", "certificate"),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in [
+            "PRIVATE-KEY-BODY",
+            "SK-VALUE",
+            "WEBHOOK-SECRET",
+            "WEBHOOK-TOKEN",
+            "a.example.com",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("Certificate"), "{shown}");
     }
 
     #[test]

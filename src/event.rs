@@ -83,7 +83,7 @@ impl HttpRequest {
 }
 
 /// An event, classified.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Envelope {
     /// The request, from the event itself or unwrapped from another service's envelope.
     Request {
@@ -97,6 +97,35 @@ pub enum Envelope {
     Configured { trigger: Trigger },
     /// An HTTP call: authenticate it, then read its body with [`request_from_body`].
     Http { trigger: Trigger, http: HttpRequest },
+}
+
+/// The request may carry a private key: Debug shows its shape only.
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Envelope::Request {
+                trigger,
+                request,
+                strictness,
+                webhook,
+            } => f
+                .debug_struct("Request")
+                .field("trigger", trigger)
+                .field("request", &crate::redact::Shape(request))
+                .field("strictness", strictness)
+                .field("webhook", webhook)
+                .finish(),
+            Envelope::Configured { trigger } => f
+                .debug_struct("Configured")
+                .field("trigger", trigger)
+                .finish(),
+            Envelope::Http { trigger, http } => f
+                .debug_struct("Http")
+                .field("trigger", trigger)
+                .field("http", http)
+                .finish(),
+        }
+    }
 }
 
 /// An event of no accepted shape, or one that cannot be read.

@@ -32,7 +32,7 @@ use crate::source::{self, Fetched, Reason};
 pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 
 /// One invocation as a platform shell hands it over.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Invocation {
     /// The request (defaults not yet merged).
     pub request: Value,
@@ -44,6 +44,18 @@ pub struct Invocation {
     /// Credentials that came with the invocation (FunctionGraph agency keys); they win over the
     /// environment's.
     pub credentials: Option<Credentials>,
+}
+
+/// The request may carry a private key: Debug shows its shape only.
+impl std::fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation")
+            .field("request", &crate::redact::Shape(&self.request))
+            .field("strictness", &self.strictness)
+            .field("platform_budget", &self.platform_budget)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the handler answers: the result, and the process exit code it implies.

@@ -4,6 +4,25 @@
 //! stripped of what may be a secret before they reach a result, a notification or a log line
 //! (pure).
 
+/// A JSON value's shape for `Debug`: keys and numbers as they are, every string as its length
+/// (a request may carry a private key; `{:?}` on it must not print one).
+pub struct Shape<'a>(pub &'a serde_json::Value);
+
+impl std::fmt::Debug for Shape<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use serde_json::Value;
+        match self.0 {
+            Value::String(s) => write!(f, "<{} chars>", s.chars().count()),
+            Value::Array(a) => f.debug_list().entries(a.iter().map(Shape)).finish(),
+            Value::Object(o) => f
+                .debug_map()
+                .entries(o.iter().map(|(k, v)| (k, Shape(v))))
+                .finish(),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
 /// The longest upstream message kept: enough for any real error text.
 const MAX_UPSTREAM: usize = 400;
 
@@ -324,6 +343,13 @@ mod tests {
         }
         let long = "x ".repeat(1000);
         assert!(upstream(&long).chars().count() <= MAX_UPSTREAM + 1);
+    }
+
+    #[test]
+    fn a_shape_shows_no_string() {
+        let v = serde_json::json!({"private_key": "-----BEGIN PRIVATE KEY-----", "n": [1, "ab"]});
+        let shown = format!("{:?}", Shape(&v));
+        assert_eq!(shown, r#"{"n": [1, <2 chars>], "private_key": <27 chars>}"#);
     }
 
     #[test]

@@ -42,6 +42,8 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     ];
 
     let garbage = api.push_raw("this is not JSON".into(), &agency);
+    // 10 MB of `[0,0,…]`: refused on its size, never parsed.
+    let huge = api.push_raw(format!("[{}0]", "0,".repeat(5 << 20)), &agency);
     let mut timer = load_event("functiongraph-timer.json");
     timer["user_event"] = json!(request(&["www.example.com"], &cert).to_string());
     let timer = api.push(&timer, &agency);
@@ -68,7 +70,7 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let answers = api.answers(5, Duration::from_secs(90)).await;
+    let answers = api.answers(6, Duration::from_secs(90)).await;
     child.start_kill().ok();
     let output = child.wait_with_output().await.unwrap();
     let logs = String::from_utf8(output.stderr).unwrap();
@@ -117,6 +119,13 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     let a = RuntimeApi::answer(&answers, &garbage);
     assert!(!a.ok, "garbage is answered on the error endpoint");
     assert_eq!(a.body["errorType"], "InvalidEvent");
+    let a = RuntimeApi::answer(&answers, &huge);
+    assert!(!a.ok);
+    assert!(
+        a.body["errorMessage"].as_str().unwrap().contains("is over"),
+        "{:?}",
+        a.body
+    );
 
     let a = RuntimeApi::answer(&answers, &timer);
     assert!(a.ok, "{:?}", a.body);

@@ -576,3 +576,36 @@ async fn huawei_store_failures_name_the_source_and_make_no_cdn_call() {
     assert_eq!(out.to_json()["error"]["code"], "certificate_source");
     assert_eq!(cdn_calls(&sim.stats()), 0);
 }
+
+/// A CSMS name or version of `.`/`..` (folded out of the URL after signing: the signature would
+/// fail, and five failures lock the key the CDN calls use) is refused before any call.
+#[tokio::test(start_paused = true)]
+async fn dot_segment_names_are_refused_with_no_call() {
+    let (sim, _old, _new) = setup().await;
+    let h = handler_env(&sim, None, &[]);
+    for (source, field) in [
+        (
+            json!({"type": "huawei_csms", "secret_name": ".."}),
+            "secret_name",
+        ),
+        (
+            json!({"type": "huawei_csms", "secret_name": "c", "version": "."}),
+            "version",
+        ),
+        (
+            json!({"type": "huawei_obs", "bucket": "..", "prefix": "x/"}),
+            "bucket",
+        ),
+    ] {
+        let out = deploy(&h, source.clone()).await;
+        let json = out.to_json();
+        assert_eq!(
+            json["error"]["field"],
+            format!("certificate_source.{field}"),
+            "{json:#}"
+        );
+        assert_eq!(out.exit_code, EXIT_INVALID);
+    }
+    assert_eq!(sim.stats().signed_calls, 0, "no call reached the gateway");
+    assert_eq!(sim.stats().auth_failures, 0);
+}

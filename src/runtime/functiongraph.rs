@@ -14,6 +14,7 @@ use super::logging;
 use crate::app::{App, Context};
 use crate::huawei::credential::Credentials;
 use crate::secret::Secret;
+use crate::transport::{read_capped, BodyError};
 
 /// Time kept back before `RUNTIME_TIMEOUT` ends, so the answer always gets out.
 pub const SAFETY_MARGIN: Duration = Duration::from_millis(2500);
@@ -98,14 +99,26 @@ pub async fn run(app: App, addr: String) {
             continue;
         };
         let credentials = agency_credentials(&headers, domain_id.clone());
-        let body = response.bytes().await.unwrap_or_default();
         info!(request_id = %request_id, agency_keys = credentials.is_some(), "FunctionGraph invocation");
-
-        let (ok, answer) = match serde_json::from_slice::<Value>(&body) {
-            Err(e) => (
-                false,
-                json!({"errorType": "InvalidEvent", "errorMessage": format!("the event is not JSON: {e}")}),
-            ),
+        // Refused on its size before it is read whole or parsed.
+        let body = match read_capped(response, MAX_EVENT).await {
+            Ok(body) => Ok(body),
+            Err(BodyError::TooLarge(n)) => Err(format!(
+                "the event ({n} bytes or more) is over {MAX_EVENT} bytes"
+            )),
+            Err(BodyError::Transport(e)) => Err(format!("the event could not be read: {e}")),
+        };
+        let parsed = body.and_then(|b| {
+            serde_json::from_slice::<Value>(&b).map_err(|e| format!("the event is not JSON: {e}"))
+        });
+        let (ok, answer) = match parsed {
+            Err(message) => {
+                warn!(error = %message, "unreadable event");
+                (
+                    false,
+                    json!({"errorType": "InvalidEvent", "errorMessage": message}),
+                )
+            }
             Ok(event) => {
                 let app = app.clone();
                 let ctx = Context {
@@ -161,6 +174,9 @@ async fn post_answer(http: &reqwest::Client, url: &str, answer: &Value) {
     }
     error!("the answer could not be delivered");
 }
+
+/// The largest event read: FunctionGraph's own limit for a synchronous invocation is 6 MB.
+const MAX_EVENT: usize = 6 << 20;
 
 /// 100 ms doubling up to 5 s, with jitter.
 async fn backoff(failures: u32) {

@@ -162,6 +162,16 @@ impl CertificateSource {
             }
             Self::S3(o) | Self::HuaweiObs(o) => {
                 blank("bucket", &o.bucket)?;
+                // An S3 bucket is a path segment of the signed URL: `..` would be folded away.
+                if matches!(self, Self::S3(_)) && !s3_bucket_name_ok(&o.bucket) {
+                    return Err((
+                        "certificate_source.bucket".into(),
+                        format!(
+                            "`{}` is not an S3 bucket name (up to 255 letters, digits, `-`, `_` or `.`, not only dots)",
+                            o.bucket
+                        ),
+                    ));
+                }
                 // An OBS bucket becomes part of the host name the signed request goes to.
                 if matches!(self, Self::HuaweiObs(_)) && !obs_bucket_name_ok(&o.bucket) {
                     return Err((
@@ -203,11 +213,9 @@ impl CertificateSource {
                 blank("secret_name", &s.secret_name)?;
                 // CSMS names are 1-64 of `A-Za-z0-9_-` (the console also allows `.`); anything
                 // else cannot exist, so say so rather than report `not_found`.
-                let name_ok = s.secret_name.len() <= 64
-                    && s.secret_name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-                if !name_ok {
+                // `.` and `..` would be folded out of the URL after signing: the call would fail
+                // its signature, and repeated failures lock the key the CDN calls use too.
+                if !path_segment_ok(&s.secret_name, 64, true) {
                     return Err((
                         "certificate_source.secret_name".into(),
                         format!(
@@ -216,6 +224,14 @@ impl CertificateSource {
                         ),
                     ));
                 }
+                if let Some(v) = &s.version {
+                    if !path_segment_ok(v, 64, false) {
+                        return Err((
+                            "certificate_source.version".into(),
+                            format!("`{v}` is not a CSMS version id (1 to 64 letters, digits, `_` or `-`)"),
+                        ));
+                    }
+                }
                 s.json_keys
                     .as_ref()
                     .map_or(Ok(()), |l| locations("json_keys", l))
@@ -223,6 +239,21 @@ impl CertificateSource {
             Self::Scm(s) => blank("certificate_id", &s.certificate_id),
         }
     }
+}
+
+/// A name that goes into a URL path as one segment as it is: 1 to `max` letters, digits, `_`,
+/// `-` (and `.` when `dots`), never only dots (`.` and `..` are folded away by URL parsing).
+fn path_segment_ok(name: &str, max: usize, dots: bool) -> bool {
+    (1..=max).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (dots && b == b'.'))
+        && !name.bytes().all(|b| b == b'.')
+}
+
+/// S3 bucket names (legacy ones included: upper-case and `_` in us-east-1), as a path segment.
+pub fn s3_bucket_name_ok(bucket: &str) -> bool {
+    path_segment_ok(bucket, 255, true)
 }
 
 /// OBS's bucket naming rules; anything else could steer the virtual-hosted URL to another host.
@@ -283,6 +314,45 @@ mod tests {
         assert!(s.check().is_ok());
         let s = parse(json!({"type": "scm", "certificate_id": "scs1"})).unwrap();
         assert_eq!(s.describe(), "scm certificate `scs1`");
+    }
+
+    #[test]
+    fn names_that_url_parsing_would_fold_are_refused() {
+        for (source, field) in [
+            (
+                json!({"type": "huawei_csms", "secret_name": "."}),
+                "secret_name",
+            ),
+            (
+                json!({"type": "huawei_csms", "secret_name": ".."}),
+                "secret_name",
+            ),
+            (
+                json!({"type": "huawei_csms", "secret_name": "c", "version": ".."}),
+                "version",
+            ),
+            (
+                json!({"type": "huawei_csms", "secret_name": "c", "version": "v1/../x"}),
+                "version",
+            ),
+            (
+                json!({"type": "s3", "bucket": "..", "prefix": "x/"}),
+                "bucket",
+            ),
+            (
+                json!({"type": "s3", "bucket": "a/b", "prefix": "x/"}),
+                "bucket",
+            ),
+            (
+                json!({"type": "huawei_obs", "bucket": "..", "prefix": "x/"}),
+                "bucket",
+            ),
+        ] {
+            let (f, m) = parse(source.clone()).unwrap().check().unwrap_err();
+            assert_eq!(f, format!("certificate_source.{field}"), "{source}: {m}");
+        }
+        let ok = json!({"type": "huawei_csms", "secret_name": "my.cert-1", "version": "v3"});
+        assert!(parse(ok).unwrap().check().is_ok());
     }
 
     #[test]

@@ -349,7 +349,7 @@ mod tests {
     fn a_shape_shows_no_string() {
         let v = serde_json::json!({"private_key": "-----BEGIN PRIVATE KEY-----", "n": [1, "ab"]});
         let shown = format!("{:?}", Shape(&v));
-        assert_eq!(shown, r#"{"n": [1, <2 chars>], "private_key": <27 chars>}"#);
+        assert_eq!(shown, r#"{"private_key": <27 chars>, "n": [1, <2 chars>]}"#);
     }
 
     #[test]

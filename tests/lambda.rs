@@ -67,6 +67,8 @@ async fn the_lambda_build_serves_every_trigger() {
     ]))
     .await;
     let api = RuntimeApi::start(Flavor::Lambda).await;
+    // A runtime API that answers 500 to the first polls is polled again: the process stays.
+    api.refuse_polls(2);
     let defaults = json!({"domains": ["cron.example.com"], "certificate": cert.chain, "private_key": cert.key});
 
     let direct = api.push(&request(&["www.example.com"], &cert), &[]);
@@ -111,6 +113,7 @@ async fn the_lambda_build_serves_every_trigger() {
         ],
     );
     let answers = api.answers(9, Duration::from_secs(90)).await;
+    assert_eq!(api.refused(), 2, "the refused polls were made and survived");
     child.kill().await.ok();
 
     let a = RuntimeApi::answer(&answers, &direct);

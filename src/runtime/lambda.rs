@@ -24,14 +24,32 @@ pub fn budget_from_deadline(deadline_ms: u64, now_ms: u64) -> Duration {
         .max(Duration::from_millis(500))
 }
 
-/// Serves invocations until the runtime stops the process.
+/// Serves invocations until the runtime stops the process. lambda_runtime's loop ends on a
+/// failed poll of `/next` (and panics on an answer without a request id, such as a 500): that is
+/// a transient fault of the runtime API, so the loop runs in a task of its own and starts again
+/// after a pause rather than ending the process.
 pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = Arc::new(app);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    let mut failures = 0u32;
+    loop {
         let app = app.clone();
-        async move { handle(&app, event).await }
-    }))
-    .await
+        let served = tokio::spawn(lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<Value>| {
+                let app = app.clone();
+                async move { handle(&app, event).await }
+            },
+        )))
+        .await;
+        let error = match served {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e.to_string(),
+            Err(panicked) => panicked.to_string(),
+        };
+        failures = failures.saturating_add(1);
+        tracing::warn!(error = %error, failures, "the Lambda runtime API failed; polling again");
+        let ms = (100u64 << failures.min(6)).min(5_000);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }
 
 async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {

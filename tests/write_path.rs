@@ -10,7 +10,7 @@ use std::time::Duration;
 use cdn_cert_deploy::handler::Handler;
 use cdn_cert_deploy::huawei::quota::{Api, Quota};
 use cdn_cert_deploy::sim::{
-    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimDomainConfig, Simulator,
+    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimDomainConfig, Simulator, WriteAnswer,
 };
 use common::*;
 use serde_json::{json, Value};
@@ -298,6 +298,42 @@ async fn a_uniform_account_is_read_once_per_domain_and_batched() {
     for n in &names {
         assert_eq!(sim.domain(n).unwrap().writes, 1, "{n}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_whose_batch_answer_was_lost_still_have_their_settings_written_back() {
+    // Found by the soak (tests/soak.rs, seed 419874545294): the first batch call is applied,
+    // then its connection reset; its probes, found written by their next read, went live
+    // with OCSP stapling off (the batch call resets it) and were reported deployed.
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains: Vec<SimDomainConfig> = (0..25)
+        .map(|i| SimDomainConfig {
+            https: Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "on")),
+            origin_protocol: "http".into(),
+            ..domain(&format!("l{i:03}.example.com"), 300)
+        })
+        .collect();
+    let mut cfg = sim_config(domains);
+    cfg.faults.push(Fault {
+        api: Some(Api::UpdateMultiCertificates.name().into()),
+        domain: None,
+        skip: 0,
+        times: Some(1),
+        kind: FaultKind::Reset { apply: true },
+    });
+    let names = names_of(&cfg.domains);
+    let (sim, _) = renew_and_keep_everything(cfg, json!({})).await;
+    assert_eq!(sim.stats().resets, 1);
+    let lost: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            let d = sim.domain(n).unwrap();
+            d.write_log
+                .first()
+                .is_some_and(|w| w.applied && w.answer != WriteAnswer::Ok)
+        })
+        .collect();
+    assert!(!lost.is_empty(), "the reset batch carried some of them");
 }
 
 #[tokio::test(start_paused = true)]

@@ -637,8 +637,18 @@ impl DomainCtx {
             Admission::Probe(p) => Some(p),
         };
         let batched = Box::pin(self.batch_write(batcher, key, probe.is_some())).await?;
-        if let (Batched::Written, Some(p)) = (batched, probe) {
-            flow.after_batch = Box::pin(self.probe_after(p, configs)).await;
+        match (batched, probe) {
+            (Batched::Written, Some(p)) => {
+                flow.after_batch = Box::pin(self.probe_after(p, configs)).await;
+            }
+            // The answer was lost: the batch call may have been applied, resetting what it
+            // cannot carry (a probe's write, before anything was known). Should a read find it
+            // applied after all, what changed is compared with this read once the domain is
+            // live, and written back.
+            (Batched::Retry, _) if matches!(flow.after_batch, AfterBatch::Nothing) => {
+                flow.after_batch = AfterBatch::CompareWith(Box::new(configs.clone()));
+            }
+            _ => {}
         }
         Ok(batched)
     }

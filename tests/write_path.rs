@@ -337,6 +337,43 @@ async fn probes_whose_batch_answer_was_lost_still_have_their_settings_written_ba
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_probe_that_ends_configure_failed_says_what_its_batch_write_changed() {
+    // Found by the soak (tests/soak.rs, seed 419874545294): a probe's batch write reset OCSP
+    // stapling, the domain ended `configure_failed` (so nothing is written back), and its
+    // result did not say the setting had changed.
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains: Vec<SimDomainConfig> = (0..25)
+        .map(|i| SimDomainConfig {
+            https: Some(serving(&old, "on", "TLSv1.1,TLSv1.2,TLSv1.3", "on")),
+            origin_protocol: "http".into(),
+            outcome: Outcome::ConfigureFailed,
+            ..domain(&format!("f{i:03}.example.com"), 300)
+        })
+        .collect();
+    let names = names_of(&domains);
+    let (sim, h) = scaled(sim_config(domains)).await;
+    let out = run(&h, request_for(&names, &cert, json!({})), BUDGET).await;
+    let mut changed = 0;
+    for d in &out.result.domains {
+        assert_eq!(d.status.as_str(), "failed", "{d:?}");
+        let e = d.error.as_ref().unwrap();
+        assert_eq!(e.code, "configure_failed");
+        let now = sim.domain(&d.domain).unwrap();
+        if now.https["ocsp_stapling_status"] == "off" {
+            changed += 1;
+            assert!(
+                e.message.contains("ocsp_stapling") && e.message.contains("not written back"),
+                "{d:?}"
+            );
+        } else {
+            assert!(!e.message.contains("not written back"), "{d:?}");
+        }
+    }
+    assert!(changed > 0, "the probes' batch write reset OCSP stapling");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_forced_redirect_known_only_from_force_redirect_https_survives() {
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
     let mut cfg = sim_config(diverse("r", 200, &old));

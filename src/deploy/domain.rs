@@ -735,14 +735,38 @@ impl DomainCtx {
                     self.progress().written_at = Some(now);
                     after = now;
                 }
-                Verdict::ConfigureFailed => return Ok(Outcome::err(
-                    Status::Failed,
-                    ErrorInfo::new(
-                        "configure_failed",
-                        "the CDN accepted the certificate but the domain ended `configure_failed`",
-                        true,
-                    ),
-                )),
+                Verdict::ConfigureFailed => {
+                    let mut message =
+                        "the CDN accepted the certificate but the domain ended `configure_failed`"
+                            .to_string();
+                    // A probe's batched write may have changed what the batch call cannot
+                    // carry; with the domain not live it is not written back, so say so.
+                    let changed = match std::mem::take(&mut after_batch) {
+                        AfterBatch::Nothing => Vec::new(),
+                        AfterBatch::Repair(r) => r.changed,
+                        AfterBatch::CompareWith(before) => {
+                            let now = match configs {
+                                Some(c) => Some(c),
+                                None => self.read_configs(Role::Poll).await.ok(),
+                            };
+                            now.and_then(|now| decide::repair(&before, &now, target))
+                                .map(|r| r.changed)
+                                .unwrap_or_default()
+                        }
+                    };
+                    if !changed.is_empty() {
+                        let names: Vec<&str> = changed.iter().map(|s| s.name()).collect();
+                        warn!(changed = ?names, "configure_failed after a batch write that changed settings; not written back");
+                        message = format!(
+                            "{message}; the batch write also changed {}, not written back (the domain did not go live)",
+                            names.join(", ")
+                        );
+                    }
+                    return Ok(Outcome::err(
+                        Status::Failed,
+                        ErrorInfo::new("configure_failed", message, true),
+                    ));
+                }
                 Verdict::Waiting => {
                     if status == DomainStatus::Online {
                         self.progress().last_status =

@@ -374,6 +374,47 @@ async fn a_probe_that_ends_configure_failed_says_what_its_batch_write_changed() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_probe_still_configuring_at_the_deadline_says_what_its_batch_write_changed() {
+    // Found by the soak (tests/soak.rs, seeds 835194739803 and 835194739805): stuck probes
+    // ended `pending` with TLS versions or the redirect code reset by their batch write, and
+    // their results did not say so (a later run reads them `unchanged`, the setting lost).
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains: Vec<SimDomainConfig> = (0..25)
+        .map(|i| SimDomainConfig {
+            https: Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "off")),
+            origin_protocol: "http".into(),
+            outcome: Outcome::Stuck,
+            ..domain(&format!("k{i:03}.example.com"), 300)
+        })
+        .collect();
+    let names = names_of(&domains);
+    let (sim, h) = scaled(sim_config(domains)).await;
+    let out = run(
+        &h,
+        request_for(&names, &cert, json!({})),
+        Duration::from_secs(10),
+    )
+    .await;
+    let mut changed = 0;
+    for d in &out.result.domains {
+        assert_eq!(d.status.as_str(), "pending", "{d:?}");
+        let message = d.message.as_deref().unwrap_or_default();
+        let now = sim.domain(&d.domain).unwrap();
+        if now.https["tls_version"] != "TLSv1.2,TLSv1.3" {
+            changed += 1;
+            assert!(
+                message.contains("tls_version") && message.contains("not written back"),
+                "{d:?}"
+            );
+        } else {
+            assert!(!message.contains("not written back"), "{d:?}");
+        }
+    }
+    assert!(changed > 0, "the probes' batch write reset TLS versions");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_forced_redirect_known_only_from_force_redirect_https_survives() {
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
     let mut cfg = sim_config(diverse("r", 200, &old));

@@ -640,6 +640,7 @@ impl DomainCtx {
         match (batched, probe) {
             (Batched::Written, Some(p)) => {
                 flow.after_batch = Box::pin(self.probe_after(p, configs)).await;
+                self.note_unrestored(&flow.after_batch);
             }
             // The answer was lost: the batch call may have been applied, resetting what it
             // cannot carry (a probe's write, before anything was known). Should a read find it
@@ -647,10 +648,27 @@ impl DomainCtx {
             // live, and written back.
             (Batched::Retry, _) if matches!(flow.after_batch, AfterBatch::Nothing) => {
                 flow.after_batch = AfterBatch::CompareWith(Box::new(configs.clone()));
+                self.note_unrestored(&flow.after_batch);
             }
             _ => {}
         }
         Ok(batched)
+    }
+
+    /// Notes what a batched write left to write back, for the result should the domain end
+    /// `pending` before it is live.
+    fn note_unrestored(&self, after_batch: &AfterBatch) {
+        self.progress().unrestored = match after_batch {
+            AfterBatch::Nothing => None,
+            AfterBatch::Repair(r) => Some(format!(
+                "the batch write changed {}",
+                r.changed.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            )),
+            AfterBatch::CompareWith(_) => Some(
+                "the batch write may have changed settings it cannot carry (tls_version, ocsp_stapling, redirect_code, ...)"
+                    .into(),
+            ),
+        };
     }
 
     /// One per-domain write of `put`.
@@ -731,6 +749,7 @@ impl DomainCtx {
                     if let Some(o) = Box::pin(self.write_back(&repair)).await {
                         return Ok(o);
                     }
+                    self.progress().unrestored = None;
                     let now = Instant::now();
                     self.progress().written_at = Some(now);
                     after = now;

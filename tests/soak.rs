@@ -723,11 +723,39 @@ async fn soak(sc: &Scenario, old_new: &(TestCert, TestCert)) -> Vec<String> {
                 ));
             }
         }
+    } else {
+        // The faults fired: writes applied then answered 500 or reset, writes refused (busy,
+        // throttled, batch entries), connections reset.
+        let logs: Vec<_> = names
+            .iter()
+            .filter_map(|n| sim.domain(n))
+            .flat_map(|d| d.write_log)
+            .collect();
+        let stats = sim.stats();
+        let covered = [
+            (
+                "a write applied, then its answer lost",
+                logs.iter()
+                    .any(|w| w.applied && matches!(w.answer, WriteAnswer::Lost(_))),
+            ),
+            (
+                "a write refused",
+                logs.iter()
+                    .any(|w| matches!(w.answer, WriteAnswer::Refused(_))),
+            ),
+            ("a connection reset", stats.resets > 0),
+            ("an injected error answer", stats.injected_errors > 0),
+        ];
+        for (what, seen) in covered {
+            if !seen {
+                wrong.push(format!("seed {}: no {what} in the run", sc.seed));
+            }
+        }
     }
     wrong
 }
 
-/// The seed of round `round` of a test: `SOAK_SEED` (plus the round), else the clock's.
+/// The seeds of a test's rounds: `SOAK_SEED` (then the next ones), else one from the clock.
 fn seeds(variant: u64) -> Vec<u64> {
     let base = match std::env::var("SOAK_SEED") {
         Ok(s) => s.trim().parse::<u64>().expect("SOAK_SEED is a number"),

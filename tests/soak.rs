@@ -784,6 +784,14 @@ async fn soak_rounds(cut: bool, test: &str) {
     for seed in seeds(u64::from(cut)) {
         eprintln!("soak seed {seed} (replay: SOAK_SEED={seed} cargo test --test soak {test})");
         let sc = Scenario::draw(seed, cut, &certs.0, &certs.1);
+        eprintln!(
+            "  budget {} ms, options {}, batch_keeps {:?}, bulk_https_origin_status {}, full-read quota {:?}",
+            sc.budget.as_millis(),
+            sc.options,
+            sc.batch_keeps,
+            sc.bulk_https_origin_status,
+            sc.read_quota
+        );
         wrong.extend(soak(&sc, &certs).await);
     }
     assert!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use cdn_cert_deploy::handler::Handler;
 use cdn_cert_deploy::huawei::quota::{Api, Quota};
 use cdn_cert_deploy::sim::{
-    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimDomainConfig, Simulator,
+    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimDomainConfig, Simulator, WriteAnswer,
 };
 use common::*;
 use serde_json::{json, Value};
@@ -298,6 +298,120 @@ async fn a_uniform_account_is_read_once_per_domain_and_batched() {
     for n in &names {
         assert_eq!(sim.domain(n).unwrap().writes, 1, "{n}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_whose_batch_answer_was_lost_still_have_their_settings_written_back() {
+    // Found by the soak (tests/soak.rs, seed 419874545294): the first batch call is applied,
+    // then its connection reset; its probes, found written by their next read, went live
+    // with OCSP stapling off (the batch call resets it) and were reported deployed.
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains: Vec<SimDomainConfig> = (0..25)
+        .map(|i| SimDomainConfig {
+            https: Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "on")),
+            origin_protocol: "http".into(),
+            ..domain(&format!("l{i:03}.example.com"), 300)
+        })
+        .collect();
+    let mut cfg = sim_config(domains);
+    cfg.faults.push(Fault {
+        api: Some(Api::UpdateMultiCertificates.name().into()),
+        domain: None,
+        skip: 0,
+        times: Some(1),
+        kind: FaultKind::Reset { apply: true },
+    });
+    let names = names_of(&cfg.domains);
+    let (sim, _) = renew_and_keep_everything(cfg, json!({})).await;
+    assert_eq!(sim.stats().resets, 1);
+    let lost: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            let d = sim.domain(n).unwrap();
+            d.write_log
+                .first()
+                .is_some_and(|w| w.applied && w.answer != WriteAnswer::Ok)
+        })
+        .collect();
+    assert!(!lost.is_empty(), "the reset batch carried some of them");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_ends_configure_failed_says_what_its_batch_write_changed() {
+    // Found by the soak (tests/soak.rs, seed 419874545294): a probe's batch write reset OCSP
+    // stapling, the domain ended `configure_failed` (so nothing is written back), and its
+    // result did not say the setting had changed.
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains: Vec<SimDomainConfig> = (0..25)
+        .map(|i| SimDomainConfig {
+            https: Some(serving(&old, "on", "TLSv1.1,TLSv1.2,TLSv1.3", "on")),
+            origin_protocol: "http".into(),
+            outcome: Outcome::ConfigureFailed,
+            ..domain(&format!("f{i:03}.example.com"), 300)
+        })
+        .collect();
+    let names = names_of(&domains);
+    let (sim, h) = scaled(sim_config(domains)).await;
+    let out = run(&h, request_for(&names, &cert, json!({})), BUDGET).await;
+    let mut changed = 0;
+    for d in &out.result.domains {
+        assert_eq!(d.status.as_str(), "failed", "{d:?}");
+        let e = d.error.as_ref().unwrap();
+        assert_eq!(e.code, "configure_failed");
+        let now = sim.domain(&d.domain).unwrap();
+        if now.https["ocsp_stapling_status"] == "off" {
+            changed += 1;
+            assert!(
+                e.message.contains("ocsp_stapling") && e.message.contains("not written back"),
+                "{d:?}"
+            );
+        } else {
+            assert!(!e.message.contains("not written back"), "{d:?}");
+        }
+    }
+    assert!(changed > 0, "the probes' batch write reset OCSP stapling");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_still_configuring_at_the_deadline_says_what_its_batch_write_changed() {
+    // Found by the soak (tests/soak.rs, seeds 835194739803 and 835194739805): stuck probes
+    // ended `pending` with TLS versions or the redirect code reset by their batch write, and
+    // their results did not say so (a later run reads them `unchanged`, the setting lost).
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let domains: Vec<SimDomainConfig> = (0..25)
+        .map(|i| SimDomainConfig {
+            https: Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "off")),
+            origin_protocol: "http".into(),
+            outcome: Outcome::Stuck,
+            ..domain(&format!("k{i:03}.example.com"), 300)
+        })
+        .collect();
+    let names = names_of(&domains);
+    let (sim, h) = scaled(sim_config(domains)).await;
+    let out = run(
+        &h,
+        request_for(&names, &cert, json!({})),
+        Duration::from_secs(10),
+    )
+    .await;
+    let mut changed = 0;
+    for d in &out.result.domains {
+        assert_eq!(d.status.as_str(), "pending", "{d:?}");
+        let message = d.message.as_deref().unwrap_or_default();
+        let now = sim.domain(&d.domain).unwrap();
+        if now.https["tls_version"] != "TLSv1.2,TLSv1.3" {
+            changed += 1;
+            assert!(
+                message.contains("tls_version") && message.contains("not written back"),
+                "{d:?}"
+            );
+        } else {
+            assert!(!message.contains("not written back"), "{d:?}");
+        }
+    }
+    assert!(changed > 0, "the probes' batch write reset TLS versions");
 }
 
 #[tokio::test(start_paused = true)]

@@ -637,10 +637,38 @@ impl DomainCtx {
             Admission::Probe(p) => Some(p),
         };
         let batched = Box::pin(self.batch_write(batcher, key, probe.is_some())).await?;
-        if let (Batched::Written, Some(p)) = (batched, probe) {
-            flow.after_batch = Box::pin(self.probe_after(p, configs)).await;
+        match (batched, probe) {
+            (Batched::Written, Some(p)) => {
+                flow.after_batch = Box::pin(self.probe_after(p, configs)).await;
+                self.note_unrestored(&flow.after_batch);
+            }
+            // The answer was lost: the batch call may have been applied, resetting what it
+            // cannot carry (a probe's write, before anything was known). Should a read find it
+            // applied after all, what changed is compared with this read once the domain is
+            // live, and written back.
+            (Batched::Retry, _) if matches!(flow.after_batch, AfterBatch::Nothing) => {
+                flow.after_batch = AfterBatch::CompareWith(Box::new(configs.clone()));
+                self.note_unrestored(&flow.after_batch);
+            }
+            _ => {}
         }
         Ok(batched)
+    }
+
+    /// Notes what a batched write left to write back, for the result should the domain end
+    /// `pending` before it is live.
+    fn note_unrestored(&self, after_batch: &AfterBatch) {
+        self.progress().unrestored = match after_batch {
+            AfterBatch::Nothing => None,
+            AfterBatch::Repair(r) => Some(format!(
+                "the batch write changed {}",
+                r.changed.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+            )),
+            AfterBatch::CompareWith(_) => Some(
+                "the batch write may have changed settings it cannot carry (tls_version, ocsp_stapling, redirect_code, ...)"
+                    .into(),
+            ),
+        };
     }
 
     /// One per-domain write of `put`.
@@ -721,18 +749,43 @@ impl DomainCtx {
                     if let Some(o) = Box::pin(self.write_back(&repair)).await {
                         return Ok(o);
                     }
+                    self.progress().unrestored = None;
                     let now = Instant::now();
                     self.progress().written_at = Some(now);
                     after = now;
                 }
-                Verdict::ConfigureFailed => return Ok(Outcome::err(
-                    Status::Failed,
-                    ErrorInfo::new(
-                        "configure_failed",
-                        "the CDN accepted the certificate but the domain ended `configure_failed`",
-                        true,
-                    ),
-                )),
+                Verdict::ConfigureFailed => {
+                    let mut message =
+                        "the CDN accepted the certificate but the domain ended `configure_failed`"
+                            .to_string();
+                    // A probe's batched write may have changed what the batch call cannot
+                    // carry; with the domain not live it is not written back, so say so.
+                    let changed = match std::mem::take(&mut after_batch) {
+                        AfterBatch::Nothing => Vec::new(),
+                        AfterBatch::Repair(r) => r.changed,
+                        AfterBatch::CompareWith(before) => {
+                            let now = match configs {
+                                Some(c) => Some(c),
+                                None => self.read_configs(Role::Poll).await.ok(),
+                            };
+                            now.and_then(|now| decide::repair(&before, &now, target))
+                                .map(|r| r.changed)
+                                .unwrap_or_default()
+                        }
+                    };
+                    if !changed.is_empty() {
+                        let names: Vec<&str> = changed.iter().map(|s| s.name()).collect();
+                        warn!(changed = ?names, "configure_failed after a batch write that changed settings; not written back");
+                        message = format!(
+                            "{message}; the batch write also changed {}, not written back (the domain did not go live)",
+                            names.join(", ")
+                        );
+                    }
+                    return Ok(Outcome::err(
+                        Status::Failed,
+                        ErrorInfo::new("configure_failed", message, true),
+                    ));
+                }
                 Verdict::Waiting => {
                     if status == DomainStatus::Online {
                         self.progress().last_status =

@@ -40,6 +40,9 @@ pub struct Progress {
     /// the budget ends before another write: a refused batch entry is `failed` with the CDN's
     /// reason, a throttled or busy write `skipped`.
     pub refusal: Option<(Status, ErrorInfo)>,
+    /// What a batched write changed (or may have changed) of the settings the batch call cannot
+    /// carry, not written back yet: said in the result should the domain end `pending`.
+    pub unrestored: Option<String>,
 }
 
 /// A domain's ending, before the bookkeeping is added.
@@ -81,7 +84,17 @@ pub enum Role {
 pub const MAX_REQUEST_IDS: usize = 6;
 
 /// The domain's result: its outcome with the bookkeeping, logged as the domain's last event.
-pub fn result_of(domain: &str, p: &Progress, outcome: Outcome) -> DomainResult {
+pub fn result_of(domain: &str, p: &Progress, mut outcome: Outcome) -> DomainResult {
+    if let (Status::Pending, Some(note)) = (outcome.status, &p.unrestored) {
+        let note = format!(
+            "{note}, not written back: the domain was not live before the time budget ended"
+        );
+        match (&mut outcome.message, &mut outcome.error) {
+            (Some(m), _) => *m = format!("{m}; {note}"),
+            (None, Some(e)) => e.message = format!("{}; {note}", e.message),
+            (None, None) => outcome.message = Some(note),
+        }
+    }
     let mut request_ids: Vec<String> = Vec::new();
     let mut omitted = 0u32;
     for id in p.kept_ids.iter().chain(&p.poll_ids) {
@@ -265,6 +278,22 @@ mod tests {
         // A write answered after a refusal: what the answer says counts.
         refused.phase = Phase::Written;
         assert_eq!(out_of_budget(&refused).status, Status::Pending);
+    }
+
+    #[test]
+    fn a_pending_domain_says_what_its_batch_write_changed() {
+        let mut p = progress(Phase::Written);
+        p.unrestored = Some("the batch write changed tls_version".into());
+        let pending = result_of("a.example.com", &p, out_of_budget(&p));
+        let message = pending.message.unwrap();
+        assert!(
+            message.contains(
+                "run again to confirm; the batch write changed tls_version, not written back"
+            ),
+            "{message}"
+        );
+        let deployed = result_of("a.example.com", &p, Outcome::ok(Status::Deployed, "ok"));
+        assert_eq!(deployed.message.as_deref(), Some("ok"));
     }
 
     #[test]

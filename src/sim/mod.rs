@@ -32,7 +32,7 @@ pub use config::{
     ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimCredential, SimDomainConfig, SimObject,
     SimSecret, DEFAULT_PROJECT_ID,
 };
-pub use state::{DomainSnapshot, ServiceCall, SimStats};
+pub use state::{DomainSnapshot, Served, ServiceCall, SimStats, WriteAnswer, WriteRecord};
 
 use crate::clock::{Clock, SystemClock};
 use gateway::Shared;

@@ -188,12 +188,16 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         } else {
             st.fault_for(api, Some(&domain.to_ascii_lowercase()))
         };
-        (fault, rid)
+        let slots = st.write_arrived(api, &written_names(api, domain, &body), now);
+        (fault, rid, slots)
     };
-    let (fault, rid) = fault;
+    let (fault, rid, mut slots) = fault;
 
+    let mut now = now;
     if let Some(FaultKind::Delay { delay_ms }) = &fault {
         tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
+        // A slow answer is carried out when it is answered.
+        now = Instant::now();
     }
     let apply = match &fault {
         Some(FaultKind::Status { apply, .. }) | Some(FaultKind::Reset { apply }) => *apply,
@@ -201,6 +205,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     };
 
     let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    st.write_starting(&mut slots);
     let outcome: Result<Value, (u16, String, String)> = if !apply {
         Ok(Value::Null)
     } else {
@@ -248,6 +253,25 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         }
         _ => {}
     }
+    // What the caller is told, for each domain's write log.
+    let lost = match &fault {
+        Some(FaultKind::Reset { .. }) => Some("connection reset".to_string()),
+        Some(FaultKind::Status {
+            http_status, code, ..
+        }) if *http_status >= 500 => Some(format!("{http_status} {code}")),
+        _ => None,
+    };
+    let refused = match (&fault, &outcome) {
+        (
+            Some(FaultKind::Status {
+                http_status, code, ..
+            }),
+            _,
+        ) => Some(format!("{http_status} {code}")),
+        (_, Err((status, code, message))) => Some(format!("{status} {code}: {message}")),
+        _ => None,
+    };
+    st.write_answered(&mut slots, lost.as_deref(), refused.as_deref());
     tracing::info!(target: "sim", api = api.name(), domain,
                    result = if outcome.is_ok() { "ok" } else { "error" }, request_id = %rid, "call");
     match fault {
@@ -270,6 +294,25 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
             Ok(v) => json_response(200, &v, &rid),
             Err((status, code, msg)) => error_response(status, &code, &msg, ErrorStyle::Cdn, &rid),
         }),
+    }
+}
+
+/// The domains a write call names (none for a read).
+fn written_names(api: Api, domain: &str, body: &[u8]) -> Vec<String> {
+    match api {
+        Api::UpdateFullConfig => vec![domain.to_string()],
+        Api::UpdateMultiCertificates => {
+            let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            body["https"]["domain_name"]
+                .as_str()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect()
+        }
+        _ => Vec::new(),
     }
 }
 

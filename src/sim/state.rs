@@ -259,6 +259,58 @@ pub struct DomainState {
     pub refusals: Vec<String>,
     /// When the domain last went online after a write.
     live_since: Option<Instant>,
+    /// When the simulator started (the zero of `timeline` and `write_log`).
+    born: Instant,
+    /// Every change of the domain's status or served certificate, in order.
+    pub timeline: Vec<Served>,
+    /// Every write request naming the domain that passed the gateway, in order.
+    pub write_log: Vec<WriteRecord>,
+}
+
+/// One moment of a domain's life: from `at_ms` on, it had this status and served this
+/// certificate.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Served {
+    /// Milliseconds since the simulator started.
+    pub at_ms: u64,
+    pub status: String,
+    /// The SHA-256 fingerprint (lower-case hex) of the leaf served, `scm:{id}` for a
+    /// Certificate Manager certificate; `None` with HTTPS off.
+    pub certificate: Option<String>,
+}
+
+/// What the caller of a write was told.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "answer", content = "detail", rename_all = "snake_case")]
+pub enum WriteAnswer {
+    /// Not answered yet (a slow answer, or one the caller stopped waiting for).
+    InFlight,
+    /// A success.
+    Ok,
+    /// A refusal the caller can trust (a 4xx, or a failed entry of a batch answer).
+    Refused(String),
+    /// An answer that says nothing of the write: a 5xx or a reset connection.
+    Lost(String),
+}
+
+/// Where [`SimState::write_arrived`] noted a write for one domain.
+#[derive(Debug, Clone)]
+pub struct WriteSlot {
+    name: String,
+    index: usize,
+    writes_before: u32,
+}
+
+/// One write request naming a domain that passed the gateway (signature and quota).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WriteRecord {
+    /// Milliseconds since the simulator started, when it arrived.
+    pub at_ms: u64,
+    /// `UpdateDomainFullConfig` or `UpdateDomainMultiCertificates`.
+    pub api: String,
+    /// Whether the simulator applied it.
+    pub applied: bool,
+    pub answer: WriteAnswer,
 }
 
 impl DomainState {
@@ -266,14 +318,46 @@ impl DomainState {
     pub fn status(&mut self, now: Instant) -> DomainStatus {
         if let Some((at, next)) = &self.transition {
             if now >= *at {
+                let at = *at;
                 if *next == DomainStatus::Online {
-                    self.live_since = Some(*at);
+                    self.live_since = Some(at);
                 }
                 self.status = next.clone();
                 self.transition = None;
+                self.record(at);
             }
         }
         self.status.clone()
+    }
+
+    /// The certificate served, as [`Served::certificate`] names it.
+    fn served_certificate(&self) -> Option<String> {
+        if self.https.https_status != "on" {
+            return None;
+        }
+        if let Some(id) = &self.https.scm_certificate_id {
+            return Some(format!("scm:{id}"));
+        }
+        self.https
+            .certificate_value
+            .as_deref()
+            .and_then(crate::cert::leaf_fingerprint)
+    }
+
+    /// Notes the domain's status and certificate as of `at` in its timeline, when they changed.
+    fn record(&mut self, at: Instant) {
+        let entry = Served {
+            at_ms: at.saturating_duration_since(self.born).as_millis() as u64,
+            status: self.status.as_str().to_string(),
+            certificate: self.served_certificate(),
+        };
+        let same = self
+            .timeline
+            .last()
+            .is_some_and(|l| l.status == entry.status && l.certificate == entry.certificate);
+        if !same {
+            self.timeline.push(entry);
+        }
     }
 
     /// Outside the Chinese mainland the https block has no HTTP/2 setting.
@@ -304,6 +388,7 @@ impl DomainState {
             Outcome::ConfigureFailed => Some((now + delay, DomainStatus::ConfigureFailed)),
             Outcome::Stuck => None,
         };
+        self.record(now);
     }
 }
 
@@ -327,6 +412,10 @@ pub struct DomainSnapshot {
     pub private_key_present: bool,
     /// Whether an SM certificate is still in place.
     pub sm: bool,
+    /// Every change of its status or served certificate since the simulator started.
+    pub timeline: Vec<Served>,
+    /// Every write request naming it that passed the gateway, and what its caller was told.
+    pub write_log: Vec<WriteRecord>,
 }
 
 /// Per-API counters.
@@ -474,7 +563,11 @@ impl SimState {
                 writes_received: 0,
                 refusals: Vec::new(),
                 live_since: None,
+                born: now,
+                timeline: Vec::new(),
+                write_log: Vec::new(),
             };
+            state.record(now);
             if state.status == DomainStatus::Configuring {
                 state.start_configuring(now);
             }
@@ -601,6 +694,8 @@ impl SimState {
             blocks: Value::Object(d.blocks_get()),
             private_key_present: d.https.private_key_present,
             sm: d.https.sm(),
+            timeline: d.timeline.clone(),
+            write_log: d.write_log.clone(),
         })
     }
 
@@ -914,6 +1009,72 @@ impl SimState {
         Ok(json!({ "configs": configs }))
     }
 
+    /// Notes a write request naming `names` that passed the gateway, not answered yet, in each
+    /// domain's `write_log`; returns the domains it names with where each record is kept.
+    pub fn write_arrived(&mut self, api: Api, names: &[String], now: Instant) -> Vec<WriteSlot> {
+        let mut slots = Vec::new();
+        for name in names {
+            let name = name.to_ascii_lowercase();
+            if let Some(d) = self.domains.get_mut(&name) {
+                d.write_log.push(WriteRecord {
+                    at_ms: now.saturating_duration_since(d.born).as_millis() as u64,
+                    api: api.name().to_string(),
+                    applied: false,
+                    answer: WriteAnswer::InFlight,
+                });
+                slots.push(WriteSlot {
+                    index: d.write_log.len() - 1,
+                    writes_before: d.writes,
+                    name,
+                });
+            }
+        }
+        slots
+    }
+
+    /// Completes the records [`Self::write_arrived`] made once the write was carried out (or
+    /// not): applied when the domain's count of applied writes grew; told `lost` (a 5xx or a
+    /// reset), else `refused` by the call as a whole, else what the domain's own part came to
+    /// (a success, or its refusal inside a batch answer).
+    pub fn write_answered(
+        &mut self,
+        slots: &mut [WriteSlot],
+        lost: Option<&str>,
+        refused: Option<&str>,
+    ) {
+        for slot in slots {
+            let Some(d) = self.domains.get_mut(&slot.name) else {
+                continue;
+            };
+            let applied = d.writes > slot.writes_before;
+            let answer = match (lost, refused) {
+                (Some(why), _) => WriteAnswer::Lost(why.to_string()),
+                (None, Some(why)) => WriteAnswer::Refused(why.to_string()),
+                (None, None) if applied => WriteAnswer::Ok,
+                (None, None) => WriteAnswer::Refused(
+                    d.refusals
+                        .last()
+                        .cloned()
+                        .unwrap_or_else(|| "refused".into()),
+                ),
+            };
+            if let Some(r) = d.write_log.get_mut(slot.index) {
+                r.applied = applied;
+                r.answer = answer;
+            }
+        }
+    }
+
+    /// Takes a note of how many writes each domain named had applied before the call is
+    /// carried out (under the same lock as the call).
+    pub fn write_starting(&mut self, slots: &mut [WriteSlot]) {
+        for slot in slots {
+            if let Some(d) = self.domains.get(&slot.name) {
+                slot.writes_before = d.writes;
+            }
+        }
+    }
+
     /// Counts a write request naming `name` that reached the API (applied or not), and why it
     /// was refused when it was.
     pub fn note_write(&mut self, name: &str, refusal: Option<&str>) {
@@ -1007,5 +1168,101 @@ impl SimState {
             "CDN.0170".into(),
             "domain not exist!".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::config::SimDomainConfig;
+
+    fn pem(names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        let cert = params.self_signed(&key).expect("cert");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn put_body(chain: &str, key: &str) -> Value {
+        json!({"configs": {"https": {"https_status": "on", "certificate_name": "new",
+               "certificate_source": 0, "certificate_value": chain, "private_key": key}}})
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_domain_keeps_its_timeline_and_every_write_it_was_sent() {
+        let (old, old_key) = pem(&["www.example.com"]);
+        let (new, new_key) = pem(&["www.example.com"]);
+        let cfg = SimConfig {
+            domains: vec![SimDomainConfig {
+                configure_ms: 100,
+                https: Some(json!({"https_status": "on", "certificate_name": "old",
+                    "certificate_source": 0, "certificate_value": old, "private_key": old_key})),
+                ..SimDomainConfig::new("www.example.com")
+            }],
+            ..Default::default()
+        };
+        let start = Instant::now();
+        let unix = crate::clock::Clock::unix_now(&crate::clock::SystemClock);
+        let mut st = SimState::new(&cfg, start, unix).unwrap();
+        let name = "www.example.com".to_string();
+        let (old_fp, new_fp) = (
+            crate::cert::leaf_fingerprint(&old),
+            crate::cert::leaf_fingerprint(&new),
+        );
+
+        // Applied, then answered 500: the record says both.
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let now = Instant::now();
+        let mut slots = st.write_arrived(Api::UpdateFullConfig, std::slice::from_ref(&name), now);
+        st.write_starting(&mut slots);
+        st.update_full_config(&name, &put_body(&new, &new_key), now, unix)
+            .unwrap();
+        st.write_answered(&mut slots, Some("500 CDN.0001"), Some("500 CDN.0001"));
+
+        // Refused while configuring (CDN.0106): not applied, and the caller knows.
+        let mut slots = st.write_arrived(Api::UpdateFullConfig, std::slice::from_ref(&name), now);
+        st.write_starting(&mut slots);
+        let (status, code, msg) = st
+            .update_full_config(&name, &put_body(&new, &new_key), now, unix)
+            .unwrap_err();
+        assert_eq!(code, "CDN.0106");
+        st.write_answered(&mut slots, None, Some(&format!("{status} {code}: {msg}")));
+
+        // A name the account does not hold leaves no record.
+        assert!(st
+            .write_arrived(Api::UpdateFullConfig, &["nope.example.com".into()], now)
+            .is_empty());
+
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let s = st.snapshot(&name, Instant::now()).unwrap();
+        assert_eq!(s.status, "online");
+        let timeline: Vec<(u64, &str, Option<String>)> = s
+            .timeline
+            .iter()
+            .map(|e| (e.at_ms, e.status.as_str(), e.certificate.clone()))
+            .collect();
+        assert_eq!(
+            timeline,
+            vec![
+                (0, "online", old_fp),
+                (10, "configuring", new_fp.clone()),
+                (110, "online", new_fp),
+            ]
+        );
+        assert_eq!(s.write_log.len(), 2);
+        assert!(s.write_log[0].applied);
+        assert_eq!(
+            s.write_log[0].answer,
+            WriteAnswer::Lost("500 CDN.0001".into())
+        );
+        assert!(!s.write_log[1].applied);
+        assert!(
+            matches!(&s.write_log[1].answer, WriteAnswer::Refused(why) if why.contains("CDN.0106")),
+            "{:?}",
+            s.write_log[1]
+        );
+        assert_eq!((s.writes, s.write_log[1].at_ms), (1, 10));
     }
 }

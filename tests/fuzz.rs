@@ -502,6 +502,56 @@ proptest! {
     }
 }
 
+/// The whole invocation without credentials, so it stops before any call: classify,
+/// authenticate, merge with `DEPLOY_REQUEST`, parse, answer.
+fn check_app(event: Value, platform: Platform) {
+    let env = |k: &str| match k {
+        // The token of the sample events, so their bodies get through.
+        "DEPLOY_WEBHOOK_TOKEN" => Some("example-webhook-token".to_string()),
+        "DEPLOY_REQUEST" => Some(r#"{"domains": ["www.example.com"]}"#.to_string()),
+        _ => None,
+    };
+    let app = cdn_cert_deploy::runtime::cli::app(
+        cdn_cert_deploy::config::Config::from_env(env),
+        platform,
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let reply = rt.block_on(app.invoke(
+        event,
+        cdn_cert_deploy::app::Context {
+            platform_budget: Duration::from_secs(60),
+            received: tokio::time::Instant::now(),
+            credentials: None,
+        },
+    ));
+    assert!(reply.body.is_object(), "{}", reply.body);
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn app_invoke_any_event(
+        event in prop_oneof![
+            arb_json(),
+            (0..EVENTS.len(), vec(arb_value_edit(), 0..3)).prop_map(|(which, edits)| {
+                let mut v: Value = serde_json::from_str(EVENTS[which]).unwrap();
+                for e in &edits {
+                    apply_value_edit(&mut v, e);
+                }
+                v
+            }),
+        ],
+        platform in prop_oneof![Just(Platform::Lambda), Just(Platform::FunctionGraph), Just(Platform::Cli)],
+    ) {
+        check_app(event, platform);
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // 2. The deploy request
 // ------------------------------------------------------------------------------------------

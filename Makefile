@@ -1,5 +1,5 @@
 # cdn-cert-deploy: the two commands a newcomer runs are `make demo` and `make test`.
-.PHONY: demo test lint release sizes clean lambda functiongraph template-check bench
+.PHONY: demo test fuzz lint release sizes clean lambda functiongraph template-check bench
 
 # Deploy events/deploy.json to the embedded CDN simulator and print the per-domain result.
 demo:
@@ -9,6 +9,11 @@ demo:
 # Every test: unit tests of the pure core, the engine and the CLI against the simulator.
 test:
 	cargo test
+
+# Property tests of every parser of outside bytes (tests/fuzz.rs), 10 000 cases per target
+# (`make test` runs 256); release for speed.
+fuzz:
+	PROPTEST_CASES=10000 cargo test --release --test fuzz
 
 # Formatting, lints and the module layering (no import cycle in src/), as CI runs them.
 lint:

@@ -159,6 +159,7 @@ pub fn verify_signature(
     let (Some(t), Some(v1)) = (t, v1) else {
         return bad("X-Deploy-Signature must be `t=<unix seconds>,v1=<hex>`");
     };
+    // abs_diff: `t` is the sender's, so `now - t` may not fit an i64 (t = i64::MIN).
     if now_unix.abs_diff(t) > SIGNATURE_WINDOW_SECS.unsigned_abs() {
         return bad("X-Deploy-Signature is older than 300 s (or from the future)");
     }
@@ -318,6 +319,43 @@ mod tests {
             NOW
         )
         .is_err());
+    }
+
+    /// Found by tests/fuzz.rs: `(now - t).abs()` overflowed (a panic in debug builds) for a
+    /// `t` far from now, or for `now - t` = i64::MIN.
+    #[test]
+    fn a_t_at_the_ends_of_i64_is_refused_not_overflowed() {
+        let a = auth(Some("s3cret"), None);
+        for (t, now) in [
+            (i64::MAX, -1),
+            (i64::MIN, NOW),
+            (i64::MIN, 0),
+            (6_362_460_585_232_203_775, -2_860_911_451_622_572_033),
+            (0, i64::MIN),
+            // now - t = 2^63: the wrapped abs() was i64::MIN, inside the window in release.
+            (NOW + i64::MIN, NOW),
+        ] {
+            let header = sign("s3cret", b"{}", t);
+            let r = admit(
+                &req("POST", &[("x-deploy-signature", &header)], "{}"),
+                &a,
+                now,
+            );
+            assert_eq!(r.unwrap_err().status, 401, "t={t} now={now}");
+        }
+        let header = "v1=000A0aaA0a0Aaaa000AA,t=9223372036854775807";
+        let r = admit(&req("POST", &[("x-deploy-signature", header)], ""), &a, -1);
+        assert_eq!(r.unwrap_err().status, 401);
+        // At the ends of the window, both sides.
+        for t in [NOW - 300, NOW + 300] {
+            let header = sign("s3cret", b"{}", t);
+            assert!(admit(
+                &req("POST", &[("x-deploy-signature", &header)], "{}"),
+                &a,
+                NOW
+            )
+            .is_ok());
+        }
     }
 
     #[test]

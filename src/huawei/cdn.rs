@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use super::credential::Credentials;
-use super::error::{parse_error_body, CdnError, ErrorKind};
+use super::error::{parse_error_body, parse_retry_after, CdnError, ErrorKind};
 use super::model::{
     BatchAnswer, BatchPut, Configs, ConfigsPut, DomainDetail, DomainDetailBody, DomainList,
     FullConfigBody, FullConfigPut, HttpsInfoList,
@@ -433,8 +433,7 @@ impl CdnClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(parse_retry_after);
         let bytes = match read_capped(response, MAX_ANSWER).await {
             Ok(bytes) => bytes,
             Err(BodyError::Transport(e)) => return Err(transport_error(e)),

@@ -124,6 +124,20 @@ fn classify(http_status: u16, code: &str) -> ErrorKind {
     }
 }
 
+/// The longest `Retry-After` taken as given: longer than any run (15 minutes at most), so a
+/// longer one waits the same, until the budget ends.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A `Retry-After` header in seconds (an HTTP date is not used), at most [`MAX_RETRY_AFTER`]:
+/// the wait is added to the clock, which a number of seconds near `u64::MAX` overflows.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
 /// Reads an error code and message from any of the four body styles:
 /// `{"error": {"error_code", "error_msg"}}`, flat `{"error_code", "error_msg"}`,
 /// `{"errorCode", "errorMsg"}` and `{"code", "message"}`.
@@ -171,6 +185,20 @@ mod tests {
         }
         assert_eq!(parse_error_body(b"<html>"), None);
         assert_eq!(parse_error_body(br#"{"ok":1}"#), None);
+    }
+
+    /// Found by tests/fuzz.rs: `Retry-After: 9223372036854765452` made the retry's nap panic
+    /// (`Instant + Duration` overflowed).
+    #[test]
+    fn a_huge_retry_after_is_capped() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        for huge in ["9223372036854765452", "18446744073709551615", "3601"] {
+            let d = parse_retry_after(huge).unwrap();
+            assert_eq!(d, MAX_RETRY_AFTER);
+            assert!(std::time::Instant::now().checked_add(d).is_some());
+        }
+        assert_eq!(parse_retry_after("18446744073709551616"), None);
     }
 
     #[test]

@@ -72,12 +72,7 @@ impl AwsClient {
                 timeout,
             )
             .await?;
-        let v: SecretValue = decode(&reply)?;
-        wire::secret_text(
-            v.secret_string,
-            v.secret_binary,
-            ("SecretString", "SecretBinary"),
-        )
+        secret_value_text(&reply)
     }
 
     /// SSM GetParameter with decryption (a SecureString's plain text).
@@ -86,8 +81,7 @@ impl AwsClient {
         let reply = self
             .json_call(Service::Ssm, "AmazonSSM.GetParameter", body, timeout)
             .await?;
-        let v: ParameterAnswer = decode(&reply)?;
-        Ok(v.parameter.value)
+        parameter_value(&reply)
     }
 
     /// S3 GetObject: the object's bytes.
@@ -166,26 +160,7 @@ impl AwsClient {
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }
-        let parsed: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        let code = parsed
-            .get("__type")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| reply.header("x-amzn-errortype"))
-            .unwrap_or_default();
-        // `com.amazonaws.secretsmanager#ResourceNotFoundException` and `Code:http://...` forms.
-        let code = code.rsplit('#').next().unwrap_or_default();
-        let code = code.split(':').next().unwrap_or_default();
-        let message = ["message", "Message"]
-            .iter()
-            .find_map(|k| parsed.get(*k).and_then(Value::as_str))
-            .unwrap_or_default();
-        Err(FetchError::answer(
-            reply.status,
-            code,
-            message,
-            reply.header("x-amzn-requestid"),
-        ))
+        Err(json_error(&reply))
     }
 
     async fn signed(
@@ -260,6 +235,47 @@ fn virtual_host_ok(bucket: &str) -> bool {
         && bucket
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The error of a JSON 1.1 answer (Secrets Manager, SSM) that is not 2xx: `__type` (or the
+/// `X-Amzn-ErrorType` header) and `message`, whatever the body holds.
+pub fn json_error(reply: &Reply) -> FetchError {
+    let parsed: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    let code = parsed
+        .get("__type")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| reply.header("x-amzn-errortype"))
+        .unwrap_or_default();
+    // `com.amazonaws.secretsmanager#ResourceNotFoundException` and `Code:http://...` forms.
+    let code = code.rsplit('#').next().unwrap_or_default();
+    let code = code.split(':').next().unwrap_or_default();
+    let message = ["message", "Message"]
+        .iter()
+        .find_map(|k| parsed.get(*k).and_then(Value::as_str))
+        .unwrap_or_default();
+    FetchError::answer(
+        reply.status,
+        code,
+        message,
+        reply.header("x-amzn-requestid"),
+    )
+}
+
+/// The secret's text in a 2xx GetSecretValue answer (`SecretString`, or `SecretBinary` as UTF-8).
+pub fn secret_value_text(reply: &Reply) -> Result<String, FetchError> {
+    let v: SecretValue = decode(reply)?;
+    wire::secret_text(
+        v.secret_string,
+        v.secret_binary,
+        ("SecretString", "SecretBinary"),
+    )
+}
+
+/// The value in a 2xx GetParameter answer.
+pub fn parameter_value(reply: &Reply) -> Result<String, FetchError> {
+    let v: ParameterAnswer = decode(reply)?;
+    Ok(v.parameter.value)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T, FetchError> {

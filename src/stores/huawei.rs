@@ -15,7 +15,7 @@ use crate::huawei::credential::{Credentials, ProjectCall};
 use crate::huawei::error::parse_error_body;
 use crate::huawei::sign::uri_encode;
 use crate::transport as wire;
-use crate::transport::{FetchError, Reason};
+use crate::transport::{FetchError, Reason, Reply};
 
 /// Where the Huawei stores are: `HUAWEICLOUD_CSMS_ENDPOINT`, `HUAWEICLOUD_OBS_ENDPOINT`, or the
 /// public regional endpoints of `HUAWEICLOUD_SDK_REGION`; the project of CSMS secrets.
@@ -142,29 +142,7 @@ impl StoreClient {
         );
         let url = url(&format!("{}{path}", endpoint.as_str()))?;
         let reply = wire::send(&self.http, Method::GET, url, &headers, Vec::new(), timeout).await?;
-        if !(200..300).contains(&reply.status) {
-            let (code, message) = parse_error_body(&reply.body).unwrap_or_default();
-            return Err(FetchError::answer(
-                reply.status,
-                &code,
-                &message,
-                reply.header("x-request-id"),
-            ));
-        }
-        let answer: VersionAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
-            FetchError::new(
-                Reason::Rejected,
-                format!(
-                    "unexpected CSMS answer: {}",
-                    crate::redact::serde_message(&e.to_string())
-                ),
-            )
-        })?;
-        wire::secret_text(
-            answer.version.secret_string,
-            answer.version.secret_binary,
-            ("secret_string", "secret_binary"),
-        )
+        csms_secret_text(&reply)
     }
 
     /// OBS GetObject: the object's bytes.
@@ -215,6 +193,34 @@ impl StoreClient {
         .await?;
         reply.object_body("x-obs-request-id")
     }
+}
+
+/// The secret's text in a CSMS ShowSecretVersion answer, or the error of an answer that is not
+/// 2xx (its `error_code` and `error_msg`).
+pub fn csms_secret_text(reply: &Reply) -> Result<String, FetchError> {
+    if !(200..300).contains(&reply.status) {
+        let (code, message) = parse_error_body(&reply.body).unwrap_or_default();
+        return Err(FetchError::answer(
+            reply.status,
+            &code,
+            &message,
+            reply.header("x-request-id"),
+        ));
+    }
+    let answer: VersionAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
+        FetchError::new(
+            Reason::Rejected,
+            format!(
+                "unexpected CSMS answer: {}",
+                crate::redact::serde_message(&e.to_string())
+            ),
+        )
+    })?;
+    wire::secret_text(
+        answer.version.secret_string,
+        answer.version.secret_binary,
+        ("secret_string", "secret_binary"),
+    )
 }
 
 /// Public OBS wants the bucket in the host name (a path-style request is refused with 403

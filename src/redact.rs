@@ -150,7 +150,8 @@ fn redact_named_values(msg: &str) -> String {
     let mut copied = 0;
     while i < bytes.len() {
         let hit = NAMES.iter().find(|n| {
-            lower[i..].starts_with(**n)
+            // Bytes, not `str` slices: `i` may sit inside a multi-byte character.
+            lower.as_bytes()[i..].starts_with(n.as_bytes())
                 && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
                 && matches!(bytes.get(i + n.len()), Some(b'=' | b':'))
         });
@@ -341,6 +342,9 @@ mod tests {
         ] {
             assert_eq!(upstream(m), m);
         }
+        // Found by `make fuzz` (tests/fuzz.rs store_error_bodies): a name search inside a
+        // multi-byte character.
+        assert_eq!(upstream("\u{80}é token: ü"), "é token: [redacted]");
         let long = "x ".repeat(1000);
         assert!(upstream(&long).chars().count() <= MAX_UPSTREAM + 1);
     }

@@ -401,11 +401,15 @@ fn check_event(v: &Value) {
                     secret: Some(Secret::new("s3cret")),
                     token: Some(Secret::new("t0ken")),
                     none: false,
+                    ..Default::default()
                 };
                 if let Err(r) = http::admit(&req, &auth, NOW) {
                     assert!(matches!(r.status, 401 | 405 | 413), "{r:?}");
                 }
                 if let Ok((request, _)) = event::request_from_body(&req.body) {
+                    if let Err(r) = http::narrow(&request, http::Allow::Certificate) {
+                        assert_eq!(r.status, 403, "{r:?}");
+                    }
                     check_request(&request);
                 }
             }
@@ -1275,6 +1279,7 @@ fn post(headers: &[(&str, String)], body: &[u8]) -> HttpRequest {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect::<BTreeMap<_, _>>(),
         body: body.to_vec(),
+        too_large: false,
     }
 }
 
@@ -1309,7 +1314,7 @@ proptest! {
         body in vec(any::<u8>(), 0..256),
         now in prop_oneof![Just(NOW), any::<i64>(), Just(i64::MIN), Just(i64::MAX)],
     ) {
-        let auth = HttpAuth { secret: Some(Secret::new("s3cret")), token: None, none: false };
+        let auth = HttpAuth { secret: Some(Secret::new("s3cret")), token: None, none: false, ..Default::default() };
         let r = http::admit(&post(&[("x-deploy-signature", header.clone())], &body), &auth, now);
         match r {
             // A random header cannot carry the right HMAC.
@@ -1324,7 +1329,7 @@ proptest! {
         now in any::<i64>(),
         body in vec(any::<u8>(), 0..64),
     ) {
-        let auth = HttpAuth { secret: Some(Secret::new("s3cret")), token: None, none: false };
+        let auth = HttpAuth { secret: Some(Secret::new("s3cret")), token: None, none: false, ..Default::default() };
         let header = http::sign("s3cret", &body, t);
         let r = http::admit(&post(&[("x-deploy-signature", header)], &body), &auth, now);
         let within = (i128::from(now) - i128::from(t)).abs() <= i128::from(http::SIGNATURE_WINDOW_SECS);
@@ -1351,7 +1356,7 @@ proptest! {
         signature in proptest::option::of(signature_header()),
         method in prop_oneof![Just("POST".to_string()), Just("post".to_string()), "[A-Z]{0,8}", ".{0,8}"],
     ) {
-        let auth = HttpAuth { secret: None, token: Some(Secret::new("t0ken")), none: false };
+        let auth = HttpAuth { secret: None, token: Some(Secret::new("t0ken")), none: false, ..Default::default() };
         let mut headers = vec![("authorization", value.clone())];
         if let Some(s) = signature {
             headers.push(("x-deploy-signature", s));

@@ -35,6 +35,8 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     let api = RuntimeApi::start(Flavor::FunctionGraph).await;
     // A runtime API that fails at first is retried, not a crash loop.
     api.refuse_polls(3);
+    // ... and so is one that refuses answers: each is posted again (the runtime never exits).
+    api.refuse_answers(2);
     let agency = [
         ("x-cff-security-access-key", AGENCY_AK),
         ("x-cff-security-secret-key", AGENCY_SK),
@@ -116,6 +118,7 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     }
 
     assert_eq!(api.refused(), 3);
+    assert_eq!(api.answers_refused(), 2);
     let a = RuntimeApi::answer(&answers, &garbage);
     assert!(!a.ok, "garbage is answered on the error endpoint");
     assert_eq!(a.body["errorType"], "InvalidEvent");

@@ -144,16 +144,24 @@ pub async fn run(app: App, addr: String) {
                 }
             }
         };
-        let url = if ok {
-            format!("{base}/response/{request_id}")
+        let error_url = format!("{base}/error/{request_id}");
+        let delivered = if ok {
+            post_answer(&http, &format!("{base}/response/{request_id}"), &answer).await
         } else {
-            format!("{base}/error/{request_id}")
+            post_answer(&http, &error_url, &answer).await
         };
-        post_answer(&http, &url, &answer).await;
+        // A result the runtime API would not take is at least reported as an error, so the
+        // caller is not left waiting for the timeout.
+        if !delivered && ok {
+            let failed = json!({"errorType": "ResponseNotDelivered",
+                                "errorMessage": "the runtime API refused the result; see the function's log"});
+            post_answer(&http, &error_url, &failed).await;
+        }
     }
 }
 
-async fn post_answer(http: &reqwest::Client, url: &str, answer: &Value) {
+/// Posts an answer, three tries; whether it was taken.
+async fn post_answer(http: &reqwest::Client, url: &str, answer: &Value) -> bool {
     for attempt in 1..=3u32 {
         let sent = http
             .post(url)
@@ -163,7 +171,7 @@ async fn post_answer(http: &reqwest::Client, url: &str, answer: &Value) {
             .send()
             .await;
         match sent {
-            Ok(r) if r.status().is_success() => return,
+            Ok(r) if r.status().is_success() => return true,
             Ok(r) => warn!(
                 status = r.status().as_u16(),
                 attempt, "the runtime API refused the answer"
@@ -173,6 +181,7 @@ async fn post_answer(http: &reqwest::Client, url: &str, answer: &Value) {
         backoff(attempt).await;
     }
     error!("the answer could not be delivered");
+    false
 }
 
 /// The largest event read: FunctionGraph's own limit for a synchronous invocation is 6 MB.

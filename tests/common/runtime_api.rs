@@ -39,6 +39,9 @@ struct State {
     /// Polls to refuse with a 500 before serving (a runtime API that misbehaves).
     refuse_polls: u32,
     refused: u32,
+    /// Answer posts to refuse with a 500 before accepting (a runtime API going away).
+    refuse_answers: u32,
+    answers_refused: u32,
     queue: VecDeque<Queued>,
     answers: Vec<Answer>,
     next_id: u32,
@@ -97,6 +100,14 @@ impl RuntimeApi {
     }
 
     /// Polls refused so far.
+    pub fn refuse_answers(&self, n: u32) {
+        self.state.lock().unwrap().refuse_answers = n;
+    }
+
+    pub fn answers_refused(&self) -> u32 {
+        self.state.lock().unwrap().answers_refused
+    }
+
     pub fn refused(&self) -> u32 {
         self.state.lock().unwrap().refused
     }
@@ -219,6 +230,16 @@ async fn serve(
             .map(|(kind, id)| (id.to_string(), kind == "response")),
     };
     if let (true, Some((id, ok))) = (method == hyper::Method::POST, answer) {
+        {
+            let mut st = state.lock().unwrap();
+            if st.answers_refused < st.refuse_answers {
+                st.answers_refused += 1;
+                return Ok(Response::builder()
+                    .status(500)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap());
+            }
+        }
         let body = serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
         state.lock().unwrap().answers.push(Answer { id, ok, body });

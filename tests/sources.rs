@@ -609,3 +609,24 @@ async fn dot_segment_names_are_refused_with_no_call() {
     assert_eq!(sim.stats().signed_calls, 0, "no call reached the gateway");
     assert_eq!(sim.stats().auth_failures, 0);
 }
+
+/// A 50 MB object under an allowed prefix is refused on its `Content-Length`, before it is read:
+/// the function's memory stays bounded whatever a bucket holds.
+#[tokio::test(start_paused = true)]
+async fn a_huge_store_object_is_refused_without_reading_it() {
+    let (sim, _old, new) = setup().await;
+    let aws = stand_in().await;
+    aws.put_object("my-certs", "live/big/fullchain.pem", &vec![b'A'; 50 << 20]);
+    aws.put_object("my-certs", "live/big/privkey.pem", new.key.as_bytes());
+    let h = handler_env(&sim, Some(&aws), &[]);
+    let out = deploy(
+        &h,
+        json!({"type": "s3", "bucket": "my-certs", "prefix": "live/big/"}),
+    )
+    .await;
+    let json = out.to_json();
+    assert_eq!(json["error"]["reason"], "invalid_content", "{json:#}");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("larger than 1 MiB: not read"), "{message}");
+    assert_eq!(cdn_calls(&sim.stats()), 0);
+}

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     CertificateExpired,
     /// The certificate store could not be read or holds no usable pair.
     CertificateSource,
+    /// The account's keys (`huawei_credentials`) could not be read or are not usable.
+    HuaweiCredentials,
     DomainNotCovered,
     NoMatchingDomains,
     AuthFailed,
@@ -77,12 +79,13 @@ impl HttpClass {
     }
 }
 
-const OWN: [(ErrorCode, &str); 16] = [
+const OWN: [(ErrorCode, &str); 17] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::InvalidCertificate, "invalid_certificate"),
     (ErrorCode::KeyMismatch, "key_mismatch"),
     (ErrorCode::CertificateExpired, "certificate_expired"),
     (ErrorCode::CertificateSource, "certificate_source"),
+    (ErrorCode::HuaweiCredentials, "huawei_credentials"),
     (ErrorCode::DomainNotCovered, "domain_not_covered"),
     (ErrorCode::NoMatchingDomains, "no_matching_domains"),
     (ErrorCode::AuthFailed, "auth_failed"),
@@ -139,8 +142,15 @@ impl ErrorCode {
                 | Self::KeyMismatch
                 | Self::CertificateExpired
                 | Self::CertificateSource
+                | Self::HuaweiCredentials
                 | Self::InternalError
         )
+    }
+
+    /// Whether a store read before any CDN call failed (a certificate source, the account's
+    /// keys): an outage exits 1 and answers 502, a bad reference exits 2.
+    pub fn is_store(&self) -> bool {
+        matches!(self, Self::CertificateSource | Self::HuaweiCredentials)
     }
 
     /// Whether a domain skipped with this code was stopped by the CDN (502) rather than by the

@@ -20,16 +20,20 @@ use crate::huawei::credential::Credentials;
 use crate::huawei::model::ListedDomain;
 use crate::huawei::quota::{Api, Pacer};
 use crate::metrics::Calls;
+use crate::notify::digest::{Measure, Style};
 use crate::notify::{self, Channels};
 use crate::plan::{self, Certificate, Plan};
 use crate::request::{self, CertificateInput, DeployRequest, MatchMode, Strictness};
 use crate::result::{
-    mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorCode, ErrorInfo, RunMode,
-    Status,
+    mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorCode, ErrorInfo, RunDigest,
+    RunMode, Status,
 };
 use crate::source::{self, Fetched, Reason};
 
 pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
+
+/// The longest digest text a result carries.
+const DIGEST_BYTES: usize = 4096;
 
 /// One invocation as a platform shell hands it over.
 #[derive(Clone)]
@@ -100,6 +104,11 @@ impl Handler {
             .clone()
             .or_else(|| self.config.credentials.clone());
         let mut out = self.deploy(inv, credentials.clone()).await;
+        let digest = notify::digest::digest(&out.result);
+        out.result.digest = Some(RunDigest {
+            text: digest.render(Style::Plain, false, DIGEST_BYTES, Measure::Bytes),
+            subject: digest.subject,
+        });
         let notify = &self.config.notify;
         if notify.any() && notify::due(notify.on, &out.result) {
             let channels = Channels {
@@ -145,6 +154,41 @@ impl Handler {
         let rejected = |error: ErrorInfo| {
             invalid(error, req.domains.clone(), received, budget)
                 .with_fail_on_error(req.options.fail_on_error)
+        };
+        // The account's keys, when the request names where they live: read before anything
+        // else, with the function's own keys (for CSMS) or role (AWS stores).
+        let credentials = match &req.huawei_credentials {
+            None => credentials,
+            Some(keys) => {
+                let deadline = received + budget / 4;
+                let fetched = source::keys::fetch_keys(
+                    keys,
+                    &self.config.sources,
+                    credentials.clone(),
+                    self.clock.clone(),
+                    deadline,
+                )
+                .await;
+                match fetched {
+                    Ok(c) => {
+                        info!(keys = %keys.describe(), access_key = %c.access_key_hint(), "account keys read");
+                        Some(c)
+                    }
+                    Err(e) => {
+                        warn!(keys = %e.source_name, reason = e.reason.word(),
+                              request_id = e.request_id.as_deref(), error = %e.detail,
+                              "account keys unreadable; no CDN call made");
+                        let error = ErrorInfo::new(
+                            ErrorCode::HuaweiCredentials,
+                            e.to_string(),
+                            e.reason == Reason::Unavailable,
+                        )
+                        .with_field("huawei_credentials")
+                        .with_reason(e.reason.word());
+                        return rejected(error);
+                    }
+                }
+            }
         };
         let Some(credentials) = credentials else {
             let error = ErrorInfo::new(

@@ -199,7 +199,7 @@ pub fn status_for(result: &DeployResult, exit_code: i32) -> u16 {
     // A run that ended before its domains: the error's class decides (a bad request 400, a bad
     // setting of the function 500, an unreadable certificate store 502).
     if let Some(e) = &result.error {
-        if exit_code == EXIT_INVALID || e.code == ErrorCode::CertificateSource {
+        if exit_code == EXIT_INVALID || e.code.is_store() {
             return e.code.http_class().status();
         }
     }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::secret::Secret;
+use crate::source::keys::KeysSource;
 use crate::source::CertificateSource;
 
 /// Which domains a request deploys to.
@@ -81,6 +82,8 @@ pub struct DeployRequest {
     pub certificate: CertificateInput,
     pub certificate_name: Option<String>,
     pub enterprise_project_id: Option<String>,
+    /// Where the account's keys live (`huawei_credentials`); the environment's keys otherwise.
+    pub huawei_credentials: Option<KeysSource>,
     pub options: Options,
 }
 
@@ -120,6 +123,7 @@ pub const TOP_FIELDS: &[&str] = &[
     "scm_certificate_id",
     "certificate_source",
     "enterprise_project_id",
+    "huawei_credentials",
     "options",
 ];
 const OPTION_FIELDS: &[&str] = &[
@@ -161,6 +165,8 @@ struct RawRequest {
     certificate_source: Option<CertificateSource>,
     #[serde(default)]
     enterprise_project_id: Option<String>,
+    #[serde(default)]
+    huawei_credentials: Option<KeysSource>,
     #[serde(default)]
     options: Option<RawOptions>,
 }
@@ -446,6 +452,11 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
     let tls_version = non_empty(o.tls_version)
         .map(|t| normalize_tls_versions(&t))
         .transpose()?;
+    let huawei_credentials = raw.huawei_credentials;
+    if let Some(k) = &huawei_credentials {
+        k.check()
+            .map_err(|(field, message)| RequestError::new(field, message))?;
+    }
     let defaults = Options::default();
     Ok(DeployRequest {
         domains,
@@ -453,6 +464,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         certificate,
         certificate_name,
         enterprise_project_id: non_empty(raw.enterprise_project_id),
+        huawei_credentials,
         options: Options {
             force: o.force.unwrap_or(defaults.force),
             dry_run: o.dry_run.unwrap_or(defaults.dry_run),

@@ -81,8 +81,7 @@ impl ErrorInfo {
     /// The exit code of a run that ends with this error before any domain was tried: 2 for a
     /// request or setup at fault, 1 for an outage (a store that may answer next time).
     pub fn exit_code(&self) -> i32 {
-        if self.code.is_invalid() && !(self.retryable && self.code == ErrorCode::CertificateSource)
-        {
+        if self.code.is_invalid() && !(self.retryable && self.code.is_store()) {
             EXIT_INVALID
         } else {
             EXIT_NOT_OK
@@ -304,12 +303,26 @@ pub struct DeployResult {
     pub domains: Vec<DomainResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// The domains a follow-up run should take: `pending`, or `skipped` for want of time or
+    /// because the CDN was throttling or unavailable (a Step Functions `Choice` reads it).
+    pub pending_domains: Vec<String>,
+    /// The run told briefly, as the notifications tell it (for a caller that tells people
+    /// itself, such as the Step Functions workflow's one message for every account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<RunDigest>,
     /// What each notification channel did with this run's digest; empty when none was due.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationOutcome>,
     /// The run's mode, which decides `ok` (and whether a dry run notifies).
     #[serde(skip)]
     pub mode: RunMode,
+}
+
+/// A run's digest: its subject line and plain text (a few KiB at most).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunDigest {
+    pub subject: String,
+    pub text: String,
 }
 
 /// One notification channel's delivery of a run's digest.
@@ -343,6 +356,8 @@ impl DeployResult {
         Self {
             ok: error.is_none() && is_ok(&domains, mode),
             summary: Summary::of(&domains),
+            pending_domains: follow_up(&domains),
+            digest: None,
             certificate,
             elapsed_ms,
             budget_ms,
@@ -354,9 +369,73 @@ impl DeployResult {
     }
 }
 
+/// The domains another run should take: written but not confirmed, or not attempted for a
+/// reason that passes (the budget, throttling, an unavailable CDN).
+fn follow_up(domains: &[DomainResult]) -> Vec<String> {
+    domains
+        .iter()
+        .filter(|d| match d.status {
+            Status::Pending => true,
+            // The CDN's own code may stand for ours (`APIGW.0308` is throttling): its status says.
+            Status::Skipped => d.error.as_ref().is_some_and(|e| {
+                matches!(
+                    e.code,
+                    ErrorCode::BudgetExhausted
+                        | ErrorCode::Throttled
+                        | ErrorCode::UpstreamUnavailable
+                ) || e.http_status.is_some_and(|s| s == 429 || s >= 500)
+            }),
+            _ => false,
+        })
+        .map(|d| d.domain.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_domains_are_those_a_follow_up_should_take() {
+        let skipped =
+            |code: &str| DomainResult::skipped("s.example.com", ErrorInfo::new(code, "m", true));
+        let named = |mut d: DomainResult, name: &str| {
+            d.domain = name.into();
+            d
+        };
+        let domains = vec![
+            named(d(Status::Pending), "pending"),
+            named(skipped("budget_exhausted"), "budget"),
+            named(skipped("throttled"), "throttled"),
+            named(skipped("upstream_unavailable"), "outage"),
+            named(skipped("domain_not_covered"), "not-covered"),
+            named(skipped("auth_failed"), "auth"),
+            named(
+                DomainResult::skipped(
+                    "x",
+                    ErrorInfo {
+                        http_status: Some(429),
+                        ..ErrorInfo::new("APIGW.0308", "over ratelimit", true)
+                    },
+                ),
+                "cdn-throttled",
+            ),
+            named(d(Status::Failed), "failed"),
+            named(d(Status::Deployed), "deployed"),
+        ];
+        let r = DeployResult::new(domains, RunMode::Deploy, None, 0, 0, None);
+        assert_eq!(
+            r.pending_domains,
+            vec!["pending", "budget", "throttled", "outage", "cdn-throttled"]
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["pending_domains"][3], "outage");
+        let none = DeployResult::new(vec![d(Status::Deployed)], RunMode::Deploy, None, 0, 0, None);
+        assert_eq!(
+            serde_json::to_value(&none).unwrap()["pending_domains"],
+            serde_json::json!([])
+        );
+    }
 
     #[test]
     fn expiring_looks_at_the_certificate_served_after_the_run() {

@@ -38,14 +38,15 @@ pub(super) struct Call<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks a call's `Authorization` as the gateway does; `Err((code, message))` on failure.
+/// Checks a call's `Authorization` as the gateway does: the access key that signed it, or
+/// `Err((code, message))`.
 pub(super) fn verify(
     st: &mut SimState,
     credentials: &[SimCredential],
     call: &Call<'_>,
     now: Instant,
     now_unix: i64,
-) -> Result<(), (&'static str, String)> {
+) -> Result<String, (&'static str, String)> {
     let parts = call.parts;
     const CODE: &str = "APIGW.0301";
     let header = |name: &str| {
@@ -80,7 +81,7 @@ pub(super) fn verify(
     match result {
         Ok(()) => {
             *entry = (0, None);
-            Ok(())
+            Ok(cred.ak.clone())
         }
         Err(msg) => {
             entry.0 += 1;

@@ -167,10 +167,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         let rid = st.next_request_id();
         st.stats.signed_calls += 1;
-        if let Err((code, msg)) = verify(&mut st, &shared.credentials, &call, now, now_unix) {
-            st.stats.auth_failures += 1;
-            tracing::info!(target: "sim", api = api.name(), domain, code, "signature rejected");
-            return Ok(error_response(401, code, &msg, ErrorStyle::Flat, &rid));
+        match verify(&mut st, &shared.credentials, &call, now, now_unix) {
+            Ok(ak) => *st.stats.cdn_calls_by_key.entry(ak).or_default() += 1,
+            Err((code, msg)) => {
+                st.stats.auth_failures += 1;
+                tracing::info!(target: "sim", api = api.name(), domain, code, "signature rejected");
+                return Ok(error_response(401, code, &msg, ErrorStyle::Flat, &rid));
+            }
         }
         if !st.admit(api, now) {
             tracing::info!(target: "sim", api = api.name(), domain, "throttled");

@@ -436,6 +436,8 @@ pub struct SimStats {
     pub auth_failures: u64,
     /// Signed calls of every kind (accepted or not).
     pub signed_calls: u64,
+    /// CDN calls whose signature was accepted, by the access key that signed them.
+    pub cdn_calls_by_key: BTreeMap<String, u64>,
     /// Connections dropped by a `reset` fault.
     pub resets: u64,
     /// Answers sent with an injected error status.

@@ -4,6 +4,7 @@
 //! (AWS by [`crate::stores::aws`], Huawei CSMS/OBS by [`crate::stores::huawei`]) within the budget.
 
 pub mod extract;
+pub mod keys;
 pub mod spec;
 
 use std::future::Future;
@@ -53,8 +54,13 @@ pub struct SourceError {
 
 impl SourceError {
     fn new(source: &CertificateSource, e: FetchError) -> Self {
+        Self::named(source.describe(), e)
+    }
+
+    /// A failed read of the store `name` describes.
+    fn named(source_name: String, e: FetchError) -> Self {
         Self {
-            source_name: source.describe(),
+            source_name,
             reason: e.reason,
             detail: e.detail,
             request_id: e.request_id,

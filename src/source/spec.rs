@@ -243,7 +243,7 @@ impl CertificateSource {
 
 /// A name that goes into a URL path as one segment as it is: 1 to `max` letters, digits, `_`,
 /// `-` (and `.` when `dots`), never only dots (`.` and `..` are folded away by URL parsing).
-fn path_segment_ok(name: &str, max: usize, dots: bool) -> bool {
+pub(crate) fn path_segment_ok(name: &str, max: usize, dots: bool) -> bool {
     (1..=max).contains(&name.len())
         && name
             .bytes()

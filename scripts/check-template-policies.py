@@ -30,7 +30,22 @@ ENABLED = {
     "NotifyTopicArn": "arn:aws:sns:us-east-1:123456789012:cdn-cert-deploy-notices",
     # Not a store: the alarm, so that cfn-lint checks it too. It grants the function nothing.
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:cdn-cert-deploy-alarms",
+    # Many accounts: where their keys live, and the workflow that runs them.
+    "AccountSecretPrefix": "cdn-accounts/",
+    "AccountParameterPrefix": "/cdn-accounts/",
+    "WorkflowEnabled": "true",
 }
+
+# The accounts' keys (huawei_credentials): not decrypted through CertificateKmsKeyArn.
+ACCOUNTS_ON = [
+    ("AccountSecretPrefix", "secretsmanager:GetSecretValue",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:cdn-accounts/*"),
+    ("AccountParameterPrefix", "ssm:GetParameter",
+     "arn:aws:ssm:us-east-1:123456789012:parameter/cdn-accounts/*"),
+]
+# The workflow's role: invoke the function (and its versions), publish the digest.
+WORKFLOW_INVOKE = (["lambda:InvokeFunction"],
+                   ["<CdnCertDeployFunction.Arn>", "<CdnCertDeployFunction.Arn>:*"], None)
 
 # What the role must hold with ENABLED, written out: the parameter that turns each statement on,
 # and the kms:ViaService value of its store.
@@ -72,6 +87,12 @@ PATTERNS = {
     "CertificateParameterPrefix": (
         ["", "/certs/example.com/", "/certs"],
         ["certs/example.com/", "/", "//certs/", "/certs/*", "/certs/${x}"]),
+    "AccountSecretPrefix": (
+        ["", "cdn-accounts/", "prod/cdn_keys+x=y.z@w-"],
+        ["*", "cdn-accounts/*", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x", "a b"]),
+    "AccountParameterPrefix": (
+        ["", "/cdn-accounts/", "/keys"],
+        ["cdn-accounts/", "/", "//keys/", "/keys/*"]),
     "CertificateKmsKeyArn": (
         ["", ENABLED["CertificateKmsKeyArn"], "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef"],
         ["alias/aws/ssm", "arn:aws:kms:us-east-1:123456789012:alias/certs", "1234abcd-12ab-34cd-56ef",
@@ -79,6 +100,9 @@ PATTERNS = {
 }
 
 NO_VALUE = object()
+
+# The template's resources: a Ref to one resolves to `<Name>` (a placeholder for its physical id).
+RESOURCES = set()
 
 
 class Fail(Exception):
@@ -100,7 +124,11 @@ def resolve(node, params, conditions):
                 return params[arg]
             if arg in PSEUDO:
                 return PSEUDO[arg]
+            if arg in RESOURCES:
+                return f"<{arg}>"
             raise Fail(f"Ref {arg}: not a parameter (a resource in an IAM policy is not expected here)")
+        if fn == "Fn::GetAtt" and arg[0] in RESOURCES:
+            return f"<{arg[0]}.{arg[1]}>"
         if fn == "Fn::If":
             name, yes, no = arg
             return resolve(yes if conditions[name] else no, params, conditions)
@@ -114,6 +142,8 @@ def resolve(node, params, conditions):
                 for table in (extra, params, PSEUDO):
                     if key in table:
                         return str(resolve(table[key], params, conditions))
+                if key in RESOURCES or key.split(".")[0] in RESOURCES:
+                    return f"<{key}>"
                 raise Fail(f"Fn::Sub ${{{key}}}: unknown")
             return re.sub(r"\$\{([^}]+)\}", sub, text)
         if fn.startswith("Fn::"):
@@ -170,17 +200,9 @@ def as_list(v):
     return sorted(v) if isinstance(v, list) else [v]
 
 
-def grants(template, params, conditions):
-    """The function role's statements, each as (actions, resources, condition), and its managed policies."""
-    res = template["Resources"]
-    for name, r in res.items():
-        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
-            raise Fail(f"{name} ({r['Type']}): a policy outside the role; extend this check to include it")
-    roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in res.values()
-             if r["Type"] == "AWS::Lambda::Function"]
-    if len(roles) != 1:
-        raise Fail(f"expected one function with a role, found {len(roles)}")
-    role = res[roles[0]]["Properties"]
+def role_statements(template, role_name, params, conditions):
+    """A role's inline statements, each as (actions, resources, condition)."""
+    role = template["Resources"][role_name]["Properties"]
     statements = []
     for policy in resolve(role.get("Policies", []), params, conditions):
         doc = policy["PolicyDocument"]
@@ -197,6 +219,49 @@ def grants(template, params, conditions):
     return sorted(statements), resolve(role.get("ManagedPolicyArns", []), params, conditions)
 
 
+def grants(template, params, conditions):
+    """The function role's statements, each as (actions, resources, condition), and its managed policies."""
+    res = template["Resources"]
+    for name, r in res.items():
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"):
+            raise Fail(f"{name} ({r['Type']}): a policy outside the role; extend this check to include it")
+    roles = [r["Properties"]["Role"]["Fn::GetAtt"][0] for r in res.values()
+             if r["Type"] == "AWS::Lambda::Function"]
+    if len(roles) != 1:
+        raise Fail(f"expected one function with a role, found {len(roles)}")
+    return role_statements(template, roles[0], params, conditions)
+
+
+def workflow_grants(template, params, conditions):
+    """The state machine role's statements, or None when the workflow is not created."""
+    res = template["Resources"]
+    machines = [(n, r) for n, r in res.items() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    if len(machines) != 1:
+        raise Fail(f"expected one state machine, found {len(machines)}")
+    _, machine = machines[0]
+    cond = machine.get("Condition")
+    if cond is None:
+        raise Fail("the state machine is created whatever WorkflowEnabled says")
+    if not conditions[cond]:
+        return None
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    if res[role].get("Condition") != cond:
+        raise Fail(f"the state machine's role {role} does not share its condition")
+    statements, managed = role_statements(template, role, params, conditions)
+    if managed:
+        raise Fail(f"the state machine's role has managed policies {managed}")
+    return statements
+
+
+def expected_workflow(overrides):
+    if overrides.get("WorkflowEnabled") != "true":
+        return None
+    out = [WORKFLOW_INVOKE]
+    if overrides.get(NOTIFY[0]):
+        out.append(([NOTIFY[1]], [NOTIFY[2]], None))
+    return sorted(out)
+
+
 def expected(overrides):
     on = [(via, action, resource) for param, via, action, resource in ALL_ON if overrides.get(param)]
     out = [([action], [resource], None) for _, action, resource in on]
@@ -205,6 +270,7 @@ def expected(overrides):
         out.append(([KMS[0]], [KMS[1]], json.dumps(cond, sort_keys=True)))
     if overrides.get(NOTIFY[0]):
         out.append(([NOTIFY[1]], [NOTIFY[2]], None))
+    out += [([action], [resource], None) for param, action, resource in ACCOUNTS_ON if overrides.get(param)]
     return sorted(out)
 
 
@@ -215,6 +281,10 @@ def scenarios():
             ("CertificateParameterPrefix",), ("CertificateKmsKeyArn",), ("NotifyTopicArn",)]
     for mask in itertools.product([False, True], repeat=len(keys)):
         yield {k: ENABLED[k] for on, group in zip(mask, keys) if on for k in group}
+    # The workflow and the accounts' keys, with and without the topic.
+    for mask in itertools.product([False, True], repeat=4):
+        names = ["WorkflowEnabled", "NotifyTopicArn", "AccountSecretPrefix", "AccountParameterPrefix"]
+        yield {k: ENABLED[k] for on, k in zip(mask, names) if on}
     yield {"CertificateBucket": "example-certs"}  # no prefix: the whole bucket
     yield {"CertificateObjectPrefix": "live/example.com/"}  # a prefix without its bucket
 
@@ -246,6 +316,9 @@ def check(template):
                 errors.append(f"[{label}] statements:\n  got  {got}\n  want {want}")
             if managed != BASIC_EXECUTION:
                 errors.append(f"[{label}] managed policies {managed}, expected {BASIC_EXECUTION}")
+            flow, want_flow = workflow_grants(template, params, conditions), expected_workflow(o)
+            if flow != want_flow:
+                errors.append(f"[{label}] workflow statements:\n  got  {flow}\n  want {want_flow}")
         except Fail as e:
             errors.append(f"[{label}] {e}")
     for name, (good, bad) in PATTERNS.items():
@@ -269,6 +342,8 @@ def mutants(template):
         m["Resources"][role]["Properties"]["Policies"] = new
         return m
     for i, p in enumerate(policies):  # a policy kept while its parameter is empty
+        if "Fn::If" not in p:
+            continue
         yield f"policy {i} unconditional", with_policies(policies[:i] + [p["Fn::If"][1]] + policies[i + 1:])
     # One document of conditional statements: an empty Statement list while every store is off.
     yield "one document of conditional statements", with_policies([{"PolicyName": "All", "PolicyDocument": {
@@ -278,6 +353,13 @@ def mutants(template):
     yield "parameter ARN with a doubled slash", json.loads(text.replace(":parameter${", ":parameter/${"))
     yield "a wider S3 action", json.loads(text.replace('"s3:GetObject"', '"s3:*"'))
     yield "a wider SNS action", json.loads(text.replace('"sns:Publish"', '"sns:*"'))
+    yield "a workflow that may invoke any function", json.loads(
+        text.replace('"${CdnCertDeployFunction.Arn}:*"', '"arn:aws:lambda:*"'))
+    yield "a wider account secret grant", json.loads(text.replace("secret:${AccountSecretPrefix}*", "secret:*"))
+    machine = next(n for n, r in template["Resources"].items() if r["Type"] == "AWS::StepFunctions::StateMachine")
+    m = copy.deepcopy(template)
+    del m["Resources"][machine]["Condition"]
+    yield "a workflow created while disabled", m
 
 
 def main(argv):
@@ -292,6 +374,7 @@ def main(argv):
         return 0
     with open(argv[0]) as f:
         template = json.load(f)
+    RESOURCES.update(template["Resources"])
     errors = check(template)
     for e in errors:
         print(f"IAM check: {e}", file=sys.stderr)
@@ -306,6 +389,9 @@ def main(argv):
           "(none while empty); with every store set:")
     for actions, resources, cond in grants(template, params, conditions)[0]:
         print(f"  {', '.join(actions)} on {', '.join(resources)}" + (f" if {cond}" if cond else ""))
+    print("and the workflow's role:")
+    for actions, resources, cond in workflow_grants(template, params, conditions):
+        print(f"  {', '.join(actions)} on {', '.join(resources)}")
     return 0
 
 

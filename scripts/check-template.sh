@@ -39,6 +39,11 @@ for res in template.get("Resources", {}).values():
     if res.get("Type") == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str) \
             and not props["CodeUri"].startswith("s3://"):
         props["CodeUri"] = "s3://check-template-bucket/function.zip"
+    # A local state machine definition is what `sam deploy` uploads; offline it is read inline.
+    if res.get("Type") == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str) \
+            and not props["DefinitionUri"].startswith("s3://"):
+        with open(props.pop("DefinitionUri")) as f:
+            props["Definition"] = json.load(f)
 
 # Values for the NoEcho parameters (their defaults are empty); the rest keep their defaults.
 params = {name: "check-template-placeholder" for name, p in template.get("Parameters", {}).items()

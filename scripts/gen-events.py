@@ -114,3 +114,27 @@ write("certimate.json", {"name": "example.com;*.example.com", "cert": cert, "pri
 write("certimate-v02.json", {"domain": "example.com", "certificate": cert, "privateKey": key,
                              "variables": {"CDN": "huawei"}})
 write("certd.json", {"crt": cert, "key": key, "domains": "www.example.com,img.example.com"})
+
+# A request whose account's keys live in a secret (huawei_credentials), and the Step Functions
+# workflow's input for three accounts (template.yaml DeployWorkflow).
+write("huawei-credentials.json", {
+    "domains": ["www.example.com", "img.example.com"],
+    "certificate_source": {"type": "secretsmanager", "secret_id": "certs/example.com"},
+    "huawei_credentials": {"type": "secretsmanager", "secret_id": "cdn-accounts/team-a"},
+})
+write("workflow-input.json", {
+    "accounts": [
+        {"name": "team-a", "request": {
+            "match": "certsan",
+            "certificate_source": {"type": "secretsmanager", "secret_id": "certs/example.com"},
+            "huawei_credentials": {"type": "secretsmanager", "secret_id": "cdn-accounts/team-a"}}},
+        {"name": "team-b", "request": {
+            "domains": ["www.example.org"],
+            "certificate_source": {"type": "secretsmanager", "secret_id": "certs/example.org"},
+            "huawei_credentials": {"type": "ssm", "parameter": "/cdn-accounts/team-b"}}},
+        {"name": "team-c", "request": {
+            "domains": ["cdn.example.net"], "scm_certificate_id": "scs1700000000000",
+            "huawei_credentials": {"type": "secretsmanager", "secret_id": "cdn-accounts/team-c"}}},
+    ],
+    "max_attempts": 4,
+})

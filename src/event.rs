@@ -51,6 +51,9 @@ impl Trigger {
     }
 }
 
+/// The largest HTTP body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
 /// An HTTP request taken out of its event, body decoded but not yet read.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -59,7 +62,7 @@ pub struct HttpRequest {
     pub headers: BTreeMap<String, String>,
     /// The body as the sender sent it (base64 already undone); empty when it is too large.
     pub body: Vec<u8>,
-    /// The body is over [`crate::http::MAX_BODY`]: seen on its size alone, never decoded.
+    /// The body is over [`MAX_BODY`]: seen on its size alone, never decoded.
     pub too_large: bool,
 }
 
@@ -403,7 +406,7 @@ fn decode_body(
     lenient: bool,
 ) -> Result<(Vec<u8>, bool), EventError> {
     let raw = body.unwrap_or_default();
-    let max = crate::http::MAX_BODY;
+    let max = MAX_BODY;
     // Base64 of `max` bytes is at most 4/3 as long (and a few bytes of padding and whitespace).
     let too_large = if base64 {
         raw.len() > max.div_ceil(3) * 4 + 8

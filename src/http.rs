@@ -15,8 +15,8 @@ use crate::event::{HttpRequest, Trigger};
 use crate::result::{DeployResult, Status, EXIT_INVALID};
 use crate::secret::{constant_time_eq, Secret};
 
-/// The largest body accepted.
-pub const MAX_BODY: usize = 1024 * 1024;
+/// The largest body accepted (checked on its size before it is decoded, in [`crate::event`]).
+pub use crate::event::MAX_BODY;
 /// How far the signature's `t` may be from now.
 pub const SIGNATURE_WINDOW_SECS: i64 = 300;
 

@@ -170,6 +170,13 @@ fn every_sample_normalizes_to_the_expected_request() {
             Some(Strictness::Strict),
         ),
         (
+            "huawei-credentials.json",
+            Platform::Lambda,
+            Trigger::Direct,
+            Some(load_event("huawei-credentials.json")),
+            Some(Strictness::Strict),
+        ),
+        (
             "certd.json",
             Platform::Lambda,
             Trigger::Direct,
@@ -185,11 +192,12 @@ fn every_sample_normalizes_to_the_expected_request() {
         assert_eq!(got.1, request, "{name}");
         assert_eq!(got.2, strictness, "{name}");
     }
-    // Every file in events/ is covered above or is the simulator's configuration.
+    // Every file in events/ is covered above, or is the simulator's configuration or the
+    // workflow's input (tests/workflow.rs).
     let listed = std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
         .unwrap()
         .count();
-    assert_eq!(listed, 13 + 1);
+    assert_eq!(listed, 14 + 2);
 }
 
 #[test]

@@ -1,0 +1,456 @@
+//! The Step Functions workflow (`workflow/deploy.asl.json`, `DeployWorkflow` in template.yaml)
+//! run against the real function: a small interpreter of the states and intrinsics the
+//! definition uses (Pass, Task, Choice, Wait, Map; JsonMerge, MathAdd, ArrayLength, JsonToString,
+//! Format) walks it, invoking the function in-process against the simulator, so the `Map` and
+//! `Choice` paths are checked against real results, not against what we think a result holds.
+
+mod common;
+
+use std::time::Duration;
+
+use cdn_cert_deploy::app::{App, Context};
+use cdn_cert_deploy::event::Platform;
+use cdn_cert_deploy::sim::Simulator;
+use common::*;
+use serde_json::{json, Map, Value};
+
+const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:cdn-notices";
+
+/// What the workflow did besides its output.
+#[derive(Default)]
+struct Trace {
+    /// (account name, the request sent to the function)
+    invocations: Vec<(String, Value)>,
+    waits: Vec<u64>,
+    published: Vec<Value>,
+}
+
+struct Machine<'a> {
+    app: &'a App,
+    trace: Trace,
+}
+
+/// A JSONPath of the forms the definition uses: `$`, `$.a.b`, `$.a[0]`; `None` when absent.
+fn get(doc: &Value, path: &str) -> Option<Value> {
+    let rest = path.strip_prefix('$')?;
+    let mut cur = doc;
+    for part in rest.split('.').filter(|p| !p.is_empty()) {
+        let (key, index) = match part.split_once('[') {
+            Some((k, i)) => (k, Some(i.trim_end_matches(']').parse::<usize>().ok()?)),
+            None => (part, None),
+        };
+        cur = cur.get(key)?;
+        if let Some(i) = index {
+            cur = cur.get(i)?;
+        }
+    }
+    Some(cur.clone())
+}
+
+/// Sets `value` at a ResultPath (`$`, `$.a.b`), creating objects on the way.
+fn set(doc: &mut Value, path: &str, value: Value) {
+    if path == "$" {
+        *doc = value;
+        return;
+    }
+    let parts: Vec<&str> = path.trim_start_matches("$.").split('.').collect();
+    let mut cur = doc;
+    for p in &parts[..parts.len() - 1] {
+        cur = cur
+            .as_object_mut()
+            .expect("an object on the path")
+            .entry(p.to_string())
+            .or_insert_with(|| json!({}));
+    }
+    cur.as_object_mut()
+        .expect("an object")
+        .insert(parts[parts.len() - 1].to_string(), value);
+}
+
+/// A path (`$.`/`$$.`) or an intrinsic function call, as a `.$` field holds it.
+fn eval(expr: &str, input: &Value, ctx: &Value) -> Value {
+    let expr = expr.trim();
+    if let Some(p) = expr.strip_prefix("$$") {
+        return get(ctx, &format!("${p}"))
+            .unwrap_or_else(|| panic!("{expr} is not in the context"));
+    }
+    if expr.starts_with('$') {
+        return get(input, expr).unwrap_or_else(|| panic!("{expr} is not in {input}"));
+    }
+    if let Some(s) = expr.strip_prefix('\'') {
+        return Value::String(s.trim_end_matches('\'').to_string());
+    }
+    if let Ok(n) = expr.parse::<i64>() {
+        return json!(n);
+    }
+    if expr == "true" || expr == "false" {
+        return json!(expr == "true");
+    }
+    let (name, args) = expr
+        .strip_suffix(')')
+        .and_then(|e| e.split_once('('))
+        .unwrap_or_else(|| panic!("not an intrinsic: {expr}"));
+    let args: Vec<Value> = split_args(args)
+        .iter()
+        .map(|a| eval(a, input, ctx))
+        .collect();
+    match name {
+        "States.JsonMerge" => {
+            let mut out = args[0].as_object().expect("JsonMerge of objects").clone();
+            out.extend(args[1].as_object().expect("JsonMerge of objects").clone());
+            Value::Object(out)
+        }
+        "States.MathAdd" => json!(args[0].as_i64().unwrap() + args[1].as_i64().unwrap()),
+        "States.ArrayLength" => json!(args[0].as_array().expect("an array").len()),
+        "States.JsonToString" => json!(args[0].to_string()),
+        "States.Format" => {
+            let mut text = args[0].as_str().unwrap().to_string();
+            for a in &args[1..] {
+                let shown = a.as_str().map_or_else(|| a.to_string(), str::to_string);
+                text = text.replacen("{}", &shown, 1);
+            }
+            json!(text)
+        }
+        other => panic!("intrinsic {other} is not known to this interpreter"),
+    }
+}
+
+/// Splits an intrinsic's arguments at the commas outside quotes and parentheses.
+fn split_args(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quoted) = (Vec::new(), String::new(), 0, false);
+    for c in s.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+/// A Parameters / ItemSelector / ResultSelector template applied to `input`.
+fn template(t: &Value, input: &Value, ctx: &Value) -> Value {
+    match t {
+        Value::Object(o) => {
+            let mut out = Map::new();
+            for (k, v) in o {
+                match k.strip_suffix(".$") {
+                    Some(k) => out.insert(k.to_string(), eval(v.as_str().unwrap(), input, ctx)),
+                    None => out.insert(k.clone(), template(v, input, ctx)),
+                };
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn choose(rule: &Value, input: &Value) -> bool {
+    if let Some(all) = rule.get("And") {
+        return all.as_array().unwrap().iter().all(|r| choose(r, input));
+    }
+    let var = get(input, rule["Variable"].as_str().unwrap());
+    if let Some(present) = rule.get("IsPresent") {
+        return var.is_some() == present.as_bool().unwrap();
+    }
+    let var = var.expect("a compared variable is present");
+    if let Some(p) = rule.get("NumericLessThanPath") {
+        return var.as_f64().unwrap() < get(input, p.as_str().unwrap()).unwrap().as_f64().unwrap();
+    }
+    if let Some(s) = rule.get("StringEquals") {
+        return var == *s;
+    }
+    panic!("a Choice rule this interpreter does not know: {rule}")
+}
+
+impl Machine<'_> {
+    /// Runs a state machine (or a Map's processor) on `input`; its output.
+    async fn run(&mut self, def: &Value, mut input: Value, ctx: &Value) -> Value {
+        let mut name = def["StartAt"].as_str().unwrap().to_string();
+        loop {
+            let state = &def["States"][&name];
+            assert!(state.is_object(), "no state {name}");
+            let kind = state["Type"].as_str().unwrap();
+            let next = match kind {
+                "Pass" => {
+                    let result = match (state.get("Result"), state.get("Parameters")) {
+                        (Some(r), _) => r.clone(),
+                        (None, Some(p)) => template(p, &input, ctx),
+                        (None, None) => input.clone(),
+                    };
+                    input = place(state, input, result);
+                    state.get("Next")
+                }
+                "Task" => {
+                    let params = template(&state["Parameters"], &input, ctx);
+                    match self
+                        .task(state["Resource"].as_str().unwrap(), params, &input)
+                        .await
+                    {
+                        Ok(result) => {
+                            let result = match state.get("ResultSelector") {
+                                Some(s) => template(s, &result, ctx),
+                                None => result,
+                            };
+                            input = place(state, input, result);
+                            state.get("Next")
+                        }
+                        Err(error) => {
+                            let catch = &state["Catch"][0];
+                            assert_eq!(catch["ErrorEquals"], json!(["States.ALL"]));
+                            set(&mut input, catch["ResultPath"].as_str().unwrap(), error);
+                            catch.get("Next")
+                        }
+                    }
+                }
+                "Choice" => {
+                    let rules = state["Choices"].as_array().unwrap();
+                    Some(
+                        rules
+                            .iter()
+                            .find(|r| choose(r, &input))
+                            .map(|r| &r["Next"])
+                            .unwrap_or(&state["Default"]),
+                    )
+                }
+                "Wait" => {
+                    let secs = get(&input, state["SecondsPath"].as_str().unwrap())
+                        .and_then(|v| v.as_u64())
+                        .expect("SecondsPath is a number");
+                    self.trace.waits.push(secs);
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    state.get("Next")
+                }
+                "Map" => {
+                    let items = get(&input, state["ItemsPath"].as_str().unwrap()).unwrap();
+                    let mut outputs = Vec::new();
+                    for (i, item) in items.as_array().unwrap().iter().enumerate() {
+                        let ctx = json!({"Map": {"Item": {"Index": i, "Value": item}}});
+                        let selected = template(&state["ItemSelector"], &input, &ctx);
+                        let processor = state["ItemProcessor"].clone();
+                        outputs.push(Box::pin(self.run(&processor, selected, &ctx)).await);
+                    }
+                    input = place(state, input, Value::Array(outputs));
+                    state.get("Next")
+                }
+                other => panic!("state type {other} is not known to this interpreter"),
+            };
+            if state.get("End") == Some(&json!(true)) {
+                return input;
+            }
+            name = next
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| panic!("{name} has neither Next nor End"))
+                .to_string();
+        }
+    }
+
+    async fn task(&mut self, resource: &str, params: Value, input: &Value) -> Result<Value, Value> {
+        match resource {
+            "arn:aws:states:::lambda:invoke" => {
+                assert_eq!(
+                    params["FunctionName"],
+                    "arn:aws:lambda:eu-west-1:123456789012:function:cdn-cert-deploy"
+                );
+                let payload = params["Payload"].clone();
+                self.trace
+                    .invocations
+                    .push((input["name"].as_str().unwrap().to_string(), payload.clone()));
+                let reply = self
+                    .app
+                    .invoke(
+                        payload,
+                        Context {
+                            platform_budget: Duration::from_secs(840),
+                            received: tokio::time::Instant::now(),
+                            credentials: None,
+                        },
+                    )
+                    .await;
+                if reply.invocation_error {
+                    // As Lambda reports a function error to Step Functions.
+                    return Err(json!({"Error": "DeployNotOk", "Cause": reply.body.to_string()}));
+                }
+                Ok(json!({"Payload": reply.body, "StatusCode": 200}))
+            }
+            "arn:aws:states:::sns:publish" => {
+                self.trace.published.push(params);
+                Ok(json!({"MessageId": "m-1"}))
+            }
+            other => panic!("resource {other} is not known to this interpreter"),
+        }
+    }
+}
+
+/// Puts a state's result at its ResultPath (null: dropped), then applies its OutputPath.
+fn place(state: &Value, mut input: Value, result: Value) -> Value {
+    match state.get("ResultPath") {
+        Some(Value::Null) => {}
+        Some(Value::String(p)) => set(&mut input, p, result),
+        None => input = result,
+        Some(other) => panic!("ResultPath {other}"),
+    }
+    match state.get("OutputPath").and_then(Value::as_str) {
+        Some(p) => get(&input, p).unwrap(),
+        None => input,
+    }
+}
+
+fn definition(topic: &str) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/workflow/deploy.asl.json"
+    ))
+    .unwrap()
+    .replace(
+        "${FunctionArn}",
+        "arn:aws:lambda:eu-west-1:123456789012:function:cdn-cert-deploy",
+    )
+    .replace("${NotifyTopicArn}", topic);
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn setup() -> (Simulator, App, TestCert) {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![
+        domain("a1.example.com", 100),
+        // Live 100 s after the write: the first two attempts end before it.
+        domain("slow.example.com", 100_000),
+        domain("b1.example.com", 100),
+    ]))
+    .await;
+    let app = App {
+        handler: Ok(handler(&sim)),
+        platform: Platform::Lambda,
+        function_name: "cdn-cert-deploy".into(),
+    };
+    (sim, app, cert)
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_all() {
+    let (_sim, app, cert) = setup().await;
+    let with = |domains: &[&str], options: Value| {
+        let mut r = request(domains, &cert);
+        r["options"] = options;
+        r
+    };
+    let input = json!({"accounts": [
+        {"name": "one", "request": with(&["a1.example.com", "slow.example.com"], json!({"time_budget_secs": 10}))},
+        {"name": "two", "request": with(&["b1.example.com"], json!({}))},
+        {"name": "three", "request": with(&["missing.example.com"], json!({"fail_on_error": true}))},
+    ]});
+    let mut m = Machine {
+        app: &app,
+        trace: Trace::default(),
+    };
+    let out = m.run(&definition(TOPIC), input, &json!({})).await;
+    let accounts = out["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 3, "{out:#}");
+
+    // Account one: pending, then budget_exhausted while the domain still configures, then live.
+    let one: Vec<&Value> = m
+        .trace
+        .invocations
+        .iter()
+        .filter(|(n, _)| n == "one")
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(one.len(), 3, "{one:#?}");
+    assert_eq!(
+        one[0]["domains"],
+        json!(["a1.example.com", "slow.example.com"])
+    );
+    for follow_up in &one[1..] {
+        assert_eq!(follow_up["domains"], json!(["slow.example.com"]));
+        assert_eq!(follow_up["match"], "exact");
+        assert_eq!(
+            follow_up["certificate"], one[0]["certificate"],
+            "the rest of the request is kept"
+        );
+        assert_eq!(follow_up["options"]["time_budget_secs"], 10);
+    }
+    assert_eq!(m.trace.waits, vec![60, 120], "60 s, then doubling");
+    assert_eq!(accounts[0]["name"], "one");
+    assert_eq!(accounts[0]["attempts"], 3);
+    assert_eq!(accounts[0]["ok"], true, "{:#}", accounts[0]);
+    assert_eq!(accounts[0]["pending_domains"], json!([]));
+
+    assert_eq!(accounts[1]["attempts"], 1);
+    assert_eq!(accounts[1]["ok"], true);
+    assert!(
+        accounts[1]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("all 1 live"),
+        "{:#}",
+        accounts[1]
+    );
+
+    // A function error (fail_on_error) is caught: the account is reported, the others go on.
+    assert_eq!(accounts[2]["ok"], false);
+    assert_eq!(accounts[2]["error"]["Error"], "DeployNotOk");
+
+    // One message for every account.
+    assert_eq!(m.trace.published.len(), 1);
+    let msg = &m.trace.published[0];
+    assert_eq!(msg["TopicArn"], TOPIC);
+    assert_eq!(msg["Subject"], "cdn-cert-deploy: 3 accounts");
+    let told: Value = serde_json::from_str(msg["Message"].as_str().unwrap()).unwrap();
+    let names: Vec<&str> = told
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["one", "two", "three"]);
+    assert!(
+        !msg.to_string().contains("PRIVATE KEY"),
+        "no key in the message"
+    );
+}
+
+#[test]
+fn the_sample_input_holds_requests_the_function_accepts() {
+    let input = load_event("workflow-input.json");
+    assert!(input["max_attempts"].as_u64().is_some());
+    for account in input["accounts"].as_array().unwrap() {
+        assert!(account["name"].is_string());
+        let (req, unknown) = cdn_cert_deploy::request::parse(
+            account["request"].clone(),
+            cdn_cert_deploy::request::Strictness::Strict,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", account["name"]));
+        assert!(unknown.is_empty());
+        assert!(
+            req.huawei_credentials.is_some(),
+            "each account names its keys"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_end_at_max_attempts_and_no_topic_sends_nothing() {
+    let (_sim, app, cert) = setup().await;
+    let mut req = request(&["slow.example.com"], &cert);
+    req["options"] = json!({"time_budget_secs": 5});
+    let input = json!({"accounts": [{"name": "one", "request": req}], "max_attempts": 2});
+    let mut m = Machine {
+        app: &app,
+        trace: Trace::default(),
+    };
+    let out = m.run(&definition(""), input, &json!({})).await;
+    let one = &out["accounts"][0];
+    assert_eq!(one["attempts"], 2, "{out:#}");
+    assert_eq!(one["ok"], false);
+    assert_eq!(one["pending_domains"], json!(["slow.example.com"]));
+    assert_eq!(m.trace.invocations.len(), 2);
+    assert!(m.trace.published.is_empty());
+}

@@ -494,3 +494,54 @@ async fn a_quoted_canonical_request_is_redacted_from_results_and_logs() {
         assert!(!all.contains(leak), "`{leak}` leaked: {all}");
     }
 }
+
+/// An account's keys read from Secrets Manager (`huawei_credentials`) sign the CDN calls, and at
+/// trace level neither they nor the store's keys reach stdout or a log line.
+#[tokio::test]
+async fn account_keys_from_a_secret_never_reach_a_log_line() {
+    use cdn_cert_deploy::sim::config::SimCredential;
+    use common::aws::{AwsKeys, AwsStandIn};
+    let cert = example_cert();
+    let mut config = sim_config(vec![domain("www.example.com", 100)]);
+    config.credentials = vec![SimCredential {
+        ak: "ACCOUNTCLIKEY0000001".into(),
+        sk: "account-cli-secret-key".into(),
+        security_token: Some("account-cli-security-token".into()),
+    }];
+    let sim = start(config).await;
+    let aws = AwsStandIn::start(
+        AwsKeys {
+            access_key: "ASIAACCOUNTCLI000001".into(),
+            secret_key: "account-cli-aws-secret".into(),
+            session_token: None,
+        },
+        "eu-west-1",
+    )
+    .await;
+    aws.put_secret(
+        "cdn-accounts/a",
+        &json!({"ak": "ACCOUNTCLIKEY0000001", "sk": "account-cli-secret-key",
+                "security_token": "account-cli-security-token"})
+        .to_string(),
+    );
+    let env = aws.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("RUST_LOG", "trace"));
+    let mut event = request(&["www.example.com"], &cert);
+    event["huawei_credentials"] = json!({"type": "secretsmanager", "secret_id": "cdn-accounts/a"});
+    let (code, out, all) = invoke(&sim, &event, &env, &[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["domains"][0]["status"], "deployed");
+    assert_eq!(
+        sim.stats().cdn_calls_by_key.keys().collect::<Vec<_>>(),
+        ["ACCOUNTCLIKEY0000001"]
+    );
+    for secret in [
+        "account-cli-secret-key",
+        "account-cli-security-token",
+        "account-cli-aws-secret",
+        "ACCOUNTCLIKEY0000001",
+    ] {
+        assert!(!all.contains(secret), "`{secret}` leaked: {all}");
+    }
+}

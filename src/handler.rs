@@ -32,6 +32,16 @@ use crate::source::{self, Fetched, Reason};
 
 pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 
+/// A store read before any CDN call that failed (a certificate source, the account's keys), as
+/// the run's error: the field is the code's own (`certificate_source`, `huawei_credentials`), and
+/// an outage of the store (retryable) is not a bad request: it exits 1, so a shell loop may retry.
+fn store_error(e: &source::SourceError, code: ErrorCode) -> ErrorInfo {
+    let field = code.as_str().to_string();
+    ErrorInfo::new(code, e.to_string(), e.reason == Reason::Unavailable)
+        .with_field(field)
+        .with_reason(e.reason.word())
+}
+
 /// The longest digest text a result carries.
 const DIGEST_BYTES: usize = 4096;
 
@@ -178,14 +188,7 @@ impl Handler {
                         warn!(keys = %e.source_name, reason = e.reason.word(),
                               request_id = e.request_id.as_deref(), error = %e.detail,
                               "account keys unreadable; no CDN call made");
-                        let error = ErrorInfo::new(
-                            ErrorCode::HuaweiCredentials,
-                            e.to_string(),
-                            e.reason == Reason::Unavailable,
-                        )
-                        .with_field("huawei_credentials")
-                        .with_reason(e.reason.word());
-                        return rejected(error);
+                        return rejected(store_error(&e, ErrorCode::HuaweiCredentials));
                     }
                 }
             }
@@ -232,16 +235,7 @@ impl Handler {
                         warn!(source = %e.source_name, reason = e.reason.word(),
                               request_id = e.request_id.as_deref(), error = %e.detail,
                               "certificate source unreadable; no CDN call made");
-                        // An outage of the store (retryable) is not a bad request: it exits 1,
-                        // so a shell loop may retry.
-                        let error = ErrorInfo::new(
-                            ErrorCode::CertificateSource,
-                            e.to_string(),
-                            e.reason == Reason::Unavailable,
-                        )
-                        .with_field("certificate_source")
-                        .with_reason(e.reason.word());
-                        return rejected(error);
+                        return rejected(store_error(&e, ErrorCode::CertificateSource));
                     }
                 }
             }

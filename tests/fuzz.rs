@@ -98,6 +98,8 @@ const KEY_WORDS: &[&str] = &[
     "scm_certificate_id",
     "certificate_source",
     "enterprise_project_id",
+    "huawei_credentials",
+    "parameter",
     "options",
     "force",
     "dry_run",

@@ -15,7 +15,7 @@ use crate::huawei::credential::Credentials;
 use crate::huawei::quota::{Api, Quota};
 use crate::notify::NotifyConfig;
 use crate::secret::Secret;
-use crate::source::SourceConfig;
+use crate::source::{ScmCheck, SourceConfig};
 use crate::stores::huawei::StoreConfig;
 
 pub use crate::error::ConfigError;
@@ -144,6 +144,8 @@ impl Config {
             aws: AwsConfig::from_env(&env)?,
             huawei: StoreConfig::from_env(&env)
                 .map_err(|(variable, message)| ConfigError::new(&variable, message))?,
+            scm_check: ScmCheck::parse(env("DEPLOY_SCM_CHECK").as_deref())
+                .map_err(|message| ConfigError::new("DEPLOY_SCM_CHECK", message))?,
         };
         let edge_connect = match env("DEPLOY_EDGE_CONNECT").filter(|v| !v.trim().is_empty()) {
             None => EdgeConnect::default(),
@@ -232,6 +234,9 @@ mod tests {
         let c = Config::from_env(env(&[])).unwrap();
         assert_eq!(c.endpoint.host(), "cdn.myhuaweicloud.com");
         assert!(c.credentials.is_none() && c.default_request.is_none() && c.budget_cap.is_none());
+        assert_eq!(c.sources.scm_check, ScmCheck::Names);
+        let c = Config::from_env(env(&[("DEPLOY_SCM_CHECK", "off")])).unwrap();
+        assert_eq!(c.sources.scm_check, ScmCheck::Off);
     }
 
     #[test]
@@ -273,6 +278,14 @@ mod tests {
         assert_eq!(e.variable, "DEPLOY_TIME_BUDGET_SECS");
         let e = Config::from_env(env(&[("DEPLOY_HTTP_AUTH", "off")])).unwrap_err();
         assert_eq!(e.variable, "DEPLOY_HTTP_AUTH");
+        let e = Config::from_env(env(&[("DEPLOY_SCM_CHECK", "no")])).unwrap_err();
+        assert_eq!(e.variable, "DEPLOY_SCM_CHECK");
+        let e = Config::from_env(env(&[(
+            "HUAWEICLOUD_SCM_ENDPOINT",
+            "http://scm.example.com",
+        )]))
+        .unwrap_err();
+        assert_eq!(e.variable, "HUAWEICLOUD_SCM_ENDPOINT");
         let e = Config::from_env(env(&[("DEPLOY_REQUEST", "@/nonexistent/x.json")])).unwrap_err();
         assert!(e.message.contains("/nonexistent/x.json"));
     }

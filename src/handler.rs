@@ -28,7 +28,7 @@ use crate::result::{
     mark_expiring, CertificateSummary, DeployResult, DomainResult, ErrorCode, ErrorInfo, RunDigest,
     RunMode, Status,
 };
-use crate::source::{self, Fetched, Reason};
+use crate::source::{self, Fetched, Reason, ScmCheck};
 
 pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 
@@ -212,7 +212,13 @@ impl Handler {
                 },
                 None,
             ),
-            CertificateInput::Scm { id } => (Certificate::Scm { id: id.clone() }, None),
+            CertificateInput::Scm { id } => (
+                Certificate::Scm {
+                    id: id.clone(),
+                    facts: None,
+                },
+                None,
+            ),
             CertificateInput::Source(src) => {
                 // Half the budget at most: the deployment needs the rest.
                 let fetch_deadline = received + budget / 2;
@@ -230,7 +236,9 @@ impl Handler {
                         let pem = Certificate::Pem { chain, private_key };
                         (pem, Some(src.describe()))
                     }
-                    Ok(Fetched::Scm { id }) => (Certificate::Scm { id }, Some(src.describe())),
+                    Ok(Fetched::Scm { id }) => {
+                        (Certificate::Scm { id, facts: None }, Some(src.describe()))
+                    }
                     Err(e) => {
                         warn!(source = %e.source_name, reason = e.reason.word(),
                               request_id = e.request_id.as_deref(), error = %e.detail,
@@ -239,6 +247,59 @@ impl Handler {
                     }
                 }
             }
+        };
+        // An SCM certificate's names are read from Certificate Manager, so that they choose the
+        // domains as a PEM leaf's do; nothing is called on the CDN unless they read.
+        let certificate = match certificate {
+            Certificate::Scm { id, facts: None }
+                if self.config.sources.scm_check == ScmCheck::Names =>
+            {
+                let field = if source.is_some() {
+                    "certificate_source"
+                } else {
+                    "scm_certificate_id"
+                };
+                let described = source
+                    .clone()
+                    .unwrap_or_else(|| format!("SCM certificate `{id}`"));
+                let read = source::scm_certificate(
+                    &id,
+                    described,
+                    &self.config.sources,
+                    Some(credentials.clone()),
+                    self.clock.clone(),
+                    received + budget / 2,
+                )
+                .await;
+                match read {
+                    Ok(answer) => {
+                        let facts = answer.facts();
+                        info!(scm_certificate_id = %id, names = ?facts.subject_names,
+                              not_after = facts.not_after.as_deref(),
+                              status = facts.status.as_deref(),
+                              domain_count = facts.domain_count,
+                              "SCM certificate described by Certificate Manager");
+                        Certificate::Scm {
+                            id,
+                            facts: Some(facts),
+                        }
+                    }
+                    Err(e) => {
+                        warn!(scm_certificate_id = %id, reason = e.reason.word(),
+                              request_id = e.request_id.as_deref(), error = %e.detail,
+                              "SCM certificate unreadable; no CDN call made");
+                        let error = ErrorInfo::new(
+                            ErrorCode::CertificateSource,
+                            e.to_string(),
+                            e.reason == Reason::Unavailable,
+                        )
+                        .with_field(field)
+                        .with_reason(e.reason.word());
+                        return rejected(error);
+                    }
+                }
+            }
+            other => other,
         };
         let notify = self.config.notify.any();
         let now = self.clock.unix_now();
@@ -450,7 +511,11 @@ impl Handler {
             client,
         } = *frame;
         let mut domains = domains;
-        let new_not_after = summary.leaf.as_ref().map(|l| l.not_after_unix);
+        let new_not_after = summary
+            .leaf
+            .as_ref()
+            .map(|l| l.not_after_unix)
+            .or_else(|| summary.scm.as_ref().and_then(|s| s.not_after_unix));
         let horizon = self.clock.unix_now() + i64::from(req.options.warn_days) * 86_400;
         mark_expiring(&mut domains, new_not_after, horizon);
         let expiring: Vec<&str> = domains

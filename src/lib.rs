@@ -14,6 +14,8 @@
 //! - [`source`]: where the certificate comes from when the request names a store
 //!   (Secrets Manager, S3, SSM, CSMS, OBS, SCM): the source spec and secret parsing are pure,
 //!   the fetch uses [`aws`] (SigV4 clients) and [`huawei`] (CSMS, OBS).
+//! - [`scm`]: a Certificate Manager certificate's names, expiry and status, checked like a
+//!   leaf's (pure).
 //! - [`endpoint`]: configured endpoints, `https://` or loopback only.
 //! - [`result`]: the per-domain result and summary (pure data).
 //! - [`metrics`]: the run's CloudWatch Embedded Metric Format record (pure).
@@ -48,6 +50,7 @@ pub mod redact;
 pub mod request;
 pub mod result;
 pub mod runtime;
+pub mod scm;
 pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -10,6 +10,7 @@ use crate::deploy::settings::Overrides;
 use crate::deploy::{Job, Target};
 use crate::request::{DeployRequest, MatchMode};
 use crate::result::{CertificateSummary, ErrorCode, ErrorInfo};
+use crate::scm::{self, ScmFacts};
 use crate::secret::Secret;
 
 /// The certificate of a run once it is read: a store's content has become one of these before a
@@ -18,8 +19,9 @@ use crate::secret::Secret;
 pub enum Certificate {
     /// A chain (leaf first) and its private key, as PEM.
     Pem { chain: String, private_key: Secret },
-    /// A Certificate Manager (SCM) certificate id.
-    Scm { id: String },
+    /// A Certificate Manager (SCM) certificate id, with what ShowCertificate said of it (`None`
+    /// only when `DEPLOY_SCM_CHECK=off` leaves it unread: its names are then unknown).
+    Scm { id: String, facts: Option<ScmFacts> },
 }
 
 /// What a run will do, decided up front.
@@ -28,7 +30,8 @@ pub struct Plan {
     pub job: Job,
     /// How the result describes the certificate.
     pub summary: CertificateSummary,
-    /// The names the certificate covers (unknown for an SCM id): which domains it may go to.
+    /// The names the certificate covers (unknown for an SCM certificate left unread): which
+    /// domains it may go to.
     pub names: Option<Vec<String>>,
     /// The leaf's fingerprint, when the run knows its bytes (for the edge check).
     pub fingerprint: Option<String>,
@@ -95,20 +98,21 @@ pub fn plan(
     budget: Duration,
     notify: bool,
 ) -> Result<Plan, ErrorInfo> {
+    // A certificate read from a store is the store's fault when it does not validate.
+    let from_source = |error: ErrorInfo| match &source {
+        Some(src) => ErrorInfo::new(
+            ErrorCode::CertificateSource,
+            format!("{src}: {}", error.message),
+            false,
+        )
+        .with_field("certificate_source")
+        .with_reason(error.code.to_string()),
+        None => error,
+    };
     let (target, summary, names) = match certificate {
         Certificate::Pem { chain, private_key } => {
             let bundle = cert::validate(&chain, &private_key, now).map_err(|e| {
-                let error = ErrorInfo::new(e.code(), e.to_string(), false).with_field(e.field());
-                match &source {
-                    Some(src) => ErrorInfo::new(
-                        ErrorCode::CertificateSource,
-                        format!("{src}: {}", error.message),
-                        false,
-                    )
-                    .with_field("certificate_source")
-                    .with_reason(error.code.to_string()),
-                    None => error,
-                }
+                from_source(ErrorInfo::new(e.code(), e.to_string(), false).with_field(e.field()))
             })?;
             let name = req
                 .certificate_name
@@ -126,28 +130,43 @@ pub fn plan(
                 scm_certificate_id: None,
                 source: source.clone(),
                 leaf: Some(bundle.leaf),
+                scm: None,
             };
             (target, summary, Some(names))
         }
-        Certificate::Scm { id } => {
+        Certificate::Scm { id, facts } => {
+            if let Some(f) = &facts {
+                scm::check(f, now).map_err(|e| {
+                    // A source's description already names the certificate.
+                    let message = match source {
+                        Some(_) => e.to_string(),
+                        None => format!("SCM certificate `{id}`: {e}"),
+                    };
+                    from_source(
+                        ErrorInfo::new(e.code(), message, false).with_field("scm_certificate_id"),
+                    )
+                })?;
+            }
             let name = req.certificate_name.clone().unwrap_or_else(|| id.clone());
             let target = Target::Scm {
                 id: id.clone(),
                 name: name.clone(),
             };
+            let names = facts.as_ref().map(|f| f.subject_names.clone());
             let summary = CertificateSummary {
                 name,
                 scm_certificate_id: Some(id),
                 source: source.clone(),
                 leaf: None,
+                scm: facts,
             };
-            (target, summary, None)
+            (target, summary, names)
         }
     };
     if req.match_mode == MatchMode::Certsan && names.is_none() {
         return Err(ErrorInfo::new(
             ErrorCode::InvalidRequest,
-            "\"match\": \"certsan\" needs the certificate itself (its names choose the domains), not scm_certificate_id",
+            "\"match\": \"certsan\" needs the certificate's names, and DEPLOY_SCM_CHECK=off leaves the SCM certificate's unread",
             false,
         )
         .with_field("match"));
@@ -217,11 +236,91 @@ mod tests {
         assert_eq!(t.deploy, Duration::from_millis(6_000 - 500 - 1_000 - 1_000));
     }
 
+    fn described(names: &str, not_after: &str, status: &str) -> Certificate {
+        let answer = crate::scm::ShowCertificate {
+            domain: names.split(';').next().map(str::to_string),
+            sans: names.split_once(';').map(|(_, s)| s.to_string()),
+            not_after: Some(not_after.into()),
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        Certificate::Scm {
+            id: "scs1".into(),
+            facts: Some(answer.facts()),
+        }
+    }
+
     #[test]
-    fn an_scm_certificate_plans_without_names_or_fingerprint() {
+    fn an_scm_certificates_names_play_the_leafs_part() {
+        let p = plan(
+            &req(json!({"match": "certsan", "domains": []})),
+            described(
+                "example.com;*.example.com",
+                "2027-02-25 23:59:59.0",
+                "ISSUED",
+            ),
+            None,
+            1_800_000_000,
+            Duration::from_secs(60),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            p.names.as_deref(),
+            Some(&["example.com".to_string(), "*.example.com".to_string()][..])
+        );
+        assert!(p.fingerprint.is_none());
+        let shown = serde_json::to_value(&p.summary).unwrap();
+        assert_eq!(
+            shown["subject_names"],
+            json!(["example.com", "*.example.com"])
+        );
+        assert_eq!(shown["not_after"], "2027-02-25T23:59:59Z");
+        assert_eq!(shown["scm_certificate_id"], "scs1");
+    }
+
+    #[test]
+    fn an_expired_or_unissued_scm_certificate_is_refused_like_a_pem() {
+        let e = plan(
+            &req(json!({})),
+            described("example.com", "2027-02-25 23:59:59.0", "ISSUED"),
+            None,
+            1_803_600_000,
+            Duration::from_secs(60),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::CertificateExpired);
+        assert_eq!(e.field.as_deref(), Some("scm_certificate_id"));
+        assert!(
+            e.message.starts_with("SCM certificate `scs1`: "),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.exit_code(), 2);
+        // From a certificate_source, the source is at fault, as for a PEM pair.
+        let e = plan(
+            &req(json!({})),
+            described("example.com", "2030-01-01 00:00:00.0", "REVOKED"),
+            Some("scm certificate `scs1`".into()),
+            0,
+            Duration::from_secs(60),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::CertificateSource);
+        assert_eq!(e.reason.as_deref(), Some("invalid_certificate"));
+        assert_eq!(e.field.as_deref(), Some("certificate_source"));
+    }
+
+    #[test]
+    fn an_unread_scm_certificate_plans_without_names_or_fingerprint() {
         let p = plan(
             &req(json!({"options": {"verify_edge": true, "dry_run": true}})),
-            Certificate::Scm { id: "scs1".into() },
+            Certificate::Scm {
+                id: "scs1".into(),
+                facts: None,
+            },
             None,
             0,
             Duration::from_secs(60),
@@ -238,7 +337,10 @@ mod tests {
     fn certsan_needs_the_certificates_names() {
         let e = plan(
             &req(json!({"match": "certsan", "domains": []})),
-            Certificate::Scm { id: "scs1".into() },
+            Certificate::Scm {
+                id: "scs1".into(),
+                facts: None,
+            },
             None,
             0,
             Duration::from_secs(60),

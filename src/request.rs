@@ -407,9 +407,16 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
                 "required with `private_key`",
             ))
         }
-        (None, None, Some(id)) => CertificateInput::Scm {
-            id: id.trim().to_string(),
-        },
+        (None, None, Some(id)) => {
+            let id = id.trim().to_string();
+            if !crate::source::spec::scm_id_ok(&id) {
+                return Err(RequestError::new(
+                    "scm_certificate_id",
+                    crate::source::spec::scm_id_message(&id),
+                ));
+            }
+            CertificateInput::Scm { id }
+        }
         (None, None, None) => {
             return Err(RequestError::new(
                 "certificate",
@@ -721,6 +728,18 @@ mod tests {
         let mut v = pem_request();
         v["scm_certificate_id"] = json!("scs1");
         assert_eq!(strict(v).unwrap_err().field, "scm_certificate_id");
+        // The id becomes a URL path segment of ShowCertificate.
+        for bad in ["..", "scs1/../x", "scs 1", "scs1?x"] {
+            let v = json!({"domains": ["a.example.com"], "scm_certificate_id": bad});
+            assert_eq!(strict(v).unwrap_err().field, "scm_certificate_id", "{bad}");
+            let v = json!({"domains": ["a.example.com"],
+                           "certificate_source": {"type": "scm", "certificate_id": bad}});
+            assert_eq!(
+                strict(v).unwrap_err().field,
+                "certificate_source.certificate_id",
+                "{bad}"
+            );
+        }
         let v = json!({"domains": ["a.example.com"], "certificate": "C"});
         assert_eq!(strict(v).unwrap_err().field, "private_key");
         let v = json!({"domains": ["a.example.com"]});

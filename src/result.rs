@@ -289,6 +289,9 @@ pub struct CertificateSummary {
     pub source: Option<String>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub leaf: Option<CertificateInfo>,
+    /// What Certificate Manager says of an SCM certificate (its names and expiry).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub scm: Option<crate::scm::ScmFacts>,
 }
 
 /// The whole answer of a run.

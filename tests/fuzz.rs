@@ -29,6 +29,7 @@ use cdn_cert_deploy::notify::config::WebhookFormat;
 use cdn_cert_deploy::notify::{smn, sns, webhook};
 use cdn_cert_deploy::request::{self, Strictness, TOP_FIELDS};
 use cdn_cert_deploy::runtime::{functiongraph, lambda};
+use cdn_cert_deploy::scm;
 use cdn_cert_deploy::secret::Secret;
 use cdn_cert_deploy::source::extract::{self, ExtractError};
 use cdn_cert_deploy::source::spec::Locations;
@@ -1015,6 +1016,8 @@ proptest! {
             let _ = wire::xml_field(&body, "Code");
             // CSMS.
             let _ = huawei::csms_secret_text(&r);
+            // SCM.
+            let _ = huawei::scm_certificate_answer(&r);
             let _ = wire::secret_text(None, Some(String::from_utf8_lossy(&body).into_owned()), ("s", "b"));
             // The notification channels' answers.
             let _ = sns::judge(&r);
@@ -1036,13 +1039,29 @@ proptest! {
             (proptest::option::of(arb_leaf()), proptest::option::of(arb_leaf())).prop_map(|(s, b)| {
                 json!({"version": {"secret_string": s, "secret_binary": b}})
             }),
+            (proptest::option::of(arb_leaf()), proptest::option::of(arb_leaf()), proptest::option::of(arb_leaf()), proptest::option::of(arb_leaf())).prop_map(|(d, sans, t, st)| {
+                json!({"domain": d, "sans": sans, "not_after": t, "status": st, "domain_count": 2})
+            }),
             arb_json(),
+        ],
+        time in prop_oneof![
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,3})?([Z+-][0-9:é]{0,6})?",
+            "[0-9]{0,20}",
+            ".{0,30}",
         ],
     ) {
         let r = reply(200, &[], to_text(&shape).into_bytes());
         let _ = aws::secret_value_text(&r);
         let _ = aws::parameter_value(&r);
         let _ = huawei::csms_secret_text(&r);
+        // SCM ShowCertificate: names bounded, every check total.
+        if let Ok(c) = huawei::scm_certificate_answer(&r) {
+            let f = c.facts();
+            prop_assert!(f.subject_names.len() <= scm::MAX_NAMES);
+            prop_assert!(f.subject_names.iter().all(|n| !n.is_empty() && !n.contains(';')));
+            let _ = scm::check(&f, NOW);
+        }
+        let _ = scm::parse_time(&time);
     }
 }
 

@@ -1,5 +1,5 @@
 //! Account-scale behaviour against the simulator: certsan selection, Certificate Manager
-//! certificates, and hundreds of domains inside scaled quotas (outcomes and call counts, never
+//! certificates (their names read before any write, as a PEM leaf's), and hundreds of domains inside scaled quotas (outcomes and call counts, never
 //! durations).
 
 mod common;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cdn_cert_deploy::handler::Handler;
 use cdn_cert_deploy::huawei::quota::Api;
-use cdn_cert_deploy::sim::{SimConfig, SimDomainConfig, Simulator};
+use cdn_cert_deploy::sim::{SimConfig, SimDomainConfig, SimScmCertificate, Simulator};
 use common::*;
 use serde_json::json;
 
@@ -100,42 +100,40 @@ async fn certsan_with_no_covered_domain_says_so() {
     assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 0);
 }
 
-#[tokio::test(start_paused = true)]
-async fn certsan_needs_the_certificate_itself() {
-    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
-    let req = json!({"match": "certsan", "scm_certificate_id": "scs1700000000000"});
-    let out = run(&handler(&sim), req, BUDGET).await;
-    assert_eq!(out.exit_code, 2);
-    assert_eq!(
-        out.result.error.as_ref().unwrap().field.as_deref(),
-        Some("match")
-    );
-    assert_eq!(sim.stats().signed_calls, 0);
+/// A simulator holding these domains and Certificate Manager certificate [`SCM_ID`]
+/// (`example.com`, `*.example.com`).
+async fn with_scm(domains: Vec<SimDomainConfig>) -> Simulator {
+    let mut cfg = sim_config(domains);
+    cfg.scm_certificates = vec![scm_example()];
+    start(cfg).await
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_certificate_manager_certificate_deploys_and_then_is_unchanged() {
-    let mut cfg = sim_config(vec![
+    let sim = with_scm(vec![
         domain("www.example.com", 200),
         domain("img.example.com", 200),
-    ]);
-    cfg.scm_certificates = vec!["scs1700000000000".into()];
-    let sim = start(cfg).await;
+    ])
+    .await;
     let req = json!({"domains": ["www.example.com", "img.example.com"],
-                     "scm_certificate_id": "scs1700000000000", "certificate_name": "example-scm"});
+                     "scm_certificate_id": SCM_ID, "certificate_name": "example-scm"});
     let out = run(&handler(&sim), req.clone(), BUDGET).await;
     assert!(out.result.ok, "{:?}", out.result.domains);
     let https = sim.domain("www.example.com").unwrap().https;
     assert_eq!(https["certificate_source"], 2);
-    assert_eq!(https["scm_certificate_id"], "scs1700000000000");
+    assert_eq!(https["scm_certificate_id"], SCM_ID);
+    let json = out.to_json();
+    assert_eq!(json["certificate"]["scm_certificate_id"], SCM_ID);
     assert_eq!(
-        out.result
-            .certificate
-            .as_ref()
-            .unwrap()
-            .scm_certificate_id
-            .as_deref(),
-        Some("scs1700000000000")
+        json["certificate"]["subject_names"],
+        json!(["example.com", "*.example.com"])
+    );
+    assert_eq!(json["certificate"]["not_after"], "2036-11-25T04:11:50Z");
+    assert_eq!(json["certificate"]["scm_status"], "ISSUED");
+    assert_eq!(
+        sim.stats().scm_calls,
+        1,
+        "its names read once, before any write"
     );
 
     let again = run(&handler(&sim), req, BUDGET).await;
@@ -151,14 +149,149 @@ async fn a_certificate_manager_certificate_deploys_and_then_is_unchanged() {
         2,
         "no write the second time"
     );
+}
 
+#[tokio::test(start_paused = true)]
+async fn an_scm_certificate_does_not_go_where_its_names_do_not_reach() {
+    let sim = with_scm(vec![
+        domain("www.example.com", 200),
+        domain("shop.example.net", 200),
+        domain("a.b.example.com", 200),
+    ])
+    .await;
+    let req = json!({"domains": ["www.example.com", "shop.example.net", "a.b.example.com"],
+                     "scm_certificate_id": SCM_ID});
+    let out = run(&handler(&sim), req, BUDGET).await;
+    assert_eq!(
+        statuses(&out),
+        [
+            ("www.example.com", "deployed"),
+            ("shop.example.net", "skipped"),
+            ("a.b.example.com", "skipped"),
+        ]
+        .map(|(d, s)| (d.to_string(), s.to_string()))
+    );
+    for d in &out.result.domains[1..] {
+        let e = d.error.as_ref().unwrap();
+        assert_eq!(e.code, "domain_not_covered");
+        assert!(
+            e.message.contains("example.com, *.example.com"),
+            "{}",
+            e.message
+        );
+        assert_eq!(d.api_calls, 0);
+        assert_eq!(sim.domain(&d.domain).unwrap().writes, 0, "{}", d.domain);
+    }
+    assert_eq!(out.exit_code, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn certsan_with_an_scm_certificate_deploys_to_exactly_the_covered_domains() {
+    let sim = with_scm(vec![
+        domain("img.example.com", 200),
+        domain("shop.example.org", 200),
+        domain("a.b.example.com", 200),
+        domain("*.example.com", 200),
+        domain("example.com", 200),
+    ])
+    .await;
+    let req = json!({"match": "certsan", "scm_certificate_id": SCM_ID});
+    let out = run(&handler(&sim), req, BUDGET).await;
+    assert_eq!(
+        statuses(&out),
+        [
+            ("img.example.com", "deployed"),
+            ("*.example.com", "deployed"),
+            ("example.com", "deployed"),
+        ]
+        .map(|(d, s)| (d.to_string(), s.to_string()))
+    );
+    assert!(out.result.ok);
+    for untouched in ["shop.example.org", "a.b.example.com"] {
+        assert_eq!(sim.domain(untouched).unwrap().writes, 0, "{untouched}");
+    }
+    assert_eq!(
+        sim.domain("*.example.com").unwrap().https["scm_certificate_id"],
+        SCM_ID
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_scm_certificate_that_cannot_be_read_fails_the_run_before_any_cdn_call() {
+    let sim = with_scm(vec![domain("www.example.com", 200)]).await;
+    sim.put_scm_certificate(SimScmCertificate {
+        denied: true,
+        ..SimScmCertificate::new("scs-locked", &["www.example.com"], "2036-01-01T00:00:00Z")
+    });
+    for (id, reason) in [("scs-nope", "not_found"), ("scs-locked", "access_denied")] {
+        let req = json!({"domains": ["www.example.com"], "scm_certificate_id": id});
+        let out = run(&handler(&sim), req, BUDGET).await;
+        let json = out.to_json();
+        let e = &json["error"];
+        assert_eq!(e["code"], "certificate_source", "{json:#}");
+        assert_eq!(e["field"], "scm_certificate_id");
+        assert_eq!(e["reason"], reason);
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("SCM certificate `{id}`: ")),
+            "{message}"
+        );
+        assert_eq!(out.exit_code, 2, "{id}");
+        assert_eq!(statuses(&out)[0].1, "skipped");
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.scm_calls, 2);
+    assert_eq!(stats.signed_calls, 0, "no CDN call: {:?}", stats.apis);
+    assert_eq!(sim.domain("www.example.com").unwrap().writes, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_scm_certificate_is_refused() {
+    let sim = with_scm(vec![domain("www.example.com", 200)]).await;
+    sim.put_scm_certificate(SimScmCertificate::new(
+        "scs-old",
+        &["www.example.com"],
+        "2020-01-01T00:00:00Z",
+    ));
+    let req = json!({"domains": ["www.example.com"], "scm_certificate_id": "scs-old"});
+    let out = run(&handler(&sim), req, BUDGET).await;
+    let e = out.result.error.as_ref().unwrap();
+    assert_eq!(e.code, "certificate_expired");
+    assert_eq!(e.field.as_deref(), Some("scm_certificate_id"));
+    assert!(e.message.contains("2020-01-01T00:00:00Z"), "{}", e.message);
+    assert_eq!(out.exit_code, 2);
+    assert_eq!(sim.stats().signed_calls, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_the_scm_check_off_an_scm_id_goes_unchecked_as_before() {
+    let sim = with_scm(vec![
+        domain("www.example.com", 200),
+        domain("shop.example.net", 200),
+    ])
+    .await;
+    let h = handler_env(&sim, &[("DEPLOY_SCM_CHECK", "off")]);
+    // Names unread: every requested domain is written, and certsan cannot choose any.
+    let req =
+        json!({"domains": ["www.example.com", "shop.example.net"], "scm_certificate_id": SCM_ID});
+    let out = run(&h, req, BUDGET).await;
+    assert!(out.result.ok, "{:?}", out.result.domains);
+    let req = json!({"match": "certsan", "scm_certificate_id": SCM_ID});
+    let out = run(&h, req, BUDGET).await;
+    assert_eq!(out.exit_code, 2);
+    assert_eq!(
+        out.result.error.as_ref().unwrap().field.as_deref(),
+        Some("match")
+    );
+    // An id Certificate Manager does not hold is then the CDN's to refuse.
     let unknown = json!({"domains": ["www.example.com"], "scm_certificate_id": "scs-nope"});
-    let out = run(&handler(&sim), unknown, BUDGET).await;
+    let out = run(&h, unknown, BUDGET).await;
     assert_eq!(statuses(&out)[0].1, "failed");
     assert_eq!(
         out.result.domains[0].error.as_ref().unwrap().code,
         "CDN.0166"
     );
+    assert_eq!(sim.stats().scm_calls, 0);
 }
 
 #[tokio::test(start_paused = true)]

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use cdn_cert_deploy::handler::{Handler, Output, EXIT_INVALID, EXIT_NOT_OK};
+use cdn_cert_deploy::huawei::quota::Api;
 use cdn_cert_deploy::sim::{SimStats, Simulator};
 use common::aws::{AwsKeys, AwsStandIn};
 use common::*;
@@ -255,19 +256,30 @@ async fn scm_source_is_the_scm_certificate_id() {
         domain("www.example.com", 50),
         domain("img.example.com", 50),
     ]);
-    cfg.scm_certificates = vec!["scs1700000000000".into()];
+    cfg.scm_certificates = vec![scm_example()];
     let sim = Simulator::start(cfg).await.unwrap();
     let h = handler_env(&sim, None, &[]);
-    let out = deploy(
-        &h,
-        json!({"type": "scm", "certificate_id": "scs1700000000000"}),
-    )
-    .await;
+    let out = deploy(&h, json!({"type": "scm", "certificate_id": SCM_ID})).await;
     assert!(out.result.ok, "{:#}", out.to_json());
+    let json = out.to_json();
+    assert_eq!(json["certificate"]["scm_certificate_id"], SCM_ID);
     assert_eq!(
-        out.to_json()["certificate"]["scm_certificate_id"],
-        "scs1700000000000"
+        json["certificate"]["subject_names"],
+        json!(["example.com", "*.example.com"])
     );
+
+    // One Certificate Manager does not hold fails like any unreadable source.
+    let out = deploy(&h, json!({"type": "scm", "certificate_id": "scs-nope"})).await;
+    let json = out.to_json();
+    assert_eq!(json["error"]["code"], "certificate_source", "{json:#}");
+    assert_eq!(json["error"]["field"], "certificate_source");
+    assert_eq!(json["error"]["reason"], "not_found");
+    assert!(json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("scm certificate `scs-nope`: not found (HTTP 400 SCM.0008"));
+    assert_eq!(out.exit_code, EXIT_INVALID);
+    assert_eq!(sim.stats().calls(Api::UpdateFullConfig), 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -526,6 +526,7 @@ async fn a_site_without_http2_is_read_in_full_and_written_without_it() {
 #[tokio::test(start_paused = true)]
 async fn a_cdn_that_may_not_read_scm_certificates_says_what_to_do() {
     let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
+    cfg.scm_certificates = vec![scm_example()];
     cfg.faults.push(Fault {
         api: Some(Api::UpdateFullConfig.name().into()),
         domain: None,
@@ -540,7 +541,7 @@ async fn a_cdn_that_may_not_read_scm_certificates_says_what_to_do() {
         },
     });
     let sim = start(cfg).await;
-    let req = json!({"domains": ["www.example.com"], "scm_certificate_id": "scs1700000000000"});
+    let req = json!({"domains": ["www.example.com"], "scm_certificate_id": SCM_ID});
     let out = run(&handler(&sim), req, BUDGET).await;
     let d = &out.result.domains[0];
     assert_eq!(d.status.as_str(), "failed");

@@ -105,6 +105,8 @@ pub fn digest(result: &DeployResult) -> Digest {
                 day(&leaf.not_after),
                 &leaf.sha256_fingerprint[..leaf.sha256_fingerprint.len().min(16)]
             ));
+        } else if let Some(not_after) = c.scm.as_ref().and_then(|s| s.not_after.as_deref()) {
+            line.push_str(&format!(", expires {}", day(not_after)));
         }
         if let Some(src) = &c.source {
             line.push_str(&format!(", from {src}"));
@@ -119,11 +121,12 @@ pub fn digest(result: &DeployResult) -> Digest {
         ));
     }
 
-    let new_not_after = result
-        .certificate
-        .as_ref()
-        .and_then(|c| c.leaf.as_ref())
-        .map(|l| l.not_after.as_str());
+    let new_not_after = result.certificate.as_ref().and_then(|c| {
+        c.leaf
+            .as_ref()
+            .map(|l| l.not_after.as_str())
+            .or_else(|| c.scm.as_ref().and_then(|s| s.not_after.as_deref()))
+    });
     let mut items: Vec<(u8, Item)> = Vec::new();
     for d in &result.domains {
         let stale = d.edge.as_ref().filter(|e| e.is_stale());
@@ -335,6 +338,7 @@ mod tests {
                 not_after: "2027-02-25T00:00:00Z".into(),
                 not_after_unix: 0,
             }),
+            scm: None,
         };
         DeployResult::new(domains, RunMode::Deploy, Some(cert), 12_345, 600_000, None)
     }

@@ -23,9 +23,10 @@ pub struct SimConfig {
     /// Faults to inject, matched in order.
     #[serde(default)]
     pub faults: Vec<Fault>,
-    /// Certificate Manager ids that exist; a write naming another is refused. Empty: any id.
+    /// Certificate Manager (SCM) certificates, served by ShowCertificate; a CDN write naming
+    /// another id is refused. Empty: the CDN takes any id (and ShowCertificate knows none).
     #[serde(default)]
-    pub scm_certificates: Vec<String>,
+    pub scm_certificates: Vec<SimScmCertificate>,
     /// The settings UpdateDomainMultiCertificates keeps, of those it cannot carry
     /// (`tls_version`, `ocsp_stapling`, `redirect_code`, `cipher_suites`, `hsts`, `quic`,
     /// `origin_sni`, `client_cert`, or `all`). Its reference does not say; by default the
@@ -109,6 +110,45 @@ impl SimSecret {
         Self {
             name: name.into(),
             value: value.into(),
+            denied: false,
+        }
+    }
+}
+
+/// One Certificate Manager certificate, as ShowCertificate describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimScmCertificate {
+    pub id: String,
+    /// Its names: the first is answered as `domain`, the others as `sans` (joined with `;`).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// RFC 3339 (or SCM's `2027-02-25 23:59:59.0`); answered as SCM writes times. Absent: null.
+    #[serde(default)]
+    pub not_after: Option<String>,
+    #[serde(default)]
+    pub not_before: Option<String>,
+    /// SCM's `status` (`ISSUED`, `UPLOAD`, `EXPIRED`, `REVOKED`, ...).
+    #[serde(default = "issued")]
+    pub status: String,
+    /// When set, reading it is refused (403), as a missing IAM permission would.
+    #[serde(default)]
+    pub denied: bool,
+}
+
+fn issued() -> String {
+    "ISSUED".into()
+}
+
+impl SimScmCertificate {
+    /// An issued certificate with these names, valid until `not_after` (RFC 3339).
+    pub fn new(id: &str, names: &[&str], not_after: &str) -> Self {
+        Self {
+            id: id.into(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            not_after: Some(not_after.into()),
+            not_before: None,
+            status: issued(),
             denied: false,
         }
     }

@@ -6,16 +6,19 @@
 //!
 //! On the same port it also serves the two services certificates are read from: CSMS
 //! ShowSecretVersion ([`csms`], signed like the CDN calls) and OBS GetObject ([`obs`], the OBS
-//! header signature), and SMN PublishMessage ([`smn`]) for notifications. Their calls are
-//! counted apart (`SimStats::csms_calls`, `obs_calls`, `service_calls`), never in the CDN
-//! statistics. The layers: `server` routes, `gateway` checks signatures and shapes answers,
-//! `services` answers CSMS, SMN and OBS calls, `state` holds the account, and `csms`, `obs` and
-//! `smn` hold the services' stores and rules.
+//! header signature); Certificate Manager ShowCertificate ([`scm`], signed like the CDN calls),
+//! which describes an SCM certificate's names; and SMN PublishMessage ([`smn`]) for
+//! notifications. Their calls are counted apart (`SimStats::csms_calls`, `scm_calls`,
+//! `obs_calls`, `service_calls`), never in the CDN statistics. The layers: `server` routes,
+//! `gateway` checks signatures and shapes answers, `services` answers CSMS, SCM, SMN and OBS
+//! calls, `state` holds the account, and `csms`, `scm`, `obs` and `smn` hold the services'
+//! stores and rules.
 
 pub mod config;
 pub mod csms;
 mod gateway;
 pub mod obs;
+pub mod scm;
 mod server;
 mod services;
 pub mod smn;
@@ -30,7 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimCredential, SimDomainConfig, SimObject,
-    SimSecret, DEFAULT_PROJECT_ID,
+    SimScmCertificate, SimSecret, DEFAULT_PROJECT_ID,
 };
 pub use state::{DomainSnapshot, Served, ServiceCall, SimStats, WriteAnswer, WriteRecord};
 
@@ -93,6 +96,12 @@ impl Simulator {
     /// `SYSCURRENT`), creating the secret if new.
     pub fn put_secret(&self, name: &str, value: &str) {
         self.lock().secrets.put(name, value, SystemClock.unix_now());
+    }
+
+    /// Adds (or replaces) a Certificate Manager certificate, served by ShowCertificate (and
+    /// from then on the only ids a CDN write may name, with the others configured).
+    pub fn put_scm_certificate(&self, certificate: SimScmCertificate) {
+        self.lock().scm.put(certificate);
     }
 
     /// Stores (or replaces) OBS object `key` (decoded, `certs/site.pem`) in `bucket`, creating

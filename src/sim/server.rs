@@ -1,4 +1,4 @@
-//! The simulator's HTTP side: routes each call (the CDN API to the account state, CSMS, SMN and
+//! The simulator's HTTP side: routes each call (the CDN API to the account state, CSMS, SCM, SMN and
 //! OBS to [`super::services`]) after the gateway's checks ([`super::gateway`]), enforces the
 //! quotas and injects faults.
 
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use super::config::{ErrorStyle, FaultKind};
 use super::gateway::{error_response, json_response, verify, Call, Shared};
-use super::{csms, obs, services, smn};
+use super::{csms, obs, scm, services, smn};
 use crate::clock::{Clock, SystemClock};
 use crate::huawei::quota::Api;
 use crate::huawei::sign;
@@ -129,6 +129,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     }
     if let Some(target) = csms::route(&method, &seg) {
         return Ok(services::csms(&shared, &call, target));
+    }
+    if let Some(id) = scm::route(&method, &seg) {
+        return Ok(services::scm(&shared, &call, id));
     }
 
     let (api, domain) = match (method.as_str(), seg.as_slice()) {
@@ -347,7 +350,7 @@ pub(super) fn loopback(port: u16) -> SocketAddr {
 
 #[cfg(test)]
 mod tests {
-    use super::super::config::{SimConfig, SimCredential, SimObject, SimSecret};
+    use super::super::config::{SimConfig, SimCredential, SimObject, SimScmCertificate, SimSecret};
     use super::super::obs::{self, Dialect};
     use super::super::Simulator;
     use super::*;
@@ -508,6 +511,37 @@ mod tests {
         let statuses: Vec<u16> = stats.service_calls.iter().map(|c| c.status).collect();
         assert_eq!(statuses, [200, 200, 200, 401, 404, 403, 400]);
         assert!(stats.service_calls.iter().all(|c| c.service == "csms"));
+    }
+
+    #[tokio::test]
+    async fn scm_show_certificate() {
+        let sim = start().await;
+        sim.put_scm_certificate(SimScmCertificate::new(
+            "scs1",
+            &["example.com", "*.example.com"],
+            "2036-11-25T04:11:50Z",
+        ));
+        let (status, body) = apig_get(&sim, "/v3/scm/certificates/scs1", SK).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (body["domain"].as_str(), body["sans"].as_str()),
+            (Some("example.com"), Some("*.example.com"))
+        );
+        assert_eq!(body["not_after"], "2036-11-25 04:11:50.0");
+        let (status, body) = apig_get(&sim, "/v3/scm/certificates/scs1", "wrong").await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (401, Some("APIGW.0301"))
+        );
+        let (status, body) = apig_get(&sim, "/v3/scm/certificates/scs2", SK).await;
+        assert_eq!(
+            (status, body["error_code"].as_str()),
+            (400, Some("SCM.0008"))
+        );
+        let stats = sim.stats();
+        assert_eq!(stats.scm_calls, 3);
+        assert!(stats.apis.is_empty(), "no CDN call: {:?}", stats.apis);
+        assert!(stats.service_calls.iter().all(|c| c.service == "scm"));
     }
 
     #[tokio::test]

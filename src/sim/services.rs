@@ -1,4 +1,4 @@
-//! The HTTP side of the services beside the CDN (CSMS, SMN, OBS): each call through the gateway
+//! The HTTP side of the services beside the CDN (CSMS, SCM, SMN, OBS): each call through the gateway
 //! (or OBS's own signature), then the service's store, counted apart from the CDN's statistics.
 
 use tokio::time::Instant;
@@ -41,6 +41,37 @@ pub(super) fn csms(
                    status, request_id = %rid, "call");
     st.stats
         .record_service_call("csms", call.parts.method.as_str(), call.path, status);
+    response
+}
+
+/// Answers one ShowCertificate call: the gateway's signature check (401 `APIGW.0301`; a global
+/// service, so no project header), then the certificate. Counted in `scm_calls`, never in the
+/// CDN statistics.
+pub(super) fn scm(shared: &Shared, call: &Call<'_>, id: &str) -> Response<Full<Bytes>> {
+    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let rid = st.next_request_id();
+    st.stats.scm_calls += 1;
+    let verified = verify(
+        &mut st,
+        &shared.credentials,
+        call,
+        Instant::now(),
+        SystemClock.unix_now(),
+    );
+    let response = match verified {
+        Err((code, msg)) => {
+            tracing::info!(target: "sim", service = "scm", code, "signature rejected");
+            error_response(401, code, &msg, ErrorStyle::Flat, &rid)
+        }
+        Ok(()) => match st.scm.show(id) {
+            Ok(v) => json_response(200, &v, &rid),
+            Err((status, code, msg)) => error_response(status, code, &msg, ErrorStyle::Flat, &rid),
+        },
+    };
+    let status = response.status().as_u16();
+    tracing::info!(target: "sim", service = "scm", certificate = id, status, request_id = %rid, "call");
+    st.stats
+        .record_service_call("scm", call.parts.method.as_str(), call.path, status);
     response
 }
 

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::config::{Fault, FaultKind, Outcome, SimConfig};
 use super::csms::SecretStore;
 use super::obs::ObjectStore;
+use super::scm::ScmStore;
 use crate::huawei::model::DomainStatus;
 use crate::huawei::quota::{Api, Quota};
 
@@ -446,19 +447,21 @@ pub struct SimStats {
     pub csms_calls: u64,
     /// CSMS calls whose signature (or key, token, date) was rejected.
     pub csms_auth_failures: u64,
+    /// SCM calls (ShowCertificate), whatever their outcome; never counted above.
+    pub scm_calls: u64,
     /// OBS calls (GetObject), whatever their outcome; never counted above.
     pub obs_calls: u64,
     /// OBS calls refused before their signature was accepted (no or unknown key, bad date,
     /// token or signature).
     pub obs_auth_failures: u64,
-    /// Every CSMS and OBS call, in order.
+    /// Every CSMS, SCM, SMN and OBS call, in order.
     pub service_calls: Vec<ServiceCall>,
 }
 
 /// One call to a service other than CDN.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ServiceCall {
-    /// `csms` or `obs`.
+    /// `csms`, `scm`, `smn` or `obs`.
     pub service: String,
     pub method: String,
     /// The path as sent (still percent-encoded).
@@ -509,7 +512,8 @@ pub struct SimState {
     quota_windows: HashMap<Api, VecDeque<Instant>>,
     quotas: HashMap<Api, Quota>,
     pub stats: SimStats,
-    scm_certificates: Vec<String>,
+    /// Certificate Manager certificates (ShowCertificate, and the ids a CDN write may name).
+    pub scm: ScmStore,
     /// Settings the batch call keeps, by name (`all`: every one).
     batch_keeps: Vec<String>,
     bulk_https_origin_status: i64,
@@ -603,7 +607,7 @@ impl SimState {
             quota_windows: HashMap::new(),
             quotas,
             stats: SimStats::default(),
-            scm_certificates: cfg.scm_certificates.clone(),
+            scm: ScmStore::new(&cfg.scm_certificates),
             batch_keeps: cfg.batch_keeps.clone(),
             bulk_https_origin_status: cfg.bulk_https_origin_status,
             bulk_redirect_config: cfg.bulk_redirect_config,
@@ -1096,7 +1100,12 @@ impl SimState {
         now: Instant,
         now_unix: i64,
     ) -> Result<(), (u16, String, String)> {
-        let scm_known = self.scm_certificates.clone();
+        let scm = self.scm.clone();
+        let unknown_scm = |h: &HttpsState| {
+            h.scm_certificate_id
+                .clone()
+                .filter(|id| !scm.is_empty() && !scm.contains(id))
+        };
         let d = self.domain(name)?;
         if d.status(now) == DomainStatus::Configuring {
             return Err((
@@ -1124,14 +1133,12 @@ impl SimState {
             Some(_) => return Err((400, "CDN.0002".into(), "https must be an object".into())),
             None => None,
         };
-        if let Some(id) = https.as_ref().and_then(|h| h.scm_certificate_id.as_ref()) {
-            if !scm_known.is_empty() && !scm_known.contains(id) {
-                return Err((
-                    400,
-                    "CDN.0166".into(),
-                    format!("SCM certificate {id} does not exist"),
-                ));
-            }
+        if let Some(id) = https.as_ref().and_then(unknown_scm) {
+            return Err((
+                400,
+                "CDN.0166".into(),
+                format!("SCM certificate {id} does not exist"),
+            ));
         }
         if let Some(h) = https {
             d.https = h;

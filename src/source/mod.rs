@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::aws::AwsConfig;
 use crate::clock::SharedClock;
 use crate::huawei::credential::Credentials;
+use crate::scm::ShowCertificate;
 use crate::secret::Secret;
 use crate::stores::aws::AwsClient;
 use crate::stores::huawei::{StoreClient, StoreConfig};
@@ -33,6 +34,54 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SourceConfig {
     pub aws: AwsConfig,
     pub huawei: StoreConfig,
+    /// `DEPLOY_SCM_CHECK`: whether an SCM certificate's names are read before it is deployed.
+    pub scm_check: ScmCheck,
+}
+
+/// Whether an SCM certificate is described by Certificate Manager before a run deploys it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ScmCheck {
+    /// ShowCertificate is read first: its names choose the domains, as a PEM leaf's do, and an
+    /// expired certificate is refused. A certificate that cannot be read fails the run.
+    #[default]
+    Names,
+    /// `DEPLOY_SCM_CHECK=off`: nothing is read; the certificate goes to the requested domains
+    /// unchecked (for keys without SCM read permission). `match: certsan` is then refused.
+    Off,
+}
+
+impl ScmCheck {
+    /// Reads `DEPLOY_SCM_CHECK` (`names`, the default, or `off`).
+    pub fn parse(v: Option<&str>) -> Result<Self, String> {
+        match v.map(str::trim) {
+            None | Some("") | Some("names") | Some("on") => Ok(Self::Names),
+            Some("off") => Ok(Self::Off),
+            Some(other) => Err(format!("`{other}` is not `names` or `off`")),
+        }
+    }
+}
+
+/// Reads what Certificate Manager says of SCM certificate `id` (ShowCertificate) before
+/// `deadline`, again while SCM is unavailable. `described` names it in an error: the request's
+/// `scm_certificate_id`, or the `certificate_source` it came from.
+pub async fn scm_certificate(
+    id: &str,
+    described: String,
+    config: &SourceConfig,
+    huawei: Option<Credentials>,
+    clock: SharedClock,
+    deadline: Instant,
+) -> Result<ShowCertificate, SourceError> {
+    let wrap = |e: FetchError| SourceError {
+        source_name: described.clone(),
+        reason: e.reason,
+        detail: e.detail,
+        request_id: e.request_id,
+    };
+    let store = StoreClient::new(config.huawei.clone(), huawei, clock).map_err(wrap)?;
+    retrying(deadline, |t| store.scm_certificate(id, t))
+        .await
+        .map_err(wrap)
 }
 
 /// What a source holds: a chain and key to validate like an inline one, or an SCM id.

@@ -236,7 +236,17 @@ impl CertificateSource {
                     .as_ref()
                     .map_or(Ok(()), |l| locations("json_keys", l))
             }
-            Self::Scm(s) => blank("certificate_id", &s.certificate_id),
+            Self::Scm(s) => {
+                blank("certificate_id", &s.certificate_id)?;
+                let id = s.certificate_id.trim();
+                if !scm_id_ok(id) {
+                    return Err((
+                        "certificate_source.certificate_id".into(),
+                        scm_id_message(id),
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -249,6 +259,18 @@ pub(crate) fn path_segment_ok(name: &str, max: usize, dots: bool) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (dots && b == b'.'))
         && !name.bytes().all(|b| b == b'.')
+}
+
+/// An SCM certificate id (`scs1700000000000`), as a path segment of ShowCertificate: 1 to 64
+/// letters, digits, `_` or `-`.
+pub fn scm_id_ok(id: &str) -> bool {
+    path_segment_ok(id, 64, false)
+}
+
+/// Why `id` is refused as an SCM certificate id.
+pub fn scm_id_message(id: &str) -> String {
+    let shown: String = id.chars().take(80).collect();
+    format!("`{shown}` is not an SCM certificate id (1 to 64 letters, digits, `_` or `-`)")
 }
 
 /// S3 bucket names (legacy ones included: upper-case and `_` in us-east-1), as a path segment.

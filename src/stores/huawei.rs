@@ -1,6 +1,7 @@
 //! Huawei Cloud as a certificate store: CSMS secrets (signed like every Huawei API call, by
 //! [`super::sign`]) and OBS objects (OBS takes its own header signature, `OBS AK:signature`,
-//! HMAC-SHA1 over the verb, date, `x-obs-*` headers and resource; not the APIG signature).
+//! HMAC-SHA1 over the verb, date, `x-obs-*` headers and resource; not the APIG signature); and
+//! Certificate Manager's description of an SCM certificate (ShowCertificate, signed like CSMS).
 
 use std::time::Duration;
 
@@ -14,16 +15,24 @@ use crate::endpoint::Endpoint;
 use crate::huawei::credential::{Credentials, ProjectCall};
 use crate::huawei::error::parse_error_body;
 use crate::huawei::sign::uri_encode;
+use crate::scm::ShowCertificate;
 use crate::transport as wire;
 use crate::transport::{FetchError, Reason, Reply};
 
+/// Certificate Manager (SCM) is a global service: the official SDKs' region files list
+/// `ap-southeast-1` for the international site (and `cn-north-4` for the Chinese mainland one).
+pub const DEFAULT_SCM_ENDPOINT: &str = "https://scm.ap-southeast-1.myhuaweicloud.com";
+
 /// Where the Huawei stores are: `HUAWEICLOUD_CSMS_ENDPOINT`, `HUAWEICLOUD_OBS_ENDPOINT`, or the
-/// public regional endpoints of `HUAWEICLOUD_SDK_REGION`; the project of CSMS secrets.
+/// public regional endpoints of `HUAWEICLOUD_SDK_REGION`; the project of CSMS secrets; and
+/// `HUAWEICLOUD_SCM_ENDPOINT` (default [`DEFAULT_SCM_ENDPOINT`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreConfig {
     pub csms_endpoint: Option<Endpoint>,
     pub obs_endpoint: Option<Endpoint>,
     pub project_id: Option<String>,
+    /// `None`: [`DEFAULT_SCM_ENDPOINT`].
+    pub scm_endpoint: Option<Endpoint>,
 }
 
 impl StoreConfig {
@@ -47,12 +56,14 @@ impl StoreConfig {
         };
         let csms_endpoint = parse("HUAWEICLOUD_CSMS_ENDPOINT")?.or_else(|| public("kms"));
         let obs_endpoint = parse("HUAWEICLOUD_OBS_ENDPOINT")?.or_else(|| public("obs"));
+        let scm_endpoint = parse("HUAWEICLOUD_SCM_ENDPOINT")?;
         // FunctionGraph gives the function's project as RUNTIME_PROJECT_ID.
         let project_id = get("HUAWEICLOUD_SDK_PROJECT_ID").or_else(|| get("RUNTIME_PROJECT_ID"));
         Ok(Self {
             csms_endpoint,
             obs_endpoint,
             project_id,
+            scm_endpoint,
         })
     }
 }
@@ -145,6 +156,36 @@ impl StoreClient {
         csms_secret_text(&reply)
     }
 
+    /// SCM ShowCertificate (`GET /v3/scm/certificates/{certificate_id}`): what Certificate
+    /// Manager says of certificate `id` (its names, expiry and status).
+    pub async fn scm_certificate(
+        &self,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<ShowCertificate, FetchError> {
+        let credentials = self.credentials()?;
+        if !crate::source::spec::scm_id_ok(id) {
+            // Checked with the request already; kept here so no caller can steer the path.
+            return Err(FetchError::new(
+                Reason::Rejected,
+                format!("`{id}` is not an SCM certificate id"),
+            ));
+        }
+        let default;
+        let endpoint = match &self.config.scm_endpoint {
+            Some(e) => e,
+            None => {
+                default = Endpoint::parse(DEFAULT_SCM_ENDPOINT).expect("a valid default");
+                &default
+            }
+        };
+        let path = format!("/v3/scm/certificates/{id}");
+        let headers = credentials.sign_global_get(&path, endpoint.host(), self.clock.unix_now());
+        let url = url(&format!("{}{path}", endpoint.as_str()))?;
+        let reply = wire::send(&self.http, Method::GET, url, &headers, Vec::new(), timeout).await?;
+        scm_certificate_answer(&reply)
+    }
+
     /// OBS GetObject: the object's bytes.
     pub async fn object(
         &self,
@@ -221,6 +262,29 @@ pub fn csms_secret_text(reply: &Reply) -> Result<String, FetchError> {
         answer.version.secret_binary,
         ("secret_string", "secret_binary"),
     )
+}
+
+/// The certificate a ShowCertificate answer describes, or the error of an answer that is not
+/// 2xx (its `error_code` and `error_msg`).
+pub fn scm_certificate_answer(reply: &Reply) -> Result<ShowCertificate, FetchError> {
+    if !(200..300).contains(&reply.status) {
+        let (code, message) = parse_error_body(&reply.body).unwrap_or_default();
+        return Err(FetchError::answer(
+            reply.status,
+            &code,
+            &message,
+            reply.header("x-request-id"),
+        ));
+    }
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        FetchError::new(
+            Reason::Rejected,
+            format!(
+                "unexpected SCM answer: {}",
+                crate::redact::serde_message(&e.to_string())
+            ),
+        )
+    })
 }
 
 /// Public OBS wants the bucket in the host name (a path-style request is refused with 403
@@ -347,6 +411,24 @@ mod tests {
             "kms.ap-southeast-1.myhuaweicloud.com"
         );
         assert_eq!(c.project_id.as_deref(), Some("p1"));
+        // SCM is global: no region decides it; unset, the default endpoint is used.
+        assert!(c.scm_endpoint.is_none());
+        assert_eq!(
+            Endpoint::parse(DEFAULT_SCM_ENDPOINT).unwrap().host(),
+            "scm.ap-southeast-1.myhuaweicloud.com"
+        );
+        let env = |k: &str| {
+            (k == "HUAWEICLOUD_SCM_ENDPOINT")
+                .then(|| "https://scm.cn-north-4.myhuaweicloud.com".to_string())
+        };
+        assert_eq!(
+            StoreConfig::from_env(&env)
+                .unwrap()
+                .scm_endpoint
+                .unwrap()
+                .host(),
+            "scm.cn-north-4.myhuaweicloud.com"
+        );
         let env = |k: &str| {
             (k == "HUAWEICLOUD_OBS_ENDPOINT").then(|| "http://obs.example.com".to_string())
         };

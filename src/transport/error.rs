@@ -81,7 +81,7 @@ impl FetchError {
     }
 }
 
-/// AWS, OBS and CSMS codes (and plain statuses) to a reason.
+/// AWS, OBS, CSMS and SCM codes (and plain statuses) to a reason.
 fn classify(status: u16, code: &str) -> Reason {
     const NOT_FOUND: &[&str] = &[
         "ResourceNotFoundException",
@@ -92,6 +92,8 @@ fn classify(status: u16, code: &str) -> Reason {
         // CSMS: secret, then version, not found (answered with 400 or 404).
         "CSMS.0106",
         "CSMS.0005",
+        // SCM: "Abnormal certificate ID" (400), what an id it does not hold is answered with.
+        "SCM.0008",
     ];
     const AUTH: &[&str] = &[
         "InvalidSignatureException",
@@ -135,7 +137,12 @@ fn classify(status: u16, code: &str) -> Reason {
     {
         // The gateway's 403s (APIGW.0302/0304/0306) say "not authorized", not "bad keys".
         Reason::AuthFailed
-    } else if code.contains("AccessDenied") || code == "KMS.0401" || status == 403 {
+    } else if code.contains("AccessDenied")
+        || code == "KMS.0401"
+        // SCM: "Tenant has no privilege" (400): another account's certificate.
+        || code == "SCM.0003"
+        || status == 403
+    {
         Reason::AccessDenied
     } else if status == 404 {
         Reason::NotFound
@@ -164,6 +171,8 @@ mod tests {
         assert_eq!(r(503, ""), Reason::Unavailable);
         assert_eq!(r(400, "ValidationException"), Reason::Rejected);
         assert_eq!(r(400, "CSMS.0106"), Reason::NotFound);
+        assert_eq!(r(400, "SCM.0008"), Reason::NotFound);
+        assert_eq!(r(400, "SCM.0003"), Reason::AccessDenied);
         assert_eq!(r(400, "IncompleteSignatureException"), Reason::AuthFailed);
         assert_eq!(
             r(403, "MissingAuthenticationTokenException"),

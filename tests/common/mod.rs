@@ -17,8 +17,11 @@ use cdn_cert_deploy::huawei::credential::{Credentials, Secret};
 use cdn_cert_deploy::huawei::quota::Api;
 use cdn_cert_deploy::request::Strictness;
 use cdn_cert_deploy::sim::{
-    ErrorStyle, Fault, FaultKind, SimConfig, SimCredential, SimDomainConfig, Simulator,
+    ErrorStyle, Fault, FaultKind, SimConfig, SimCredential, SimDomainConfig, SimScmCertificate,
+    Simulator,
 };
+use cdn_cert_deploy::source::SourceConfig;
+use cdn_cert_deploy::stores::huawei::StoreConfig;
 use serde_json::{json, Value};
 
 /// Serves HTTP/1 on `listener` with `handle` until the returned task is aborted; the connections
@@ -118,6 +121,19 @@ pub fn sim_config(domains: Vec<SimDomainConfig>) -> SimConfig {
     }
 }
 
+/// The Certificate Manager id the tests use.
+pub const SCM_ID: &str = "scs1700000000000";
+
+/// Certificate Manager certificate [`SCM_ID`], issued for `example.com` and `*.example.com`
+/// (the names of [`example_cert`]) and valid until 2036.
+pub fn scm_example() -> SimScmCertificate {
+    SimScmCertificate::new(
+        SCM_ID,
+        &["example.com", "*.example.com"],
+        "2036-11-25T04:11:50Z",
+    )
+}
+
 pub async fn start(cfg: SimConfig) -> Simulator {
     Simulator::start(cfg).await.expect("simulator starts")
 }
@@ -142,7 +158,14 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             http_auth: Default::default(),
             quotas: Default::default(),
             concurrency: None,
-            sources: Default::default(),
+            // Certificate Manager is the simulator too (a test must never reach the public one).
+            sources: SourceConfig {
+                huawei: StoreConfig {
+                    scm_endpoint: Some(Endpoint::parse(&sim.endpoint()).expect("endpoint")),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             notify: Default::default(),
             edge_connect: Default::default(),
         },
@@ -156,6 +179,7 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
 pub fn handler_env(sim: &Simulator, extra: &[(&str, &str)]) -> Handler {
     let mut env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     env.insert("HUAWEICLOUD_CDN_ENDPOINT".into(), sim.endpoint());
+    env.insert("HUAWEICLOUD_SCM_ENDPOINT".into(), sim.endpoint());
     env.insert("HUAWEICLOUD_SDK_AK".into(), AK.into());
     env.insert("HUAWEICLOUD_SDK_SK".into(), SK.into());
     for (k, v) in extra {

@@ -63,7 +63,7 @@ pub(super) fn scm(shared: &Shared, call: &Call<'_>, id: &str) -> Response<Full<B
             tracing::info!(target: "sim", service = "scm", code, "signature rejected");
             error_response(401, code, &msg, ErrorStyle::Flat, &rid)
         }
-        Ok(()) => match st.scm.show(id) {
+        Ok(_) => match st.scm.show(id) {
             Ok(v) => json_response(200, &v, &rid),
             Err((status, code, msg)) => error_response(status, code, &msg, ErrorStyle::Flat, &rid),
         },

@@ -236,37 +236,9 @@ impl StoreClient {
     }
 }
 
-/// The secret's text in a CSMS ShowSecretVersion answer, or the error of an answer that is not
-/// 2xx (its `error_code` and `error_msg`).
-pub fn csms_secret_text(reply: &Reply) -> Result<String, FetchError> {
-    if !(200..300).contains(&reply.status) {
-        let (code, message) = parse_error_body(&reply.body).unwrap_or_default();
-        return Err(FetchError::answer(
-            reply.status,
-            &code,
-            &message,
-            reply.header("x-request-id"),
-        ));
-    }
-    let answer: VersionAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
-        FetchError::new(
-            Reason::Rejected,
-            format!(
-                "unexpected CSMS answer: {}",
-                crate::redact::serde_message(&e.to_string())
-            ),
-        )
-    })?;
-    wire::secret_text(
-        answer.version.secret_string,
-        answer.version.secret_binary,
-        ("secret_string", "secret_binary"),
-    )
-}
-
-/// The certificate a ShowCertificate answer describes, or the error of an answer that is not
-/// 2xx (its `error_code` and `error_msg`).
-pub fn scm_certificate_answer(reply: &Reply) -> Result<ShowCertificate, FetchError> {
+/// A Huawei service's JSON answer (`what` names it in an error), or the error of an answer that
+/// is not 2xx (its `error_code` and `error_msg`).
+fn json_answer<T: serde::de::DeserializeOwned>(reply: &Reply, what: &str) -> Result<T, FetchError> {
     if !(200..300).contains(&reply.status) {
         let (code, message) = parse_error_body(&reply.body).unwrap_or_default();
         return Err(FetchError::answer(
@@ -280,11 +252,28 @@ pub fn scm_certificate_answer(reply: &Reply) -> Result<ShowCertificate, FetchErr
         FetchError::new(
             Reason::Rejected,
             format!(
-                "unexpected SCM answer: {}",
+                "unexpected {what} answer: {}",
                 crate::redact::serde_message(&e.to_string())
             ),
         )
     })
+}
+
+/// The secret's text in a CSMS ShowSecretVersion answer, or the error of an answer that is not
+/// 2xx.
+pub fn csms_secret_text(reply: &Reply) -> Result<String, FetchError> {
+    let answer: VersionAnswer = json_answer(reply, "CSMS")?;
+    wire::secret_text(
+        answer.version.secret_string,
+        answer.version.secret_binary,
+        ("secret_string", "secret_binary"),
+    )
+}
+
+/// The certificate a ShowCertificate answer describes, or the error of an answer that is not
+/// 2xx.
+pub fn scm_certificate_answer(reply: &Reply) -> Result<ShowCertificate, FetchError> {
+    json_answer(reply, "SCM")
 }
 
 /// Public OBS wants the bucket in the host name (a path-style request is refused with 403

@@ -774,3 +774,58 @@ async fn ten_thousand_domains_all_end_in_the_result_under_the_answer_limit() {
     assert!(s.deployed > 0, "{s:?}");
     eprintln!("{s:?}, {} bytes, {:?}", json.len(), sim.stats().apis);
 }
+
+/// First reads that keep failing retry inside their own share of the read quota: they never take
+/// the tenth kept for domains already written, so a domain whose write answer was lost reads
+/// itself again and is confirmed while fourteen others retry their first read all run long.
+#[tokio::test(start_paused = true)]
+async fn retried_first_reads_leave_written_domains_their_share_of_the_quota() {
+    let cert = example_cert();
+    let busy: Vec<String> = (0..14).map(|i| format!("busy{i}.example.com")).collect();
+    let mut domains = vec![domain("lost.example.com", 100)];
+    domains.extend(busy.iter().map(|n| domain(n, 100)));
+    let mut cfg = sim_config(domains);
+    let fault = |api: &str, domain: &str, times: Option<u32>, kind: FaultKind| Fault {
+        api: Some(api.into()),
+        domain: Some(domain.into()),
+        skip: 0,
+        times,
+        kind,
+    };
+    cfg.faults = vec![fault(
+        "UpdateDomainFullConfig",
+        "lost.example.com",
+        Some(1),
+        FaultKind::Reset { apply: true },
+    )];
+    cfg.faults.extend(busy.iter().map(|n| {
+        fault(
+            "ShowDomainFullConfig",
+            n,
+            None,
+            FaultKind::Status {
+                http_status: 503,
+                code: String::new(),
+                message: "unavailable".into(),
+                style: Default::default(),
+                apply: false,
+            },
+        )
+    }));
+    let sim = start(cfg).await;
+    let mut h = handler(&sim);
+    // An account with a low read quota: 18 a minute for first reads, 2 kept for the rest.
+    h.config.quotas.insert(
+        Api::ShowFullConfig.name().into(),
+        Quota::new(20, Duration::from_secs(60)),
+    );
+    let mut names = vec!["lost.example.com".to_string()];
+    names.extend(busy.iter().cloned());
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&h, request(&refs, &cert), Duration::from_secs(50)).await;
+    let lost = &out.result.domains[0];
+    assert_eq!(lost.status.as_str(), "deployed", "{lost:?}");
+    for d in &out.result.domains[1..] {
+        assert_eq!(d.status.as_str(), "skipped", "{d:?}");
+    }
+}

@@ -230,6 +230,40 @@ impl DomainCtx {
         .await
     }
 
+    /// The read before a domain's write: every attempt (retries too) takes a turn of the first
+    /// reads' share of the quota, so that failing first reads never eat the tenth kept for the
+    /// reads of domains already written.
+    async fn first_read(&self) -> Step<Configs> {
+        let d = &self.domain;
+        let eps = self.job.enterprise_project_id.as_deref();
+        let no_turn = std::sync::atomic::AtomicBool::new(false);
+        let read = self
+            .read(Role::Read, "ShowDomainFullConfig", |o| {
+                let no_turn = &no_turn;
+                async move {
+                    let turn =
+                        lock_window(&self.first_reads).reserve(Instant::now(), self.deadline);
+                    match turn {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => {
+                            no_turn.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return Err(CdnError::BudgetSpent);
+                        }
+                    }
+                    self.client.show_full_config(d, eps, o).await
+                }
+            })
+            .await;
+        // No turn left before the deadline: the domain ends as far as it got (a refused write
+        // keeps its refusal), as when the budget ends anywhere else.
+        match read {
+            Err(_) if no_turn.load(std::sync::atomic::Ordering::Relaxed) => {
+                Err(out_of_budget(&self.progress()))
+            }
+            other => other,
+        }
+    }
+
     /// `d` from now, but no later than a second before the deadline.
     fn soon(&self, d: Duration) -> Instant {
         let latest = last_call_by(self.deadline);
@@ -565,14 +599,11 @@ impl DomainCtx {
             (None, None) => self.read_status(Role::Read).await?,
         };
         // A domain written already (its answer lost) reads before those not yet written.
-        if self.phase() < Phase::MaybeWritten {
-            let turn = lock_window(&self.first_reads).reserve(Instant::now(), self.deadline);
-            match turn {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => return Err(out_of_budget(&self.progress())),
-            }
-        }
-        let configs = self.read_configs(Role::Read).await?;
+        let configs = if self.phase() < Phase::MaybeWritten {
+            self.first_read().await?
+        } else {
+            self.read_configs(Role::Read).await?
+        };
         let https = configs.https.as_ref();
         if let (Some(learner), Some(sweep_value), Some(origin)) = (
             &self.learner,

@@ -32,11 +32,10 @@ use crate::source::{self, Fetched, Reason, ScmCheck};
 
 pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 
-/// A store read before any CDN call that failed (a certificate source, the account's keys), as
-/// the run's error: the field is the code's own (`certificate_source`, `huawei_credentials`), and
-/// an outage of the store (retryable) is not a bad request: it exits 1, so a shell loop may retry.
-fn store_error(e: &source::SourceError, code: ErrorCode) -> ErrorInfo {
-    let field = code.as_str().to_string();
+/// A store read before any CDN call that failed (a certificate source, an SCM certificate, the
+/// account's keys), as the run's error naming the request's `field`: an outage of the store
+/// (retryable) is not a bad request: it exits 1, so a shell loop may retry.
+fn store_error(e: &source::SourceError, code: ErrorCode, field: &str) -> ErrorInfo {
     ErrorInfo::new(code, e.to_string(), e.reason == Reason::Unavailable)
         .with_field(field)
         .with_reason(e.reason.word())
@@ -188,7 +187,11 @@ impl Handler {
                         warn!(keys = %e.source_name, reason = e.reason.word(),
                               request_id = e.request_id.as_deref(), error = %e.detail,
                               "account keys unreadable; no CDN call made");
-                        return rejected(store_error(&e, ErrorCode::HuaweiCredentials));
+                        return rejected(store_error(
+                            &e,
+                            ErrorCode::HuaweiCredentials,
+                            "huawei_credentials",
+                        ));
                     }
                 }
             }
@@ -243,7 +246,11 @@ impl Handler {
                         warn!(source = %e.source_name, reason = e.reason.word(),
                               request_id = e.request_id.as_deref(), error = %e.detail,
                               "certificate source unreadable; no CDN call made");
-                        return rejected(store_error(&e, ErrorCode::CertificateSource));
+                        return rejected(store_error(
+                            &e,
+                            ErrorCode::CertificateSource,
+                            "certificate_source",
+                        ));
                     }
                 }
             }
@@ -254,49 +261,13 @@ impl Handler {
             Certificate::Scm { id, facts: None }
                 if self.config.sources.scm_check == ScmCheck::Names =>
             {
-                let field = if source.is_some() {
-                    "certificate_source"
-                } else {
-                    "scm_certificate_id"
-                };
-                let described = source
-                    .clone()
-                    .unwrap_or_else(|| format!("SCM certificate `{id}`"));
-                let read = source::scm_certificate(
-                    &id,
-                    described,
-                    &self.config.sources,
-                    Some(credentials.clone()),
-                    self.clock.clone(),
-                    received + budget / 2,
-                )
-                .await;
-                match read {
-                    Ok(answer) => {
-                        let facts = answer.facts();
-                        info!(scm_certificate_id = %id, names = ?facts.subject_names,
-                              not_after = facts.not_after.as_deref(),
-                              status = facts.status.as_deref(),
-                              domain_count = facts.domain_count,
-                              "SCM certificate described by Certificate Manager");
-                        Certificate::Scm {
-                            id,
-                            facts: Some(facts),
-                        }
-                    }
-                    Err(e) => {
-                        warn!(scm_certificate_id = %id, reason = e.reason.word(),
-                              request_id = e.request_id.as_deref(), error = %e.detail,
-                              "SCM certificate unreadable; no CDN call made");
-                        let error = ErrorInfo::new(
-                            ErrorCode::CertificateSource,
-                            e.to_string(),
-                            e.reason == Reason::Unavailable,
-                        )
-                        .with_field(field)
-                        .with_reason(e.reason.word());
-                        return rejected(error);
-                    }
+                let deadline = received + budget / 2;
+                match self
+                    .describe_scm(id, source.clone(), &credentials, deadline)
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(error) => return rejected(error),
                 }
             }
             other => other,
@@ -335,6 +306,52 @@ impl Handler {
             }
         };
         self.run(&req, plan, received, &client).await
+    }
+
+    /// An SCM certificate with its names, dates and status as Certificate Manager describes them;
+    /// the run's error when they cannot be read (named after `source` when the id came from one).
+    async fn describe_scm(
+        &self,
+        id: String,
+        source: Option<String>,
+        credentials: &Credentials,
+        deadline: Instant,
+    ) -> Result<Certificate, ErrorInfo> {
+        let field = if source.is_some() {
+            "certificate_source"
+        } else {
+            "scm_certificate_id"
+        };
+        let described = source.unwrap_or_else(|| format!("SCM certificate `{id}`"));
+        let read = source::scm_certificate(
+            &id,
+            described,
+            &self.config.sources,
+            Some(credentials.clone()),
+            self.clock.clone(),
+            deadline,
+        )
+        .await;
+        match read {
+            Ok(answer) => {
+                let facts = answer.facts();
+                info!(scm_certificate_id = %id, names = ?facts.subject_names,
+                      not_after = facts.not_after.as_deref(),
+                      status = facts.status.as_deref(),
+                      domain_count = facts.domain_count,
+                      "SCM certificate described by Certificate Manager");
+                Ok(Certificate::Scm {
+                    id,
+                    facts: Some(facts),
+                })
+            }
+            Err(e) => {
+                warn!(scm_certificate_id = %id, reason = e.reason.word(),
+                      request_id = e.request_id.as_deref(), error = %e.detail,
+                      "SCM certificate unreadable; no CDN call made");
+                Err(store_error(&e, ErrorCode::CertificateSource, field))
+            }
+        }
     }
 
     /// Runs a plan: chooses the domains (listing the account for `certsan`), deploys them

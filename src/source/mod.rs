@@ -72,12 +72,7 @@ pub async fn scm_certificate(
     clock: SharedClock,
     deadline: Instant,
 ) -> Result<ShowCertificate, SourceError> {
-    let wrap = |e: FetchError| SourceError {
-        source_name: described.clone(),
-        reason: e.reason,
-        detail: e.detail,
-        request_id: e.request_id,
-    };
+    let wrap = |e: FetchError| SourceError::named(described.clone(), e);
     let store = StoreClient::new(config.huawei.clone(), huawei, clock).map_err(wrap)?;
     retrying(deadline, |t| store.scm_certificate(id, t))
         .await

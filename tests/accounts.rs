@@ -6,7 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use cdn_cert_deploy::sim::config::{Fault, FaultKind, SimCredential};
+use cdn_cert_deploy::huawei::quota::Api;
+use cdn_cert_deploy::sim::config::SimCredential;
 use cdn_cert_deploy::sim::{SimDomainConfig, Simulator};
 use common::aws::{AwsKeys, AwsStandIn};
 use common::*;
@@ -191,13 +192,6 @@ async fn keys_that_cannot_be_read_fail_the_run_with_no_cdn_call() {
 #[tokio::test(start_paused = true)]
 async fn pending_domains_is_the_follow_up_set_and_a_second_run_finishes_it() {
     let cert = example_cert();
-    let fault = |domain: &str, api: &str, times: u32, kind: FaultKind| Fault {
-        api: Some(api.into()),
-        domain: Some(domain.into()),
-        skip: 0,
-        times: Some(times),
-        kind,
-    };
     let mut cfg = sim_config(vec![
         domain("ok.example.com", 100),
         // Still configuring when the budget ends.
@@ -211,29 +205,17 @@ async fn pending_domains_is_the_follow_up_set_and_a_second_run_finishes_it() {
     ]);
     cfg.faults = vec![
         fault(
+            Api::UpdateFullConfig,
             "throttled.example.com",
-            "UpdateDomainFullConfig",
-            8,
-            FaultKind::Status {
-                http_status: 429,
-                code: "APIGW.0308".into(),
-                message: "over ratelimit".into(),
-                style: Default::default(),
-                apply: false,
-            },
+            Some(8),
+            error_status(429, "APIGW.0308"),
         ),
+        // More than the first run's retries, fewer than both runs'.
         fault(
+            Api::ShowDomainDetail,
             "outage.example.com",
-            "ShowDomainDetailByName",
-            // More than the first run's retries, fewer than both runs'.
-            12,
-            FaultKind::Status {
-                http_status: 503,
-                code: String::new(),
-                message: "unavailable".into(),
-                style: Default::default(),
-                apply: false,
-            },
+            Some(12),
+            error_status(503, ""),
         ),
     ];
     let sim = start(cfg).await;

@@ -785,33 +785,16 @@ async fn retried_first_reads_leave_written_domains_their_share_of_the_quota() {
     let mut domains = vec![domain("lost.example.com", 100)];
     domains.extend(busy.iter().map(|n| domain(n, 100)));
     let mut cfg = sim_config(domains);
-    let fault = |api: &str, domain: &str, times: Option<u32>, kind: FaultKind| Fault {
-        api: Some(api.into()),
-        domain: Some(domain.into()),
-        skip: 0,
-        times,
-        kind,
-    };
     cfg.faults = vec![fault(
-        "UpdateDomainFullConfig",
+        Api::UpdateFullConfig,
         "lost.example.com",
         Some(1),
         FaultKind::Reset { apply: true },
     )];
-    cfg.faults.extend(busy.iter().map(|n| {
-        fault(
-            "ShowDomainFullConfig",
-            n,
-            None,
-            FaultKind::Status {
-                http_status: 503,
-                code: String::new(),
-                message: "unavailable".into(),
-                style: Default::default(),
-                apply: false,
-            },
-        )
-    }));
+    cfg.faults.extend(
+        busy.iter()
+            .map(|n| fault(Api::ShowFullConfig, n, None, error_status(503, ""))),
+    );
     let sim = start(cfg).await;
     let mut h = handler(&sim);
     // An account with a low read quota: 18 a minute for first reads, 2 kept for the rest.

@@ -269,3 +269,25 @@ pub fn load_event(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// A fault of `api` on calls about `domain`, firing `times` times (for ever when `None`).
+pub fn fault(api: Api, domain: &str, times: Option<u32>, kind: FaultKind) -> Fault {
+    Fault {
+        api: Some(api.name().into()),
+        domain: Some(domain.into()),
+        skip: 0,
+        times,
+        kind,
+    }
+}
+
+/// An error answer with this status and code, the write not applied.
+pub fn error_status(http_status: u16, code: &str) -> FaultKind {
+    FaultKind::Status {
+        http_status,
+        code: code.into(),
+        message: "injected".into(),
+        style: Default::default(),
+        apply: false,
+    }
+}

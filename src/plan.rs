@@ -189,7 +189,6 @@ pub fn plan(
                 tls_version: o.tls_version.clone(),
                 ocsp_stapling: o.ocsp_stapling,
             },
-            no_sm_certificates: o.no_sm_certificates,
         },
         summary,
         names,

@@ -157,6 +157,20 @@ pub struct DomainResult {
     /// runs have none and a result may hold 10 000 domains.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edge: Option<Box<EdgeReport>>,
+    /// Settings a write changed that the request did not ask to change, each with its value
+    /// before and after: written back at once (the domain `deployed`), or not (`failed`,
+    /// `settings_changed`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings_changed: Vec<SettingChange>,
+}
+
+/// One setting that differs between two reads of a domain, normalized (`null`: off, or the
+/// documented default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingChange {
+    pub setting: &'static str,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
 }
 
 impl DomainResult {
@@ -175,6 +189,7 @@ impl DomainResult {
             expiring: false,
             previous_not_after_unix: None,
             edge: None,
+            settings_changed: Vec::new(),
         }
     }
 
@@ -269,6 +284,8 @@ pub fn is_ok(domains: &[DomainResult], mode: RunMode) -> bool {
     !domains.is_empty()
         && domains.iter().all(|d| {
             d.status == Status::Unchanged
+                // Without waiting, a write that had to be proved was waited for.
+                || (mode == RunMode::NoWait && d.status == Status::Deployed)
                 || d.status
                     == match mode {
                         RunMode::Deploy => Status::Deployed,

@@ -1202,7 +1202,6 @@ fn check_cdn_answer(bytes: &[u8], status: u16) {
             let entry = BulkEntry::new(d, cert::leaf_facts);
             let _ = entry.not_after();
             let _ = entry.serves(&target);
-            let _ = settings::detail_batch_key(&entry, &overrides, |_| None);
         }
     }
     if let Ok(a) = serde_json::from_slice::<BatchAnswer>(bytes) {
@@ -1210,7 +1209,10 @@ fn check_cdn_answer(bytes: &[u8], status: u16) {
     }
     if let Ok(c) = serde_json::from_slice::<FullConfigBody>(bytes) {
         let c = c.configs;
-        let _ = settings::values(&c);
+        let v = settings::view(&c);
+        let _ = settings::at_risk(&v);
+        let _ = settings::class_of(&c);
+        assert!(settings::changes(&v, &v, &overrides).is_empty());
         let _ = settings::batch_key(&c, &overrides);
         let _ = settings::sm_in_use(c.https.as_ref());
         if let Some(h) = &c.https {
@@ -1218,7 +1220,9 @@ fn check_cdn_answer(bytes: &[u8], status: u16) {
             let _ = decide::serves(Some(h), &target);
             let _ = decide::https_put(Some(h), &target, &overrides);
         }
-        let _ = decide::repair(&c, &c, &target);
+        let https = decide::https_put(c.https.as_ref(), &target, &overrides);
+        let put = decide::full_put(&c, https);
+        let _ = serde_json::to_value(put.configs());
     }
 }
 

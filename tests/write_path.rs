@@ -141,11 +141,11 @@ async fn renew_and_keep_everything(cfg: SimConfig, options: Value) -> (Simulator
     (sim, h)
 }
 
-/// A renewal of 300 mixed domains with `options.no_sm_certificates` (the fast path: no read of
-/// its own for a domain the bulk read and the probes can vouch for), the bulk read answering
-/// `https_status` for an HTTPS origin as given, and the batch call keeping what it cannot carry
-/// (so the probes can show it). Every setting must hold; returns the calls made.
-async fn renew_with_bulk_https_origin_status(status: i64) -> cdn_cert_deploy::sim::SimStats {
+/// A renewal of 300 mixed domains, the bulk read answering `https_status` for an HTTPS origin
+/// as given, and the batch call keeping what it cannot carry. Every setting must hold, and no
+/// domain is batched or read from the bulk read alone: each is read in full once, and the
+/// writes that prove their class are read back.
+async fn renew_with_bulk_https_origin_status(status: i64) {
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
     let mut cfg = sim_config(diverse(&format!("o{status}-"), 300, &old));
     cfg.bulk_https_origin_status = status;
@@ -153,42 +153,38 @@ async fn renew_with_bulk_https_origin_status(status: i64) -> cdn_cert_deploy::si
     let (sim, _) = renew_and_keep_everything(cfg, json!({"no_sm_certificates": true})).await;
     let stats = sim.stats();
     assert_eq!(stats.calls(Api::ShowDomainDetail), 0, "{stats:?}");
-    stats
+    let reads = stats.calls(Api::ShowFullConfig);
+    assert!(
+        (300..=300 + 20).contains(&reads),
+        "{reads} full reads: {stats:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_https_origin_read_as_2_in_bulk_keeps_every_setting() {
-    let stats = renew_with_bulk_https_origin_status(2).await;
-    // 2 may be an HTTPS origin: every domain the bulk read shows as 2 (HTTP and HTTPS origins,
-    // two in three) is read in full before its write.
-    let reads = stats.calls(Api::ShowFullConfig);
-    assert!(reads >= 2 * 300 / 3 - 20, "{reads} full reads: {stats:?}");
+    renew_with_bulk_https_origin_status(2).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_https_origin_read_as_3_in_bulk_keeps_every_setting() {
-    let stats = renew_with_bulk_https_origin_status(3).await;
-    // Once a probe read in full shows 3 is HTTPS, the bulk read vouches for the origins. Read
-    // in full: the probes (up to three rounds of ten, before and after their write), and the
-    // domains the bulk read cannot vouch for (a redirect to HTTP, about a quarter).
-    let reads = stats.calls(Api::ShowFullConfig);
-    assert!(reads <= 2 * 30 + 300 / 3, "{reads} full reads: {stats:?}");
+    renew_with_bulk_https_origin_status(3).await;
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_refused_batch_entry_and_a_domain_no_probe_vouches_for_are_written_alone_once() {
+async fn a_refused_batch_entry_and_a_domain_holding_what_the_batch_cannot_carry_are_written_alone_once(
+) {
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
     let mut domains = uniform("b", 22, &old);
-    // Same group as the others, but TLS 1.3 only and OCSP on: no probe holds those values, and
-    // the simulator's batch call resets them (the worst case).
+    // Same group as the others, but TLS 1.3 only and OCSP on: the batch call cannot carry them
+    // (the simulator's resets them, the worst case), so it is never batched.
     let mut strict = domain("strict.example.com", 300);
     strict.origin_protocol = "http".into();
     strict.https = Some(serving(&old, "on", "TLSv1.3", "on"));
     domains.push(strict);
     let names = names_of(&domains);
     let mut cfg = sim_config(domains);
-    // Read after the probes have spoken (so it is never one of them).
+    // Read late (after the batch call is proven).
     cfg.faults.push(Fault {
         api: Some(Api::ShowFullConfig.name().into()),
         domain: Some("strict.example.com".into()),
@@ -247,12 +243,12 @@ async fn by_default_each_domain_is_read_once_and_keeps_every_setting_however_the
         let names: Vec<String> = cfg.domains.iter().map(|d| d.name.clone()).collect();
         let (sim, _) = renew_and_keep_everything(cfg, json!({})).await;
         let stats = sim.stats();
-        // Only a probe (batched before anything was known) may need a second write.
+        // No domain is written twice: nothing had to be written back.
         let twice = names
             .iter()
             .filter(|n| sim.domain(n).unwrap().writes > 1)
             .count();
-        assert!(twice <= 10, "{keeps:?}: {twice} domains written twice");
+        assert_eq!(twice, 0, "{keeps:?}: {twice} domains written twice");
         if keeps.is_empty() {
             assert!(
                 stats.calls(Api::UpdateFullConfig) > 0,
@@ -264,10 +260,10 @@ async fn by_default_each_domain_is_read_once_and_keeps_every_setting_however_the
             0,
             "{keeps:?}: {stats:?}"
         );
-        // One full read each, and the probes' read after their write.
+        // One full read each, and the read back of each class's first write.
         let reads = stats.calls(Api::ShowFullConfig);
         assert!(
-            (120..=120 + 2 * 10).contains(&reads),
+            (120..=120 + 10).contains(&reads),
             "{keeps:?}: {reads} reads"
         );
     }
@@ -301,19 +297,11 @@ async fn a_uniform_account_is_read_once_per_domain_and_batched() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn probes_whose_batch_answer_was_lost_still_have_their_settings_written_back() {
-    // Found by the soak (tests/soak.rs, seed 419874545294): the first batch call is applied,
-    // then its connection reset; its probes, found written by their next read, went live
-    // with OCSP stapling off (the batch call resets it) and were reported deployed.
+async fn a_batch_whose_answer_was_lost_is_found_applied_and_keeps_every_setting() {
+    // The first batch call is applied, then its connection reset: its domains, found written by
+    // their next read, go on to confirmation; domains with nothing to lose lose nothing.
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
-    let domains: Vec<SimDomainConfig> = (0..25)
-        .map(|i| SimDomainConfig {
-            https: Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "on")),
-            origin_protocol: "http".into(),
-            ..domain(&format!("l{i:03}.example.com"), 300)
-        })
-        .collect();
-    let mut cfg = sim_config(domains);
+    let mut cfg = sim_config(uniform("l", 25, &old));
     cfg.faults.push(Fault {
         api: Some(Api::UpdateMultiCertificates.name().into()),
         domain: None,
@@ -336,82 +324,44 @@ async fn probes_whose_batch_answer_was_lost_still_have_their_settings_written_ba
     assert!(!lost.is_empty(), "the reset batch carried some of them");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_probe_that_ends_configure_failed_says_what_its_batch_write_changed() {
-    // Found by the soak (tests/soak.rs, seed 419874545294): a probe's batch write reset OCSP
-    // stapling, the domain ended `configure_failed` (so nothing is written back), and its
-    // result did not say the setting had changed.
-    let cert = example_cert();
-    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
-    let domains: Vec<SimDomainConfig> = (0..25)
+/// `n` domains serving `old` whose TLS versions and OCSP stapling are not the defaults.
+fn strict(prefix: &str, n: usize, old: &TestCert, outcome: Outcome) -> Vec<SimDomainConfig> {
+    (0..n)
         .map(|i| SimDomainConfig {
-            https: Some(serving(&old, "on", "TLSv1.1,TLSv1.2,TLSv1.3", "on")),
+            https: Some(serving(old, "on", "TLSv1.2,TLSv1.3", "on")),
             origin_protocol: "http".into(),
-            outcome: Outcome::ConfigureFailed,
-            ..domain(&format!("f{i:03}.example.com"), 300)
+            outcome,
+            ..domain(&format!("{prefix}{i:03}.example.com"), 300)
         })
-        .collect();
-    let names = names_of(&domains);
-    let (sim, h) = scaled(sim_config(domains)).await;
-    let out = run(&h, request_for(&names, &cert, json!({})), BUDGET).await;
-    let mut changed = 0;
-    for d in &out.result.domains {
-        assert_eq!(d.status.as_str(), "failed", "{d:?}");
-        let e = d.error.as_ref().unwrap();
-        assert_eq!(e.code, "configure_failed");
-        let now = sim.domain(&d.domain).unwrap();
-        if now.https["ocsp_stapling_status"] == "off" {
-            changed += 1;
-            assert!(
-                e.message.contains("ocsp_stapling") && e.message.contains("not written back"),
-                "{d:?}"
-            );
-        } else {
-            assert!(!e.message.contains("not written back"), "{d:?}");
-        }
-    }
-    assert!(changed > 0, "the probes' batch write reset OCSP stapling");
+        .collect()
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_probe_still_configuring_at_the_deadline_says_what_its_batch_write_changed() {
-    // Found by the soak (tests/soak.rs, seeds 835194739803 and 835194739805): stuck probes
-    // ended `pending` with TLS versions or the redirect code reset by their batch write, and
-    // their results did not say so (a later run reads them `unchanged`, the setting lost).
+async fn domains_that_end_configure_failed_or_pending_lost_nothing_on_the_way() {
+    // Found by the soak (seeds 419874545294, 835194739803): domains batched before anything was
+    // known ended `configure_failed` or `pending` with TLS versions or OCSP stapling reset, and
+    // nothing wrote them back. Holding what the batch call cannot carry, they are never batched.
     let cert = example_cert();
     let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
-    let domains: Vec<SimDomainConfig> = (0..25)
-        .map(|i| SimDomainConfig {
-            https: Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "off")),
-            origin_protocol: "http".into(),
-            outcome: Outcome::Stuck,
-            ..domain(&format!("k{i:03}.example.com"), 300)
-        })
-        .collect();
-    let names = names_of(&domains);
-    let (sim, h) = scaled(sim_config(domains)).await;
-    let out = run(
-        &h,
-        request_for(&names, &cert, json!({})),
-        Duration::from_secs(10),
-    )
-    .await;
-    let mut changed = 0;
-    for d in &out.result.domains {
-        assert_eq!(d.status.as_str(), "pending", "{d:?}");
-        let message = d.message.as_deref().unwrap_or_default();
-        let now = sim.domain(&d.domain).unwrap();
-        if now.https["tls_version"] != "TLSv1.2,TLSv1.3" {
-            changed += 1;
+    for (outcome, status, budget) in [
+        (Outcome::ConfigureFailed, "failed", BUDGET),
+        (Outcome::Stuck, "pending", Duration::from_secs(10)),
+    ] {
+        let domains = strict("f", 25, &old, outcome);
+        let names = names_of(&domains);
+        let (sim, h) = scaled(sim_config(domains)).await;
+        let before = all_settings(&sim, &names);
+        let out = run(&h, request_for(&names, &cert, json!({})), budget).await;
+        for (i, d) in out.result.domains.iter().enumerate() {
+            assert_eq!(d.status.as_str(), status, "{d:?}");
+            assert_eq!(settings(&sim, &d.domain), before[i], "{}", d.domain);
+            let log = &sim.domain(&d.domain).unwrap().write_log;
             assert!(
-                message.contains("tls_version") && message.contains("not written back"),
-                "{d:?}"
+                log.iter().all(|w| w.api == Api::UpdateFullConfig.name()),
+                "never batched: {log:?}"
             );
-        } else {
-            assert!(!message.contains("not written back"), "{d:?}");
         }
     }
-    assert!(changed > 0, "the probes' batch write reset TLS versions");
 }
 
 #[tokio::test(start_paused = true)]
@@ -513,9 +463,10 @@ async fn a_site_without_http2_is_read_in_full_and_written_without_it() {
         assert!(d.refusals.is_empty());
         assert_eq!(settings(&sim, "abroad.example.com"), before);
         if n_plain > 0 {
-            // Its full read and its own write; the sweeps did the rest.
+            // Its full read, its own write, and the read back that proves it (its class, no
+            // HTTP/2 setting, is its own); the sweeps did the rest.
             assert_eq!(
-                out.result.domains[0].api_calls, 2,
+                out.result.domains[0].api_calls, 3,
                 "{:?}",
                 out.result.domains[0]
             );

@@ -54,27 +54,27 @@ pub type BatchHook = Arc<dyn Fn(BatchEvent) + Send + Sync>;
 struct Item {
     domain: String,
     key: BatchKey,
-    /// A probe learns nothing written alone, so its group is sent however small.
-    probe: bool,
+    /// A sample proves the batch call for its class: its group is sent however small.
+    sample: bool,
     hook: BatchHook,
     reply: oneshot::Sender<BatchReply>,
 }
 
 /// A pending group as the timing rules see it: when its first and its latest domain joined, how
-/// many it has, and whether one is a probe.
+/// many it has, and whether one is a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupState {
     pub first: Instant,
     pub last: Instant,
     pub len: usize,
-    pub probe: bool,
+    pub sample: bool,
 }
 
 impl GroupState {
-    /// Whether it may be batched: `batch_min` domains, or a probe (whose group must be batched
-    /// for the run to learn what the batch call does). Smaller groups are handed back.
+    /// Whether it may be batched: `batch_min` domains, or a sample (whose group must be batched
+    /// to prove the batch call). Smaller groups are handed back.
     pub fn big_enough(&self, cfg: &EngineConfig) -> bool {
-        self.len >= cfg.batch_min || self.probe
+        self.len >= cfg.batch_min || self.sample
     }
 
     /// When it is sent if no other domain joins: `batch_linger` after its first domain, or,
@@ -123,7 +123,7 @@ impl Batcher {
                     first: *first,
                     last: *last,
                     len: items.len(),
-                    probe: items.iter().any(|i| i.probe),
+                    sample: items.iter().any(|i| i.sample),
                 };
                 let next_due = groups.values().map(|g| state(g).due_at(&cfg)).min();
                 let wake = next_due.unwrap_or(deadline).min(deadline);
@@ -171,19 +171,19 @@ impl Batcher {
     }
 
     /// Queues `domain` for a batched write with group `key` and waits for the outcome, telling
-    /// `hook` when the call leaves; a `probe`'s group is sent even below `batch_min`.
+    /// `hook` when the call leaves; a `sample`'s group is sent even below `batch_min`.
     pub async fn write(
         &self,
         domain: &str,
         key: BatchKey,
-        probe: bool,
+        sample: bool,
         hook: BatchHook,
     ) -> BatchReply {
         let (reply, answer) = oneshot::channel();
         let item = Item {
             domain: domain.to_string(),
             key,
-            probe,
+            sample,
             hook,
             reply,
         };
@@ -294,13 +294,13 @@ mod tests {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let far = t0 + Duration::from_secs(600);
-        let g = |len, probe, last_ms| GroupState {
+        let g = |len, sample, last_ms| GroupState {
             first: t0,
             last: t0 + ms(last_ms),
             len,
-            probe,
+            sample,
         };
-        // Small: waits the whole linger; a probe makes it big enough.
+        // Small: waits the whole linger; a sample makes it big enough.
         assert!(!g(2, false, 0).big_enough(&cfg));
         assert_eq!(g(2, false, 0).due_at(&cfg), t0 + cfg.batch_linger);
         assert!(g(1, true, 0).big_enough(&cfg));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::settings::{self, BatchKey, Overrides, Uncarried};
+use super::settings::{self, BatchKey, Change, Overrides};
 use super::target::Target;
 use crate::cert::{leaf_fingerprint, leaf_not_after};
 use crate::huawei::error::ErrorKind;
@@ -177,29 +177,27 @@ pub fn batch_put(domains: &[String], key: &BatchKey, target: &Target) -> BatchPu
     BatchPut { https }
 }
 
-/// What a per-domain write restores after a probe's batched write changed settings the batch
-/// call cannot carry: the https block with the TLS versions and OCSP stapling of before, and
-/// each other block as it was.
+/// A per-domain write (UpdateDomainFullConfig): the https block, and every other block the
+/// domain's full read showed, each mapped field by field from the SDK's GET model to its PUT
+/// model, so that nothing the call could reset is left unsent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Repair {
+pub struct FullPut {
     pub https: HttpsPut,
+    pub origin_protocol: Option<String>,
     pub force_redirect: Option<ForceRedirect>,
     pub https_tls_version: Option<Value>,
     pub hsts: Option<Value>,
     pub quic: Option<Value>,
     pub sni: Option<Value>,
     pub client_cert: Option<Value>,
-    /// What changed, for the log and the message.
-    pub changed: Vec<Uncarried>,
-    /// What changed but cannot be written back (the config did not carry it before).
-    pub unrestorable: Vec<Uncarried>,
 }
 
-impl Repair {
-    /// The `configs` of the repair write.
+impl FullPut {
+    /// The `configs` of the write.
     pub fn configs(&self) -> ConfigsPut<'_> {
         ConfigsPut {
             https: Some(&self.https),
+            origin_protocol: self.origin_protocol.as_deref(),
             force_redirect: self.force_redirect.as_ref(),
             https_tls_version: self.https_tls_version.as_ref(),
             hsts: self.hsts.as_ref(),
@@ -210,61 +208,84 @@ impl Repair {
     }
 }
 
-/// The repair of a domain whose full config read `before` before its batched write and `after`
-/// right after; `None` when nothing the batch call cannot carry changed.
-pub fn repair(before: &Configs, after: &Configs, target: &Target) -> Option<Repair> {
-    let changed = settings::values(before).changed(&settings::values(after));
-    if changed.is_empty() {
+/// The fields of the PUT models (`Hsts`, `Quic`, `Sni`, `ClientCert`, `HttpsTlsVersion` in the
+/// SDK); a GET block's other fields are read-only.
+const HSTS_FIELDS: [&str; 3] = ["status", "max_age", "include_subdomains"];
+const QUIC_FIELDS: [&str; 1] = ["status"];
+const SNI_FIELDS: [&str; 2] = ["status", "server_name"];
+const CLIENT_CERT_FIELDS: [&str; 3] = ["status", "trusted_cert", "hosts"];
+const TLS_FIELDS: [&str; 3] = ["tls_version", "cipher_suite_group", "cipher_suite"];
+
+/// A GET block as its PUT model takes it.
+fn put_block(block: Option<&Value>, fields: &[&str]) -> Option<Value> {
+    let Value::Object(m) = block? else {
         return None;
-    }
-    let b = before.https.as_ref();
-    let restore = Overrides {
-        http2: None,
-        tls_version: b.and_then(|h| h.tls_version.clone()),
-        ocsp_stapling: b
-            .and_then(|h| h.ocsp_stapling_status.as_deref())
-            .map(|s| s == "on"),
     };
-    let mut unrestorable = Vec::new();
-    let mut block = |setting: Uncarried, v: &Option<Value>| {
-        if !changed.contains(&setting) {
-            return None;
-        }
-        if v.is_none() {
-            unrestorable.push(setting);
-        }
-        v.clone()
-    };
-    let https_tls_version = block(Uncarried::Ciphers, &before.https_tls_version);
-    let hsts = block(Uncarried::Hsts, &before.hsts);
-    let quic = block(Uncarried::Quic, &before.quic);
-    let sni = block(Uncarried::Sni, &before.sni);
-    let client_cert = block(Uncarried::ClientCert, &before.client_cert);
-    for (setting, value) in [
-        (Uncarried::TlsVersion, &restore.tls_version),
-        (
-            Uncarried::OcspStapling,
-            &restore.ocsp_stapling.map(|b| b.to_string()),
-        ),
-    ] {
-        if changed.contains(&setting) && value.is_none() {
-            unrestorable.push(setting);
+    let kept: serde_json::Map<String, Value> = m
+        .iter()
+        .filter(|(k, v)| fields.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!kept.is_empty()).then_some(Value::Object(kept))
+}
+
+/// The per-domain write of `https` (the new certificate, decided by [`https_put`]) carrying every
+/// other setting `configs` holds. TLS versions found only in `https_tls_version` are kept, and
+/// both places are sent the same versions.
+pub fn full_put(configs: &Configs, mut https: HttpsPut) -> FullPut {
+    if https.tls_version.is_none() {
+        https.tls_version = settings::tls_to_keep(configs);
+    }
+    let mut tls_block = put_block(configs.https_tls_version.as_ref(), &TLS_FIELDS);
+    if let (Some(Value::Object(b)), Some(tls)) = (tls_block.as_mut(), &https.tls_version) {
+        b.insert("tls_version".into(), Value::from(tls.as_str()));
+    }
+    FullPut {
+        https,
+        origin_protocol: configs.origin_protocol.clone(),
+        force_redirect: configs.force_redirect.clone(),
+        https_tls_version: tls_block,
+        hsts: put_block(configs.hsts.as_ref(), &HSTS_FIELDS),
+        quic: put_block(configs.quic.as_ref(), &QUIC_FIELDS),
+        sni: put_block(configs.sni.as_ref(), &SNI_FIELDS),
+        client_cert: put_block(configs.client_cert.as_ref(), &CLIENT_CERT_FIELDS),
+    }
+}
+
+/// The write that puts back what a write changed: the domain's settings as `before` read them,
+/// with the certificate now served, and an explicit default for each changed setting `before`
+/// did not carry (an absent block and its default are one value).
+pub fn restore_put(before: &Configs, changed: &[Change], https: HttpsPut) -> FullPut {
+    let mut put = full_put(before, https);
+    let off = || Some(serde_json::json!({"status": "off"}));
+    for c in changed {
+        match c.setting {
+            "hsts" if put.hsts.is_none() => put.hsts = off(),
+            "quic" if put.quic.is_none() => put.quic = off(),
+            "origin_sni" if put.sni.is_none() => put.sni = off(),
+            "client_cert" if put.client_cert.is_none() => put.client_cert = off(),
+            "cipher_suites" if put.https_tls_version.is_none() => {
+                put.https_tls_version = Some(serde_json::json!({"cipher_suite_group": "default"}))
+            }
+            "tls_version" if put.https.tls_version.is_none() => {
+                put.https.tls_version = Some(settings::DEFAULT_TLS.into())
+            }
+            "ocsp_stapling" if put.https.ocsp_stapling_status.is_none() => {
+                put.https.ocsp_stapling_status = Some("off".into())
+            }
+            "force_redirect" | "redirect_code" if put.force_redirect.is_none() => {
+                put.force_redirect = Some(ForceRedirect {
+                    status: Some("off".into()),
+                    ..Default::default()
+                })
+            }
+            "origin_protocol" if put.origin_protocol.is_none() => {
+                put.origin_protocol = Some("http".into())
+            }
+            _ => {}
         }
     }
-    Some(Repair {
-        https: https_put(after.https.as_ref(), target, &restore),
-        force_redirect: changed
-            .contains(&Uncarried::RedirectCode)
-            .then(|| before.force_redirect.clone())
-            .flatten(),
-        https_tls_version,
-        hsts,
-        quic,
-        sni,
-        client_cert,
-        changed,
-        unrestorable,
-    })
+    put
 }
 
 /// What a poll after the write says.
@@ -566,49 +587,47 @@ mod tests {
     }
 
     #[test]
-    fn a_repair_writes_back_exactly_what_changed() {
+    fn a_per_domain_write_carries_every_block_the_read_showed() {
         let before: Configs = serde_json::from_value(serde_json::json!({
-            "https": {"https_status": "on", "http2_status": "on", "tls_version": "TLSv1.2,TLSv1.3",
-                      "ocsp_stapling_status": "on"},
+            "origin_protocol": "https",
+            "https": {"https_status": "on", "http2_status": "on", "ocsp_stapling_status": "on"},
             "force_redirect": {"status": "on", "type": "https", "redirect_code": 302},
+            "https_tls_version": {"tls_version": "TLSv1.2,TLSv1.3", "cipher_suite_group": "strict",
+                                  "read_only": 1},
             "hsts": {"status": "on", "max_age": 600, "include_subdomains": "on"},
-            "quic": {"status": "on"}
+            "quic": {"status": "on"},
+            "client_cert": {"status": "on", "trusted_cert": "CA", "hosts": "a.example.com"}
         }))
         .unwrap();
-        assert_eq!(repair(&before, &before, &pem_target()), None);
-        let mut after = before.clone();
-        {
-            let h = after.https.as_mut().unwrap();
-            h.tls_version = Some("TLSv1.1,TLSv1.2,TLSv1.3".into());
-            h.certificate_value = Some(LEAF.into());
-        }
-        after.force_redirect.as_mut().unwrap().redirect_code = Some(301);
-        after.hsts = Some(serde_json::json!({"status": "off"}));
-        let r = repair(&before, &after, &pem_target()).unwrap();
-        assert_eq!(
-            r.changed,
-            vec![
-                Uncarried::TlsVersion,
-                Uncarried::RedirectCode,
-                Uncarried::Hsts
-            ]
+        let https = https_put(before.https.as_ref(), &pem_target(), &Overrides::default());
+        let put = full_put(&before, https);
+        // TLS versions found only in https_tls_version go in both places.
+        assert_eq!(put.https.tls_version.as_deref(), Some("TLSv1.2,TLSv1.3"));
+        let json = serde_json::to_value(put.configs()).unwrap();
+        assert_eq!(json["https_tls_version"]["tls_version"], "TLSv1.2,TLSv1.3");
+        assert!(
+            json["https_tls_version"].get("read_only").is_none(),
+            "GET-only fields"
         );
-        assert!(r.unrestorable.is_empty());
-        assert_eq!(r.https.tls_version.as_deref(), Some("TLSv1.2,TLSv1.3"));
-        assert_eq!(r.https.ocsp_stapling_status.as_deref(), Some("on"));
-        assert_eq!(r.https.http2_status.as_deref(), Some("on"));
-        assert_eq!(r.https.certificate_value.as_deref(), Some(LEAF));
-        assert_eq!(r.force_redirect.as_ref().unwrap().redirect_code, Some(302));
-        let json = serde_json::to_value(r.configs()).unwrap();
         assert_eq!(json["hsts"]["max_age"], 600);
-        assert!(json.get("quic").is_none(), "unchanged blocks are not sent");
-        // A block the config did not carry before cannot be written back.
-        let mut bare = before.clone();
-        bare.sni = None;
-        let mut sni_added = bare.clone();
-        sni_added.sni = Some(serde_json::json!({"status": "off"}));
-        let r = repair(&bare, &sni_added, &pem_target()).unwrap();
-        assert_eq!(r.unrestorable, vec![Uncarried::Sni]);
+        assert_eq!(json["quic"]["status"], "on");
+        assert_eq!(json["client_cert"]["hosts"], "a.example.com");
+        assert_eq!(json["force_redirect"]["redirect_code"], 302);
+        assert_eq!(json["origin_protocol"], "https");
+        assert!(
+            json.get("sni").is_none(),
+            "a block the read did not show is not sent"
+        );
+        // A restore sends the default of a changed setting the read did not carry.
+        let changed = [settings::Change {
+            setting: "origin_sni",
+            before: Value::Null,
+            after: serde_json::json!({"status": "on"}),
+        }];
+        let https = https_put(before.https.as_ref(), &pem_target(), &Overrides::default());
+        let restore = restore_put(&before, &changed, https);
+        assert_eq!(restore.sni, Some(serde_json::json!({"status": "off"})));
+        assert_eq!(restore.hsts, put.hsts);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! One domain's deployment: look (the run's bulk snapshot, or its own reads) → read in full →
-//! decide → write (batched when its settings are shown safe, else alone) → confirm, with the
-//! retries, waits and fallbacks each step needs. The order of the steps is the state machine of
-//! [`super::machine`]; this module carries out its actions. Decisions come from [`super::decide`] and
-//! [`super::settings`]; shared reads and writes of many domains from [`super::board`] and
-//! [`super::batch`]; what is shown safe from [`super::learn`].
+//! decide → write (batched when it has nothing the batch call could lose, else alone with every
+//! setting it holds) → confirm, and prove the write where the run has not proved its kind yet.
+//! The order of the steps is the state machine of [`super::machine`]; this module carries out
+//! its actions. Decisions come from [`super::decide`] and [`super::settings`]; shared reads and
+//! writes of many domains from [`super::board`] and [`super::batch`]; what is proved of each
+//! kind of write from [`super::proof`].
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -15,15 +16,15 @@ use tracing::{info, warn};
 use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
 use super::calls::{last_call_by, nap, retry_wait, retrying};
-use super::decide::{self, Decision, ReadStep, Repair, Verdict};
+use super::decide::{self, Decision, FullPut, ReadStep, Verdict};
 use super::job::{EngineConfig, Job};
-use super::learn::{Admission, Learner, Observation, Probe, SnapshotAdmission};
 use super::machine::{Action, Batched, Ending, Event, Look, Machine};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
-use super::settings::{self, BatchKey, BulkEntry, Origin};
+use super::proof::{Admission, Prover, Ticket, WriteKind};
+use super::settings::{self, BatchKey, BulkEntry, Change};
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient, OnSend};
 use crate::huawei::error::{CdnError, ErrorKind};
-use crate::huawei::model::{Configs, ConfigsPut, DomainStatus, HttpsPut};
+use crate::huawei::model::{Configs, DomainStatus, HttpsPut};
 use crate::huawei::quota::Window;
 use crate::result::{ErrorInfo, Status};
 
@@ -38,22 +39,21 @@ pub(super) struct DomainCtx {
     pub(super) board: Option<Board>,
     /// The batch writer, when the run is large enough for it.
     pub(super) batcher: Option<Batcher>,
-    /// What the run learns of the batch call, when it batches.
-    pub(super) learner: Option<Arc<Learner>>,
+    /// What the run has proved of each kind of write.
+    pub(super) prover: Prover,
     /// Paces the reads before a write (see [`EngineConfig::read_quota`]).
     pub(super) first_reads: Arc<Mutex<Window>>,
 }
 
-/// What a probe's batched write leaves to do once the domain is live.
-#[derive(Debug, Default)]
-enum AfterBatch {
-    #[default]
-    Nothing,
-    /// Settings the batch call cannot carry changed: write them back.
-    Repair(Box<Repair>),
-    /// The read right after the write could not tell (the config did not show the new
-    /// certificate yet): compare with this config once the domain is live.
-    CompareWith(Box<Configs>),
+/// A write of this run that was accepted (or whose answer was lost): what it must be proved
+/// against.
+#[derive(Debug)]
+struct Written {
+    kind: WriteKind,
+    /// The domain's full read before any write of this run.
+    before: Configs,
+    /// Held while the write is a sample of its kind and class: it reports the proof.
+    ticket: Option<Ticket>,
 }
 
 /// What the steps of one domain's flow pass on to each other.
@@ -61,15 +61,13 @@ enum AfterBatch {
 struct Flow {
     /// The first sweep's status, standing for the first read's.
     swept_status: Option<DomainStatus>,
-    /// The first sweep's `https_status`, to learn what it says of the origin protocol.
-    swept_https_status: Option<i64>,
-    /// A probe admitted from the sweep, for the first batched write.
-    probe: Option<Probe>,
     /// The last full read.
     configs: Option<Configs>,
+    /// The last full read before any write of this run may have been applied.
+    before: Option<Configs>,
     /// The phase before the last per-domain write left.
     before_write: Phase,
-    after_batch: AfterBatch,
+    written: Option<Written>,
 }
 
 /// The domain as the run's first sweep showed it.
@@ -338,37 +336,8 @@ impl DomainCtx {
         Some(Seen { status, entry })
     }
 
-    /// With `options.no_sm_certificates`: whether the domain is batched from the snapshot
-    /// alone (`Ok(Some(key))`), read in full as a probe (`Err(probe)`), or read in full.
-    async fn batch_from_snapshot(&self, seen: &Seen) -> Result<Option<BatchKey>, Probe> {
-        let (Some(learner), Some(entry), DomainStatus::Online) =
-            (&self.learner, &seen.entry, &seen.status)
-        else {
-            return Ok(None);
-        };
-        let overrides = &self.job.overrides;
-        // Whatever the origin turns out to be, could the entry give a key at all?
-        let any_origin = |s: i64| (1..=3).contains(&s).then_some(Origin::Follow);
-        if settings::detail_batch_key(entry, overrides, any_origin).is_none() {
-            return Ok(None);
-        }
-        let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
-        let redirect_on = entry.force_redirect_https == Some(1);
-        match learner.admit_snapshot(redirect_on, limit).await {
-            SnapshotAdmission::Batch => {
-                let key = settings::detail_batch_key(entry, overrides, |s| learner.origin(s));
-                if key.is_none() {
-                    info!(https_status = entry.https_status, "read in full: the bulk read's https_status does not say the origin protocol for certain");
-                }
-                Ok(key)
-            }
-            SnapshotAdmission::Probe(p) => Err(p),
-            SnapshotAdmission::Read => Ok(None),
-        }
-    }
-
     /// Hands the domain to the batch writer and records how it went.
-    async fn batch_write(&self, batcher: &Batcher, key: BatchKey, probe: bool) -> Step<Batched> {
+    async fn batch_write(&self, batcher: &Batcher, key: BatchKey, sample: bool) -> Step<Batched> {
         let before = self.phase();
         let progress = self.progress.clone();
         let hook: BatchHook = Arc::new(move |event| {
@@ -381,7 +350,7 @@ impl DomainCtx {
                 }
             }
         });
-        match batcher.write(&self.domain, key, probe, hook).await {
+        match batcher.write(&self.domain, key, sample, hook).await {
             BatchReply::Written { request_id } => {
                 self.record_call(Role::Write, request_id.as_deref());
                 info!(request_id = request_id.as_deref(), "batch write accepted");
@@ -408,32 +377,6 @@ impl DomainCtx {
         }
     }
 
-    /// A probe reads its config right after its batched write and reports what changed; what
-    /// changed is written back once the domain is live.
-    async fn probe_after(&self, probe: Probe, before: &Configs) -> AfterBatch {
-        let after = self.read_configs(Role::Read).await.ok();
-        match after {
-            Some(after) if decide::serves(after.https.as_ref(), &self.job.target) => {
-                probe.report(Some(Observation {
-                    before: settings::values(before),
-                    after: settings::values(&after),
-                }));
-                match decide::repair(before, &after, &self.job.target) {
-                    Some(r) => {
-                        warn!(changed = ?r.changed.iter().map(|s| s.name()).collect::<Vec<_>>(),
-                              "the batch write changed settings it cannot carry; they are written back once the domain is live");
-                        AfterBatch::Repair(Box::new(r))
-                    }
-                    None => AfterBatch::Nothing,
-                }
-            }
-            _ => {
-                probe.report(None);
-                AfterBatch::CompareWith(Box::new(before.clone()))
-            }
-        }
-    }
-
     pub(super) async fn run(&self) -> Outcome {
         match self.deploy().await {
             Ok(o) | Err(o) => o,
@@ -445,7 +388,7 @@ impl DomainCtx {
             return Err(failure(&CdnError::AuthStopped, Phase::Queued));
         }
         self.set_phase(Phase::Reading);
-        let batches = self.batcher.is_some() && self.learner.is_some();
+        let batches = self.batcher.is_some();
         let mut machine = Machine::new(batches, self.cfg.max_attempts);
         let mut flow = Flow::default();
         let look = self.look(&mut flow).await?;
@@ -458,15 +401,7 @@ impl DomainCtx {
                     Event::Waited
                 }
                 Action::Offer => Event::Batched(Box::pin(self.offer(&mut flow)).await?),
-                Action::Write(put) => {
-                    // Written alone, a probe cannot tell how the batch call behaves.
-                    drop(flow.probe.take());
-                    flow.before_write = self.phase();
-                    match self.write_alone(&put).await {
-                        Ok(()) => Event::Written,
-                        Err(e) => Event::Refused(e),
-                    }
-                }
+                Action::Write(put) => Box::pin(self.write_step(&mut flow, *put)).await,
                 Action::WaitThenWrite { error, backoff } => {
                     let before = flow.before_write;
                     self.refused(before, Status::Skipped, error_info(&error));
@@ -487,7 +422,7 @@ impl DomainCtx {
                     }
                     Event::Waited
                 }
-                Action::Confirm => return Box::pin(self.finish(flow.after_batch)).await,
+                Action::Confirm => return Box::pin(self.finish(flow.written.take())).await,
                 Action::End(ending) => return Ok(self.end(ending, flow.before_write)),
             };
             action = machine.next(event);
@@ -541,7 +476,6 @@ impl DomainCtx {
             serves_new_certificate = serves,
             "read the domain from the bulk snapshot"
         );
-        flow.swept_https_status = seen.entry.as_ref().and_then(|e| e.https_status);
         if seen.status == DomainStatus::Online && serves == Some(true) && !self.job.force {
             return Ok(Look::Unchanged);
         }
@@ -554,28 +488,7 @@ impl DomainCtx {
         if seen.status == DomainStatus::Online {
             flow.swept_status = Some(seen.status.clone());
         }
-        if !self.job.no_sm_certificates {
-            return Ok(Look::Read);
-        }
-        match self.batch_from_snapshot(&seen).await {
-            Ok(Some(key)) => {
-                let batcher = self
-                    .batcher
-                    .as_ref()
-                    .expect("a learner comes with a batcher");
-                Ok(
-                    match Box::pin(self.batch_write(batcher, key, false)).await? {
-                        Batched::Written => Look::BatchWritten,
-                        Batched::Alone | Batched::Retry | Batched::Declined => Look::BatchTried,
-                    },
-                )
-            }
-            Ok(None) => Ok(Look::Read),
-            Err(p) => {
-                flow.probe = Some(p);
-                Ok(Look::Read)
-            }
-        }
+        Ok(Look::Read)
     }
 
     /// Reads the domain's status (the first sweep's, else a fresh sweep's, which may show a
@@ -605,15 +518,9 @@ impl DomainCtx {
             self.read_configs(Role::Read).await?
         };
         let https = configs.https.as_ref();
-        if let (Some(learner), Some(sweep_value), Some(origin)) = (
-            &self.learner,
-            flow.swept_https_status.filter(|s| *s > 0),
-            configs.origin_protocol.as_deref().and_then(Origin::parse),
-        ) {
-            learner.note_origin(sweep_value, origin);
-        }
         if self.phase() < Phase::MaybeWritten {
             self.progress().previous_not_after = https.and_then(decide::served_not_after);
+            flow.before = Some(configs.clone());
         }
         info!(
             status = status.as_str(),
@@ -639,12 +546,20 @@ impl DomainCtx {
         Ok(step)
     }
 
-    /// Offers the write the last read decided to the batch writer, when its settings can ride
-    /// the batch call and the run admits it.
+    /// The latest a domain waits for its class's proof before it is written as a sample itself:
+    /// time for a write and a poll or two before the deadline.
+    fn proof_limit(&self) -> Instant {
+        let latest = last_call_by(self.deadline);
+        latest
+            .checked_sub(self.cfg.request_timeout * 2)
+            .unwrap_or(latest)
+            .max(Instant::now())
+    }
+
+    /// Offers the write the last read decided to the batch writer, when the domain has nothing
+    /// the batch call could lose and the batch call is trusted (or being proved) for its class.
     async fn offer(&self, flow: &mut Flow) -> Step<Batched> {
-        let (Some(batcher), Some(learner), Some(configs)) =
-            (&self.batcher, &self.learner, &flow.configs)
-        else {
+        let (Some(batcher), Some(configs)) = (&self.batcher, &flow.configs) else {
             return Ok(Batched::Declined);
         };
         let key = match settings::batch_key(configs, &self.job.overrides) {
@@ -654,66 +569,46 @@ impl DomainCtx {
                 return Ok(Batched::Declined);
             }
         };
-        let limit = self.soon(self.cfg.request_timeout + self.cfg.batch_linger * 3);
-        let admission = match flow.probe.take() {
-            Some(p) => Admission::Probe(p),
-            None => learner.admit(&settings::values(configs), limit).await,
-        };
-        let probe = match admission {
-            Admission::Alone => {
-                info!("written alone: the probes have not shown the batch call keeps its settings");
+        let class = settings::class_of(configs);
+        let ticket = match self
+            .prover
+            .admit(WriteKind::Batch, &class, self.proof_limit())
+            .await
+        {
+            Admission::Distrusted => {
+                info!("written alone: the batch call changed a setting earlier in this run");
                 return Ok(Batched::Declined);
             }
-            Admission::Batch => None,
-            Admission::Probe(p) => Some(p),
+            Admission::Trusted => None,
+            Admission::Sample(t) => {
+                info!(class = %class, "batched as the sample that proves the batch call for its class");
+                Some(t)
+            }
         };
-        let batched = Box::pin(self.batch_write(batcher, key, probe.is_some())).await?;
-        match (batched, probe) {
-            (Batched::Written, Some(p)) => {
-                flow.after_batch = Box::pin(self.probe_after(p, configs)).await;
-                self.note_unrestored(&flow.after_batch);
-            }
-            // The answer was lost: the batch call may have been applied, resetting what it
-            // cannot carry (a probe's write, before anything was known). Should a read find it
-            // applied after all, what changed is compared with this read once the domain is
-            // live, and written back.
-            (Batched::Retry, _) if matches!(flow.after_batch, AfterBatch::Nothing) => {
-                flow.after_batch = AfterBatch::CompareWith(Box::new(configs.clone()));
-                self.note_unrestored(&flow.after_batch);
-            }
-            _ => {}
+        let sample = ticket.is_some();
+        let before = flow.before.clone().unwrap_or_else(|| configs.clone());
+        let batched = Box::pin(self.batch_write(batcher, key, sample)).await?;
+        if matches!(batched, Batched::Written | Batched::Retry) {
+            flow.written = Some(Written {
+                kind: WriteKind::Batch,
+                before,
+                ticket,
+            });
         }
         Ok(batched)
     }
 
-    /// Notes what a batched write left to write back, for the result should the domain end
-    /// `pending` before it is live.
-    fn note_unrestored(&self, after_batch: &AfterBatch) {
-        self.progress().unrestored = match after_batch {
-            AfterBatch::Nothing => None,
-            AfterBatch::Repair(r) => Some(format!(
-                "the batch write changed {}",
-                r.changed.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
-            )),
-            AfterBatch::CompareWith(_) => Some(
-                "the batch write may have changed settings it cannot carry (tls_version, ocsp_stapling, redirect_code, ...)"
-                    .into(),
-            ),
-        };
-    }
-
-    /// One per-domain write of `put`.
-    async fn write_alone(&self, put: &HttpsPut) -> Result<(), CdnError> {
+    /// One per-domain write of `put`, carrying every setting the last full read showed.
+    async fn write_alone(&self, put: &FullPut) -> Result<(), CdnError> {
         let eps = self.job.enterprise_project_id.as_deref();
-        let configs = ConfigsPut {
-            https: Some(put),
-            ..Default::default()
-        };
         self.once(
             Role::Write,
             "UpdateDomainFullConfig",
             self.write_opts(),
-            |o| self.client.update_configs(&self.domain, eps, configs, o),
+            |o| {
+                self.client
+                    .update_configs(&self.domain, eps, put.configs(), o)
+            },
         )
         .await?;
         info!("write accepted");
@@ -721,23 +616,71 @@ impl DomainCtx {
         Ok(())
     }
 
-    /// After the write: done when `wait` is false, else confirm.
-    async fn finish(&self, after_batch: AfterBatch) -> Step<Outcome> {
-        if !self.job.wait {
+    /// The per-domain write of the https block the machine decided, with every other setting of
+    /// the last full read, admitted by the prover (a sample until its class is proven).
+    async fn write_step(&self, flow: &mut Flow, https: HttpsPut) -> Event {
+        let Some(configs) = flow.configs.as_ref() else {
+            return Event::Refused(CdnError::BudgetSpent);
+        };
+        let put = decide::full_put(configs, https);
+        let class = settings::alone_class_of(configs);
+        let ticket = match self
+            .prover
+            .admit(WriteKind::Alone, &class, self.proof_limit())
+            .await
+        {
+            Admission::Sample(t) => Some(t),
+            Admission::Trusted | Admission::Distrusted => None,
+        };
+        let before = flow.before.clone().unwrap_or_else(|| configs.clone());
+        flow.before_write = self.phase();
+        let result = self.write_alone(&put).await;
+        let applied = match &result {
+            Ok(()) => true,
+            Err(e) => matches!(e.kind(), ErrorKind::Server | ErrorKind::Transport),
+        };
+        if applied {
+            flow.written = Some(Written {
+                kind: WriteKind::Alone,
+                before,
+                ticket,
+            });
+        }
+        match result {
+            Ok(()) => Event::Written,
+            Err(e) => Event::Refused(e),
+        }
+    }
+
+    /// After the write: confirmed, and proved where its kind and class are not proven yet. With
+    /// `wait: false` a per-domain write (which carries every setting) is done once accepted; a
+    /// batched one (which cannot) still waits for its proof when it is a sample.
+    async fn finish(&self, written: Option<Written>) -> Step<Outcome> {
+        let must_prove = written.as_ref().is_some_and(|w| {
+            (w.ticket.is_some() || self.prover.distrusted(w.kind))
+                && (self.job.wait || w.kind == WriteKind::Batch)
+        });
+        if !self.job.wait && !must_prove {
             return Ok(Outcome::ok(
                 Status::Submitted,
                 "write accepted; not waiting for it to go live (wait: false)",
             ));
         }
-        self.confirm(after_batch).await
+        let Some(written) = written.filter(|_| must_prove) else {
+            return self
+                .confirm_live(false)
+                .await
+                .map(|_| Outcome::ok(Status::Deployed, "online with the new certificate"));
+        };
+        Box::pin(self.prove(written)).await
     }
 
-    /// Polls after the write until the domain reads `online` with the new certificate; then
-    /// writes back what a probe's batched write changed.
-    async fn confirm(&self, mut after_batch: AfterBatch) -> Step<Outcome> {
+    /// Polls after the write until the domain reads `online` with the new certificate; with
+    /// `full`, each online poll reads the full config, which is returned. `Err` when the
+    /// domain ends otherwise (`configure_failed`, or the budget).
+    async fn confirm_live(&self, full: bool) -> Step<Option<Configs>> {
         let target = &self.job.target;
         let mut after = self.progress().written_at.unwrap_or_else(Instant::now);
-        let mut restored: Vec<&'static str> = Vec::new();
         let mut n = 0;
         loop {
             let (status, entry) = self.poll(&mut after, n).await?;
@@ -745,8 +688,7 @@ impl DomainCtx {
             // The sweep judges the certificate, unless it cannot (a Certificate Manager target)
             // or does not list the domain: then its own config is read.
             let swept = entry.as_ref().and_then(|e| e.serves(target));
-            let compare = matches!(after_batch, AfterBatch::CompareWith(_));
-            let configs = if status == DomainStatus::Online && (swept.is_none() || compare) {
+            let configs = if status == DomainStatus::Online && (swept.is_none() || full) {
                 Some(self.read_configs(Role::Poll).await?)
             } else {
                 None
@@ -757,115 +699,123 @@ impl DomainCtx {
                 None => decide::after_poll_detail(&status, swept),
             };
             match verdict {
-                Verdict::Deployed => {
-                    let repair = match std::mem::replace(&mut after_batch, AfterBatch::Nothing) {
-                        AfterBatch::Nothing => None,
-                        AfterBatch::Repair(r) => Some(*r),
-                        AfterBatch::CompareWith(before) => configs
-                            .as_ref()
-                            .and_then(|now| decide::repair(&before, now, target)),
-                    };
-                    let Some(repair) = repair else {
-                        let message = if restored.is_empty() {
-                            "online with the new certificate".to_string()
-                        } else {
-                            format!(
-                                "online with the new certificate ({} restored after the batch write)",
-                                restored.join(", ")
-                            )
-                        };
-                        return Ok(Outcome::ok(Status::Deployed, message));
-                    };
-                    restored = repair.changed.iter().map(|s| s.name()).collect();
-                    if let Some(o) = Box::pin(self.write_back(&repair)).await {
-                        return Ok(o);
-                    }
-                    self.progress().unrestored = None;
-                    let now = Instant::now();
-                    self.progress().written_at = Some(now);
-                    after = now;
+                Verdict::Deployed => return Ok(configs),
+                Verdict::ConfigureFailed => return Err(Outcome::err(
+                    Status::Failed,
+                    ErrorInfo::new(
+                        "configure_failed",
+                        "the CDN accepted the certificate but the domain ended `configure_failed`",
+                        true,
+                    ),
+                )),
+                Verdict::Waiting if status == DomainStatus::Online => {
+                    self.progress().last_status =
+                        Some("online, not yet serving the new certificate".into());
                 }
-                Verdict::ConfigureFailed => {
-                    let mut message =
-                        "the CDN accepted the certificate but the domain ended `configure_failed`"
-                            .to_string();
-                    // A probe's batched write may have changed what the batch call cannot
-                    // carry; with the domain not live it is not written back, so say so.
-                    let changed = match std::mem::take(&mut after_batch) {
-                        AfterBatch::Nothing => Vec::new(),
-                        AfterBatch::Repair(r) => r.changed,
-                        AfterBatch::CompareWith(before) => {
-                            let now = match configs {
-                                Some(c) => Some(c),
-                                None => self.read_configs(Role::Poll).await.ok(),
-                            };
-                            now.and_then(|now| decide::repair(&before, &now, target))
-                                .map(|r| r.changed)
-                                .unwrap_or_default()
-                        }
-                    };
-                    if !changed.is_empty() {
-                        let names: Vec<&str> = changed.iter().map(|s| s.name()).collect();
-                        warn!(changed = ?names, "configure_failed after a batch write that changed settings; not written back");
-                        message = format!(
-                            "{message}; the batch write also changed {}, not written back (the domain did not go live)",
-                            names.join(", ")
-                        );
-                    }
-                    return Ok(Outcome::err(
-                        Status::Failed,
-                        ErrorInfo::new("configure_failed", message, true),
-                    ));
-                }
-                Verdict::Waiting => {
-                    if status == DomainStatus::Online {
-                        self.progress().last_status =
-                            Some("online, not yet serving the new certificate".into());
-                    }
-                }
+                Verdict::Waiting => {}
             }
         }
     }
 
-    /// Writes back what a batched write changed; `Some(outcome)` when that cannot be done (the
-    /// certificate is live: the domain is `deployed`, with the error).
-    async fn write_back(&self, repair: &Repair) -> Option<Outcome> {
-        warn!(changed = ?repair.changed.iter().map(|s| s.name()).collect::<Vec<_>>(),
-              "writing back the settings the batch write changed");
+    /// Confirms a write that must be proved: once live, its full config is compared with the
+    /// read before the write. A difference the request did not ask for ends the trust in its
+    /// call, and is written back at once with the per-domain call, then proved in turn.
+    async fn prove(&self, written: Written) -> Step<Outcome> {
+        let Written {
+            kind,
+            before,
+            ticket,
+        } = written;
+        let live = self.confirm_live(true).await?;
+        let overrides = &self.job.overrides;
+        let changes = match &live {
+            Some(after) => {
+                settings::changes(&settings::view(&before), &settings::view(after), overrides)
+            }
+            None => Vec::new(),
+        };
+        match ticket {
+            Some(t) => t.verdict(changes.is_empty()),
+            None if !changes.is_empty() => self.prover.distrust(kind),
+            None => {}
+        }
+        if changes.is_empty() {
+            info!("read back in full: every setting as before");
+            return Ok(Outcome::ok(
+                Status::Deployed,
+                "online with the new certificate",
+            ));
+        }
+        let names: Vec<&str> = changes.iter().map(|c| c.setting).collect();
+        warn!(changed = ?names, call = ?kind, "the write changed settings the request did not ask to change; writing them back");
+        Box::pin(self.restore(&before, changes)).await
+    }
+
+    /// Writes back what a write changed, and proves the restore.
+    async fn restore(&self, before: &Configs, changes: Vec<Change>) -> Step<Outcome> {
+        let https = decide::https_put(before.https.as_ref(), &self.job.target, &self.job.overrides);
+        let put = decide::restore_put(before, &changes, https);
         let eps = self.job.enterprise_project_id.as_deref();
         let written = retrying(self.deadline, self.cfg.max_attempts, || {
             self.once(Role::Write, "UpdateDomainFullConfig", self.opts(), |o| {
                 self.client
-                    .update_configs(&self.domain, eps, repair.configs(), o)
+                    .update_configs(&self.domain, eps, put.configs(), o)
             })
         })
         .await;
-        let names =
-            |v: &[settings::Uncarried]| v.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ");
-        let error = match written {
-            Err(e) => {
-                let mut error = error_info(&e);
-                error.message = format!(
-                    "the certificate is live, but the settings the batch write changed ({}) could not be written back: {}",
-                    names(&repair.changed),
-                    error.message
-                );
-                error
+        let still = match written {
+            Err(e) => Err(error_info(&e).message),
+            Ok(()) => {
+                self.written();
+                match self.confirm_live(true).await {
+                    Ok(Some(after)) => Ok(settings::changes(
+                        &settings::view(before),
+                        &settings::view(&after),
+                        &self.job.overrides,
+                    )),
+                    Ok(None) => Ok(Vec::new()),
+                    Err(o) => Err(o
+                        .error
+                        .map_or_else(|| "not confirmed".to_string(), |e| e.message)),
+                }
             }
-            Ok(()) if !repair.unrestorable.is_empty() => ErrorInfo::new(
-                "settings_changed",
-                format!(
-                    "the certificate is live, but the batch write changed settings the configuration did not carry before ({}), which cannot be written back",
-                    names(&repair.unrestorable)
-                ),
-                false,
-            ),
-            Ok(()) => return None,
         };
-        Some(Outcome {
-            status: Status::Deployed,
-            message: Some("online with the new certificate".into()),
-            error: Some(error),
-        })
+        let names = |c: &[Change]| c.iter().map(|c| c.setting).collect::<Vec<_>>().join(", ");
+        match still {
+            Ok(left) if left.is_empty() => {
+                let mut o = Outcome::ok(
+                    Status::Deployed,
+                    format!(
+                        "online with the new certificate; the write changed {}, written back at once",
+                        names(&changes)
+                    ),
+                );
+                o.changes = changes;
+                Ok(o)
+            }
+            other => {
+                let why = match other {
+                    Ok(left) => format!("{} still differ after writing them back", names(&left)),
+                    Err(e) => format!("writing them back failed: {e}"),
+                };
+                let was: Vec<String> = changes
+                    .iter()
+                    .map(|c| format!("{} was {}", c.setting, c.before))
+                    .collect();
+                let mut o = Outcome::err(
+                    Status::Failed,
+                    ErrorInfo::new(
+                        "settings_changed",
+                        format!(
+                            "the certificate is live, but the write changed settings the request did not ask to change ({}); {why}",
+                            was.join("; ")
+                        ),
+                        true,
+                    ),
+                );
+                o.changes = changes;
+                Ok(o)
+            }
+        }
     }
 }

@@ -15,8 +15,8 @@ use super::batch::Batcher;
 use super::board::Board;
 use super::domain::DomainCtx;
 pub use super::job::{EngineConfig, Job};
-use super::learn::Learner;
 use super::outcome::{out_of_budget, result_of, Outcome, Phase, Progress};
+use super::proof::Prover;
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::quota::{Quota, Window};
 use crate::result::{DomainResult, ErrorInfo, Status};
@@ -52,7 +52,7 @@ pub async fn deploy_all(
     } else {
         (None, None)
     };
-    let learner = many.then(|| Learner::new(cfg.probe_domains, job.no_sm_certificates));
+    let prover = Prover::new(cfg.proof_patience, many);
     let batcher = many.then(|| {
         Batcher::spawn(
             client.clone(),
@@ -75,7 +75,7 @@ pub async fn deploy_all(
             progress,
             board: board.clone(),
             batcher: batcher.clone(),
-            learner: learner.clone(),
+            prover: prover.clone(),
         };
         async move { ctx.run().await }
     })

@@ -25,14 +25,14 @@ pub struct EngineConfig {
     pub batch_linger: Duration,
     /// A batch group is sent early when no domain joined it for this long.
     pub batch_idle: Duration,
-    /// Domains read in full around their batched write to learn whether the batch call keeps
-    /// TLS versions and OCSP stapling ([`super::learn`]).
-    pub probe_domains: usize,
+    /// How long batched domains wait for their class's sample to be proved before another
+    /// domain is sent as a sample ([`super::proof`]).
+    pub proof_patience: Duration,
     /// Groups smaller than this are written domain by domain.
     pub batch_min: usize,
     /// The ShowDomainFullConfig quota, of which the reads before a write (each domain's first
-    /// read) may use all but a tenth: the reads of domains already written (a probe's read after
-    /// its write, a confirmation, a read after a lost answer) always find room in the window,
+    /// read) may use all but a tenth: the reads of domains already written (the read back that
+    /// proves a write, a confirmation, a read after a lost answer) always find room in the window,
     /// instead of waiting behind every other domain's first read.
     pub read_quota: Quota,
 }
@@ -47,7 +47,7 @@ impl Default for EngineConfig {
             bulk_interval: Duration::from_secs(1),
             batch_linger: Duration::from_secs(2),
             batch_idle: Duration::from_millis(300),
-            probe_domains: 10,
+            proof_patience: Duration::from_secs(120),
             batch_min: 5,
             read_quota: Api::ShowFullConfig.documented_quota(),
         }
@@ -63,8 +63,4 @@ pub struct Job {
     pub dry_run: bool,
     pub wait: bool,
     pub overrides: Overrides,
-    /// The request says the account holds no SM certificate (`options.no_sm_certificates`):
-    /// domains may then be batched from the bulk read alone, once the probes show every
-    /// setting the batch call cannot carry kept. Without it each domain is read in full first.
-    pub no_sm_certificates: bool,
 }

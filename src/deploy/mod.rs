@@ -1,6 +1,6 @@
 //! The deployment: which domains ([`select`]), what is deployed ([`target`]), what a write must
-//! keep ([`settings`], pure), per-domain decisions ([`decide`], pure), what the run learns of
-//! the batch call ([`learn`]), the job and the engine's tuning ([`job`]), how a domain ended
+//! keep ([`settings`], pure), per-domain decisions ([`decide`], pure), what the run has proved
+//! of each kind of write ([`proof`]), the job and the engine's tuning ([`job`]), how a domain ended
 //! ([`outcome`]), calling the API within the
 //! budget ([`calls`]), the async driver that runs every domain within the budget ([`engine`]),
 //! one domain's state machine ([`machine`], pure) and the flow that carries it out (`domain`), the shared sweeps that read and poll
@@ -13,9 +13,9 @@ pub mod decide;
 mod domain;
 pub mod engine;
 pub mod job;
-pub mod learn;
 pub mod machine;
 pub mod outcome;
+pub mod proof;
 pub mod select;
 pub mod settings;
 pub mod target;

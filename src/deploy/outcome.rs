@@ -6,6 +6,7 @@
 use tokio::time::Instant;
 use tracing::info;
 
+use super::settings::Change;
 use crate::huawei::error::{CdnError, ErrorKind};
 use crate::result::{DomainResult, ErrorCode, ErrorInfo, Status};
 
@@ -40,9 +41,6 @@ pub struct Progress {
     /// the budget ends before another write: a refused batch entry is `failed` with the CDN's
     /// reason, a throttled or busy write `skipped`.
     pub refusal: Option<(Status, ErrorInfo)>,
-    /// What a batched write changed (or may have changed) of the settings the batch call cannot
-    /// carry, not written back yet: said in the result should the domain end `pending`.
-    pub unrestored: Option<String>,
 }
 
 /// A domain's ending, before the bookkeeping is added.
@@ -51,6 +49,8 @@ pub struct Outcome {
     pub status: Status,
     pub message: Option<String>,
     pub error: Option<ErrorInfo>,
+    /// Settings a write changed that the request did not ask to change (written back, or not).
+    pub changes: Vec<Change>,
 }
 
 impl Outcome {
@@ -59,6 +59,7 @@ impl Outcome {
             status,
             message: Some(message.into()),
             error: None,
+            changes: Vec::new(),
         }
     }
 
@@ -67,6 +68,7 @@ impl Outcome {
             status,
             message: None,
             error: Some(error),
+            changes: Vec::new(),
         }
     }
 }
@@ -84,17 +86,7 @@ pub enum Role {
 pub const MAX_REQUEST_IDS: usize = 6;
 
 /// The domain's result: its outcome with the bookkeeping, logged as the domain's last event.
-pub fn result_of(domain: &str, p: &Progress, mut outcome: Outcome) -> DomainResult {
-    if let (Status::Pending, Some(note)) = (outcome.status, &p.unrestored) {
-        let note = format!(
-            "{note}, not written back: the domain was not live before the time budget ended"
-        );
-        match (&mut outcome.message, &mut outcome.error) {
-            (Some(m), _) => *m = format!("{m}; {note}"),
-            (None, Some(e)) => e.message = format!("{}; {note}", e.message),
-            (None, None) => outcome.message = Some(note),
-        }
-    }
+pub fn result_of(domain: &str, p: &Progress, outcome: Outcome) -> DomainResult {
     let mut request_ids: Vec<String> = Vec::new();
     let mut omitted = 0u32;
     for id in p.kept_ids.iter().chain(&p.poll_ids) {
@@ -131,6 +123,7 @@ pub fn result_of(domain: &str, p: &Progress, mut outcome: Outcome) -> DomainResu
         expiring: false,
         previous_not_after_unix: None,
         edge: None,
+        settings_changed: outcome.changes,
     }
     .with_previous(p.previous_not_after)
 }
@@ -177,16 +170,20 @@ pub fn out_of_budget(p: &Progress) -> Outcome {
 /// Maps a final call error to the domain's outcome. Once a write may have been applied the domain
 /// is never reported failed: it is `pending`, with the error attached.
 pub fn failure(e: &CdnError, phase: Phase) -> Outcome {
-    let info = error_info(e);
     if phase >= Phase::MaybeWritten {
+        // A call this run did not send (the budget, an earlier auth failure) says nothing of
+        // the write that was: no "not sent" error beside "sent".
+        let error = (e.kind() != ErrorKind::NotSent).then(|| error_info(e));
         return Outcome {
             status: Status::Pending,
             message: Some(
                 "the write was sent but could not be confirmed; run again to confirm".into(),
             ),
-            error: Some(info),
+            error,
+            changes: Vec::new(),
         };
     }
+    let info = error_info(e);
     let status = match e.kind() {
         ErrorKind::Auth | ErrorKind::Rejected => Status::Failed,
         _ => Status::Skipped,
@@ -281,19 +278,12 @@ mod tests {
     }
 
     #[test]
-    fn a_pending_domain_says_what_its_batch_write_changed() {
-        let mut p = progress(Phase::Written);
-        p.unrestored = Some("the batch write changed tls_version".into());
-        let pending = result_of("a.example.com", &p, out_of_budget(&p));
-        let message = pending.message.unwrap();
-        assert!(
-            message.contains(
-                "run again to confirm; the batch write changed tls_version, not written back"
-            ),
-            "{message}"
-        );
-        let deployed = result_of("a.example.com", &p, Outcome::ok(Status::Deployed, "ok"));
-        assert_eq!(deployed.message.as_deref(), Some("ok"));
+    fn a_write_that_was_sent_never_says_not_sent() {
+        let o = failure(&CdnError::BudgetSpent, Phase::Written);
+        assert_eq!(o.status, Status::Pending);
+        assert!(o.error.is_none(), "{:?}", o.error);
+        let o = failure(&CdnError::BudgetSpent, Phase::Reading);
+        assert_eq!(o.error.unwrap().code, "budget_exhausted");
     }
 
     #[test]

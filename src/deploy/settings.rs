@@ -4,9 +4,11 @@
 //! forced redirect (switch and type), and resets what it is not sent; [`BatchKey`] is what a
 //! batched domain is sent, grouped by. It cannot carry TLS versions, OCSP stapling, the redirect
 //! code, cipher suites, HSTS, QUIC, origin SNI or client certificates, and its reference does
-//! not say what it does to them: those are [`Uncarried`] settings, read per domain
-//! ([`Values`]) and compared by the probes of [`super::learn`]. A domain is batched only when
-//! every setting it holds is one the batch call is known to leave as it is.
+//! not say what it does to them. So a domain is batched only when it holds the documented
+//! default of each of those ([`at_risk`] is empty): then every reading leaves it as it is.
+//! [`view`] normalizes a domain's settings (an absent block and its default are one value),
+//! [`changes`] compares two reads for the proof of a write, and [`class_of`] groups domains
+//! that any write treats alike.
 //!
 //! Everything here is pure: configurations and bulk-read entries in, decisions out.
 
@@ -134,13 +136,21 @@ impl BatchKey {
     }
 }
 
-/// A setting the batch call cannot carry.
+/// The TLS versions the CDN falls back to where a config names none (documented).
+pub const DEFAULT_TLS: &str = "TLSv1.1,TLSv1.2,TLSv1.3";
+
+/// A setting a deployment must keep, as the proof of a write compares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Uncarried {
-    TlsVersion,
-    OcspStapling,
+pub enum Setting {
+    Origin,
+    Http2,
+    /// The forced redirect's switch and type.
+    Redirect,
     /// The forced redirect's code (301/302), where the redirect is on.
     RedirectCode,
+    /// From `https.tls_version` and `https_tls_version.tls_version`, wherever the config has it.
+    TlsVersion,
+    OcspStapling,
     /// `https_tls_version`'s cipher suite group and suites.
     Ciphers,
     Hsts,
@@ -149,97 +159,293 @@ pub enum Uncarried {
     ClientCert,
 }
 
-impl Uncarried {
-    pub const ALL: [Uncarried; 8] = [
-        Uncarried::TlsVersion,
-        Uncarried::OcspStapling,
-        Uncarried::RedirectCode,
-        Uncarried::Ciphers,
-        Uncarried::Hsts,
-        Uncarried::Quic,
-        Uncarried::Sni,
-        Uncarried::ClientCert,
+impl Setting {
+    pub const ALL: [Setting; 11] = [
+        Setting::Origin,
+        Setting::Http2,
+        Setting::Redirect,
+        Setting::RedirectCode,
+        Setting::TlsVersion,
+        Setting::OcspStapling,
+        Setting::Ciphers,
+        Setting::Hsts,
+        Setting::Quic,
+        Setting::Sni,
+        Setting::ClientCert,
     ];
 
-    /// The name logs and messages use.
+    /// The name logs, messages and results use.
     pub fn name(self) -> &'static str {
         match self {
-            Uncarried::TlsVersion => "tls_version",
-            Uncarried::OcspStapling => "ocsp_stapling",
-            Uncarried::RedirectCode => "redirect_code",
-            Uncarried::Ciphers => "cipher_suites",
-            Uncarried::Hsts => "hsts",
-            Uncarried::Quic => "quic",
-            Uncarried::Sni => "origin_sni",
-            Uncarried::ClientCert => "client_cert",
+            Setting::Origin => "origin_protocol",
+            Setting::Http2 => "http2",
+            Setting::Redirect => "force_redirect",
+            Setting::RedirectCode => "redirect_code",
+            Setting::TlsVersion => "tls_version",
+            Setting::OcspStapling => "ocsp_stapling",
+            Setting::Ciphers => "cipher_suites",
+            Setting::Hsts => "hsts",
+            Setting::Quic => "quic",
+            Setting::Sni => "origin_sni",
+            Setting::ClientCert => "client_cert",
         }
+    }
+
+    /// Whether UpdateDomainMultiCertificates carries it (origin, HTTP/2, the redirect's switch
+    /// and type); what it does to the others its reference does not say.
+    pub fn batch_carries(self) -> bool {
+        matches!(self, Setting::Origin | Setting::Http2 | Setting::Redirect)
     }
 }
 
-/// A domain's value of each [`Uncarried`] setting, as read: `None` where the setting does not
-/// apply (a redirect code while the redirect is off), `Some(Value::Null)` where the config
-/// does not carry it.
+/// A domain's settings, each normalized so that an absent block and its documented default
+/// (or, for a switch the docs give no default, `off`) are one value: `Value::Null` stands for
+/// "off / the default" wherever the docs allow no other reading.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Values(pub Vec<(Uncarried, Option<Value>)>);
+pub struct View(pub Vec<(Setting, Value)>);
 
-impl Values {
-    /// The value of `setting`.
-    pub fn get(&self, setting: Uncarried) -> Option<&Value> {
+impl View {
+    /// The normalized value of `setting`.
+    pub fn get(&self, setting: Setting) -> &Value {
         self.0
             .iter()
             .find(|(s, _)| *s == setting)
-            .and_then(|(_, v)| v.as_ref())
-    }
-
-    /// The settings whose value differs between `self` (before) and `after`.
-    pub fn changed(&self, after: &Values) -> Vec<Uncarried> {
-        Uncarried::ALL
-            .into_iter()
-            .filter(|s| self.get(*s).is_some() && self.get(*s) != after.get(*s))
-            .collect()
+            .map_or(&Value::Null, |(_, v)| v)
     }
 }
 
-/// The values a domain's full configuration holds of each setting the batch call cannot carry.
-pub fn values(configs: &Configs) -> Values {
+/// One setting that differs between two reads of a domain.
+pub use crate::result::SettingChange as Change;
+
+/// A switch block (`hsts`, `quic`, `sni`, `client_cert`): absent and `off` are one value.
+fn switch_block(b: Option<&Value>) -> Value {
+    match b {
+        None | Some(Value::Null) => Value::Null,
+        Some(v) if v.get("status").and_then(Value::as_str) == Some("off") => Value::Null,
+        Some(v) => v.clone(),
+    }
+}
+
+/// The TLS versions wherever the config carries them; both places are one value when they
+/// agree, and none is the documented default.
+pub fn tls_versions(configs: &Configs) -> Value {
+    let mut found: Vec<String> = Vec::new();
+    let places = [
+        configs.https.as_ref().and_then(|h| h.tls_version.clone()),
+        configs
+            .https_tls_version
+            .as_ref()
+            .and_then(|b| b.get("tls_version"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    ];
+    for v in places.into_iter().flatten() {
+        let v: String = v.split(',').map(str::trim).collect::<Vec<_>>().join(",");
+        if !v.is_empty() && !found.contains(&v) {
+            found.push(v);
+        }
+    }
+    match found.len() {
+        0 => Value::from(DEFAULT_TLS),
+        1 => Value::from(found.remove(0)),
+        _ => Value::from(found),
+    }
+}
+
+/// The TLS versions a write should carry: the request's, else the config's (from either place).
+pub fn tls_to_keep(configs: &Configs) -> Option<String> {
+    configs
+        .https
+        .as_ref()
+        .and_then(|h| h.tls_version.clone())
+        .or_else(|| {
+            configs
+                .https_tls_version
+                .as_ref()
+                .and_then(|b| b.get("tls_version"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+}
+
+/// `https_tls_version` without its TLS versions: the cipher suites, with the group named
+/// `default` (and no suites) the same as no block.
+fn ciphers(configs: &Configs) -> Value {
+    let Some(Value::Object(m)) = configs.https_tls_version.as_ref() else {
+        return Value::Null;
+    };
+    let mut m = m.clone();
+    m.remove("tls_version");
+    m.retain(|_, v| !v.is_null() && v.as_str() != Some(""));
+    if m.get("cipher_suite_group").and_then(Value::as_str) == Some("default")
+        && !m.contains_key("cipher_suite")
+    {
+        m.remove("cipher_suite_group");
+    }
+    if m.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(m)
+    }
+}
+
+/// Every setting of a domain's full configuration, normalized.
+pub fn view(configs: &Configs) -> View {
     let https = configs.https.as_ref();
-    let text = |v: Option<&String>| Some(v.map_or(Value::Null, |s| Value::String(s.clone())));
-    let block = |b: &Option<Value>| Some(b.clone().unwrap_or(Value::Null));
     let redirect_on = configs
         .force_redirect
         .as_ref()
         .is_some_and(|r| r.status.as_deref() == Some("on"));
-    let code = configs
-        .force_redirect
-        .as_ref()
-        .and_then(|r| r.redirect_code)
-        .map_or(Value::Null, Value::from);
-    // The TLS versions are compared on their own; the block's other fields are the ciphers.
-    let ciphers = configs.https_tls_version.as_ref().map(|b| match b {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "tls_version")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
-    });
-    Values(vec![
+    let redirect = match &configs.force_redirect {
+        Some(r) if redirect_on => serde_json::json!({"status": "on", "type": r.kind}),
+        _ => Value::from("off"),
+    };
+    let code = match &configs.force_redirect {
+        Some(r) if redirect_on => r.redirect_code.map_or(Value::from("unset"), Value::from),
+        _ => Value::Null,
+    };
+    let text = |v: Option<&String>, default: Value| v.map_or(default, |s| Value::from(s.as_str()));
+    View(vec![
         (
-            Uncarried::TlsVersion,
-            text(https.and_then(|h| h.tls_version.as_ref())),
+            Setting::Origin,
+            text(configs.origin_protocol.as_ref(), Value::from("http")),
         ),
+        // No HTTP/2 setting (sites outside the Chinese mainland) is never read as off.
         (
-            Uncarried::OcspStapling,
-            text(https.and_then(|h| h.ocsp_stapling_status.as_ref())),
+            Setting::Http2,
+            text(https.and_then(|h| h.http2_status.as_ref()), Value::Null),
         ),
-        (Uncarried::RedirectCode, redirect_on.then_some(code)),
-        (Uncarried::Ciphers, block(&ciphers)),
-        (Uncarried::Hsts, block(&configs.hsts)),
-        (Uncarried::Quic, block(&configs.quic)),
-        (Uncarried::Sni, block(&configs.sni)),
-        (Uncarried::ClientCert, block(&configs.client_cert)),
+        (Setting::Redirect, redirect),
+        (Setting::RedirectCode, code),
+        (Setting::TlsVersion, tls_versions(configs)),
+        (
+            Setting::OcspStapling,
+            text(
+                https.and_then(|h| h.ocsp_stapling_status.as_ref()),
+                Value::from("off"),
+            ),
+        ),
+        (Setting::Ciphers, ciphers(configs)),
+        (Setting::Hsts, switch_block(configs.hsts.as_ref())),
+        (Setting::Quic, switch_block(configs.quic.as_ref())),
+        (Setting::Sni, switch_block(configs.sni.as_ref())),
+        (
+            Setting::ClientCert,
+            switch_block(configs.client_cert.as_ref()),
+        ),
     ])
+}
+
+/// The settings the batch call cannot carry that the domain holds at anything but the
+/// documented default (or `off`): the batch call could lose them under some reading the docs
+/// allow, so such a domain is written with its own call. A forced redirect's code counts
+/// whenever the redirect is on: the docs give it no default, and the batch call cannot send it.
+pub fn at_risk(view: &View) -> Vec<Setting> {
+    Setting::ALL
+        .into_iter()
+        .filter(|s| !s.batch_carries())
+        .filter(|s| {
+            let v = view.get(*s);
+            match s {
+                Setting::TlsVersion => v.as_str() != Some(DEFAULT_TLS),
+                Setting::OcspStapling => v.as_str() != Some("off"),
+                _ => !v.is_null(),
+            }
+        })
+        .collect()
+}
+
+/// The settings that differ between `before` and `after`, apart from what the request asked to
+/// change.
+pub fn changes(before: &View, after: &View, overrides: &Overrides) -> Vec<Change> {
+    let switch = |b: bool| Value::from(if b { "on" } else { "off" });
+    Setting::ALL
+        .into_iter()
+        .filter(|s| {
+            let asked = match s {
+                Setting::Http2 => overrides.http2.map(switch),
+                Setting::TlsVersion => overrides.tls_version.clone().map(Value::from),
+                Setting::OcspStapling => overrides.ocsp_stapling.map(switch),
+                _ => None,
+            };
+            // HTTP/2 asked of a site that has none is not sent: it stays as it was.
+            let expected = match asked {
+                Some(a) if !(*s == Setting::Http2 && before.get(*s).is_null()) => a,
+                _ => before.get(*s).clone(),
+            };
+            &expected != after.get(*s)
+        })
+        .map(|s| Change {
+            setting: s.name(),
+            before: before.get(s).clone(),
+            after: after.get(s).clone(),
+        })
+        .collect()
+}
+
+/// The class of a domain for the proof of a batched write: the shape of what it holds (which
+/// blocks, on or off or absent, and where its TLS versions are), not their values. A batched
+/// domain holds only defaults, so these are few; a batch write proven on one domain of a class
+/// is trusted on the others.
+pub fn class_of(configs: &Configs) -> String {
+    class(configs, true)
+}
+
+/// The class of a domain for the proof of a per-domain write, which carries every block the
+/// domain has: which blocks it has (and where its TLS versions are), not what they hold.
+pub fn alone_class_of(configs: &Configs) -> String {
+    class(configs, false)
+}
+
+fn class(configs: &Configs, switches: bool) -> String {
+    let shape = |b: Option<&Value>| match b {
+        None | Some(Value::Null) => "-".to_string(),
+        Some(_) if !switches => "y".to_string(),
+        Some(v) => match v.get("status").and_then(Value::as_str) {
+            Some(s) => s.to_string(),
+            None => {
+                let mut keys: Vec<&str> = v
+                    .as_object()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                keys.sort_unstable();
+                keys.join("+")
+            }
+        },
+    };
+    let https = configs.https.as_ref();
+    let has = |v: Option<&String>| if v.is_some() { "y" } else { "-" };
+    format!(
+        "origin:{} http2:{} redirect:{} tls:{}{} ocsp:{} ciphers:{} hsts:{} quic:{} sni:{} client_cert:{}",
+        has(configs.origin_protocol.as_ref()),
+        has(https.and_then(|h| h.http2_status.as_ref())),
+        match &configs.force_redirect {
+            None => "-",
+            Some(_) if !switches => "y",
+            Some(r) => r.status.as_deref().unwrap_or("?"),
+        },
+        has(https.and_then(|h| h.tls_version.as_ref())),
+        if configs
+            .https_tls_version
+            .as_ref()
+            .and_then(|b| b.get("tls_version"))
+            .is_some()
+        {
+            "y"
+        } else {
+            "-"
+        },
+        match https.and_then(|h| h.ocsp_stapling_status.as_deref()) {
+            None => "-",
+            Some(_) if !switches => "y",
+            Some(s) => s,
+        },
+        shape(configs.https_tls_version.as_ref()),
+        shape(configs.hsts.as_ref()),
+        shape(configs.quic.as_ref()),
+        shape(configs.sni.as_ref()),
+        shape(configs.client_cert.as_ref()),
+    )
 }
 
 /// Whether the https block holds an SM (national cryptography) certificate: a write of an
@@ -268,6 +474,8 @@ pub enum Alone {
     NoHttp2,
     /// A forced redirect the batch call cannot express (to HTTP, or an unknown type).
     Redirect,
+    /// Settings the batch call cannot carry, held at other than their default.
+    Holds(Vec<Setting>),
 }
 
 impl std::fmt::Display for Alone {
@@ -277,12 +485,23 @@ impl std::fmt::Display for Alone {
             Alone::Origin(o) => write!(f, "origin protocol `{o}` is not one the batch call takes"),
             Alone::NoHttp2 => f.write_str("the domain has no HTTP/2 setting"),
             Alone::Redirect => f.write_str("its forced redirect cannot be sent in a batch"),
+            Alone::Holds(settings) => write!(
+                f,
+                "it holds {}, which the batch call cannot carry",
+                settings
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }
 
-/// The batch group of a domain read in full, or why it must be written alone. What the batch
-/// call cannot carry is not judged here (see [`values`]).
+/// The batch group of a domain read in full, or why it must be written alone: the batch call
+/// is used only where every reading the docs allow leaves every setting as it is, so a domain
+/// holding anything but the default of what the call cannot carry ([`at_risk`]) is written
+/// with its own call.
 pub fn batch_key(configs: &Configs, overrides: &Overrides) -> Result<BatchKey, Alone> {
     if overrides.tls_version.is_some() || overrides.ocsp_stapling.is_some() {
         return Err(Alone::Overrides);
@@ -309,51 +528,11 @@ pub fn batch_key(configs: &Configs, overrides: &Overrides) -> Result<BatchKey, A
             _ => false,
         },
     };
+    let risk = at_risk(&view(configs));
+    if !risk.is_empty() {
+        return Err(Alone::Holds(risk));
+    }
     Ok(BatchKey {
-        origin,
-        http2,
-        redirect_to_https,
-    })
-}
-
-/// The batch group of a domain from its bulk-read entry alone, when the entry states every
-/// setting the batch call carries unambiguously; `origin` reads its `https_status` (only 1 is
-/// documented unambiguously: see [`super::learn::OriginEvidence`]). `None`: read it in full,
-/// as for a leaf with an SM2 key (an SM certificate the entry shows).
-pub fn detail_batch_key(
-    detail: &BulkEntry,
-    overrides: &Overrides,
-    origin: impl Fn(i64) -> Option<Origin>,
-) -> Option<BatchKey> {
-    if overrides.tls_version.is_some() || overrides.ocsp_stapling.is_some() {
-        return None;
-    }
-    if detail.leaf.as_ref().is_some_and(|l| l.sm2) {
-        return None;
-    }
-    let origin = origin(detail.https_status?)?;
-    let http2 = match (overrides.http2, detail.http2?) {
-        (Some(b), _) => b,
-        (None, v @ (0 | 1)) => v == 1,
-        _ => return None,
-    };
-    let redirect_to_https = match detail.force_redirect_https? {
-        0 => false,
-        1 => true,
-        _ => return None,
-    };
-    // The undocumented config, where present, must say the same.
-    if let Some(c) = &detail.force_redirect_config {
-        let agrees = match (redirect_to_https, c.switch) {
-            (false, 0) => true,
-            (true, 1) => c.redirect_type.as_deref() == Some("https"),
-            _ => false,
-        };
-        if !agrees {
-            return None;
-        }
-    }
-    Some(BatchKey {
         origin,
         http2,
         redirect_to_https,
@@ -374,15 +553,22 @@ mod tests {
         let none = Overrides::default();
         let c = configs(
             json!({"origin_protocol": "https", "https": {"http2_status": "on"},
-                               "force_redirect": {"status": "on", "type": "https", "redirect_code": 302}}),
+                               "force_redirect": {"status": "off"}}),
         );
         assert_eq!(
             batch_key(&c, &none),
             Ok(BatchKey {
                 origin: Origin::Https,
                 http2: true,
-                redirect_to_https: true
+                redirect_to_https: false
             })
+        );
+        // A redirect on has a code the batch call cannot send, and no documented default.
+        let on = configs(json!({"https": {"http2_status": "on"},
+                   "force_redirect": {"status": "on", "type": "https", "redirect_code": 302}}));
+        assert_eq!(
+            batch_key(&on, &none),
+            Err(Alone::Holds(vec![Setting::RedirectCode]))
         );
         // The request's HTTP/2 wins; TLS or OCSP overrides cannot be batched.
         let off = Overrides {
@@ -419,106 +605,93 @@ mod tests {
         );
     }
 
-    fn detail(v: Value) -> BulkEntry {
-        let mut v = v;
-        v["domain_name"] = json!("a.example.com");
-        BulkEntry::new(serde_json::from_value(v).unwrap(), crate::cert::leaf_facts)
-    }
-
     #[test]
-    fn the_bulk_read_gives_a_key_only_when_it_states_everything() {
-        let none = Overrides::default();
-        let documented = |s: i64| (s == 1).then_some(Origin::Follow);
-        let d = detail(json!({"https_status": 1, "http2": 1, "force_redirect_https": 1}));
-        let key = detail_batch_key(&d, &none, documented).unwrap();
-        assert_eq!(
-            (key.origin, key.http2, key.redirect_to_https),
-            (Origin::Follow, true, true)
-        );
-        assert_eq!(key.redirect_config().switch, 1);
-        // 2 may be an HTTPS origin: the evidence decides, not the documentation.
-        let two = detail(json!({"https_status": 2, "http2": 0, "force_redirect_https": 0}));
-        assert_eq!(detail_batch_key(&two, &none, documented), None);
-        let proven = |s: i64| match s {
-            1 => Some(Origin::Follow),
-            2 => Some(Origin::Http),
-            3 => Some(Origin::Https),
-            _ => None,
-        };
-        assert_eq!(
-            detail_batch_key(&two, &none, proven).unwrap().origin,
-            Origin::Http
-        );
-        // Missing HTTP/2, a redirect to HTTP, an absent redirect, or a config that disagrees.
-        for v in [
-            json!({"https_status": 1, "force_redirect_https": 0}),
-            json!({"https_status": 1, "http2": 0, "force_redirect_https": 2}),
-            json!({"https_status": 1, "http2": 0}),
-            json!({"https_status": 1, "http2": 0, "force_redirect_https": 0,
-                   "force_redirect_config": {"switch": 1, "redirect_type": "https"}}),
-            json!({"https_status": 0, "http2": 0, "force_redirect_https": 0}),
-        ] {
-            assert_eq!(
-                detail_batch_key(&detail(v.clone()), &none, proven),
-                None,
-                "{v}"
-            );
-        }
-        let agrees = detail(
-            json!({"https_status": 1, "http2": 0, "force_redirect_https": 1,
-                                   "force_redirect_config": {"switch": 1, "redirect_type": "https"}}),
-        );
-        assert!(detail_batch_key(&agrees, &none, proven).is_some());
-        let sm2 = detail(
-            json!({"https_status": 1, "http2": 0, "force_redirect_https": 0,
-            "certificate": include_str!("../../tests/fixtures/sm2-sign.pem")}),
-        );
-        assert!(sm2.leaf.as_ref().unwrap().sm2);
-        assert_eq!(
-            detail_batch_key(&sm2, &none, proven),
-            None,
-            "an SM certificate"
-        );
-    }
-
-    #[test]
-    fn values_hold_what_the_batch_cannot_carry() {
-        let c = configs(json!({
-            "https": {"tls_version": "TLSv1.2,TLSv1.3", "ocsp_stapling_status": "on"},
+    fn absent_and_default_are_one_value_and_anything_else_is_at_risk() {
+        let bare = configs(json!({"https": {"https_status": "on", "http2_status": "off"}}));
+        let defaults = configs(json!({
+            "origin_protocol": "http",
+            "https": {"https_status": "on", "http2_status": "off",
+                      "tls_version": "TLSv1.1,TLSv1.2,TLSv1.3", "ocsp_stapling_status": "off"},
             "force_redirect": {"status": "off", "redirect_code": 302},
-            "https_tls_version": {"tls_version": "TLSv1.2,TLSv1.3", "cipher_suite_group": "strict"},
-            "hsts": {"status": "on", "max_age": 600, "include_subdomains": "off"}
+            "https_tls_version": {"tls_version": "TLSv1.1, TLSv1.2,TLSv1.3", "cipher_suite_group": "default"},
+            "hsts": {"status": "off", "max_age": 600},
+            "quic": {"status": "off"}, "sni": {"status": "off"}, "client_cert": {"status": "off"}
         }));
-        let v = values(&c);
+        assert_eq!(view(&bare), view(&defaults));
+        assert!(at_risk(&view(&bare)).is_empty());
+        assert_ne!(class_of(&bare), class_of(&defaults), "the shapes differ");
+        let held = configs(json!({
+            "https": {"http2_status": "on", "ocsp_stapling_status": "on"},
+            "force_redirect": {"status": "on", "type": "https", "redirect_code": 301},
+            "https_tls_version": {"tls_version": "TLSv1.2,TLSv1.3", "cipher_suite_group": "strict"},
+            "hsts": {"status": "on", "max_age": 600, "include_subdomains": "off"},
+            "quic": {"status": "on"},
+            "sni": {"status": "on", "server_name": "o.example.com"},
+            "client_cert": {"status": "on", "trusted_cert": "CA"}
+        }));
+        let v = view(&held);
+        // TLS versions only in https_tls_version are read from there.
+        assert_eq!(v.get(Setting::TlsVersion), &json!("TLSv1.2,TLSv1.3"));
         assert_eq!(
-            v.get(Uncarried::TlsVersion),
-            Some(&json!("TLSv1.2,TLSv1.3"))
+            v.get(Setting::Ciphers),
+            &json!({"cipher_suite_group": "strict"})
         );
         assert_eq!(
-            v.get(Uncarried::RedirectCode),
-            None,
-            "off: the code does not apply"
+            at_risk(&v),
+            vec![
+                Setting::RedirectCode,
+                Setting::TlsVersion,
+                Setting::OcspStapling,
+                Setting::Ciphers,
+                Setting::Hsts,
+                Setting::Quic,
+                Setting::Sni,
+                Setting::ClientCert
+            ]
         );
+        assert!(matches!(
+            batch_key(&held, &Overrides::default()),
+            Err(Alone::Holds(h)) if h.len() == 8
+        ));
+        // Two places that disagree are both kept in view.
+        let mut split = held.clone();
+        split.https.as_mut().unwrap().tls_version = Some("TLSv1.3".into());
         assert_eq!(
-            v.get(Uncarried::Ciphers),
-            Some(&json!({"cipher_suite_group": "strict"}))
+            view(&split).get(Setting::TlsVersion),
+            &json!(["TLSv1.3", "TLSv1.2,TLSv1.3"])
         );
+    }
+
+    #[test]
+    fn changes_name_what_the_request_did_not_ask_for() {
+        let before = configs(json!({
+            "https": {"http2_status": "on", "tls_version": "TLSv1.2,TLSv1.3", "ocsp_stapling_status": "on"},
+            "hsts": {"status": "on", "max_age": 600, "include_subdomains": "on"}
+        }));
+        let none = Overrides::default();
+        assert!(changes(&view(&before), &view(&before), &none).is_empty());
+        let mut after = before.clone();
+        after.hsts = None;
+        after.https.as_mut().unwrap().http2_status = Some("off".into());
+        let c = changes(&view(&before), &view(&after), &none);
         assert_eq!(
-            v.get(Uncarried::Quic),
-            Some(&Value::Null),
-            "not in the config"
+            c.iter().map(|c| c.setting).collect::<Vec<_>>(),
+            ["http2", "hsts"]
         );
-        let mut after = c.clone();
-        after.hsts = Some(json!({"status": "off"}));
-        after.https.as_mut().unwrap().tls_version = Some("TLSv1.1,TLSv1.2,TLSv1.3".into());
-        assert_eq!(
-            v.changed(&values(&after)),
-            vec![Uncarried::TlsVersion, Uncarried::Hsts]
-        );
-        let on = configs(
-            json!({"force_redirect": {"status": "on", "type": "https", "redirect_code": 301}}),
-        );
-        assert_eq!(values(&on).get(Uncarried::RedirectCode), Some(&json!(301)));
+        assert_eq!(c[1].before["max_age"], 600);
+        assert_eq!(c[1].after, Value::Null);
+        // Asked for: not a change; asked but not done: a change.
+        let off = Overrides {
+            http2: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(changes(&view(&before), &view(&after), &off).len(), 1);
+        let on = Overrides {
+            http2: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(changes(&view(&before), &view(&before), &on).len(), 0);
+        assert_eq!(changes(&view(&before), &view(&after), &on).len(), 2);
     }
 
     #[test]

@@ -256,8 +256,8 @@ pub struct Configs {
     /// `mainland_china`, `outside_mainland_china` or `global`.
     #[serde(default)]
     pub service_area: Option<String>,
-    /// The blocks beside `https` that a batch write might change: kept as read, compared before
-    /// and after a probe's write, and written back as read if they changed.
+    /// The blocks beside `https` that a write must keep: carried by every per-domain write as
+    /// read, and compared before and after a write to prove it.
     #[serde(default)]
     pub https_tls_version: Option<Value>,
     #[serde(default)]
@@ -273,11 +273,11 @@ pub struct Configs {
 /// Forced redirect: `status` on/off, `type` http/https.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct ForceRedirect {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_code: Option<i64>,
 }
 
@@ -371,12 +371,14 @@ pub struct FullConfigPut<'a> {
     pub configs: ConfigsPut<'a>,
 }
 
-/// A `configs` object: the `https` block, and only the other blocks a repair restores, so
-/// nothing else is touched.
+/// A `configs` object: the `https` block, and each other block the domain's full read showed,
+/// so that nothing the PUT could reset is left unsent (blocks it does not name are untouched).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ConfigsPut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub https: Option<&'a HttpsPut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_protocol: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub force_redirect: Option<&'a ForceRedirect>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -48,6 +48,9 @@ pub enum ErrorCode {
     /// The domain is offline, being checked or deleted.
     DomainUnavailable,
     SmCertificateInUse,
+    /// A write changed settings the request did not ask to change, and they could not be
+    /// written back.
+    SettingsChanged,
     /// A bug of ours; never expected.
     InternalError,
     /// Any other code: an upstream service's, or a sub-report's (`edge_tls`, a channel's).
@@ -79,7 +82,7 @@ impl HttpClass {
     }
 }
 
-const OWN: [(ErrorCode, &str); 17] = [
+const OWN: [(ErrorCode, &str); 18] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::InvalidCertificate, "invalid_certificate"),
     (ErrorCode::KeyMismatch, "key_mismatch"),
@@ -96,6 +99,7 @@ const OWN: [(ErrorCode, &str); 17] = [
     (ErrorCode::BudgetExhausted, "budget_exhausted"),
     (ErrorCode::DomainUnavailable, "domain_unavailable"),
     (ErrorCode::SmCertificateInUse, "sm_certificate_in_use"),
+    (ErrorCode::SettingsChanged, "settings_changed"),
     (ErrorCode::InternalError, "internal_error"),
 ];
 

@@ -47,9 +47,8 @@ pub struct Options {
     /// A domain still serving a certificate that expires within this many days after the run
     /// is flagged `expiring`.
     pub warn_days: u32,
-    /// The user says the account holds no SM (national cryptography) certificate, so domains
-    /// may be batched from the bulk read without a read of their own once the probes show it
-    /// safe. The bulk read cannot show an SM pair: without this, each domain is read in full.
+    /// Accepted for requests written for earlier versions, and changes nothing: every domain is
+    /// read in full before its write, since the bulk read cannot show what a write could lose.
     pub no_sm_certificates: bool,
     /// After the run, a TLS handshake to each live domain's CDN edge records what it serves.
     pub verify_edge: bool,

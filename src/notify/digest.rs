@@ -59,21 +59,31 @@ impl Measure {
     }
 }
 
-/// Whether `result` has something a person must look at: it is not `ok`, or a domain still
-/// serves a certificate that expires soon.
+/// Whether `result` has something a person must look at: it is not `ok`, a domain still
+/// serves a certificate that expires soon, or a write changed settings (written back since).
 pub fn has_problems(result: &DeployResult) -> bool {
-    !result.ok || result.domains.iter().any(|d| d.expiring)
+    !result.ok
+        || result
+            .domains
+            .iter()
+            .any(|d| d.expiring || !d.settings_changed.is_empty())
 }
 
 /// The digest of `result`.
 pub fn digest(result: &DeployResult) -> Digest {
     let s = &result.summary;
     let expiring = result.domains.iter().filter(|d| d.expiring).count();
+    let restored = result
+        .domains
+        .iter()
+        .filter(|d| d.status == Status::Deployed && !d.settings_changed.is_empty())
+        .count();
     let mut parts: Vec<String> = Vec::new();
     for (n, word) in [
         (s.failed, "failed"),
         (s.pending, "pending"),
         (s.skipped, "skipped"),
+        (restored, "with settings restored"),
         (expiring, "expiring"),
         (s.edge_stale.unwrap_or(0), "stale at the edge"),
     ] {
@@ -130,17 +140,20 @@ pub fn digest(result: &DeployResult) -> Digest {
     let mut items: Vec<(u8, Item)> = Vec::new();
     for d in &result.domains {
         let stale = d.edge.as_ref().filter(|e| e.is_stale());
+        let restored = !d.settings_changed.is_empty();
         let rank = match d.status {
             Status::Failed => 0,
             Status::Skipped => 1,
             Status::Pending => 2,
-            _ if d.expiring => 3,
-            _ if stale.is_some() => 4,
+            _ if restored => 3,
+            _ if d.expiring => 4,
+            _ if stale.is_some() => 5,
             _ => continue,
         };
         let label = match rank {
-            3 => "EXPIRING".to_string(),
-            4 => "STALE EDGE".to_string(),
+            3 => "SETTINGS RESTORED".to_string(),
+            4 => "EXPIRING".to_string(),
+            5 => "STALE EDGE".to_string(),
             _ => d.status.as_str().to_ascii_uppercase(),
         };
         let served_until = match d.status {
@@ -150,7 +163,18 @@ pub fn digest(result: &DeployResult) -> Digest {
             _ => d.previous_not_after.as_deref(),
         };
         let mut detail = match (&d.error, &d.message) {
-            _ if rank >= 3 => String::new(),
+            _ if rank == 3 => cut_chars(
+                &format!(
+                    "a write changed {}; written back",
+                    d.settings_changed
+                        .iter()
+                        .map(|c| c.setting)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                DETAIL_CHARS,
+            ),
+            _ if rank >= 4 => String::new(),
             (Some(e), _) => cut_chars(&format!("{}: {}", e.code, e.message), DETAIL_CHARS),
             (None, Some(m)) => cut_chars(m, DETAIL_CHARS),
             (None, None) => String::new(),

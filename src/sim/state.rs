@@ -266,6 +266,50 @@ pub struct DomainState {
     pub timeline: Vec<Served>,
     /// Every write request naming the domain that passed the gateway, in order.
     pub write_log: Vec<WriteRecord>,
+    /// Every change of one of its settings ([`settings_view`]), in order.
+    pub settings_log: Vec<SettingChange>,
+}
+
+/// One change of one of a domain's settings (those a deployment must keep, see
+/// [`settings_view`]), noted when the write that made it was applied (the configuration
+/// changes then, while the domain still reads `configuring`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SettingChange {
+    /// Milliseconds since the simulator started.
+    pub at_ms: u64,
+    /// The API of the write that changed it (`UpdateDomainFullConfig`,
+    /// `UpdateDomainMultiCertificates`), or `drift` (a change behind that write).
+    pub api: String,
+    /// Its name in [`settings_view`].
+    pub setting: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// The settings of a domain a deployment must keep, by name: `origin_protocol`,
+/// `force_redirect` (the block), `http2` (`https.http2_status`), `tls_version`
+/// (`https.tls_version`), `ocsp_stapling` (`https.ocsp_stapling_status`), `https_tls_version`
+/// (the block without its `tls_version`), `hsts`, `quic`, `sni` and `client_cert` (the blocks);
+/// an absent block is `null`. Not the certificate nor `https_status`, which a deployment changes
+/// on purpose.
+pub fn settings_view(d: &DomainState) -> Vec<(&'static str, Value)> {
+    let block = |k: &str| d.blocks.get(k).cloned().unwrap_or(Value::Null);
+    let mut ciphers = block("https_tls_version");
+    if let Some(m) = ciphers.as_object_mut() {
+        m.remove("tls_version");
+    }
+    vec![
+        ("origin_protocol", json!(d.origin_protocol)),
+        ("force_redirect", d.force_redirect.clone()),
+        ("http2", json!(d.https.http2_status)),
+        ("tls_version", json!(d.https.tls_version)),
+        ("ocsp_stapling", json!(d.https.ocsp_stapling_status)),
+        ("https_tls_version", ciphers),
+        ("hsts", block("hsts")),
+        ("quic", block("quic")),
+        ("sni", block("sni")),
+        ("client_cert", block("client_cert")),
+    ]
 }
 
 /// One moment of a domain's life: from `at_ms` on, it had this status and served this
@@ -361,6 +405,26 @@ impl DomainState {
         }
     }
 
+    /// Carries out `change` on the domain and notes in `settings_log`, as made by `api` at
+    /// `now`, each setting whose value it changed: every change of a domain's settings goes
+    /// through here.
+    fn changing(&mut self, api: &str, now: Instant, change: impl FnOnce(&mut Self)) {
+        let before = settings_view(self);
+        change(self);
+        let at_ms = now.saturating_duration_since(self.born).as_millis() as u64;
+        for ((setting, before), (_, after)) in before.into_iter().zip(settings_view(self)) {
+            if before != after {
+                self.settings_log.push(SettingChange {
+                    at_ms,
+                    api: api.to_string(),
+                    setting: setting.to_string(),
+                    before,
+                    after,
+                });
+            }
+        }
+    }
+
     /// Outside the Chinese mainland the https block has no HTTP/2 setting.
     fn has_http2(&self) -> bool {
         self.service_area != "outside_mainland_china"
@@ -417,6 +481,22 @@ pub struct DomainSnapshot {
     pub timeline: Vec<Served>,
     /// Every write request naming it that passed the gateway, and what its caller was told.
     pub write_log: Vec<WriteRecord>,
+    /// Its settings now, as [`settings_view`] names them.
+    pub settings: Map<String, Value>,
+    /// Every change of one of its settings since the simulator started.
+    pub settings_log: Vec<SettingChange>,
+}
+
+impl DomainSnapshot {
+    /// Its settings when the simulator started: [`Self::settings`] with every change of
+    /// [`Self::settings_log`] undone.
+    pub fn initial_settings(&self) -> Map<String, Value> {
+        let mut settings = self.settings.clone();
+        for change in self.settings_log.iter().rev() {
+            settings.insert(change.setting.clone(), change.before.clone());
+        }
+        settings
+    }
 }
 
 /// Per-API counters.
@@ -572,6 +652,7 @@ impl SimState {
                 born: now,
                 timeline: Vec::new(),
                 write_log: Vec::new(),
+                settings_log: Vec::new(),
             };
             state.record(now);
             if state.status == DomainStatus::Configuring {
@@ -702,6 +783,11 @@ impl SimState {
             sm: d.https.sm(),
             timeline: d.timeline.clone(),
             write_log: d.write_log.clone(),
+            settings: settings_view(d)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            settings_log: d.settings_log.clone(),
         })
     }
 
@@ -945,41 +1031,43 @@ impl SimState {
                             .push(json!({"domain_name": name, "status": "fail", "reason": reason}));
                         continue;
                     }
-                    let mut https = template.clone();
-                    if !d.has_http2() {
-                        https.http2_status = "off".into();
-                    }
-                    if keep_tls {
-                        https.tls_version = d.https.tls_version.clone();
-                    }
-                    if keep_ocsp {
-                        https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
-                    }
-                    d.https = https;
-                    d.origin_protocol = origin.to_string();
-                    d.force_redirect = match &redirect {
-                        None => json!({"status": "off"}),
-                        Some(kind) => {
-                            let old = d.force_redirect.get("redirect_code").cloned();
-                            let code = match old {
-                                Some(c) if keep_code => c,
-                                _ => json!(301),
-                            };
-                            json!({"status": "on", "type": kind, "redirect_code": code})
+                    d.changing(Api::UpdateMultiCertificates.name(), now, |d| {
+                        let mut https = template.clone();
+                        if !d.has_http2() {
+                            https.http2_status = "off".into();
                         }
-                    };
-                    for (block, kept) in &kept_blocks {
-                        if *kept {
-                            continue;
+                        if keep_tls {
+                            https.tls_version = d.https.tls_version.clone();
                         }
-                        if let Some(v) = d.blocks.get_mut(*block) {
-                            *v = if *block == "https_tls_version" {
-                                json!({"cipher_suite_group": "default"})
-                            } else {
-                                json!({"status": "off"})
-                            };
+                        if keep_ocsp {
+                            https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
                         }
-                    }
+                        d.https = https;
+                        d.origin_protocol = origin.to_string();
+                        d.force_redirect = match &redirect {
+                            None => json!({"status": "off"}),
+                            Some(kind) => {
+                                let old = d.force_redirect.get("redirect_code").cloned();
+                                let code = match old {
+                                    Some(c) if keep_code => c,
+                                    _ => json!(301),
+                                };
+                                json!({"status": "on", "type": kind, "redirect_code": code})
+                            }
+                        };
+                        for (block, kept) in &kept_blocks {
+                            if *kept {
+                                continue;
+                            }
+                            if let Some(v) = d.blocks.get_mut(*block) {
+                                *v = if *block == "https_tls_version" {
+                                    json!({"cipher_suite_group": "default"})
+                                } else {
+                                    json!({"status": "off"})
+                                };
+                            }
+                        }
+                    });
                     d.writes += 1;
                     d.start_configuring(now);
                     Ok(())
@@ -1140,32 +1228,34 @@ impl SimState {
                 format!("SCM certificate {id} does not exist"),
             ));
         }
-        if let Some(h) = https {
-            d.https = h;
-            if !d.has_http2() {
-                d.https.http2_status = "off".into();
-            }
-        }
-        if let Some(p) = configs.get("origin_protocol").and_then(Value::as_str) {
-            d.origin_protocol = p.to_string();
-        }
-        if let Some(r) = configs.get("force_redirect") {
-            d.force_redirect = r.clone();
-        }
-        for block in BLOCKS {
-            if let Some(v) = configs.get(block) {
-                let mut v = v.clone();
-                if block == "https_tls_version" {
-                    if let Some(tls) = v.get("tls_version").and_then(Value::as_str) {
-                        d.https.tls_version = tls.to_string();
-                    }
-                    if let Some(m) = v.as_object_mut() {
-                        m.remove("tls_version");
-                    }
+        d.changing(Api::UpdateFullConfig.name(), now, |d| {
+            if let Some(h) = https {
+                d.https = h;
+                if !d.has_http2() {
+                    d.https.http2_status = "off".into();
                 }
-                d.blocks.insert(block.to_string(), v);
             }
-        }
+            if let Some(p) = configs.get("origin_protocol").and_then(Value::as_str) {
+                d.origin_protocol = p.to_string();
+            }
+            if let Some(r) = configs.get("force_redirect") {
+                d.force_redirect = r.clone();
+            }
+            for block in BLOCKS {
+                if let Some(v) = configs.get(block) {
+                    let mut v = v.clone();
+                    if block == "https_tls_version" {
+                        if let Some(tls) = v.get("tls_version").and_then(Value::as_str) {
+                            d.https.tls_version = tls.to_string();
+                        }
+                        if let Some(m) = v.as_object_mut() {
+                            m.remove("tls_version");
+                        }
+                    }
+                    d.blocks.insert(block.to_string(), v);
+                }
+            }
+        });
         d.writes += 1;
         d.start_configuring(now);
         Ok(())
@@ -1273,5 +1363,151 @@ mod tests {
             s.write_log[1]
         );
         assert_eq!((s.writes, s.write_log[1].at_ms), (1, 10));
+    }
+
+    /// A simulator with `domains` (configuring for 100 ms after a write), started now.
+    fn sim(cfg: SimConfig) -> (SimState, i64) {
+        let unix = crate::clock::Clock::unix_now(&crate::clock::SystemClock);
+        (SimState::new(&cfg, Instant::now(), unix).unwrap(), unix)
+    }
+
+    /// An online domain serving a certificate for its name, with these blocks beside `https`.
+    fn domain_with(name: &str, blocks: &[(&str, Value)]) -> SimDomainConfig {
+        let (chain, key) = pem(&[name]);
+        let mut d = SimDomainConfig {
+            configure_ms: 100,
+            https: Some(json!({"https_status": "on", "certificate_name": "old",
+                "certificate_source": 0, "certificate_value": chain, "private_key": key,
+                "http2_status": "on", "tls_version": "TLSv1.2,TLSv1.3",
+                "ocsp_stapling_status": "on"})),
+            force_redirect: Some(json!({"status": "on", "type": "https", "redirect_code": 302})),
+            ..SimDomainConfig::new(name)
+        };
+        for (k, v) in blocks {
+            let v = Some(v.clone());
+            match *k {
+                "https_tls_version" => d.https_tls_version = v,
+                "hsts" => d.hsts = v,
+                "quic" => d.quic = v,
+                "sni" => d.sni = v,
+                "client_cert" => d.client_cert = v,
+                other => panic!("no block {other}"),
+            }
+        }
+        d
+    }
+
+    /// A batch body writing a new certificate for `name` onto `names` (HTTPS origin, HTTP/2
+    /// on, redirect on).
+    fn batch_body(names: &str, cert_names: &[&str]) -> Value {
+        let (chain, key) = pem(cert_names);
+        json!({"https": {"domain_name": names, "https_switch": 1, "access_origin_way": 1,
+            "http2": 1, "force_redirect_config": {"switch": 1, "redirect_type": "https"},
+            "cert_name": "new", "certificate": chain, "private_key": key,
+            "certificate_type": 0}})
+    }
+
+    /// A per-domain body carrying every setting of `domain_with`'s domain (its `origin_protocol`
+    /// and `force_redirect` too) and a new certificate, plus `extra` blocks.
+    fn full_put(name: &str, extra: &[(&str, Value)]) -> Value {
+        let (chain, key) = pem(&[name]);
+        let mut configs = json!({
+            "origin_protocol": "follow",
+            "force_redirect": {"status": "on", "type": "https", "redirect_code": 302},
+            "https": {"https_status": "on", "certificate_name": "new", "certificate_source": 0,
+                "certificate_value": chain, "private_key": key, "http2_status": "on",
+                "tls_version": "TLSv1.2,TLSv1.3", "ocsp_stapling_status": "on"},
+        });
+        for (k, v) in extra {
+            configs[*k] = v.clone();
+        }
+        json!({ "configs": configs })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_settings_log_records_what_a_write_changed_and_nothing_else() {
+        let hsts = json!({"status": "on", "max_age": 31536000, "include_subdomains": "on"});
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![
+                domain_with("a.example.com", &[("hsts", hsts.clone())]),
+                domain_with("b.example.com", &[("hsts", hsts.clone())]),
+                domain_with("idle.example.com", &[("hsts", hsts.clone())]),
+            ],
+            ..Default::default()
+        });
+        for name in ["a.example.com", "b.example.com", "idle.example.com"] {
+            let s = st.snapshot(name, Instant::now()).unwrap();
+            assert!(s.settings_log.is_empty(), "{name}: {:?}", s.settings_log);
+        }
+        tokio::time::advance(Duration::from_millis(10)).await;
+
+        // The batch call switches the present HSTS off, and resets TLS, OCSP and the code.
+        let answer = st
+            .batch_update(
+                &batch_body("a.example.com", &["a.example.com"]),
+                Instant::now(),
+                unix,
+            )
+            .unwrap();
+        assert!(answer.get("status").is_none(), "{answer}");
+        let a = st.snapshot("a.example.com", Instant::now()).unwrap();
+        let changes: Vec<(u64, &str, &str, &Value, &Value)> = a
+            .settings_log
+            .iter()
+            .map(|c| {
+                (
+                    c.at_ms,
+                    c.api.as_str(),
+                    c.setting.as_str(),
+                    &c.before,
+                    &c.after,
+                )
+            })
+            .collect();
+        let batch = "UpdateDomainMultiCertificates";
+        assert_eq!(
+            changes,
+            vec![
+                (
+                    10,
+                    batch,
+                    "force_redirect",
+                    &json!({"status": "on", "type": "https", "redirect_code": 302}),
+                    &json!({"status": "on", "type": "https", "redirect_code": 301})
+                ),
+                (
+                    10,
+                    batch,
+                    "tls_version",
+                    &json!("TLSv1.2,TLSv1.3"),
+                    &json!(DEFAULT_TLS)
+                ),
+                (10, batch, "ocsp_stapling", &json!("on"), &json!("off")),
+                (10, batch, "hsts", &hsts, &json!({"status": "off"})),
+            ]
+        );
+        // Recorded at once, while the domain is still configuring.
+        assert_eq!(a.status, "configuring");
+        assert_eq!(a.initial_settings()["hsts"], hsts);
+        assert_ne!(a.initial_settings(), a.settings);
+
+        // A per-domain write carrying every setting changes none.
+        st.update_full_config(
+            "b.example.com",
+            &full_put("b.example.com", &[("hsts", hsts.clone())]),
+            Instant::now(),
+            unix,
+        )
+        .unwrap();
+        let b = st.snapshot("b.example.com", Instant::now()).unwrap();
+        assert_eq!(b.writes, 1);
+        assert!(b.settings_log.is_empty(), "{:?}", b.settings_log);
+        assert_eq!(b.initial_settings(), b.settings);
+
+        // A domain never written has an empty log.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let idle = st.snapshot("idle.example.com", Instant::now()).unwrap();
+        assert!(idle.settings_log.is_empty());
+        assert_eq!(idle.settings["hsts"], hsts);
     }
 }

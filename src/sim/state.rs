@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::config::{Fault, FaultKind, Outcome, SimConfig};
+use super::config::{Drift, Fault, FaultKind, Outcome, SimConfig, TlsIn, DRIFT_SETTINGS};
 use super::csms::SecretStore;
 use super::obs::ObjectStore;
 use super::scm::ScmStore;
@@ -229,6 +229,11 @@ impl Paging {
     }
 }
 
+/// `on` for `off`, `off` for anything else.
+fn flip(status: &str) -> String {
+    if status == "off" { "on" } else { "off" }.into()
+}
+
 /// The blocks beside `https` the simulator keeps, by their `configs` name.
 pub const BLOCKS: [&str; 5] = ["https_tls_version", "hsts", "quic", "sni", "client_cert"];
 
@@ -268,6 +273,8 @@ pub struct DomainState {
     pub write_log: Vec<WriteRecord>,
     /// Every change of one of its settings ([`settings_view`]), in order.
     pub settings_log: Vec<SettingChange>,
+    /// Applied writes of this domain the configured [`Drift`] struck.
+    drift_struck: u32,
 }
 
 /// One change of one of a domain's settings (those a deployment must keep, see
@@ -423,6 +430,59 @@ impl DomainState {
                 });
             }
         }
+    }
+
+    /// After a write of `api` was applied: changes the setting `drift` names, when it strikes
+    /// this write (noted in `settings_log` as made by `drift`).
+    fn drift(&mut self, drift: Option<&Drift>, api: Api, now: Instant) {
+        let Some(drift) = drift else {
+            return;
+        };
+        if drift.api.as_deref().is_some_and(|a| a != api.name())
+            || drift.writes.is_some_and(|n| self.drift_struck >= n)
+        {
+            return;
+        }
+        self.drift_struck += 1;
+        let setting = drift.setting.as_str();
+        self.changing("drift", now, |d| match setting {
+            "hsts" | "quic" | "sni" | "client_cert" => match d.blocks.get_mut(setting) {
+                Some(v) if v.get("status").and_then(Value::as_str) == Some("off") => {
+                    *v = json!({"status": "on"})
+                }
+                Some(v) => *v = json!({"status": "off"}),
+                None if setting == "quic" => {
+                    d.blocks.insert(setting.into(), json!({"status": "on"}));
+                }
+                None => {}
+            },
+            "tls_version" => {
+                d.https.tls_version = if d.https.tls_version == "TLSv1.2,TLSv1.3" {
+                    DEFAULT_TLS.into()
+                } else {
+                    "TLSv1.2,TLSv1.3".into()
+                }
+            }
+            "ocsp_stapling" => d.https.ocsp_stapling_status = flip(&d.https.ocsp_stapling_status),
+            "http2" if d.has_http2() => d.https.http2_status = flip(&d.https.http2_status),
+            "redirect_code" if d.force_redirect["status"] == "on" => {
+                let code = if d.force_redirect["redirect_code"] == 302 {
+                    301
+                } else {
+                    302
+                };
+                d.force_redirect["redirect_code"] = json!(code);
+            }
+            "origin_protocol" => {
+                d.origin_protocol = if d.origin_protocol == "http" {
+                    "https"
+                } else {
+                    "http"
+                }
+                .into()
+            }
+            _ => {}
+        });
     }
 
     /// Outside the Chinese mainland the https block has no HTTP/2 setting.
@@ -598,6 +658,12 @@ pub struct SimState {
     batch_keeps: Vec<String>,
     bulk_https_origin_status: i64,
     bulk_redirect_config: bool,
+    /// Whether a per-domain PUT resets what it does not carry (`SimConfig::put_resets_unsent`).
+    put_resets_unsent: bool,
+    /// A setting changed behind each write (`SimConfig::drift`).
+    drift: Option<Drift>,
+    /// Where a full read carries the TLS versions (`SimConfig::tls_in`).
+    tls_in: TlsIn,
     /// Consecutive auth failures per access key, and when the key was locked.
     pub auth_failures: HashMap<String, (u32, Option<Instant>)>,
     request_counter: u64,
@@ -653,7 +719,15 @@ impl SimState {
                 timeline: Vec::new(),
                 write_log: Vec::new(),
                 settings_log: Vec::new(),
+                drift_struck: 0,
             };
+            if cfg.tls_in == TlsIn::HttpsTlsVersion {
+                // Every domain has the block that carries its TLS versions.
+                state
+                    .blocks
+                    .entry("https_tls_version".into())
+                    .or_insert_with(|| json!({"cipher_suite_group": "default"}));
+            }
             state.record(now);
             if state.status == DomainStatus::Configuring {
                 state.start_configuring(now);
@@ -676,6 +750,20 @@ impl SimState {
                 .unwrap_or(documented.count);
             quotas.insert(api, Quota::new(count, documented.window).scaled(scale));
         }
+        if let Some(drift) = &cfg.drift {
+            if !DRIFT_SETTINGS.contains(&drift.setting.as_str()) {
+                return Err(format!(
+                    "drift: unknown setting `{}` (one of {})",
+                    drift.setting,
+                    DRIFT_SETTINGS.join(", ")
+                ));
+            }
+            if let Some(api) = &drift.api {
+                if !Api::ALL.iter().any(|a| a.name() == api) {
+                    return Err(format!("drift: unknown API `{api}`"));
+                }
+            }
+        }
         for name in cfg.quotas.keys() {
             if !Api::ALL.iter().any(|a| a.name() == name) {
                 return Err(format!("quotas: unknown API `{name}`"));
@@ -692,6 +780,9 @@ impl SimState {
             batch_keeps: cfg.batch_keeps.clone(),
             bulk_https_origin_status: cfg.bulk_https_origin_status,
             bulk_redirect_config: cfg.bulk_redirect_config,
+            put_resets_unsent: cfg.put_resets_unsent,
+            drift: cfg.drift.clone(),
+            tls_in: cfg.tls_in,
             auth_failures: HashMap::new(),
             request_counter: 0,
             secrets: SecretStore::new(&cfg.project_id, &cfg.secrets, now_unix),
@@ -919,7 +1010,7 @@ impl SimState {
     /// falls back (http origin, HTTP/2 off, no redirect); the settings it cannot carry are reset
     /// unless configured as kept; an SM certificate is replaced. Domains that cannot take it
     /// (missing, busy, HTTP/2 sent outside the mainland) fail alone, in a 200 whose `status`
-    /// is `fail`.
+    /// is `fail`. Each domain written then takes the configured drift, if any.
     pub fn batch_update(
         &mut self,
         body: &Value,
@@ -988,6 +1079,7 @@ impl SimState {
             Some(_) => None,
             None => (int("force_redirect_https") == Some(1)).then(|| "https".to_string()),
         };
+        let drift = self.drift.clone();
         let keep = |s: &str| self.batch_keeps(s);
         let (keep_tls, keep_ocsp, keep_code) = (
             keep("tls_version"),
@@ -1068,6 +1160,7 @@ impl SimState {
                             }
                         }
                     });
+                    d.drift(drift.as_ref(), Api::UpdateMultiCertificates, now);
                     d.writes += 1;
                     d.start_configuring(now);
                     Ok(())
@@ -1088,6 +1181,7 @@ impl SimState {
 
     /// ShowDomainFullConfig.
     pub fn full_config(&mut self, name: &str) -> Result<Value, (u16, String, String)> {
+        let tls_in = self.tls_in;
         let d = self.domain(name)?;
         let mut configs = json!({
             "business_type": "web",
@@ -1099,6 +1193,15 @@ impl SimState {
         });
         for (k, v) in d.blocks_get() {
             configs[k] = v;
+        }
+        if tls_in == TlsIn::HttpsTlsVersion {
+            if let Some(h) = configs["https"].as_object_mut() {
+                h.remove("tls_version");
+            }
+            if configs.get("https_tls_version").is_none() {
+                configs["https_tls_version"] =
+                    json!({"tls_version": d.https.tls_version, "cipher_suite_group": "default"});
+            }
         }
         Ok(json!({ "configs": configs }))
     }
@@ -1179,8 +1282,9 @@ impl SimState {
     }
 
     /// UpdateDomainFullConfig: applies the `configs` given (an `https` block replaces the whole
-    /// block, resetting what it omits; each other block given replaces that block) and starts
-    /// `configuring`.
+    /// block, resetting what it omits; each other block given replaces that block; with
+    /// `put_resets_unsent`, what is not given is reset too) and starts `configuring`; then the
+    /// configured drift, if any.
     pub fn update_full_config(
         &mut self,
         name: &str,
@@ -1194,6 +1298,7 @@ impl SimState {
                 .clone()
                 .filter(|id| !scm.is_empty() && !scm.contains(id))
         };
+        let (resets, drift) = (self.put_resets_unsent, self.drift.clone());
         let d = self.domain(name)?;
         if d.status(now) == DomainStatus::Configuring {
             return Err((
@@ -1237,9 +1342,13 @@ impl SimState {
             }
             if let Some(p) = configs.get("origin_protocol").and_then(Value::as_str) {
                 d.origin_protocol = p.to_string();
+            } else if resets {
+                d.origin_protocol = "http".into();
             }
             if let Some(r) = configs.get("force_redirect") {
                 d.force_redirect = r.clone();
+            } else if resets {
+                d.force_redirect = json!({"status": "off"});
             }
             for block in BLOCKS {
                 if let Some(v) = configs.get(block) {
@@ -1253,9 +1362,16 @@ impl SimState {
                         }
                     }
                     d.blocks.insert(block.to_string(), v);
+                } else if let Some(v) = d.blocks.get_mut(block).filter(|_| resets) {
+                    *v = if block == "https_tls_version" {
+                        json!({"cipher_suite_group": "default"})
+                    } else {
+                        json!({"status": "off"})
+                    };
                 }
             }
         });
+        d.drift(drift.as_ref(), Api::UpdateFullConfig, now);
         d.writes += 1;
         d.start_configuring(now);
         Ok(())
@@ -1509,5 +1625,230 @@ mod tests {
         let idle = st.snapshot("idle.example.com", Instant::now()).unwrap();
         assert!(idle.settings_log.is_empty());
         assert_eq!(idle.settings["hsts"], hsts);
+    }
+
+    /// `(api, setting, before, after)` of each entry of a domain's settings log.
+    fn changes(st: &mut SimState, name: &str) -> Vec<(String, String, Value, Value)> {
+        let s = st.snapshot(name, Instant::now()).unwrap();
+        s.settings_log
+            .into_iter()
+            .map(|c| (c.api, c.setting, c.before, c.after))
+            .collect()
+    }
+
+    fn change(
+        api: &str,
+        setting: &str,
+        before: Value,
+        after: Value,
+    ) -> (String, String, Value, Value) {
+        (api.into(), setting.into(), before, after)
+    }
+
+    const PUT: &str = "UpdateDomainFullConfig";
+
+    #[tokio::test(start_paused = true)]
+    async fn put_resets_unsent_resets_what_a_put_does_not_carry() {
+        let hsts = json!({"status": "on", "max_age": 600});
+        let quic = json!({"status": "on"});
+        let domain = || {
+            domain_with(
+                "www.example.com",
+                &[("hsts", hsts.clone()), ("quic", quic.clone())],
+            )
+        };
+        // Only the https block and HSTS: no origin, redirect, QUIC, SNI or cipher suites.
+        let body = |st: &SimState| {
+            let mut b = full_put("www.example.com", &[("hsts", hsts.clone())]);
+            let configs = b["configs"].as_object_mut().unwrap();
+            configs.remove("origin_protocol");
+            configs.remove("force_redirect");
+            assert_eq!(st.domains["www.example.com"].origin_protocol, "follow");
+            b
+        };
+        let name = "www.example.com";
+
+        // By default an unsent setting is left as it is.
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain()],
+            ..Default::default()
+        });
+        let b = body(&st);
+        st.update_full_config(name, &b, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain()],
+            put_resets_unsent: true,
+            ..Default::default()
+        });
+        let b = body(&st);
+        st.update_full_config(name, &b, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(
+            changes(&mut st, name),
+            vec![
+                change(PUT, "origin_protocol", json!("follow"), json!("http")),
+                change(
+                    PUT,
+                    "force_redirect",
+                    json!({"status": "on", "type": "https", "redirect_code": 302}),
+                    json!({"status": "off"})
+                ),
+                change(PUT, "quic", quic.clone(), json!({"status": "off"})),
+            ]
+        );
+        let s = st.snapshot(name, Instant::now()).unwrap();
+        // HSTS was sent and kept; the absent blocks stay absent.
+        assert_eq!(s.settings["hsts"], hsts);
+        assert_eq!(
+            (&s.settings["sni"], &s.settings["https_tls_version"]),
+            (&Value::Null, &Value::Null)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drift_on_the_first_write_only_lets_a_restore_hold() {
+        let hsts = json!({"status": "on", "max_age": 600});
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain_with("www.example.com", &[("hsts", hsts.clone())])],
+            drift: Some(Drift {
+                setting: "hsts".into(),
+                writes: Some(1),
+                api: None,
+            }),
+            ..Default::default()
+        });
+        let name = "www.example.com";
+        // The write carries HSTS as it is; it is switched off behind it all the same.
+        let put = full_put(name, &[("hsts", hsts.clone())]);
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        let struck = change("drift", "hsts", hsts.clone(), json!({"status": "off"}));
+        assert_eq!(changes(&mut st, name), vec![struck.clone()]);
+        tokio::time::advance(Duration::from_millis(200)).await;
+        // A write restoring it holds: only the first write is struck.
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(
+            changes(&mut st, name),
+            vec![
+                struck,
+                change(PUT, "hsts", json!({"status": "off"}), hsts.clone())
+            ]
+        );
+        let s = st.snapshot(name, Instant::now()).unwrap();
+        assert_eq!(s.settings, s.initial_settings());
+        assert_eq!(s.writes, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drift_on_every_write_strikes_a_restore_too() {
+        let name = "www.example.com";
+        let cfg = |api: Option<&str>| SimConfig {
+            domains: vec![domain_with(name, &[])],
+            drift: Some(Drift {
+                setting: "tls_version".into(),
+                writes: None,
+                api: api.map(str::to_string),
+            }),
+            ..Default::default()
+        };
+        let (mut st, unix) = sim(cfg(None));
+        let put = full_put(name, &[]);
+        let (tls12, all) = (json!("TLSv1.2,TLSv1.3"), json!(DEFAULT_TLS));
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        tokio::time::advance(Duration::from_millis(200)).await;
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        tokio::time::advance(Duration::from_millis(200)).await;
+        st.batch_update(&batch_body(name, &[name]), Instant::now(), unix)
+            .unwrap();
+        assert_eq!(
+            changes(&mut st, name),
+            vec![
+                change("drift", "tls_version", tls12.clone(), all.clone()),
+                // The restore is applied, then struck again.
+                change(PUT, "tls_version", all.clone(), tls12.clone()),
+                change("drift", "tls_version", tls12.clone(), all.clone()),
+                // The batch call resets it to the default (its own reset), then the drift.
+                change(
+                    "UpdateDomainMultiCertificates",
+                    "force_redirect",
+                    json!({"status": "on", "type": "https", "redirect_code": 302}),
+                    json!({"status": "on", "type": "https", "redirect_code": 301})
+                ),
+                change(
+                    "UpdateDomainMultiCertificates",
+                    "ocsp_stapling",
+                    json!("on"),
+                    json!("off")
+                ),
+                change("drift", "tls_version", all.clone(), tls12.clone()),
+            ]
+        );
+
+        // Drift of one API only leaves the other's writes alone.
+        let (mut st, unix) = sim(cfg(Some("UpdateDomainMultiCertificates")));
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+
+        // A drift of a setting it does not know is refused at the start.
+        let mut bad = cfg(None);
+        bad.drift.as_mut().unwrap().setting = "compress".into();
+        let unix = crate::clock::Clock::unix_now(&crate::clock::SystemClock);
+        let err = SimState::new(&bad, Instant::now(), unix).unwrap_err();
+        assert!(err.contains("compress"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tls_in_https_tls_version_reads_versions_only_in_that_block() {
+        let name = "www.example.com";
+        // By default: in the https block, and no https_tls_version block the domain lacks.
+        let (mut st, _) = sim(SimConfig {
+            domains: vec![domain_with(name, &[])],
+            ..Default::default()
+        });
+        let configs = st.full_config(name).unwrap()["configs"].clone();
+        assert_eq!(configs["https"]["tls_version"], "TLSv1.2,TLSv1.3");
+        assert!(configs.get("https_tls_version").is_none(), "{configs}");
+
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain_with(name, &[])],
+            tls_in: TlsIn::HttpsTlsVersion,
+            ..Default::default()
+        });
+        let configs = st.full_config(name).unwrap()["configs"].clone();
+        assert!(configs["https"].get("tls_version").is_none(), "{configs}");
+        assert_eq!(
+            configs["https_tls_version"],
+            json!({"cipher_suite_group": "default", "tls_version": "TLSv1.2,TLSv1.3"})
+        );
+        // Writing the read's block back (the versions there only) changes nothing.
+        let mut put = full_put(
+            name,
+            &[("https_tls_version", configs["https_tls_version"].clone())],
+        );
+        put["configs"]["https"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tls_version");
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+        // The versions sent in the block win over the https block's.
+        tokio::time::advance(Duration::from_millis(200)).await;
+        put["configs"]["https"]["tls_version"] = json!("TLSv1.3");
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+        let configs = st.full_config(name).unwrap()["configs"].clone();
+        assert_eq!(
+            configs["https_tls_version"]["tls_version"],
+            "TLSv1.2,TLSv1.3"
+        );
     }
 }

@@ -52,6 +52,69 @@ pub struct SimConfig {
     /// OBS objects (GetObject); their buckets are the buckets that exist.
     #[serde(default)]
     pub objects: Vec<SimObject>,
+    /// Whether UpdateDomainFullConfig also resets what its body does not carry: each block
+    /// beside `https` it does not name (a present one becomes `{"status": "off"}`,
+    /// `https_tls_version` `{"cipher_suite_group": "default"}`; an absent one stays absent),
+    /// `force_redirect` (off) and `origin_protocol` (`http`). By default an unsent one is left
+    /// as it is.
+    #[serde(default)]
+    pub put_resets_unsent: bool,
+    /// A CDN bug: each applied write also changes a setting it did not ask to change (see
+    /// [`Drift`]). None by default.
+    #[serde(default)]
+    pub drift: Option<Drift>,
+    /// Where ShowDomainFullConfig carries the TLS versions (see [`TlsIn`]).
+    #[serde(default)]
+    pub tls_in: TlsIn,
+}
+
+/// A setting changed behind a write, once the write is applied to a domain, whatever the write
+/// asked (the model of a CDN bug, for the deployer's proof by read-back to catch).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drift {
+    /// What changes: `hsts`, `quic`, `sni`, `client_cert` (a present block that is not off is
+    /// switched off, one that is off on; an absent `quic` appears on, the others stay absent),
+    /// `tls_version` (`TLSv1.2,TLSv1.3`, or the default when it was that), `ocsp_stapling` or
+    /// `http2` (flipped), `redirect_code` (301 and 302 swapped, when the redirect is on) or
+    /// `origin_protocol` (`http`, or `https` when it was `http`).
+    pub setting: String,
+    /// How many applied writes of each domain it strikes: `1` strikes the first only (so a
+    /// write restoring the setting afterwards holds); every write when absent.
+    #[serde(default)]
+    pub writes: Option<u32>,
+    /// Only writes of this API (`UpdateDomainFullConfig` or `UpdateDomainMultiCertificates`);
+    /// any write when absent.
+    #[serde(default)]
+    pub api: Option<String>,
+}
+
+/// The settings [`Drift::setting`] may name.
+pub const DRIFT_SETTINGS: [&str; 9] = [
+    "hsts",
+    "quic",
+    "sni",
+    "client_cert",
+    "tls_version",
+    "ocsp_stapling",
+    "http2",
+    "redirect_code",
+    "origin_protocol",
+];
+
+/// Where ShowDomainFullConfig carries a domain's TLS versions (a PUT may send them in either
+/// place, whatever this says; `https_tls_version.tls_version` wins when both are sent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsIn {
+    /// In `https.tls_version`, and in `https_tls_version.tls_version` when the domain has that
+    /// block.
+    #[default]
+    Both,
+    /// Only in `https_tls_version.tls_version`: the `https` block has no `tls_version`, and
+    /// every domain has an `https_tls_version` block (`{"cipher_suite_group": "default"}`
+    /// when it was configured without one).
+    HttpsTlsVersion,
 }
 
 impl Default for SimConfig {
@@ -69,6 +132,9 @@ impl Default for SimConfig {
             project_id: default_project_id(),
             secrets: Vec::new(),
             objects: Vec::new(),
+            put_resets_unsent: false,
+            drift: None,
+            tls_in: TlsIn::Both,
         }
     }
 }
@@ -389,5 +455,27 @@ mod tests {
         assert_eq!(back[0]["body"], "text");
         assert_eq!(back[1]["body"], serde_json::json!([0, 159]));
         assert_eq!(SimConfig::default().project_id, DEFAULT_PROJECT_ID);
+    }
+
+    #[test]
+    fn modes_from_json_are_off_by_default() {
+        let cfg: SimConfig = serde_json::from_str("{}").unwrap();
+        assert!(!cfg.put_resets_unsent);
+        assert_eq!((cfg.drift, cfg.tls_in), (None, TlsIn::Both));
+        let cfg: SimConfig = serde_json::from_str(
+            r#"{"put_resets_unsent": true, "tls_in": "https_tls_version",
+                "drift": {"setting": "hsts", "writes": 1, "api": "UpdateDomainFullConfig"}}"#,
+        )
+        .unwrap();
+        assert!(cfg.put_resets_unsent);
+        assert_eq!(cfg.tls_in, TlsIn::HttpsTlsVersion);
+        let drift = cfg.drift.unwrap();
+        assert_eq!(
+            (drift.setting.as_str(), drift.writes, drift.api.as_deref()),
+            ("hsts", Some(1), Some("UpdateDomainFullConfig"))
+        );
+        assert!(
+            serde_json::from_str::<SimConfig>(r#"{"drift": {"setting": "hsts", "x": 1}}"#).is_err()
+        );
     }
 }

@@ -32,10 +32,12 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimCredential, SimDomainConfig, SimObject,
-    SimScmCertificate, SimSecret, DEFAULT_PROJECT_ID,
+    Drift, ErrorStyle, Fault, FaultKind, Outcome, SimConfig, SimCredential, SimDomainConfig,
+    SimObject, SimScmCertificate, SimSecret, TlsIn, DEFAULT_PROJECT_ID,
 };
-pub use state::{DomainSnapshot, Served, ServiceCall, SimStats, WriteAnswer, WriteRecord};
+pub use state::{
+    DomainSnapshot, Served, ServiceCall, SettingChange, SimStats, WriteAnswer, WriteRecord,
+};
 
 use crate::clock::{Clock, SystemClock};
 use gateway::Shared;

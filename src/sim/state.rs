@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::config::{Fault, FaultKind, Outcome, SimConfig};
+use super::config::{Drift, Fault, FaultKind, Outcome, SimConfig, TlsIn, DRIFT_SETTINGS};
 use super::csms::SecretStore;
 use super::obs::ObjectStore;
 use super::scm::ScmStore;
@@ -229,6 +229,11 @@ impl Paging {
     }
 }
 
+/// `on` for `off`, `off` for anything else.
+fn flip(status: &str) -> String {
+    if status == "off" { "on" } else { "off" }.into()
+}
+
 /// The blocks beside `https` the simulator keeps, by their `configs` name.
 pub const BLOCKS: [&str; 5] = ["https_tls_version", "hsts", "quic", "sni", "client_cert"];
 
@@ -266,6 +271,52 @@ pub struct DomainState {
     pub timeline: Vec<Served>,
     /// Every write request naming the domain that passed the gateway, in order.
     pub write_log: Vec<WriteRecord>,
+    /// Every change of one of its settings ([`settings_view`]), in order.
+    pub settings_log: Vec<SettingChange>,
+    /// Applied writes of this domain the configured [`Drift`] struck.
+    drift_struck: u32,
+}
+
+/// One change of one of a domain's settings (those a deployment must keep, see
+/// [`settings_view`]), noted when the write that made it was applied (the configuration
+/// changes then, while the domain still reads `configuring`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SettingChange {
+    /// Milliseconds since the simulator started.
+    pub at_ms: u64,
+    /// The API of the write that changed it (`UpdateDomainFullConfig`,
+    /// `UpdateDomainMultiCertificates`), or `drift` (a change behind that write).
+    pub api: String,
+    /// Its name in [`settings_view`].
+    pub setting: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// The settings of a domain a deployment must keep, by name: `origin_protocol`,
+/// `force_redirect` (the block), `http2` (`https.http2_status`), `tls_version`
+/// (`https.tls_version`), `ocsp_stapling` (`https.ocsp_stapling_status`), `https_tls_version`
+/// (the block without its `tls_version`), `hsts`, `quic`, `sni` and `client_cert` (the blocks);
+/// an absent block is `null`. Not the certificate nor `https_status`, which a deployment changes
+/// on purpose.
+pub fn settings_view(d: &DomainState) -> Vec<(&'static str, Value)> {
+    let block = |k: &str| d.blocks.get(k).cloned().unwrap_or(Value::Null);
+    let mut ciphers = block("https_tls_version");
+    if let Some(m) = ciphers.as_object_mut() {
+        m.remove("tls_version");
+    }
+    vec![
+        ("origin_protocol", json!(d.origin_protocol)),
+        ("force_redirect", d.force_redirect.clone()),
+        ("http2", json!(d.https.http2_status)),
+        ("tls_version", json!(d.https.tls_version)),
+        ("ocsp_stapling", json!(d.https.ocsp_stapling_status)),
+        ("https_tls_version", ciphers),
+        ("hsts", block("hsts")),
+        ("quic", block("quic")),
+        ("sni", block("sni")),
+        ("client_cert", block("client_cert")),
+    ]
 }
 
 /// One moment of a domain's life: from `at_ms` on, it had this status and served this
@@ -361,6 +412,79 @@ impl DomainState {
         }
     }
 
+    /// Carries out `change` on the domain and notes in `settings_log`, as made by `api` at
+    /// `now`, each setting whose value it changed: every change of a domain's settings goes
+    /// through here.
+    fn changing(&mut self, api: &str, now: Instant, change: impl FnOnce(&mut Self)) {
+        let before = settings_view(self);
+        change(self);
+        let at_ms = now.saturating_duration_since(self.born).as_millis() as u64;
+        for ((setting, before), (_, after)) in before.into_iter().zip(settings_view(self)) {
+            if before != after {
+                self.settings_log.push(SettingChange {
+                    at_ms,
+                    api: api.to_string(),
+                    setting: setting.to_string(),
+                    before,
+                    after,
+                });
+            }
+        }
+    }
+
+    /// After a write of `api` was applied: changes the setting `drift` names, when it strikes
+    /// this write (noted in `settings_log` as made by `drift`).
+    fn drift(&mut self, drift: Option<&Drift>, api: Api, now: Instant) {
+        let Some(drift) = drift else {
+            return;
+        };
+        if drift.api.as_deref().is_some_and(|a| a != api.name())
+            || drift.writes.is_some_and(|n| self.drift_struck >= n)
+        {
+            return;
+        }
+        self.drift_struck += 1;
+        let setting = drift.setting.as_str();
+        self.changing("drift", now, |d| match setting {
+            "hsts" | "quic" | "sni" | "client_cert" => match d.blocks.get_mut(setting) {
+                Some(v) if v.get("status").and_then(Value::as_str) == Some("off") => {
+                    *v = json!({"status": "on"})
+                }
+                Some(v) => *v = json!({"status": "off"}),
+                None if setting == "quic" => {
+                    d.blocks.insert(setting.into(), json!({"status": "on"}));
+                }
+                None => {}
+            },
+            "tls_version" => {
+                d.https.tls_version = if d.https.tls_version == "TLSv1.2,TLSv1.3" {
+                    DEFAULT_TLS.into()
+                } else {
+                    "TLSv1.2,TLSv1.3".into()
+                }
+            }
+            "ocsp_stapling" => d.https.ocsp_stapling_status = flip(&d.https.ocsp_stapling_status),
+            "http2" if d.has_http2() => d.https.http2_status = flip(&d.https.http2_status),
+            "redirect_code" if d.force_redirect["status"] == "on" => {
+                let code = if d.force_redirect["redirect_code"] == 302 {
+                    301
+                } else {
+                    302
+                };
+                d.force_redirect["redirect_code"] = json!(code);
+            }
+            "origin_protocol" => {
+                d.origin_protocol = if d.origin_protocol == "http" {
+                    "https"
+                } else {
+                    "http"
+                }
+                .into()
+            }
+            _ => {}
+        });
+    }
+
     /// Outside the Chinese mainland the https block has no HTTP/2 setting.
     fn has_http2(&self) -> bool {
         self.service_area != "outside_mainland_china"
@@ -417,6 +541,22 @@ pub struct DomainSnapshot {
     pub timeline: Vec<Served>,
     /// Every write request naming it that passed the gateway, and what its caller was told.
     pub write_log: Vec<WriteRecord>,
+    /// Its settings now, as [`settings_view`] names them.
+    pub settings: Map<String, Value>,
+    /// Every change of one of its settings since the simulator started.
+    pub settings_log: Vec<SettingChange>,
+}
+
+impl DomainSnapshot {
+    /// Its settings when the simulator started: [`Self::settings`] with every change of
+    /// [`Self::settings_log`] undone.
+    pub fn initial_settings(&self) -> Map<String, Value> {
+        let mut settings = self.settings.clone();
+        for change in self.settings_log.iter().rev() {
+            settings.insert(change.setting.clone(), change.before.clone());
+        }
+        settings
+    }
 }
 
 /// Per-API counters.
@@ -518,6 +658,12 @@ pub struct SimState {
     batch_keeps: Vec<String>,
     bulk_https_origin_status: i64,
     bulk_redirect_config: bool,
+    /// Whether a per-domain PUT resets what it does not carry (`SimConfig::put_resets_unsent`).
+    put_resets_unsent: bool,
+    /// A setting changed behind each write (`SimConfig::drift`).
+    drift: Option<Drift>,
+    /// Where a full read carries the TLS versions (`SimConfig::tls_in`).
+    tls_in: TlsIn,
     /// Consecutive auth failures per access key, and when the key was locked.
     pub auth_failures: HashMap<String, (u32, Option<Instant>)>,
     request_counter: u64,
@@ -572,7 +718,16 @@ impl SimState {
                 born: now,
                 timeline: Vec::new(),
                 write_log: Vec::new(),
+                settings_log: Vec::new(),
+                drift_struck: 0,
             };
+            if cfg.tls_in == TlsIn::HttpsTlsVersion {
+                // Every domain has the block that carries its TLS versions.
+                state
+                    .blocks
+                    .entry("https_tls_version".into())
+                    .or_insert_with(|| json!({"cipher_suite_group": "default"}));
+            }
             state.record(now);
             if state.status == DomainStatus::Configuring {
                 state.start_configuring(now);
@@ -595,6 +750,20 @@ impl SimState {
                 .unwrap_or(documented.count);
             quotas.insert(api, Quota::new(count, documented.window).scaled(scale));
         }
+        if let Some(drift) = &cfg.drift {
+            if !DRIFT_SETTINGS.contains(&drift.setting.as_str()) {
+                return Err(format!(
+                    "drift: unknown setting `{}` (one of {})",
+                    drift.setting,
+                    DRIFT_SETTINGS.join(", ")
+                ));
+            }
+            if let Some(api) = &drift.api {
+                if !Api::ALL.iter().any(|a| a.name() == api) {
+                    return Err(format!("drift: unknown API `{api}`"));
+                }
+            }
+        }
         for name in cfg.quotas.keys() {
             if !Api::ALL.iter().any(|a| a.name() == name) {
                 return Err(format!("quotas: unknown API `{name}`"));
@@ -611,6 +780,9 @@ impl SimState {
             batch_keeps: cfg.batch_keeps.clone(),
             bulk_https_origin_status: cfg.bulk_https_origin_status,
             bulk_redirect_config: cfg.bulk_redirect_config,
+            put_resets_unsent: cfg.put_resets_unsent,
+            drift: cfg.drift.clone(),
+            tls_in: cfg.tls_in,
             auth_failures: HashMap::new(),
             request_counter: 0,
             secrets: SecretStore::new(&cfg.project_id, &cfg.secrets, now_unix),
@@ -702,6 +874,11 @@ impl SimState {
             sm: d.https.sm(),
             timeline: d.timeline.clone(),
             write_log: d.write_log.clone(),
+            settings: settings_view(d)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            settings_log: d.settings_log.clone(),
         })
     }
 
@@ -833,7 +1010,7 @@ impl SimState {
     /// falls back (http origin, HTTP/2 off, no redirect); the settings it cannot carry are reset
     /// unless configured as kept; an SM certificate is replaced. Domains that cannot take it
     /// (missing, busy, HTTP/2 sent outside the mainland) fail alone, in a 200 whose `status`
-    /// is `fail`.
+    /// is `fail`. Each domain written then takes the configured drift, if any.
     pub fn batch_update(
         &mut self,
         body: &Value,
@@ -902,6 +1079,7 @@ impl SimState {
             Some(_) => None,
             None => (int("force_redirect_https") == Some(1)).then(|| "https".to_string()),
         };
+        let drift = self.drift.clone();
         let keep = |s: &str| self.batch_keeps(s);
         let (keep_tls, keep_ocsp, keep_code) = (
             keep("tls_version"),
@@ -945,41 +1123,44 @@ impl SimState {
                             .push(json!({"domain_name": name, "status": "fail", "reason": reason}));
                         continue;
                     }
-                    let mut https = template.clone();
-                    if !d.has_http2() {
-                        https.http2_status = "off".into();
-                    }
-                    if keep_tls {
-                        https.tls_version = d.https.tls_version.clone();
-                    }
-                    if keep_ocsp {
-                        https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
-                    }
-                    d.https = https;
-                    d.origin_protocol = origin.to_string();
-                    d.force_redirect = match &redirect {
-                        None => json!({"status": "off"}),
-                        Some(kind) => {
-                            let old = d.force_redirect.get("redirect_code").cloned();
-                            let code = match old {
-                                Some(c) if keep_code => c,
-                                _ => json!(301),
-                            };
-                            json!({"status": "on", "type": kind, "redirect_code": code})
+                    d.changing(Api::UpdateMultiCertificates.name(), now, |d| {
+                        let mut https = template.clone();
+                        if !d.has_http2() {
+                            https.http2_status = "off".into();
                         }
-                    };
-                    for (block, kept) in &kept_blocks {
-                        if *kept {
-                            continue;
+                        if keep_tls {
+                            https.tls_version = d.https.tls_version.clone();
                         }
-                        if let Some(v) = d.blocks.get_mut(*block) {
-                            *v = if *block == "https_tls_version" {
-                                json!({"cipher_suite_group": "default"})
-                            } else {
-                                json!({"status": "off"})
-                            };
+                        if keep_ocsp {
+                            https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
                         }
-                    }
+                        d.https = https;
+                        d.origin_protocol = origin.to_string();
+                        d.force_redirect = match &redirect {
+                            None => json!({"status": "off"}),
+                            Some(kind) => {
+                                let old = d.force_redirect.get("redirect_code").cloned();
+                                let code = match old {
+                                    Some(c) if keep_code => c,
+                                    _ => json!(301),
+                                };
+                                json!({"status": "on", "type": kind, "redirect_code": code})
+                            }
+                        };
+                        for (block, kept) in &kept_blocks {
+                            if *kept {
+                                continue;
+                            }
+                            if let Some(v) = d.blocks.get_mut(*block) {
+                                *v = if *block == "https_tls_version" {
+                                    json!({"cipher_suite_group": "default"})
+                                } else {
+                                    json!({"status": "off"})
+                                };
+                            }
+                        }
+                    });
+                    d.drift(drift.as_ref(), Api::UpdateMultiCertificates, now);
                     d.writes += 1;
                     d.start_configuring(now);
                     Ok(())
@@ -1000,6 +1181,7 @@ impl SimState {
 
     /// ShowDomainFullConfig.
     pub fn full_config(&mut self, name: &str) -> Result<Value, (u16, String, String)> {
+        let tls_in = self.tls_in;
         let d = self.domain(name)?;
         let mut configs = json!({
             "business_type": "web",
@@ -1011,6 +1193,15 @@ impl SimState {
         });
         for (k, v) in d.blocks_get() {
             configs[k] = v;
+        }
+        if tls_in == TlsIn::HttpsTlsVersion {
+            if let Some(h) = configs["https"].as_object_mut() {
+                h.remove("tls_version");
+            }
+            if configs.get("https_tls_version").is_none() {
+                configs["https_tls_version"] =
+                    json!({"tls_version": d.https.tls_version, "cipher_suite_group": "default"});
+            }
         }
         Ok(json!({ "configs": configs }))
     }
@@ -1091,8 +1282,9 @@ impl SimState {
     }
 
     /// UpdateDomainFullConfig: applies the `configs` given (an `https` block replaces the whole
-    /// block, resetting what it omits; each other block given replaces that block) and starts
-    /// `configuring`.
+    /// block, resetting what it omits; each other block given replaces that block; with
+    /// `put_resets_unsent`, what is not given is reset too) and starts `configuring`; then the
+    /// configured drift, if any.
     pub fn update_full_config(
         &mut self,
         name: &str,
@@ -1106,6 +1298,7 @@ impl SimState {
                 .clone()
                 .filter(|id| !scm.is_empty() && !scm.contains(id))
         };
+        let (resets, drift) = (self.put_resets_unsent, self.drift.clone());
         let d = self.domain(name)?;
         if d.status(now) == DomainStatus::Configuring {
             return Err((
@@ -1140,32 +1333,45 @@ impl SimState {
                 format!("SCM certificate {id} does not exist"),
             ));
         }
-        if let Some(h) = https {
-            d.https = h;
-            if !d.has_http2() {
-                d.https.http2_status = "off".into();
-            }
-        }
-        if let Some(p) = configs.get("origin_protocol").and_then(Value::as_str) {
-            d.origin_protocol = p.to_string();
-        }
-        if let Some(r) = configs.get("force_redirect") {
-            d.force_redirect = r.clone();
-        }
-        for block in BLOCKS {
-            if let Some(v) = configs.get(block) {
-                let mut v = v.clone();
-                if block == "https_tls_version" {
-                    if let Some(tls) = v.get("tls_version").and_then(Value::as_str) {
-                        d.https.tls_version = tls.to_string();
-                    }
-                    if let Some(m) = v.as_object_mut() {
-                        m.remove("tls_version");
-                    }
+        d.changing(Api::UpdateFullConfig.name(), now, |d| {
+            if let Some(h) = https {
+                d.https = h;
+                if !d.has_http2() {
+                    d.https.http2_status = "off".into();
                 }
-                d.blocks.insert(block.to_string(), v);
             }
-        }
+            if let Some(p) = configs.get("origin_protocol").and_then(Value::as_str) {
+                d.origin_protocol = p.to_string();
+            } else if resets {
+                d.origin_protocol = "http".into();
+            }
+            if let Some(r) = configs.get("force_redirect") {
+                d.force_redirect = r.clone();
+            } else if resets {
+                d.force_redirect = json!({"status": "off"});
+            }
+            for block in BLOCKS {
+                if let Some(v) = configs.get(block) {
+                    let mut v = v.clone();
+                    if block == "https_tls_version" {
+                        if let Some(tls) = v.get("tls_version").and_then(Value::as_str) {
+                            d.https.tls_version = tls.to_string();
+                        }
+                        if let Some(m) = v.as_object_mut() {
+                            m.remove("tls_version");
+                        }
+                    }
+                    d.blocks.insert(block.to_string(), v);
+                } else if let Some(v) = d.blocks.get_mut(block).filter(|_| resets) {
+                    *v = if block == "https_tls_version" {
+                        json!({"cipher_suite_group": "default"})
+                    } else {
+                        json!({"status": "off"})
+                    };
+                }
+            }
+        });
+        d.drift(drift.as_ref(), Api::UpdateFullConfig, now);
         d.writes += 1;
         d.start_configuring(now);
         Ok(())
@@ -1273,5 +1479,376 @@ mod tests {
             s.write_log[1]
         );
         assert_eq!((s.writes, s.write_log[1].at_ms), (1, 10));
+    }
+
+    /// A simulator with `domains` (configuring for 100 ms after a write), started now.
+    fn sim(cfg: SimConfig) -> (SimState, i64) {
+        let unix = crate::clock::Clock::unix_now(&crate::clock::SystemClock);
+        (SimState::new(&cfg, Instant::now(), unix).unwrap(), unix)
+    }
+
+    /// An online domain serving a certificate for its name, with these blocks beside `https`.
+    fn domain_with(name: &str, blocks: &[(&str, Value)]) -> SimDomainConfig {
+        let (chain, key) = pem(&[name]);
+        let mut d = SimDomainConfig {
+            configure_ms: 100,
+            https: Some(json!({"https_status": "on", "certificate_name": "old",
+                "certificate_source": 0, "certificate_value": chain, "private_key": key,
+                "http2_status": "on", "tls_version": "TLSv1.2,TLSv1.3",
+                "ocsp_stapling_status": "on"})),
+            force_redirect: Some(json!({"status": "on", "type": "https", "redirect_code": 302})),
+            ..SimDomainConfig::new(name)
+        };
+        for (k, v) in blocks {
+            let v = Some(v.clone());
+            match *k {
+                "https_tls_version" => d.https_tls_version = v,
+                "hsts" => d.hsts = v,
+                "quic" => d.quic = v,
+                "sni" => d.sni = v,
+                "client_cert" => d.client_cert = v,
+                other => panic!("no block {other}"),
+            }
+        }
+        d
+    }
+
+    /// A batch body writing a new certificate for `name` onto `names` (HTTPS origin, HTTP/2
+    /// on, redirect on).
+    fn batch_body(names: &str, cert_names: &[&str]) -> Value {
+        let (chain, key) = pem(cert_names);
+        json!({"https": {"domain_name": names, "https_switch": 1, "access_origin_way": 1,
+            "http2": 1, "force_redirect_config": {"switch": 1, "redirect_type": "https"},
+            "cert_name": "new", "certificate": chain, "private_key": key,
+            "certificate_type": 0}})
+    }
+
+    /// A per-domain body carrying every setting of `domain_with`'s domain (its `origin_protocol`
+    /// and `force_redirect` too) and a new certificate, plus `extra` blocks.
+    fn full_put(name: &str, extra: &[(&str, Value)]) -> Value {
+        let (chain, key) = pem(&[name]);
+        let mut configs = json!({
+            "origin_protocol": "follow",
+            "force_redirect": {"status": "on", "type": "https", "redirect_code": 302},
+            "https": {"https_status": "on", "certificate_name": "new", "certificate_source": 0,
+                "certificate_value": chain, "private_key": key, "http2_status": "on",
+                "tls_version": "TLSv1.2,TLSv1.3", "ocsp_stapling_status": "on"},
+        });
+        for (k, v) in extra {
+            configs[*k] = v.clone();
+        }
+        json!({ "configs": configs })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_settings_log_records_what_a_write_changed_and_nothing_else() {
+        let hsts = json!({"status": "on", "max_age": 31536000, "include_subdomains": "on"});
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![
+                domain_with("a.example.com", &[("hsts", hsts.clone())]),
+                domain_with("b.example.com", &[("hsts", hsts.clone())]),
+                domain_with("idle.example.com", &[("hsts", hsts.clone())]),
+            ],
+            ..Default::default()
+        });
+        for name in ["a.example.com", "b.example.com", "idle.example.com"] {
+            let s = st.snapshot(name, Instant::now()).unwrap();
+            assert!(s.settings_log.is_empty(), "{name}: {:?}", s.settings_log);
+        }
+        tokio::time::advance(Duration::from_millis(10)).await;
+
+        // The batch call switches the present HSTS off, and resets TLS, OCSP and the code.
+        let answer = st
+            .batch_update(
+                &batch_body("a.example.com", &["a.example.com"]),
+                Instant::now(),
+                unix,
+            )
+            .unwrap();
+        assert!(answer.get("status").is_none(), "{answer}");
+        let a = st.snapshot("a.example.com", Instant::now()).unwrap();
+        let changes: Vec<(u64, &str, &str, &Value, &Value)> = a
+            .settings_log
+            .iter()
+            .map(|c| {
+                (
+                    c.at_ms,
+                    c.api.as_str(),
+                    c.setting.as_str(),
+                    &c.before,
+                    &c.after,
+                )
+            })
+            .collect();
+        let batch = "UpdateDomainMultiCertificates";
+        assert_eq!(
+            changes,
+            vec![
+                (
+                    10,
+                    batch,
+                    "force_redirect",
+                    &json!({"status": "on", "type": "https", "redirect_code": 302}),
+                    &json!({"status": "on", "type": "https", "redirect_code": 301})
+                ),
+                (
+                    10,
+                    batch,
+                    "tls_version",
+                    &json!("TLSv1.2,TLSv1.3"),
+                    &json!(DEFAULT_TLS)
+                ),
+                (10, batch, "ocsp_stapling", &json!("on"), &json!("off")),
+                (10, batch, "hsts", &hsts, &json!({"status": "off"})),
+            ]
+        );
+        // Recorded at once, while the domain is still configuring.
+        assert_eq!(a.status, "configuring");
+        assert_eq!(a.initial_settings()["hsts"], hsts);
+        assert_ne!(a.initial_settings(), a.settings);
+
+        // A per-domain write carrying every setting changes none.
+        st.update_full_config(
+            "b.example.com",
+            &full_put("b.example.com", &[("hsts", hsts.clone())]),
+            Instant::now(),
+            unix,
+        )
+        .unwrap();
+        let b = st.snapshot("b.example.com", Instant::now()).unwrap();
+        assert_eq!(b.writes, 1);
+        assert!(b.settings_log.is_empty(), "{:?}", b.settings_log);
+        assert_eq!(b.initial_settings(), b.settings);
+
+        // A domain never written has an empty log.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let idle = st.snapshot("idle.example.com", Instant::now()).unwrap();
+        assert!(idle.settings_log.is_empty());
+        assert_eq!(idle.settings["hsts"], hsts);
+    }
+
+    /// `(api, setting, before, after)` of each entry of a domain's settings log.
+    fn changes(st: &mut SimState, name: &str) -> Vec<(String, String, Value, Value)> {
+        let s = st.snapshot(name, Instant::now()).unwrap();
+        s.settings_log
+            .into_iter()
+            .map(|c| (c.api, c.setting, c.before, c.after))
+            .collect()
+    }
+
+    fn change(
+        api: &str,
+        setting: &str,
+        before: Value,
+        after: Value,
+    ) -> (String, String, Value, Value) {
+        (api.into(), setting.into(), before, after)
+    }
+
+    const PUT: &str = "UpdateDomainFullConfig";
+
+    #[tokio::test(start_paused = true)]
+    async fn put_resets_unsent_resets_what_a_put_does_not_carry() {
+        let hsts = json!({"status": "on", "max_age": 600});
+        let quic = json!({"status": "on"});
+        let domain = || {
+            domain_with(
+                "www.example.com",
+                &[("hsts", hsts.clone()), ("quic", quic.clone())],
+            )
+        };
+        // Only the https block and HSTS: no origin, redirect, QUIC, SNI or cipher suites.
+        let body = |st: &SimState| {
+            let mut b = full_put("www.example.com", &[("hsts", hsts.clone())]);
+            let configs = b["configs"].as_object_mut().unwrap();
+            configs.remove("origin_protocol");
+            configs.remove("force_redirect");
+            assert_eq!(st.domains["www.example.com"].origin_protocol, "follow");
+            b
+        };
+        let name = "www.example.com";
+
+        // By default an unsent setting is left as it is.
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain()],
+            ..Default::default()
+        });
+        let b = body(&st);
+        st.update_full_config(name, &b, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain()],
+            put_resets_unsent: true,
+            ..Default::default()
+        });
+        let b = body(&st);
+        st.update_full_config(name, &b, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(
+            changes(&mut st, name),
+            vec![
+                change(PUT, "origin_protocol", json!("follow"), json!("http")),
+                change(
+                    PUT,
+                    "force_redirect",
+                    json!({"status": "on", "type": "https", "redirect_code": 302}),
+                    json!({"status": "off"})
+                ),
+                change(PUT, "quic", quic.clone(), json!({"status": "off"})),
+            ]
+        );
+        let s = st.snapshot(name, Instant::now()).unwrap();
+        // HSTS was sent and kept; the absent blocks stay absent.
+        assert_eq!(s.settings["hsts"], hsts);
+        assert_eq!(
+            (&s.settings["sni"], &s.settings["https_tls_version"]),
+            (&Value::Null, &Value::Null)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drift_on_the_first_write_only_lets_a_restore_hold() {
+        let hsts = json!({"status": "on", "max_age": 600});
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain_with("www.example.com", &[("hsts", hsts.clone())])],
+            drift: Some(Drift {
+                setting: "hsts".into(),
+                writes: Some(1),
+                api: None,
+            }),
+            ..Default::default()
+        });
+        let name = "www.example.com";
+        // The write carries HSTS as it is; it is switched off behind it all the same.
+        let put = full_put(name, &[("hsts", hsts.clone())]);
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        let struck = change("drift", "hsts", hsts.clone(), json!({"status": "off"}));
+        assert_eq!(changes(&mut st, name), vec![struck.clone()]);
+        tokio::time::advance(Duration::from_millis(200)).await;
+        // A write restoring it holds: only the first write is struck.
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(
+            changes(&mut st, name),
+            vec![
+                struck,
+                change(PUT, "hsts", json!({"status": "off"}), hsts.clone())
+            ]
+        );
+        let s = st.snapshot(name, Instant::now()).unwrap();
+        assert_eq!(s.settings, s.initial_settings());
+        assert_eq!(s.writes, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drift_on_every_write_strikes_a_restore_too() {
+        let name = "www.example.com";
+        let cfg = |api: Option<&str>| SimConfig {
+            domains: vec![domain_with(name, &[])],
+            drift: Some(Drift {
+                setting: "tls_version".into(),
+                writes: None,
+                api: api.map(str::to_string),
+            }),
+            ..Default::default()
+        };
+        let (mut st, unix) = sim(cfg(None));
+        let put = full_put(name, &[]);
+        let (tls12, all) = (json!("TLSv1.2,TLSv1.3"), json!(DEFAULT_TLS));
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        tokio::time::advance(Duration::from_millis(200)).await;
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        tokio::time::advance(Duration::from_millis(200)).await;
+        st.batch_update(&batch_body(name, &[name]), Instant::now(), unix)
+            .unwrap();
+        assert_eq!(
+            changes(&mut st, name),
+            vec![
+                change("drift", "tls_version", tls12.clone(), all.clone()),
+                // The restore is applied, then struck again.
+                change(PUT, "tls_version", all.clone(), tls12.clone()),
+                change("drift", "tls_version", tls12.clone(), all.clone()),
+                // The batch call resets it to the default (its own reset), then the drift.
+                change(
+                    "UpdateDomainMultiCertificates",
+                    "force_redirect",
+                    json!({"status": "on", "type": "https", "redirect_code": 302}),
+                    json!({"status": "on", "type": "https", "redirect_code": 301})
+                ),
+                change(
+                    "UpdateDomainMultiCertificates",
+                    "ocsp_stapling",
+                    json!("on"),
+                    json!("off")
+                ),
+                change("drift", "tls_version", all.clone(), tls12.clone()),
+            ]
+        );
+
+        // Drift of one API only leaves the other's writes alone.
+        let (mut st, unix) = sim(cfg(Some("UpdateDomainMultiCertificates")));
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+
+        // A drift of a setting it does not know is refused at the start.
+        let mut bad = cfg(None);
+        bad.drift.as_mut().unwrap().setting = "compress".into();
+        let unix = crate::clock::Clock::unix_now(&crate::clock::SystemClock);
+        let err = SimState::new(&bad, Instant::now(), unix).unwrap_err();
+        assert!(err.contains("compress"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tls_in_https_tls_version_reads_versions_only_in_that_block() {
+        let name = "www.example.com";
+        // By default: in the https block, and no https_tls_version block the domain lacks.
+        let (mut st, _) = sim(SimConfig {
+            domains: vec![domain_with(name, &[])],
+            ..Default::default()
+        });
+        let configs = st.full_config(name).unwrap()["configs"].clone();
+        assert_eq!(configs["https"]["tls_version"], "TLSv1.2,TLSv1.3");
+        assert!(configs.get("https_tls_version").is_none(), "{configs}");
+
+        let (mut st, unix) = sim(SimConfig {
+            domains: vec![domain_with(name, &[])],
+            tls_in: TlsIn::HttpsTlsVersion,
+            ..Default::default()
+        });
+        let configs = st.full_config(name).unwrap()["configs"].clone();
+        assert!(configs["https"].get("tls_version").is_none(), "{configs}");
+        assert_eq!(
+            configs["https_tls_version"],
+            json!({"cipher_suite_group": "default", "tls_version": "TLSv1.2,TLSv1.3"})
+        );
+        // Writing the read's block back (the versions there only) changes nothing.
+        let mut put = full_put(
+            name,
+            &[("https_tls_version", configs["https_tls_version"].clone())],
+        );
+        put["configs"]["https"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tls_version");
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+        // The versions sent in the block win over the https block's.
+        tokio::time::advance(Duration::from_millis(200)).await;
+        put["configs"]["https"]["tls_version"] = json!("TLSv1.3");
+        st.update_full_config(name, &put, Instant::now(), unix)
+            .unwrap();
+        assert_eq!(changes(&mut st, name), vec![]);
+        let configs = st.full_config(name).unwrap()["configs"].clone();
+        assert_eq!(
+            configs["https_tls_version"]["tls_version"],
+            "TLSv1.2,TLSv1.3"
+        );
     }
 }

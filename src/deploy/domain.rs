@@ -501,8 +501,8 @@ impl DomainCtx {
             (None, Some(_)) => {
                 let (status, entry) = self.poll(&mut Instant::now(), 0).await?;
                 let applied = entry.and_then(|e| e.serves(target)) == Some(true);
-                if self.phase() == Phase::MaybeWritten && applied && status == DomainStatus::Online
-                {
+                // Serving the certificate, live or still configuring: the write was applied.
+                if self.phase() == Phase::MaybeWritten && applied {
                     info!("the earlier write was applied after all");
                     self.written();
                     return Ok(ReadStep::AppliedAfterAll);

@@ -226,11 +226,10 @@ fn switch_block(b: Option<&Value>) -> Value {
     }
 }
 
-/// The TLS versions wherever the config carries them; both places are one value when they
-/// agree, and none is the documented default.
-pub fn tls_versions(configs: &Configs) -> Value {
-    let mut found: Vec<String> = Vec::new();
-    let places = [
+/// The TLS versions of each place the docs put them: `https.tls_version`, then
+/// `https_tls_version.tls_version`.
+fn tls_places(configs: &Configs) -> [Option<String>; 2] {
+    [
         configs.https.as_ref().and_then(|h| h.tls_version.clone()),
         configs
             .https_tls_version
@@ -238,8 +237,14 @@ pub fn tls_versions(configs: &Configs) -> Value {
             .and_then(|b| b.get("tls_version"))
             .and_then(Value::as_str)
             .map(str::to_string),
-    ];
-    for v in places.into_iter().flatten() {
+    ]
+}
+
+/// The TLS versions wherever the config carries them; both places are one value when they
+/// agree, and none is the documented default.
+pub fn tls_versions(configs: &Configs) -> Value {
+    let mut found: Vec<String> = Vec::new();
+    for v in tls_places(configs).into_iter().flatten() {
         let v: String = v.split(',').map(str::trim).collect::<Vec<_>>().join(",");
         if !v.is_empty() && !found.contains(&v) {
             found.push(v);
@@ -252,20 +257,9 @@ pub fn tls_versions(configs: &Configs) -> Value {
     }
 }
 
-/// The TLS versions a write should carry: the request's, else the config's (from either place).
+/// The TLS versions a write should keep: the config's, from either place.
 pub fn tls_to_keep(configs: &Configs) -> Option<String> {
-    configs
-        .https
-        .as_ref()
-        .and_then(|h| h.tls_version.clone())
-        .or_else(|| {
-            configs
-                .https_tls_version
-                .as_ref()
-                .and_then(|b| b.get("tls_version"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+    tls_places(configs).into_iter().flatten().next()
 }
 
 /// `https_tls_version` without its TLS versions: the cipher suites, with the group named

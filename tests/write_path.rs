@@ -1033,3 +1033,27 @@ async fn a_batch_call_caught_changing_a_setting_is_trusted_no_more() {
     assert_eq!(batched, restored.len(), "only the samples were batched");
     assert!(batched < 10, "{batched} batched");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_names_the_tls_versions_read_from_https_tls_version() {
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -30, 10);
+    let d = SimDomainConfig {
+        https: Some(serving(&old, "on", "TLSv1.2,TLSv1.3", "off")),
+        ..domain("t.example.com", 300)
+    };
+    let mut cfg = sim_config(vec![d]);
+    cfg.tls_in = cdn_cert_deploy::sim::TlsIn::HttpsTlsVersion;
+    let (_sim, h) = scaled(cfg).await;
+    let names = vec!["t.example.com".to_string()];
+    let out = run(
+        &h,
+        request_for(&names, &cert, json!({"dry_run": true})),
+        BUDGET,
+    )
+    .await;
+    let d = &out.result.domains[0];
+    assert_eq!(d.status.as_str(), "planned", "{d:?}");
+    let message = d.message.as_deref().unwrap();
+    assert!(message.contains("tls TLSv1.2,TLSv1.3"), "{message}");
+}

@@ -542,6 +542,11 @@ impl DomainCtx {
             info!("the earlier write was applied after all");
             self.written();
         }
+        // A dry run says what the write would carry, TLS versions from either place included.
+        let step = match step {
+            ReadStep::Planned(put) => ReadStep::Planned(decide::full_put(&configs, put).https),
+            other => other,
+        };
         flow.configs = Some(configs);
         Ok(step)
     }

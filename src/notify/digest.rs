@@ -390,6 +390,30 @@ mod tests {
     }
 
     #[test]
+    fn settings_written_back_are_a_problem_named_with_the_settings() {
+        let mut restored = domain("hsts.example.com", Status::Deployed);
+        restored.settings_changed = vec![crate::result::SettingChange {
+            setting: "hsts",
+            before: serde_json::json!({"status": "on"}),
+            after: serde_json::Value::Null,
+        }];
+        let plain = result(vec![domain("www.example.com", Status::Deployed)]);
+        assert!(!has_problems(&plain));
+        let r = result(vec![domain("www.example.com", Status::Deployed), restored]);
+        assert!(has_problems(&r), "a notification is due under `problems`");
+        let d = digest(&r);
+        assert_eq!(
+            d.subject,
+            "cdn-cert-deploy: 1 with settings restored of 2 domains"
+        );
+        let text = d.render(Style::Plain, true, 10_000, Measure::Bytes);
+        assert!(
+            text.contains("SETTINGS RESTORED hsts.example.com: a write changed hsts; written back"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn subjects() {
         let all = result(vec![
             domain("a.example.com", Status::Deployed),

@@ -34,6 +34,16 @@ fn apigw_v2(body: &str, signature: Option<String>) -> Value {
 /// The release-like binary on the test runtime API, deploying to `sim` with the test keys and
 /// the webhook secret, plus `extra`.
 fn lambda_binary(api: &RuntimeApi, sim: &Simulator, extra: &[(&str, &str)]) -> Child {
+    lambda_binary_logging(api, sim, extra, std::process::Stdio::null())
+}
+
+/// [`lambda_binary`] with its log lines (stderr) sent to `stderr`.
+fn lambda_binary_logging(
+    api: &RuntimeApi,
+    sim: &Simulator,
+    extra: &[(&str, &str)],
+    stderr: std::process::Stdio,
+) -> Child {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"));
     cmd.env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
@@ -47,14 +57,56 @@ fn lambda_binary(api: &RuntimeApi, sim: &Simulator, extra: &[(&str, &str)]) -> C
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    cmd.stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+    cmd.stderr(stderr).kill_on_drop(true).spawn().unwrap()
 }
 
 fn response_body(answer: &Value) -> Value {
     serde_json::from_str(answer["body"].as_str().expect("an HTTP response body")).unwrap()
+}
+
+#[tokio::test]
+async fn a_trace_level_lambda_run_logs_no_key_signature_or_token() {
+    // lambda_runtime traces every raw event at TRACE: the shell holds it at info.
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
+    let api = RuntimeApi::start(Flavor::Lambda).await;
+    let direct = api.push(&request(&["www.example.com"], &cert), &[]);
+    let body = request(&["www.example.com"], &cert).to_string();
+    let signature = sign(WEBHOOK_SECRET, body.as_bytes(), now());
+    let signed = api.push(&apigw_v2(&body, Some(signature.clone())), &[]);
+    let mut bearer = apigw_v2(&body, None);
+    bearer["headers"]["authorization"] = json!(format!("Bearer {WEBHOOK_TOKEN}"));
+    let with_token = api.push(&bearer, &[]);
+    let log = std::env::temp_dir().join(format!("lambda-trace-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut child = lambda_binary_logging(
+        &api,
+        &sim,
+        &[
+            ("RUST_LOG", "trace"),
+            ("DEPLOY_WEBHOOK_TOKEN", WEBHOOK_TOKEN),
+        ],
+        file.into(),
+    );
+    let answers = api.answers(3, Duration::from_secs(60)).await;
+    child.kill().await.ok();
+    for id in [&direct, &signed, &with_token] {
+        assert!(RuntimeApi::answer(&answers, id).ok);
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    // RUST_LOG=trace: before the runtime was held at info, its trace of the raw event held
+    // the key (this test failed then).
+    assert!(text.contains("domain outcome"), "the run logged: {text}");
+    let key_line = cert.key.lines().nth(1).unwrap();
+    let hex = signature.split("v1=").nth(1).unwrap();
+    for (what, secret) in [
+        ("key", key_line),
+        ("signature", hex),
+        ("token", WEBHOOK_TOKEN),
+    ] {
+        assert!(!text.contains(secret), "the {what} reached the log");
+    }
 }
 
 #[tokio::test]

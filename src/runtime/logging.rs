@@ -1,6 +1,7 @@
 //! Structured logs on stderr: JSON (`LOG_FORMAT=json`, the default inside a platform runtime) or
-//! text. The HTTP stack's own debug output is held at `info` whatever `RUST_LOG` says, so no
-//! header or body can reach a log line.
+//! text. The HTTP stack's and the Lambda runtime's own debug output is held at `info` whatever
+//! `RUST_LOG` says, so no header, body or event can reach a log line (lambda_runtime traces every
+//! raw event, private keys and signatures included).
 //!
 //! `RUST_LOG` is read as `Targets` (`info`, `warn,cdn_cert_deploy=debug`): the usual directives
 //! without the span and field filters, which would need a regex engine (a quarter MB of binary).
@@ -9,8 +10,17 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Crates whose own output is held at `info` at most: their debug lines may carry headers.
-const QUIET: [&str; 5] = ["hyper", "hyper_util", "reqwest", "rustls", "h2"];
+/// Crates whose own output is held at `info` at most: their debug lines may carry headers, and
+/// lambda_runtime's trace lines the whole event.
+const QUIET: [&str; 7] = [
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "rustls",
+    "h2",
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+];
 
 /// The filter `RUST_LOG` asks for (`info` when unset or unreadable), with [`QUIET`] held at
 /// `info` at most.
@@ -110,6 +120,10 @@ mod tests {
         assert!(enabled(&f, "hyper::proto", Level::INFO));
         assert!(!enabled(&f, "hyper::proto", Level::DEBUG), "held at info");
         assert!(!enabled(&f, "reqwest::connect", Level::TRACE));
+        assert!(
+            !enabled(&f, "lambda_runtime::layers::api_response", Level::TRACE),
+            "the raw event"
+        );
         let f = filter(Some("warn,reqwest=trace,cdn_cert_deploy::deploy=debug"));
         assert!(!enabled(&f, "reqwest", Level::DEBUG));
         assert!(enabled(&f, "cdn_cert_deploy::deploy::domain", Level::DEBUG));

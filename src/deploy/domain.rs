@@ -463,8 +463,8 @@ impl DomainCtx {
         }
     }
 
-    /// The run's first sweep: the domain may end here (unchanged, unavailable), be batched from
-    /// the sweep alone, or go on to be read in full.
+    /// The run's first sweep: the domain may end here (unchanged, unavailable), or go on to be
+    /// read in full.
     async fn look(&self, flow: &mut Flow) -> Step<Look> {
         let target = &self.job.target;
         let Some(seen) = self.snapshot().await else {
@@ -821,7 +821,8 @@ impl DomainCtx {
                         &settings::view(&after),
                         &self.job.overrides,
                     )),
-                    Ok(None) => Ok(Vec::new()),
+                    // Not read back in full: nothing proves the restore.
+                    Ok(None) => Err("the settings could not be read back".to_string()),
                     Err(o) => Err(o
                         .error
                         .map_or_else(|| "not confirmed".to_string(), |e| e.message)),

@@ -5,8 +5,6 @@
 //! | state | event | next state → action |
 //! |---|---|---|
 //! | Looking | `Looked(Unchanged / Unavailable)` | Done → `End` |
-//! | Looking | `Looked(BatchWritten)` | Confirming → `Confirm` |
-//! | Looking | `Looked(BatchTried)` | Reading → `Read` (the batch is not offered again) |
 //! | Looking | `Looked(Read)` | Reading → `Read` |
 //! | Reading | `Read(AppliedAfterAll)` | Confirming → `Confirm` |
 //! | Reading | `Read(Unchanged / Unavailable / SmInUse / Planned)` | Done → `End` |
@@ -57,10 +55,6 @@ pub enum State {
 pub enum Look {
     Unchanged,
     Unavailable(String),
-    /// Batched from the sweep alone, and the batch write was accepted.
-    BatchWritten,
-    /// Handed to the batch writer from the sweep, which did not write it.
-    BatchTried,
     /// Read it in full.
     Read,
 }
@@ -177,11 +171,6 @@ impl Machine {
             Event::Looked(look) => match look {
                 Look::Unchanged => end(Ending::Unchanged),
                 Look::Unavailable(why) => end(Ending::Unavailable(why)),
-                Look::BatchWritten => (State::Confirming, Action::Confirm),
-                Look::BatchTried => {
-                    self.batch_tried = true;
-                    (State::Reading, Action::Read)
-                }
                 Look::Read => (State::Reading, Action::Read),
             },
             Event::Read(step) => match step {
@@ -312,25 +301,8 @@ mod tests {
             a => panic!("{a:?}"),
         }
         let mut m = Machine::new(true, 3);
-        assert!(matches!(
-            m.next(Event::Looked(Look::BatchWritten)),
-            Action::Confirm
-        ));
-        assert_eq!(m.state(), State::Confirming);
-    }
-
-    #[test]
-    fn a_batch_tried_from_the_sweep_is_not_offered_again() {
-        let mut m = Machine::new(true, 3);
-        assert!(matches!(
-            m.next(Event::Looked(Look::BatchTried)),
-            Action::Read
-        ));
-        assert!(matches!(
-            m.next(Event::Read(ReadStep::Write(put()))),
-            Action::Write(_)
-        ));
-        assert_eq!(m.state(), State::Writing);
+        assert!(matches!(m.next(Event::Looked(Look::Read)), Action::Read));
+        assert_eq!(m.state(), State::Reading);
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum ErrorCode {
     /// The domain is offline, being checked or deleted.
     DomainUnavailable,
     SmCertificateInUse,
+    /// The domain serves a certificate for the same names that expires later.
+    NewerCertificateLive,
     /// A write changed settings the request did not ask to change, and they could not be
     /// written back.
     SettingsChanged,
@@ -82,7 +84,7 @@ impl HttpClass {
     }
 }
 
-const OWN: [(ErrorCode, &str); 18] = [
+const OWN: [(ErrorCode, &str); 19] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::InvalidCertificate, "invalid_certificate"),
     (ErrorCode::KeyMismatch, "key_mismatch"),
@@ -100,6 +102,7 @@ const OWN: [(ErrorCode, &str); 18] = [
     (ErrorCode::DomainUnavailable, "domain_unavailable"),
     (ErrorCode::SmCertificateInUse, "sm_certificate_in_use"),
     (ErrorCode::SettingsChanged, "settings_changed"),
+    (ErrorCode::NewerCertificateLive, "newer_certificate_live"),
     (ErrorCode::InternalError, "internal_error"),
 ];
 
@@ -131,7 +134,9 @@ impl ErrorCode {
             | Self::KeyMismatch
             | Self::CertificateExpired => HttpClass::BadRequest,
             Self::InvalidConfiguration | Self::InternalError => HttpClass::ServerError,
-            Self::DomainNotCovered | Self::NoMatchingDomains => HttpClass::Unprocessable,
+            Self::DomainNotCovered | Self::NoMatchingDomains | Self::NewerCertificateLive => {
+                HttpClass::Unprocessable
+            }
             _ => HttpClass::BadGateway,
         }
     }

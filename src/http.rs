@@ -214,7 +214,7 @@ pub fn status_for(result: &DeployResult, exit_code: i32) -> u16 {
     let failed = result.domains.iter().any(|d| d.status == Status::Failed);
     if failed || skipped_with(&ErrorCode::is_cdn_side) {
         502
-    } else if skipped_with(&|c| *c == ErrorCode::DomainNotCovered)
+    } else if skipped_with(&|c| c.http_class() == HttpClass::Unprocessable)
         || result
             .error
             .as_ref()
@@ -481,6 +481,17 @@ mod tests {
                 &result_with(&[
                     (Status::Deployed, ""),
                     (Status::Skipped, "domain_not_covered")
+                ]),
+                1
+            ),
+            422
+        );
+        // A newer certificate is live: sending this one again will not help either.
+        assert_eq!(
+            status_for(
+                &result_with(&[
+                    (Status::Deployed, ""),
+                    (Status::Skipped, "newer_certificate_live")
                 ]),
                 1
             ),

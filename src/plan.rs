@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::cert;
 use crate::deploy::settings::Overrides;
-use crate::deploy::{Job, Target};
+use crate::deploy::{Incoming, Job, Target};
 use crate::request::{DeployRequest, MatchMode};
 use crate::result::{CertificateSummary, ErrorCode, ErrorInfo};
 use crate::scm::{self, ScmFacts};
@@ -171,6 +171,10 @@ pub fn plan(
         )
         .with_field("match"));
     }
+    let not_after = (summary.leaf.as_ref().map(|l| l.not_after_unix))
+        .or_else(|| summary.scm.as_ref().and_then(|f| f.not_after_unix));
+    let incoming =
+        (names.clone().zip(not_after)).map(|(names, not_after)| Incoming { names, not_after });
     let fingerprint = match &target {
         Target::Pem { fingerprint, .. } => Some(fingerprint.clone()),
         Target::Scm { .. } => None,
@@ -189,6 +193,7 @@ pub fn plan(
                 tls_version: o.tls_version.clone(),
                 ocsp_stapling: o.ocsp_stapling,
             },
+            incoming,
         },
         summary,
         names,

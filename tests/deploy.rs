@@ -130,6 +130,79 @@ async fn a_domain_already_serving_the_certificate_is_unchanged_with_no_write() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_domain_serving_a_newer_certificate_for_the_same_names_is_not_downgraded() {
+    // A stale store sends a certificate expiring in 30 days; www serves one until day 80.
+    let stale = cert_valid(&["example.com", "*.example.com"], -60, 30);
+    let newer = cert_valid(&["example.com", "*.example.com"], -10, 80);
+    let older = cert_valid(&["example.com", "*.example.com"], -80, 10);
+    let mut www = domain("www.example.com", 300);
+    www.https = Some(serving(&newer, "on", "TLSv1.2,TLSv1.3", "on"));
+    let mut img = domain("img.example.com", 300);
+    img.https = Some(serving(&older, "on", "TLSv1.2,TLSv1.3", "on"));
+    let sim = start(sim_config(vec![www, img])).await;
+    let names = ["www.example.com", "img.example.com"];
+    let out = run(&handler(&sim), request(&names, &stale), BUDGET).await;
+    let www = &out.result.domains[0];
+    assert_eq!(www.status.as_str(), "skipped", "{www:?}");
+    let e = www.error.as_ref().unwrap();
+    assert_eq!(e.code.as_str(), "newer_certificate_live");
+    assert!(!e.retryable);
+    // Both dates, so a person sees which is newer.
+    let served = cert::rfc3339(cert::leaf_not_after(&newer.chain).unwrap());
+    let sent = cert::rfc3339(cert::leaf_not_after(&stale.chain).unwrap());
+    assert!(
+        e.message.contains(&served[..10]) && e.message.contains(&sent[..10]),
+        "{}",
+        e.message
+    );
+    assert_eq!(sim.domain("www.example.com").unwrap().writes, 0);
+    // The domain whose certificate is older is renewed.
+    assert_eq!(out.result.domains[1].status.as_str(), "deployed");
+    assert!(!out.result.ok);
+    assert_eq!(out.exit_code, 1);
+
+    // `force` replaces it.
+    let mut req = request(&["www.example.com"], &stale);
+    req["options"] = json!({"force": true});
+    let out = run(&handler(&sim), req, BUDGET).await;
+    assert_eq!(statuses(&out)[0].1, "deployed");
+    assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_downgrade_holds_for_a_batched_run_too() {
+    let stale = cert_valid(&["example.com", "*.example.com"], -60, 30);
+    let newer = cert_valid(&["example.com", "*.example.com"], -10, 80);
+    let names: Vec<String> = (0..30).map(|i| format!("d{i}.example.com")).collect();
+    let domains = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut d = domain(n, 300);
+            if i % 3 == 0 {
+                d.https = Some(serving(&newer, "off", "TLSv1.1,TLSv1.2,TLSv1.3", "off"));
+            }
+            d
+        })
+        .collect();
+    let sim = start(sim_config(domains)).await;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = run(&handler(&sim), request(&refs, &stale), BUDGET).await;
+    for (i, d) in out.result.domains.iter().enumerate() {
+        if i % 3 == 0 {
+            assert_eq!(d.status.as_str(), "skipped", "{d:?}");
+            assert_eq!(
+                d.error.as_ref().unwrap().code.as_str(),
+                "newer_certificate_live"
+            );
+            assert_eq!(sim.domain(&d.domain).unwrap().writes, 0, "{}", d.domain);
+        } else {
+            assert_eq!(d.status.as_str(), "deployed", "{d:?}");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_cdn_wildcard_domain_deploys() {
     let cert = example_cert();
     let sim = start(sim_config(vec![domain("*.example.com", 200)])).await;

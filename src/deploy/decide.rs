@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::job::{Incoming, Job};
 use super::settings::{self, BatchKey, Change, Overrides};
 use super::target::Target;
-use crate::cert::{leaf_fingerprint, leaf_not_after};
+use crate::cert::{covered_by, inspect, leaf_fingerprint, leaf_not_after, parse_chain};
 use crate::huawei::error::ErrorKind;
 use crate::huawei::model::{
     BatchHttps, BatchPut, Configs, ConfigsPut, DomainStatus, ForceRedirect, HttpsGet, HttpsPut,
@@ -46,6 +47,24 @@ pub fn served_not_after(h: &HttpsGet) -> Option<i64> {
         .as_deref()
         .and_then(leaf_not_after)
         .or(h.expire_time.map(|ms| ms / 1000))
+}
+
+/// The expiry (unix seconds) of the certificate a domain serves when it is newer than the one
+/// being deployed: HTTPS on, a certificate whose names cover every name of `incoming`, and a
+/// later expiry. Replacing it would give the domain nothing and take time away. `None` when
+/// it is not, or when the served certificate cannot be read (nothing is assumed).
+pub fn newer_live(https: Option<&HttpsGet>, incoming: &Incoming) -> Option<i64> {
+    let h = https.filter(|h| h.https_status.as_deref() == Some("on"))?;
+    let der = parse_chain(h.certificate_value.as_deref()?)
+        .ok()?
+        .into_iter()
+        .next()?;
+    let served = inspect(&der).ok()?;
+    let same_names = incoming
+        .names
+        .iter()
+        .all(|n| covered_by(&served.subject_names, n));
+    (same_names && served.not_after_unix > incoming.not_after).then_some(served.not_after_unix)
 }
 
 /// What to do after reading a domain.
@@ -87,7 +106,8 @@ pub fn after_read(
 /// The step after a domain's full read (its status and configuration), in order: a write whose
 /// answer was lost that shows in the read was applied after all; then [`after_read`]; a domain
 /// serving an SM pair is left alone (writing would remove it, and its key cannot be read back);
-/// a dry run stops with what it would write.
+/// a domain serving a newer certificate for the same names is left alone unless forced; a dry
+/// run stops with what it would write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadStep {
     AppliedAfterAll,
@@ -95,6 +115,8 @@ pub enum ReadStep {
     Unavailable(String),
     Settle,
     SmInUse,
+    /// The domain serves a certificate for the same names that expires later (unix seconds).
+    NewerLive(i64),
     Planned(HttpsPut),
     Write(HttpsPut),
 }
@@ -105,15 +127,13 @@ pub fn after_full_read(
     maybe_written: bool,
     status: &DomainStatus,
     https: Option<&HttpsGet>,
-    target: &Target,
-    force: bool,
-    dry_run: bool,
-    overrides: &Overrides,
+    job: &Job,
 ) -> ReadStep {
+    let target = &job.target;
     if maybe_written && serves(https, target) {
         return ReadStep::AppliedAfterAll;
     }
-    match after_read(status, https, target, force) {
+    match after_read(status, https, target, job.force) {
         Decision::Unchanged => return ReadStep::Unchanged,
         Decision::Unavailable(why) => return ReadStep::Unavailable(why),
         Decision::WaitUntilSettled => return ReadStep::Settle,
@@ -122,8 +142,12 @@ pub fn after_full_read(
     if settings::sm_in_use(https) {
         return ReadStep::SmInUse;
     }
-    let put = https_put(https, target, overrides);
-    if dry_run {
+    let newer = job.incoming.as_ref().and_then(|i| newer_live(https, i));
+    if let Some(served) = newer.filter(|_| !job.force) {
+        return ReadStep::NewerLive(served);
+    }
+    let put = https_put(https, target, &job.overrides);
+    if job.dry_run {
         ReadStep::Planned(put)
     } else {
         ReadStep::Write(put)
@@ -630,6 +654,79 @@ mod tests {
         assert_eq!(restore.hsts, put.hsts);
     }
 
+    /// A job deploying a Certificate Manager certificate (which no served PEM is).
+    fn job(incoming: Option<Incoming>, force: bool) -> Job {
+        Job {
+            target: Target::Scm {
+                id: "scs1".into(),
+                name: "n".into(),
+            },
+            enterprise_project_id: None,
+            force,
+            dry_run: false,
+            wait: true,
+            overrides: Overrides::default(),
+            incoming,
+        }
+    }
+
+    #[test]
+    fn a_newer_certificate_for_the_same_names_is_not_replaced_unless_forced() {
+        // The served demo leaf covers example.com and *.example.com until 2036-11-25.
+        let served = serving(LEAF);
+        let served_until = leaf_not_after(LEAF).unwrap();
+        let incoming = |names: &[&str], not_after: i64| Incoming {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            not_after,
+        };
+        let online = DomainStatus::Online;
+        let step = |i: Incoming, force: bool, dry: bool| {
+            let job = Job {
+                dry_run: dry,
+                ..job(Some(i), force)
+            };
+            after_full_read(false, &online, Some(&served), &job)
+        };
+        let earlier = served_until - 86_400;
+        let same = ["example.com", "www.example.com"];
+        assert_eq!(
+            step(incoming(&same, earlier), false, false),
+            ReadStep::NewerLive(served_until)
+        );
+        assert_eq!(
+            step(incoming(&same, earlier), false, true),
+            ReadStep::NewerLive(served_until),
+            "a dry run says so too"
+        );
+        assert!(matches!(
+            step(incoming(&same, earlier), true, false),
+            ReadStep::Write(_)
+        ));
+        // Later, or a name the served one lacks: written.
+        assert!(matches!(
+            step(incoming(&same, served_until + 1), false, false),
+            ReadStep::Write(_)
+        ));
+        assert!(matches!(
+            step(
+                incoming(&["example.com", "other.org"], earlier),
+                false,
+                false
+            ),
+            ReadStep::Write(_)
+        ));
+        // Nothing is assumed of a certificate that cannot be read, or of HTTPS off.
+        let unreadable = serving("-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n");
+        assert_eq!(
+            newer_live(Some(&unreadable), &incoming(&same, earlier)),
+            None
+        );
+        let mut off = serving(LEAF);
+        off.https_status = Some("off".into());
+        assert_eq!(newer_live(Some(&off), &incoming(&same, earlier)), None);
+        assert_eq!(newer_live(None, &incoming(&same, earlier)), None);
+    }
+
     #[test]
     fn delays() {
         assert_eq!(poll_delay(0), Duration::from_secs(1));
@@ -671,13 +768,16 @@ mod tests {
 
     #[test]
     fn the_step_after_a_full_read() {
-        let t = pem_target();
-        let none = Overrides::default();
         let online = DomainStatus::Online;
         let old = serving("-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n");
         let new = serving(LEAF);
         let step = |maybe: bool, status: &DomainStatus, h: &HttpsGet, dry: bool| {
-            after_full_read(maybe, status, Some(h), &t, false, dry, &none)
+            let job = Job {
+                target: pem_target(),
+                dry_run: dry,
+                ..job(None, false)
+            };
+            after_full_read(maybe, status, Some(h), &job)
         };
         // A lost answer that shows in the read was applied, whatever the status says.
         assert_eq!(

@@ -22,6 +22,7 @@ use super::machine::{Action, Batched, Ending, Event, Look, Machine};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
 use super::proof::{Admission, Prover, Ticket, WriteKind};
 use super::settings::{self, BatchKey, BulkEntry, Change};
+use crate::cert::rfc3339;
 use crate::huawei::cdn::{Answer, CallOptions, CdnClient, OnSend};
 use crate::huawei::error::{CdnError, ErrorKind};
 use crate::huawei::model::{Configs, DomainStatus, HttpsPut};
@@ -431,15 +432,24 @@ impl DomainCtx {
 
     /// How a domain ends without a confirmation.
     fn end(&self, ending: Ending, before_write: Phase) -> Outcome {
-        let skipped = |code, why: String, retryable| {
+        let skipped = |code: ErrorCode, why: String, retryable| {
             Outcome::err(Status::Skipped, ErrorInfo::new(code, why, retryable))
         };
         match ending {
             Ending::Unchanged => Outcome::ok(Status::Unchanged, "already serves this certificate"),
-            Ending::Unavailable(why) => skipped("domain_unavailable", why, true),
+            Ending::Unavailable(why) => skipped(ErrorCode::DomainUnavailable, why, true),
             Ending::SmInUse => skipped(
-                "sm_certificate_in_use",
+                ErrorCode::SmCertificateInUse,
                 "the domain serves an SM (national cryptography) certificate: writing this international certificate would remove it, and its private key cannot be read back, so nothing was written".into(),
+                false,
+            ),
+            Ending::NewerLive(served) => skipped(
+                ErrorCode::NewerCertificateLive,
+                format!(
+                    "the domain serves a certificate for the same names that expires {}, later than this one ({}): nothing was written; set options.force to replace it",
+                    rfc3339(served),
+                    self.job.incoming.as_ref().map_or_else(String::new, |i| rfc3339(i.not_after)),
+                ),
                 false,
             ),
             Ending::Planned(put) => Outcome::ok(
@@ -528,15 +538,11 @@ impl DomainCtx {
             serves_new_certificate = decide::serves(https, target),
             "read the domain"
         );
-        let job = &self.job;
         let step = decide::after_full_read(
             self.phase() == Phase::MaybeWritten,
             &status,
             https,
-            target,
-            job.force,
-            job.dry_run,
-            &job.overrides,
+            &self.job,
         );
         if step == ReadStep::AppliedAfterAll {
             info!("the earlier write was applied after all");

@@ -63,4 +63,16 @@ pub struct Job {
     pub dry_run: bool,
     pub wait: bool,
     pub overrides: Overrides,
+    /// What the run knows of the certificate it deploys, for the no-downgrade rule; `None`
+    /// when its names or expiry are unknown (a Certificate Manager certificate left unread).
+    pub incoming: Option<Incoming>,
+}
+
+/// The names and expiry of the certificate a run deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// Lower-case DNS names.
+    pub names: Vec<String>,
+    /// Unix seconds.
+    pub not_after: i64,
 }

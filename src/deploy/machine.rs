@@ -7,7 +7,7 @@
 //! | Looking | `Looked(Unchanged / Unavailable)` | Done → `End` |
 //! | Looking | `Looked(Read)` | Reading → `Read` |
 //! | Reading | `Read(AppliedAfterAll)` | Confirming → `Confirm` |
-//! | Reading | `Read(Unchanged / Unavailable / SmInUse / Planned)` | Done → `End` |
+//! | Reading | `Read(Unchanged / Unavailable / SmInUse / NewerLive / Planned)` | Done → `End` |
 //! | Reading | `Read(Settle)` | Settling → `Settle` |
 //! | Reading | `Read(Write)` | Offered → `Offer` when the run batches and it was not tried, else Writing → `Write` |
 //! | Settling | `Waited` | Reading → `Read` |
@@ -121,6 +121,8 @@ pub enum Ending {
     Unchanged,
     Unavailable(String),
     SmInUse,
+    /// The domain serves a newer certificate for the same names (its expiry, unix seconds).
+    NewerLive(i64),
     Planned(Box<HttpsPut>),
     /// The write failed for good.
     Failed(CdnError),
@@ -178,6 +180,7 @@ impl Machine {
                 ReadStep::Unchanged => end(Ending::Unchanged),
                 ReadStep::Unavailable(why) => end(Ending::Unavailable(why)),
                 ReadStep::SmInUse => end(Ending::SmInUse),
+                ReadStep::NewerLive(served) => end(Ending::NewerLive(served)),
                 ReadStep::Planned(put) => end(Ending::Planned(Box::new(put))),
                 ReadStep::Settle => (State::Settling, Action::Settle),
                 ReadStep::Write(put) => {

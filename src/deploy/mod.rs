@@ -22,6 +22,6 @@ pub mod target;
 
 pub use calls::list_account;
 pub use engine::deploy_all;
-pub use job::{EngineConfig, Job};
+pub use job::{EngineConfig, Incoming, Job};
 pub use outcome::error_info;
 pub use target::Target;

@@ -16,7 +16,8 @@ use tracing::{info, warn};
 use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
 use super::calls::{last_call_by, nap, retry_wait, retrying};
-use super::decide::{self, Decision, FullPut, ReadStep, Verdict};
+use super::confirm::{Accepted, Do, Done, Seen};
+use super::decide::{self, Decision, FullPut, ReadStep};
 use super::job::{EngineConfig, Job};
 use super::machine::{Action, Batched, Ending, Event, Look, Machine};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
@@ -69,15 +70,28 @@ struct Flow {
     /// The phase before the last per-domain write left.
     before_write: Phase,
     written: Option<Written>,
+    /// The start of the last sweep a confirmation poll saw.
+    swept_after: Option<Instant>,
+    /// Confirmation polls so far, for the log.
+    polls: u32,
 }
 
 /// The domain as the run's first sweep showed it.
-struct Seen {
+struct Swept {
     status: DomainStatus,
     entry: Option<BulkEntry>,
 }
 
 type Step<T> = Result<T, Outcome>;
+
+/// The budget's end in a restore, which reports it (elsewhere it ends the domain as far as it
+/// got).
+fn lost(o: Outcome) -> Seen {
+    Seen::Lost(
+        o.error
+            .map_or_else(|| "not confirmed".to_string(), |e| e.message),
+    )
+}
 
 fn lock(p: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
     p.lock().unwrap_or_else(|e| e.into_inner())
@@ -274,9 +288,16 @@ impl DomainCtx {
     /// The domain's status (and bulk entry) from the next sweep begun after `after`; its own
     /// status read when the run has no board, no sweep comes in time, or the sweep does not
     /// list it.
-    async fn poll(&self, after: &mut Instant, n: u32) -> Step<(DomainStatus, Option<BulkEntry>)> {
+    async fn poll(
+        &self,
+        after: &mut Instant,
+        not_before: Instant,
+    ) -> Step<(DomainStatus, Option<BulkEntry>)> {
         let Some(mut board) = self.board.clone() else {
-            if !self.nap(decide::poll_delay(n)).await {
+            if !self
+                .nap(not_before.saturating_duration_since(Instant::now()))
+                .await
+            {
                 return Err(out_of_budget(&self.progress()));
             }
             return Ok((self.read_status(Role::Poll).await?, None));
@@ -309,7 +330,8 @@ impl DomainCtx {
     async fn wait_until_settled(&self) -> Step<DomainStatus> {
         let mut after = Instant::now();
         for n in 0.. {
-            let (status, _) = self.poll(&mut after, n).await?;
+            let not_before = Instant::now() + decide::poll_delay(n);
+            let (status, _) = self.poll(&mut after, not_before).await?;
             info!(
                 status = status.as_str(),
                 poll = n + 1,
@@ -324,7 +346,7 @@ impl DomainCtx {
 
     /// What the run's first sweep shows of this domain (`None` when the run has no board, or
     /// the sweep does not come or does not list it).
-    async fn snapshot(&self) -> Option<Seen> {
+    async fn snapshot(&self) -> Option<Swept> {
         let mut board = self.board.clone()?;
         let limit = self.soon(self.cfg.request_timeout * 2);
         let sweep = board.sweep_after(None, limit).await?;
@@ -334,7 +356,7 @@ impl DomainCtx {
         let mut p = self.progress();
         p.previous_not_after = entry.as_ref().and_then(BulkEntry::not_after);
         p.kept_ids.extend(sweep.request_ids.iter().cloned());
-        Some(Seen { status, entry })
+        Some(Swept { status, entry })
     }
 
     /// Hands the domain to the batch writer and records how it went.
@@ -390,10 +412,10 @@ impl DomainCtx {
         }
         self.set_phase(Phase::Reading);
         let batches = self.batcher.is_some();
-        let mut machine = Machine::new(batches, self.cfg.max_attempts);
+        let mut machine = Machine::new(self.job.clone(), batches, self.cfg.max_attempts);
         let mut flow = Flow::default();
         let look = self.look(&mut flow).await?;
-        let mut action = machine.next(Event::Looked(look));
+        let mut action = machine.next(Event::Looked(look), Instant::now());
         loop {
             let event = match action {
                 Action::Read => Event::Read(self.read_step(&mut flow).await?),
@@ -423,10 +445,15 @@ impl DomainCtx {
                     }
                     Event::Waited
                 }
-                Action::Confirm => return Box::pin(self.finish(flow.written.take())).await,
+                Action::Confirm => Event::Accepted(self.accepted(flow.written.as_ref())),
+                Action::After(Do::End(done)) => return Ok(self.done(done)),
+                Action::After(next) => {
+                    let restoring = machine.restoring();
+                    Event::After(Box::pin(self.after(next, &mut flow, restoring)).await?)
+                }
                 Action::End(ending) => return Ok(self.end(ending, flow.before_write)),
             };
-            action = machine.next(event);
+            action = machine.next(event, Instant::now());
         }
     }
 
@@ -509,7 +536,8 @@ impl DomainCtx {
         let status = match (flow.swept_status.take(), &self.board) {
             (Some(s), _) => s,
             (None, Some(_)) => {
-                let (status, entry) = self.poll(&mut Instant::now(), 0).await?;
+                let now = Instant::now();
+                let (status, entry) = self.poll(&mut now.clone(), now).await?;
                 let applied = entry.and_then(|e| e.serves(target)) == Some(true);
                 // Serving the certificate, live or still configuring: the write was applied.
                 if self.phase() == Phase::MaybeWritten && applied {
@@ -663,119 +691,76 @@ impl DomainCtx {
         }
     }
 
-    /// After the write: confirmed, and proved where its kind and class are not proven yet. With
-    /// `wait: false` a per-domain write (which carries every setting) is done once accepted; a
-    /// batched one (which cannot) still waits for its proof when it is a sample.
-    async fn finish(&self, written: Option<Written>) -> Step<Outcome> {
-        let must_prove = written.as_ref().is_some_and(|w| {
-            (w.ticket.is_some() || self.prover.distrusted(w.kind))
-                && (self.job.wait || w.kind == WriteKind::Batch)
-        });
-        if !self.job.wait && !must_prove {
-            return Ok(Outcome::ok(
-                Status::Submitted,
-                "write accepted; not waiting for it to go live (wait: false)",
-            ));
-        }
-        if must_prove {
-            if let Some(written) = written {
-                return Box::pin(self.prove(written)).await;
-            }
-        }
-        self.confirm_live(false).await?;
-        // Its call was caught changing a setting while this write went live: prove it too.
+    /// The write to confirm, as the machine needs to know it.
+    fn accepted(&self, written: Option<&Written>) -> Accepted {
         match written {
-            Some(w) if self.prover.distrusted(w.kind) => Box::pin(self.prove(w)).await,
-            _ => Ok(Outcome::ok(
-                Status::Deployed,
-                "online with the new certificate",
-            )),
-        }
-    }
-
-    /// Polls after the write until the domain reads `online` with the new certificate; with
-    /// `full`, each online poll reads the full config, which is returned. `Err` when the
-    /// domain ends otherwise (`configure_failed`, or the budget).
-    async fn confirm_live(&self, full: bool) -> Step<Option<Configs>> {
-        let target = &self.job.target;
-        let mut after = self.progress().written_at.unwrap_or_else(Instant::now);
-        let mut n = 0;
-        loop {
-            let (status, entry) = self.poll(&mut after, n).await?;
-            n += 1;
-            // The sweep judges the certificate, unless it cannot (a Certificate Manager target)
-            // or does not list the domain: then its own config is read.
-            let swept = entry.as_ref().and_then(|e| e.serves(target));
-            let configs = if status == DomainStatus::Online && (swept.is_none() || full) {
-                Some(self.read_configs(Role::Poll).await?)
-            } else {
-                None
-            };
-            info!(status = status.as_str(), poll = n, "poll");
-            let verdict = match &configs {
-                Some(c) => decide::after_poll(&status, c.https.as_ref(), target),
-                None => decide::after_poll_detail(&status, swept),
-            };
-            match verdict {
-                Verdict::Deployed => return Ok(configs),
-                Verdict::ConfigureFailed => return Err(Outcome::err(
-                    Status::Failed,
-                    ErrorInfo::new(
-                        "configure_failed",
-                        "the CDN accepted the certificate but the domain ended `configure_failed`",
-                        true,
-                    ),
-                )),
-                Verdict::Waiting if status == DomainStatus::Online => {
-                    self.progress().last_status =
-                        Some("online, not yet serving the new certificate".into());
-                }
-                Verdict::Waiting => {}
-            }
-        }
-    }
-
-    /// Confirms a write that must be proved: once live, its full config is compared with the
-    /// read before the write. A difference the request did not ask for ends the trust in its
-    /// call, and is written back at once with the per-domain call, then proved in turn.
-    async fn prove(&self, written: Written) -> Step<Outcome> {
-        let Written {
-            kind,
-            before,
-            ticket,
-        } = written;
-        // Live first, by the cheap reads: the read back proves the settings, not the status.
-        let after = match self.confirm_live(false).await? {
-            Some(after) => Some(after),
-            None => self.read_back().await,
-        };
-        let after = match after {
-            Some(a) if decide::serves(a.https.as_ref(), &self.job.target) => a,
-            Some(_) => match self.confirm_live(true).await? {
-                Some(a) => a,
-                None => return Ok(self.not_read_back()),
+            Some(w) => Accepted {
+                kind: w.kind,
+                sample: w.ticket.is_some(),
+                distrusted: self.prover.distrusted(w.kind),
+                before: Some(Box::new(w.before.clone())),
             },
-            // Live with the certificate, which is what the status says; the proof is not there.
-            None => return Ok(self.not_read_back()),
-        };
-        let overrides = &self.job.overrides;
-        let changes =
-            settings::changes(&settings::view(&before), &settings::view(&after), overrides);
-        match ticket {
-            Some(t) => t.verdict(changes.is_empty()),
-            None if !changes.is_empty() => self.prover.distrust(kind),
-            None => {}
+            // Nothing known of a write to prove against: it is confirmed only.
+            None => Accepted {
+                kind: WriteKind::Alone,
+                sample: false,
+                distrusted: false,
+                before: None,
+            },
         }
-        if changes.is_empty() {
-            info!("read back in full: every setting as before");
-            return Ok(Outcome::ok(
-                Status::Deployed,
-                "online with the new certificate",
-            ));
+    }
+
+    /// Performs one step of the confirmation and says what it observed ([`lost`]: the budget's
+    /// end).
+    async fn after(&self, next: Do, flow: &mut Flow, restoring: bool) -> Step<Seen> {
+        let kind = flow.written.as_ref().map_or(WriteKind::Alone, |w| w.kind);
+        match next {
+            Do::Poll { not_before, note } => {
+                if let Some(note) = note {
+                    self.progress().last_status = Some(note.into());
+                }
+                let written_at = self.progress().written_at.unwrap_or_else(Instant::now);
+                flow.swept_after = flow.swept_after.max(Some(written_at));
+                let mut after = flow.swept_after.unwrap_or(written_at);
+                let polled = self.poll(&mut after, not_before).await;
+                flow.swept_after = Some(after);
+                flow.polls += 1;
+                match polled {
+                    Ok((status, entry)) => {
+                        info!(status = status.as_str(), poll = flow.polls, "poll");
+                        Ok(Seen::Polled {
+                            serves: entry.and_then(|e| e.serves(&self.job.target)),
+                            status,
+                            distrusted: self.prover.distrusted(kind),
+                        })
+                    }
+                    Err(o) if restoring => Ok(lost(o)),
+                    Err(o) => Err(o),
+                }
+            }
+            Do::ReadConfigs => match self.read_configs(Role::Poll).await {
+                Ok(c) => Ok(Seen::Configs(Some(Box::new(c)))),
+                Err(o) if restoring => Ok(lost(o)),
+                Err(o) => Err(o),
+            },
+            Do::ReadBack => Ok(Seen::Configs(self.read_back().await.map(Box::new))),
+            Do::Judge { kind, kept } => {
+                match flow.written.as_mut().and_then(|w| w.ticket.take()) {
+                    Some(t) => t.verdict(kept),
+                    None if !kept => self.prover.distrust(kind),
+                    None => {}
+                }
+                match kept {
+                    true => info!("read back in full: every setting as before"),
+                    false => {
+                        warn!(call = ?kind, "the write changed settings the request did not ask to change; writing them back")
+                    }
+                }
+                Ok(Seen::Judged)
+            }
+            Do::Restore(put) => Ok(Seen::Restored(self.write_back(&put).await)),
+            Do::End(_) => unreachable!("the driver ends the domain itself"),
         }
-        let names: Vec<&str> = changes.iter().map(|c| c.setting).collect();
-        warn!(changed = ?names, call = ?kind, "the write changed settings the request did not ask to change; writing them back");
-        Box::pin(self.restore(&before, changes)).await
     }
 
     /// The full config once more, given up a second before the deadline (a domain live with the
@@ -794,21 +779,8 @@ impl DomainCtx {
         .ok()
     }
 
-    /// A sample live with the certificate whose settings could not be read back in the budget.
-    fn not_read_back(&self) -> Outcome {
-        warn!(
-            "live with the new certificate; its settings could not be read back to prove the write"
-        );
-        Outcome::ok(
-            Status::Deployed,
-            "online with the new certificate; its settings could not be read back within the budget to prove the write",
-        )
-    }
-
-    /// Writes back what a write changed, and proves the restore.
-    async fn restore(&self, before: &Configs, changes: Vec<Change>) -> Step<Outcome> {
-        let https = decide::https_put(before.https.as_ref(), &self.job.target, &self.job.overrides);
-        let put = decide::restore_put(before, &changes, https);
+    /// Writes back what a write changed; why not, when it was not accepted.
+    async fn write_back(&self, put: &FullPut) -> Result<(), String> {
         let eps = self.job.enterprise_project_id.as_deref();
         let written = retrying(self.deadline, self.cfg.max_attempts, || {
             self.once(Role::Write, "UpdateDomainFullConfig", self.opts(), |o| {
@@ -817,59 +789,62 @@ impl DomainCtx {
             })
         })
         .await;
-        let still = match written {
-            Err(e) => Err(error_info(&e).message),
+        match written {
             Ok(()) => {
                 self.written();
-                match self.confirm_live(true).await {
-                    Ok(Some(after)) => Ok(settings::changes(
-                        &settings::view(before),
-                        &settings::view(&after),
-                        &self.job.overrides,
-                    )),
-                    // Not read back in full: nothing proves the restore.
-                    Ok(None) => Err("the settings could not be read back".to_string()),
-                    Err(o) => Err(o
-                        .error
-                        .map_or_else(|| "not confirmed".to_string(), |e| e.message)),
-                }
+                Ok(())
             }
-        };
+            Err(e) => Err(error_info(&e).message),
+        }
+    }
+
+    /// How a confirmed write ends, as the result says it.
+    fn done(&self, done: Done) -> Outcome {
+        let deployed = "online with the new certificate";
         let names = |c: &[Change]| c.iter().map(|c| c.setting).collect::<Vec<_>>().join(", ");
-        match still {
-            Ok(left) if left.is_empty() => {
-                let mut o = Outcome::ok(
+        match done {
+            Done::Submitted => Outcome::ok(
+                Status::Submitted,
+                "write accepted; not waiting for it to go live (wait: false)",
+            ),
+            Done::Deployed => Outcome::ok(Status::Deployed, deployed),
+            Done::NotReadBack => {
+                warn!("live with the new certificate; its settings could not be read back to prove the write");
+                Outcome::ok(
                     Status::Deployed,
-                    format!(
-                        "online with the new certificate; the write changed {}, written back at once",
-                        names(&changes)
-                    ),
-                );
-                o.changes = changes;
-                Ok(o)
+                    "online with the new certificate; its settings could not be read back within the budget to prove the write",
+                )
             }
-            other => {
-                let why = match other {
-                    Ok(left) => format!("{} still differ after writing them back", names(&left)),
-                    Err(e) => format!("writing them back failed: {e}"),
-                };
+            Done::ConfigureFailed => Outcome::err(
+                Status::Failed,
+                ErrorInfo::new(
+                    "configure_failed",
+                    "the CDN accepted the certificate but the domain ended `configure_failed`",
+                    true,
+                ),
+            ),
+            Done::Restored(changes) => {
+                let message = format!(
+                    "{deployed}; the write changed {}, written back at once",
+                    names(&changes)
+                );
+                let mut o = Outcome::ok(Status::Deployed, message);
+                o.changes = changes;
+                o
+            }
+            Done::SettingsChanged { changes, why } => {
                 let was: Vec<String> = changes
                     .iter()
                     .map(|c| format!("{} was {}", c.setting, c.before))
                     .collect();
-                let mut o = Outcome::err(
-                    Status::Failed,
-                    ErrorInfo::new(
-                        ErrorCode::SettingsChanged,
-                        format!(
-                            "the certificate is live, but the write changed settings the request did not ask to change ({}); {why}",
-                            was.join("; ")
-                        ),
-                        true,
-                    ),
+                let message = format!(
+                    "the certificate is live, but the write changed settings the request did not ask to change ({}); {why}",
+                    was.join("; ")
                 );
+                let error = ErrorInfo::new(ErrorCode::SettingsChanged, message, true);
+                let mut o = Outcome::err(Status::Failed, error);
                 o.changes = changes;
-                Ok(o)
+                o
             }
         }
     }

@@ -15,6 +15,8 @@
 //! | Offered | `Batched(Retry)` | Reading → `Read` (the answer was lost: it may be applied) |
 //! | Offered | `Batched(Alone / Declined)` | Writing → `Write` |
 //! | Writing | `Written` | Confirming → `Confirm` |
+//! | Confirming | `Accepted` (the write as the driver knows it) | Confirming → `After`: [`super::confirm`]'s table |
+//! | Confirming | `After(observation)` | Confirming → `After`, until `After(End)` |
 //! | Writing | `Refused(throttled)` | Recovering → `WaitThenWrite`, then Writing → `Write` |
 //! | Writing | `Refused(busy)` | Recovering → `SettleThenRead`, then Reading → `Read` |
 //! | Writing | `Refused(5xx / lost answer)` | Recovering → `PauseThenRead`, then Reading → `Read` |
@@ -25,7 +27,13 @@
 //! retried until the deadline, a wait that does not fit): that ending is judged by
 //! [`super::outcome`] from how far the domain got.
 
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::confirm::{Accepted, Confirmation, Do, Seen};
 use super::decide::{after_write_error, AfterWriteError, ReadStep};
+use super::job::Job;
 use crate::huawei::error::CdnError;
 use crate::huawei::model::HttpsPut;
 
@@ -85,6 +93,10 @@ pub enum Event {
     Refused(CdnError),
     /// A wait (settling, a refusal's backoff) is over.
     Waited,
+    /// The write to confirm, as the driver knows it (answers `Confirm`).
+    Accepted(Accepted),
+    /// What the confirmation's last action observed.
+    After(Seen),
 }
 
 /// What the domain's flow does next.
@@ -111,7 +123,10 @@ pub enum Action {
         error: CdnError,
         backoff: u32,
     },
+    /// Tell the machine about the write to confirm ([`Event::Accepted`]).
     Confirm,
+    /// The confirmation's next step ([`super::confirm::Do`]; its `End` ends the domain).
+    After(Do),
     End(Ending),
 }
 
@@ -133,6 +148,7 @@ pub enum Ending {
 /// One domain's state machine.
 #[derive(Debug)]
 pub struct Machine {
+    job: Arc<Job>,
     state: State,
     /// The run has a batch writer.
     batches: bool,
@@ -143,17 +159,21 @@ pub struct Machine {
     max_attempts: u32,
     /// The https block the last read decided to write.
     put: Option<Box<HttpsPut>>,
+    /// Once written and accepted: its confirmation.
+    confirmation: Option<Confirmation>,
 }
 
 impl Machine {
-    pub fn new(batches: bool, max_attempts: u32) -> Self {
+    pub fn new(job: Arc<Job>, batches: bool, max_attempts: u32) -> Self {
         Self {
+            job,
             state: State::Looking,
             batches,
             batch_tried: false,
             writes: 0,
             max_attempts,
             put: None,
+            confirmation: None,
         }
     }
 
@@ -161,15 +181,32 @@ impl Machine {
         self.state
     }
 
-    /// The transition for `event`: the new state, and the action it asks for.
-    pub fn next(&mut self, event: Event) -> Action {
-        let (state, action) = self.step(event);
+    /// Whether a restore is being confirmed: there the budget's end is reported as
+    /// [`Seen::Lost`] instead of ending the domain as far as it got.
+    pub fn restoring(&self) -> bool {
+        self.confirmation
+            .as_ref()
+            .is_some_and(Confirmation::restoring)
+    }
+
+    /// The transition for `event` observed at `now`: the new state, and the action it asks for.
+    pub fn next(&mut self, event: Event, now: Instant) -> Action {
+        let (state, action) = self.step(event, now);
         self.state = state;
         action
     }
 
-    fn step(&mut self, event: Event) -> (State, Action) {
+    fn step(&mut self, event: Event, now: Instant) -> (State, Action) {
         match event {
+            Event::Accepted(accepted) => {
+                let (c, first) = Confirmation::start(self.job.clone(), accepted, now);
+                self.confirmation = Some(c);
+                after(first)
+            }
+            Event::After(seen) => match &mut self.confirmation {
+                Some(c) => after(c.on(seen, now)),
+                None => unreachable!("an observation after a write with no write confirmed"),
+            },
             Event::Looked(look) => match look {
                 Look::Unchanged => end(Ending::Unchanged),
                 Look::Unavailable(why) => end(Ending::Unavailable(why)),
@@ -245,10 +282,39 @@ fn end(ending: Ending) -> (State, Action) {
     (State::Done, Action::End(ending))
 }
 
+fn after(next: Do) -> (State, Action) {
+    let state = match next {
+        Do::End(_) => State::Done,
+        _ => State::Confirming,
+    };
+    (state, Action::After(next))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::settings::Overrides;
+    use crate::deploy::target::Target;
     use std::time::Duration;
+
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn job() -> Arc<Job> {
+        Arc::new(Job {
+            target: Target::Scm {
+                id: "scs1".into(),
+                name: "n".into(),
+            },
+            enterprise_project_id: None,
+            force: false,
+            dry_run: false,
+            wait: true,
+            overrides: Overrides::default(),
+            incoming: None,
+        })
+    }
 
     fn put() -> HttpsPut {
         HttpsPut {
@@ -284,27 +350,33 @@ mod tests {
 
     /// A machine that has read the domain and decided to write.
     fn writing(batches: bool, max_attempts: u32) -> (Machine, Action) {
-        let mut m = Machine::new(batches, max_attempts);
-        assert!(matches!(m.next(Event::Looked(Look::Read)), Action::Read));
-        let a = m.next(Event::Read(ReadStep::Write(put())));
+        let mut m = Machine::new(job(), batches, max_attempts);
+        assert!(matches!(
+            m.next(Event::Looked(Look::Read), now()),
+            Action::Read
+        ));
+        let a = m.next(Event::Read(ReadStep::Write(put())), now());
         (m, a)
     }
 
     #[test]
     fn the_sweep_may_end_the_domain_or_send_it_to_a_read() {
-        let mut m = Machine::new(false, 3);
+        let mut m = Machine::new(job(), false, 3);
         assert!(matches!(
-            m.next(Event::Looked(Look::Unchanged)),
+            m.next(Event::Looked(Look::Unchanged), now()),
             Action::End(Ending::Unchanged)
         ));
         assert_eq!(m.state(), State::Done);
-        let mut m = Machine::new(false, 3);
-        match m.next(Event::Looked(Look::Unavailable("offline".into()))) {
+        let mut m = Machine::new(job(), false, 3);
+        match m.next(Event::Looked(Look::Unavailable("offline".into())), now()) {
             Action::End(Ending::Unavailable(why)) => assert_eq!(why, "offline"),
             a => panic!("{a:?}"),
         }
-        let mut m = Machine::new(true, 3);
-        assert!(matches!(m.next(Event::Looked(Look::Read)), Action::Read));
+        let mut m = Machine::new(job(), true, 3);
+        assert!(matches!(
+            m.next(Event::Looked(Look::Read), now()),
+            Action::Read
+        ));
         assert_eq!(m.state(), State::Reading);
     }
 
@@ -317,28 +389,28 @@ mod tests {
             (ReadStep::Planned(put()), "Planned"),
         ];
         for (step, name) in ends {
-            let mut m = Machine::new(true, 3);
-            m.next(Event::Looked(Look::Read));
-            match m.next(Event::Read(step)) {
+            let mut m = Machine::new(job(), true, 3);
+            m.next(Event::Looked(Look::Read), now());
+            match m.next(Event::Read(step), now()) {
                 Action::End(e) => assert!(format!("{e:?}").starts_with(name), "{e:?}"),
                 a => panic!("{name}: {a:?}"),
             }
             assert_eq!(m.state(), State::Done);
         }
-        let mut m = Machine::new(false, 3);
-        m.next(Event::Looked(Look::Read));
+        let mut m = Machine::new(job(), false, 3);
+        m.next(Event::Looked(Look::Read), now());
         assert!(matches!(
-            m.next(Event::Read(ReadStep::AppliedAfterAll)),
+            m.next(Event::Read(ReadStep::AppliedAfterAll), now()),
             Action::Confirm
         ));
-        let mut m = Machine::new(false, 3);
-        m.next(Event::Looked(Look::Read));
+        let mut m = Machine::new(job(), false, 3);
+        m.next(Event::Looked(Look::Read), now());
         assert!(matches!(
-            m.next(Event::Read(ReadStep::Settle)),
+            m.next(Event::Read(ReadStep::Settle), now()),
             Action::Settle
         ));
         assert_eq!(m.state(), State::Settling);
-        assert!(matches!(m.next(Event::Waited), Action::Read));
+        assert!(matches!(m.next(Event::Waited, now()), Action::Read));
         assert_eq!(m.state(), State::Reading);
     }
 
@@ -350,7 +422,7 @@ mod tests {
         assert!(matches!(a, Action::Offer));
         assert_eq!(m.state(), State::Offered);
         assert!(matches!(
-            m.next(Event::Batched(Batched::Written)),
+            m.next(Event::Batched(Batched::Written), now()),
             Action::Confirm
         ));
     }
@@ -359,11 +431,11 @@ mod tests {
     fn a_lost_batch_answer_reads_again_and_then_writes_alone() {
         let (mut m, _) = writing(true, 3);
         assert!(matches!(
-            m.next(Event::Batched(Batched::Retry)),
+            m.next(Event::Batched(Batched::Retry), now()),
             Action::Read
         ));
         assert!(matches!(
-            m.next(Event::Read(ReadStep::Write(put()))),
+            m.next(Event::Read(ReadStep::Write(put())), now()),
             Action::Write(_)
         ));
     }
@@ -372,28 +444,28 @@ mod tests {
     fn a_declined_offer_writes_alone_and_may_be_offered_again() {
         let (mut m, _) = writing(true, 3);
         assert!(matches!(
-            m.next(Event::Batched(Batched::Declined)),
+            m.next(Event::Batched(Batched::Declined), now()),
             Action::Write(_)
         ));
         // Busy: read again, and the next write is offered again.
         assert!(matches!(
-            m.next(Event::Refused(busy())),
+            m.next(Event::Refused(busy()), now()),
             Action::SettleThenRead { .. }
         ));
-        assert!(matches!(m.next(Event::Waited), Action::Read));
+        assert!(matches!(m.next(Event::Waited, now()), Action::Read));
         assert!(matches!(
-            m.next(Event::Read(ReadStep::Write(put()))),
+            m.next(Event::Read(ReadStep::Write(put())), now()),
             Action::Offer
         ));
         // Given back by the batch writer: alone, and never offered again.
         assert!(matches!(
-            m.next(Event::Batched(Batched::Alone)),
+            m.next(Event::Batched(Batched::Alone), now()),
             Action::Write(_)
         ));
-        m.next(Event::Refused(busy()));
-        m.next(Event::Waited);
+        m.next(Event::Refused(busy()), now());
+        m.next(Event::Waited, now());
         assert!(matches!(
-            m.next(Event::Read(ReadStep::Write(put()))),
+            m.next(Event::Read(ReadStep::Write(put())), now()),
             Action::Write(_)
         ));
     }
@@ -401,27 +473,58 @@ mod tests {
     #[test]
     fn an_accepted_write_is_confirmed() {
         let (mut m, _) = writing(false, 3);
-        assert!(matches!(m.next(Event::Written), Action::Confirm));
+        assert!(matches!(m.next(Event::Written, now()), Action::Confirm));
         assert_eq!(m.state(), State::Confirming);
+    }
+
+    #[test]
+    fn the_machine_confirms_the_accepted_write_to_its_end() {
+        use crate::deploy::confirm::Done;
+        use crate::deploy::proof::WriteKind;
+        use crate::huawei::model::DomainStatus;
+        let (mut m, _) = writing(false, 3);
+        assert!(matches!(m.next(Event::Written, now()), Action::Confirm));
+        let accepted = Accepted {
+            kind: WriteKind::Alone,
+            sample: false,
+            distrusted: false,
+            before: None,
+        };
+        assert!(matches!(
+            m.next(Event::Accepted(accepted), now()),
+            Action::After(Do::Poll { .. })
+        ));
+        assert_eq!(m.state(), State::Confirming);
+        let live = Seen::Polled {
+            status: DomainStatus::Online,
+            serves: Some(true),
+            distrusted: false,
+        };
+        assert!(matches!(
+            m.next(Event::After(live), now()),
+            Action::After(Do::End(Done::Deployed))
+        ));
+        assert_eq!(m.state(), State::Done);
+        assert!(!m.restoring());
     }
 
     #[test]
     fn a_throttled_write_waits_and_writes_again_without_reading() {
         let (mut m, _) = writing(false, 3);
-        match m.next(Event::Refused(throttled())) {
+        match m.next(Event::Refused(throttled()), now()) {
             Action::WaitThenWrite { backoff, .. } => assert_eq!(backoff, 0),
             a => panic!("{a:?}"),
         }
         assert_eq!(m.state(), State::Recovering(AfterWriteError::WaitAndWrite));
-        assert!(matches!(m.next(Event::Waited), Action::Write(_)));
-        match m.next(Event::Refused(throttled())) {
+        assert!(matches!(m.next(Event::Waited, now()), Action::Write(_)));
+        match m.next(Event::Refused(throttled()), now()) {
             Action::WaitThenWrite { backoff, .. } => assert_eq!(backoff, 1),
             a => panic!("{a:?}"),
         }
-        m.next(Event::Waited);
+        m.next(Event::Waited, now());
         // The third write is the last attempt.
         assert!(matches!(
-            m.next(Event::Refused(throttled())),
+            m.next(Event::Refused(throttled()), now()),
             Action::End(Ending::Failed(_))
         ));
     }
@@ -430,17 +533,17 @@ mod tests {
     fn a_lost_answer_pauses_and_reads_before_writing_again() {
         let (mut m, _) = writing(false, 3);
         assert!(matches!(
-            m.next(Event::Refused(lost())),
+            m.next(Event::Refused(lost()), now()),
             Action::PauseThenRead { backoff: 0, .. }
         ));
-        assert!(matches!(m.next(Event::Waited), Action::Read));
+        assert!(matches!(m.next(Event::Waited, now()), Action::Read));
         assert!(matches!(
-            m.next(Event::Read(ReadStep::AppliedAfterAll)),
+            m.next(Event::Read(ReadStep::AppliedAfterAll), now()),
             Action::Confirm
         ));
         let (mut m, _) = writing(false, 3);
         assert!(matches!(
-            m.next(Event::Refused(api(503, "CDN.9999"))),
+            m.next(Event::Refused(api(503, "CDN.9999")), now()),
             Action::PauseThenRead { .. }
         ));
     }
@@ -454,7 +557,7 @@ mod tests {
             (CdnError::BudgetSpent, "OutOfBudget"),
         ] {
             let (mut m, _) = writing(false, 3);
-            match m.next(Event::Refused(e)) {
+            match m.next(Event::Refused(e), now()) {
                 Action::End(ending) => assert!(format!("{ending:?}").starts_with(name)),
                 a => panic!("{name}: {a:?}"),
             }
@@ -467,26 +570,26 @@ mod tests {
         // Busy twice, then throttled: the third write is the last.
         let (mut m, _) = writing(false, 3);
         for _ in 0..2 {
-            m.next(Event::Refused(busy()));
-            m.next(Event::Waited);
+            m.next(Event::Refused(busy()), now());
+            m.next(Event::Waited, now());
             assert!(matches!(
-                m.next(Event::Read(ReadStep::Write(put()))),
+                m.next(Event::Read(ReadStep::Write(put())), now()),
                 Action::Write(_)
             ));
         }
         assert!(matches!(
-            m.next(Event::Refused(throttled())),
+            m.next(Event::Refused(throttled()), now()),
             Action::End(Ending::Failed(_))
         ));
     }
 
     #[test]
     fn a_wait_with_no_write_in_hand_reads() {
-        let mut m = Machine::new(false, 3);
-        m.next(Event::Looked(Look::Read));
+        let mut m = Machine::new(job(), false, 3);
+        m.next(Event::Looked(Look::Read), now());
         // A batch answer with no read that decided a write: nothing to write, so read.
         assert!(matches!(
-            m.next(Event::Batched(Batched::Declined)),
+            m.next(Event::Batched(Batched::Declined), now()),
             Action::Read
         ));
     }

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod board;
 pub mod calls;
+pub mod confirm;
 pub mod decide;
 mod domain;
 pub mod engine;

@@ -115,25 +115,54 @@ enum Purpose {
     Restore(Vec<Change>),
 }
 
+/// Polling until live: why, how (`full`: every online poll reads the full config), how often so far.
+#[derive(Debug, Clone, PartialEq)]
+struct Polling {
+    purpose: Purpose,
+    full: bool,
+    polls: u32,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Stage {
-    /// Polling; `full`: every online poll reads the full config.
-    Live {
-        purpose: Purpose,
-        full: bool,
-        polls: u32,
-    },
-    /// Reading the full config after an online poll.
-    LiveRead {
-        purpose: Purpose,
-        full: bool,
-        polls: u32,
-        status: DomainStatus,
-    },
+    Live(Polling),
+    /// Reading the full config after an online poll that said `status`.
+    LiveRead(Polling, DomainStatus),
     ReadingBack,
     Judging(Vec<Change>),
     Restoring(Vec<Change>),
     Done,
+}
+
+impl Stage {
+    /// The settings being written back, in a restore's stages.
+    fn restore(&self) -> Option<&Vec<Change>> {
+        match self {
+            Stage::Restoring(c)
+            | Stage::Live(Polling {
+                purpose: Purpose::Restore(c),
+                ..
+            })
+            | Stage::LiveRead(
+                Polling {
+                    purpose: Purpose::Restore(c),
+                    ..
+                },
+                _,
+            ) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+impl Polling {
+    fn new(purpose: Purpose, full: bool) -> Self {
+        Self {
+            purpose,
+            full,
+            polls: 0,
+        }
+    }
 }
 
 /// One domain's confirmation and proof.
@@ -175,36 +204,24 @@ impl Confirmation {
         } else {
             Purpose::Trusted
         };
-        let first = c.poll(purpose, false, 0, None, now);
+        let first = c.poll(Polling::new(purpose, false), None, now);
         (c, first)
     }
 
     /// Whether the stage is a restore's: there the budget's end is an ending of its own.
     pub fn restoring(&self) -> bool {
-        matches!(
-            &self.stage,
-            Stage::Restoring(_)
-                | Stage::Live {
-                    purpose: Purpose::Restore(_),
-                    ..
-                }
-                | Stage::LiveRead {
-                    purpose: Purpose::Restore(_),
-                    ..
-                }
-        )
+        self.stage.restore().is_some()
     }
 
     /// The next action, given what was observed at `now`.
     pub fn on(&mut self, seen: Seen, now: Instant) -> Do {
         let stage = std::mem::replace(&mut self.stage, Stage::Done);
+        if let (Some(_), Seen::Lost(why)) = (stage.restore(), &seen) {
+            return self.unrestored(stage, format!("writing them back failed: {why}"));
+        }
         match (stage, seen) {
             (
-                Stage::Live {
-                    purpose,
-                    full,
-                    polls,
-                },
+                Stage::Live(p),
                 Seen::Polled {
                     status,
                     serves,
@@ -212,112 +229,77 @@ impl Confirmation {
                 },
             ) => {
                 self.distrusted |= distrusted;
-                if status == DomainStatus::Online && (serves.is_none() || full) {
-                    self.stage = Stage::LiveRead {
-                        purpose,
-                        full,
-                        polls,
-                        status,
-                    };
+                if status == DomainStatus::Online && (serves.is_none() || p.full) {
+                    self.stage = Stage::LiveRead(p, status);
                     return Do::ReadConfigs;
                 }
                 let verdict = decide::after_poll_detail(&status, serves);
-                self.after_poll(verdict, &status, purpose, full, polls, None, now)
+                self.after_poll(verdict, &status, p, None, now)
             }
-            (
-                Stage::LiveRead {
-                    purpose,
-                    full,
-                    polls,
-                    status,
-                },
-                Seen::Configs(configs),
-            ) => {
+            (Stage::LiveRead(p, status), Seen::Configs(configs)) => {
                 let https = configs.as_ref().and_then(|c| c.https.as_ref());
                 let verdict = decide::after_poll(&status, https, &self.job.target);
-                self.after_poll(verdict, &status, purpose, full, polls, configs, now)
+                self.after_poll(verdict, &status, p, configs, now)
             }
             (Stage::ReadingBack, Seen::Configs(Some(after))) => {
                 if decide::serves(after.https.as_ref(), &self.job.target) {
                     self.compare(&after)
                 } else {
-                    self.poll(Purpose::Prove { strict: true }, true, 0, None, now)
+                    let strict = Purpose::Prove { strict: true };
+                    self.poll(Polling::new(strict, true), None, now)
                 }
             }
             (Stage::ReadingBack, Seen::Configs(None)) => Do::End(Done::NotReadBack),
             (Stage::Judging(changes), Seen::Judged) => self.restore(changes),
-            (Stage::Restoring(changes), Seen::Restored(Err(e))) => Do::End(Done::SettingsChanged {
-                changes,
-                why: format!("writing them back failed: {e}"),
-            }),
-            (Stage::Restoring(changes), Seen::Restored(Ok(()))) => {
-                self.poll(Purpose::Restore(changes), true, 0, None, now)
+            (stage @ Stage::Restoring(_), Seen::Restored(Err(e))) => {
+                self.unrestored(stage, format!("writing them back failed: {e}"))
             }
-            (
-                Stage::Restoring(changes)
-                | Stage::Live {
-                    purpose: Purpose::Restore(changes),
-                    ..
-                }
-                | Stage::LiveRead {
-                    purpose: Purpose::Restore(changes),
-                    ..
-                },
-                Seen::Lost(why),
-            ) => Do::End(Done::SettingsChanged {
-                changes,
-                why: format!("writing them back failed: {why}"),
-            }),
+            (Stage::Restoring(changes), Seen::Restored(Ok(()))) => {
+                let restore = Purpose::Restore(changes);
+                self.poll(Polling::new(restore, true), None, now)
+            }
             // A driver bug: the engine reports a panicking domain from how far it got.
             (stage, seen) => unreachable!("{seen:?} in {stage:?}"),
         }
     }
 
-    /// The poll after `polls` polls, as data: when, and what the last one showed.
-    fn poll(
-        &mut self,
-        purpose: Purpose,
-        full: bool,
-        polls: u32,
-        note: Option<&'static str>,
-        now: Instant,
-    ) -> Do {
-        self.stage = Stage::Live {
-            purpose,
-            full,
-            polls,
-        };
-        Do::Poll {
-            not_before: now + decide::poll_delay(polls),
-            note,
-        }
+    /// A restore that did not hold: the settings it was to write back, and why.
+    fn unrestored(&mut self, stage: Stage, why: String) -> Do {
+        let changes = stage.restore().cloned().unwrap_or_default();
+        Do::End(Done::SettingsChanged { changes, why })
+    }
+
+    /// The next poll, as data: when, and what the last one showed.
+    fn poll(&mut self, p: Polling, note: Option<&'static str>, now: Instant) -> Do {
+        let not_before = now + decide::poll_delay(p.polls);
+        self.stage = Stage::Live(p);
+        Do::Poll { not_before, note }
     }
 
     /// What a poll's verdict leads to.
-    #[allow(clippy::too_many_arguments)]
     fn after_poll(
         &mut self,
         verdict: Verdict,
         status: &DomainStatus,
-        purpose: Purpose,
-        full: bool,
-        polls: u32,
+        p: Polling,
         configs: Option<Box<Configs>>,
         now: Instant,
     ) -> Do {
         match verdict {
-            Verdict::Deployed => self.live(purpose, configs),
-            Verdict::ConfigureFailed => match purpose {
-                Purpose::Restore(changes) => Do::End(Done::SettingsChanged {
-                    changes,
-                    why: "writing them back failed: the domain ended `configure_failed`".into(),
-                }),
-                _ => Do::End(Done::ConfigureFailed),
-            },
+            Verdict::Deployed => self.live(p.purpose, configs),
+            Verdict::ConfigureFailed if matches!(p.purpose, Purpose::Restore(_)) => {
+                let why = "writing them back failed: the domain ended `configure_failed`";
+                self.unrestored(Stage::Live(p), why.into())
+            }
+            Verdict::ConfigureFailed => Do::End(Done::ConfigureFailed),
             Verdict::Waiting => {
                 let note = (*status == DomainStatus::Online)
                     .then_some("online, not yet serving the new certificate");
-                self.poll(purpose, full, polls + 1, note, now)
+                let next = Polling {
+                    polls: p.polls + 1,
+                    ..p
+                };
+                self.poll(next, note, now)
             }
         }
     }

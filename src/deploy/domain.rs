@@ -17,9 +17,9 @@ use super::batch::{BatchEvent, BatchHook, BatchReply, Batcher};
 use super::board::Board;
 use super::calls::{last_call_by, nap, retry_wait, retrying};
 use super::confirm::{Accepted, Do, Done, Seen};
-use super::decide::{self, Decision, FullPut, ReadStep};
+use super::decide::{self, FullPut};
 use super::job::{EngineConfig, Job};
-use super::machine::{Action, Batched, Ending, Event, Look, Machine};
+use super::machine::{Action, Batched, Ending, Event, Machine, Sighting};
 use super::outcome::{error_info, failure, out_of_budget, Outcome, Phase, Progress, Role};
 use super::proof::{Admission, Prover, Ticket, WriteKind};
 use super::settings::{self, BatchKey, BulkEntry, Change};
@@ -61,8 +61,6 @@ struct Written {
 /// What the steps of one domain's flow pass on to each other.
 #[derive(Default)]
 struct Flow {
-    /// The first sweep's status, standing for the first read's.
-    swept_status: Option<DomainStatus>,
     /// The last full read.
     configs: Option<Configs>,
     /// The last full read before any write of this run may have been applied.
@@ -414,11 +412,12 @@ impl DomainCtx {
         let batches = self.batcher.is_some();
         let mut machine = Machine::new(self.job.clone(), batches, self.cfg.max_attempts);
         let mut flow = Flow::default();
-        let look = self.look(&mut flow).await?;
-        let mut action = machine.next(Event::Looked(look), Instant::now());
+        let sighting = self.look().await;
+        let mut action = machine.next(Event::Swept(sighting), Instant::now());
         loop {
             let event = match action {
-                Action::Read => Event::Read(self.read_step(&mut flow).await?),
+                Action::ReadStatus => self.status_step().await?,
+                Action::ReadConfigs { status } => self.configs_step(&mut flow, status).await?,
                 Action::Settle => {
                     self.wait_until_settled().await?;
                     Event::Waited
@@ -445,7 +444,13 @@ impl DomainCtx {
                     }
                     Event::Waited
                 }
-                Action::Confirm => Event::Accepted(self.accepted(flow.written.as_ref())),
+                Action::Confirm => {
+                    if self.phase() == Phase::MaybeWritten {
+                        info!("the earlier write was applied after all");
+                        self.written();
+                    }
+                    Event::Accepted(self.accepted(flow.written.as_ref()))
+                }
                 Action::After(Do::End(done)) => return Ok(self.done(done)),
                 Action::After(next) => {
                     let restoring = machine.restoring();
@@ -500,89 +505,65 @@ impl DomainCtx {
         }
     }
 
-    /// The run's first sweep: the domain may end here (unchanged, unavailable), or go on to be
-    /// read in full.
-    async fn look(&self, flow: &mut Flow) -> Step<Look> {
-        let target = &self.job.target;
-        let Some(seen) = self.snapshot().await else {
-            return Ok(Look::Read);
-        };
-        let serves = seen.entry.as_ref().and_then(|e| e.serves(target));
+    /// What the run's first sweep shows of the domain, for the machine to judge.
+    async fn look(&self) -> Option<Sighting> {
+        let seen = self.snapshot().await?;
+        let serves = seen.entry.as_ref().and_then(|e| e.serves(&self.job.target));
         info!(
             status = seen.status.as_str(),
             serves_new_certificate = serves,
             "read the domain from the bulk snapshot"
         );
-        if seen.status == DomainStatus::Online && serves == Some(true) && !self.job.force {
-            return Ok(Look::Unchanged);
-        }
-        if let Decision::Unavailable(why) =
-            decide::after_read(&seen.status, None, target, self.job.force)
-        {
-            return Ok(Look::Unavailable(why));
-        }
-        // The sweep's status stands for the first read; later ones are fresh.
-        if seen.status == DomainStatus::Online {
-            flow.swept_status = Some(seen.status.clone());
-        }
-        Ok(Look::Read)
+        Some(Sighting {
+            status: seen.status,
+            serves,
+        })
     }
 
-    /// Reads the domain's status (the first sweep's, else a fresh sweep's, which may show a
-    /// write whose answer was lost applied after all, else its own) and full configuration, and
-    /// decides the step after it.
-    async fn read_step(&self, flow: &mut Flow) -> Step<ReadStep> {
-        let target = &self.job.target;
-        let status = match (flow.swept_status.take(), &self.board) {
-            (Some(s), _) => s,
-            (None, Some(_)) => {
+    /// The domain's status: a fresh sweep's (which may show a write whose answer was lost
+    /// applied after all), else its own read.
+    async fn status_step(&self) -> Step<Event> {
+        let (status, entry) = match &self.board {
+            Some(_) => {
                 let now = Instant::now();
-                let (status, entry) = self.poll(&mut now.clone(), now).await?;
-                let applied = entry.and_then(|e| e.serves(target)) == Some(true);
-                // Serving the certificate, live or still configuring: the write was applied.
-                if self.phase() == Phase::MaybeWritten && applied {
-                    info!("the earlier write was applied after all");
-                    self.written();
-                    return Ok(ReadStep::AppliedAfterAll);
-                }
-                status
+                self.poll(&mut now.clone(), now).await?
             }
-            (None, None) => self.read_status(Role::Read).await?,
+            None => (self.read_status(Role::Read).await?, None),
         };
+        Ok(Event::Status {
+            status,
+            serves: entry.and_then(|e| e.serves(&self.job.target)),
+            maybe_written: self.phase() == Phase::MaybeWritten,
+        })
+    }
+
+    /// The domain's full config; the first one, before any write of this run may be applied, is
+    /// what the writes must keep and are proved against.
+    async fn configs_step(&self, flow: &mut Flow, status: DomainStatus) -> Step<Event> {
+        let maybe_written = self.phase() == Phase::MaybeWritten;
         // A domain written already (its answer lost) reads before those not yet written.
-        let configs = if self.phase() < Phase::MaybeWritten {
-            self.first_read().await?
-        } else {
+        let configs = if maybe_written {
             self.read_configs(Role::Read).await?
+        } else {
+            self.first_read().await?
         };
         let https = configs.https.as_ref();
-        if self.phase() < Phase::MaybeWritten {
+        if !maybe_written {
             self.progress().previous_not_after = https.and_then(decide::served_not_after);
             flow.before = Some(configs.clone());
         }
         info!(
             status = status.as_str(),
             https = https.and_then(|h| h.https_status.as_deref()),
-            serves_new_certificate = decide::serves(https, target),
+            serves_new_certificate = decide::serves(https, &self.job.target),
             "read the domain"
         );
-        let step = decide::after_full_read(
-            self.phase() == Phase::MaybeWritten,
-            &status,
-            https,
-            &self.job,
-        );
-        if step == ReadStep::AppliedAfterAll {
-            info!("the earlier write was applied after all");
-            self.written();
-        }
-        // A dry run says what the write would carry, TLS versions from either place included.
-        let step = match step {
-            ReadStep::Planned(put) => ReadStep::Planned(decide::full_put(&configs, put).https),
-            other => other,
-        };
-        flow.configs = Some(configs);
-        Ok(step)
+        flow.configs = Some(configs.clone());
+        Ok(Event::Configs {
+            status,
+            configs: Box::new(configs),
+            maybe_written,
+        })
     }
 
     /// The latest a domain waits for its class's proof before it is written as a sample itself:

@@ -55,7 +55,7 @@ impl Default for EngineConfig {
 }
 
 /// What every domain of a run shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Job {
     pub target: Target,
     pub enterprise_project_id: Option<String>,

@@ -4,22 +4,26 @@
 //!
 //! | state | event | next state → action |
 //! |---|---|---|
-//! | Looking | `Looked(Unchanged / Unavailable)` | Done → `End` |
-//! | Looking | `Looked(Read)` | Reading → `Read` |
-//! | Reading | `Read(AppliedAfterAll)` | Confirming → `Confirm` |
-//! | Reading | `Read(Unchanged / Unavailable / SmInUse / NewerLive / Planned)` | Done → `End` |
-//! | Reading | `Read(Settle)` | Settling → `Settle` |
-//! | Reading | `Read(Write)` | Offered → `Offer` when the run batches and it was not tried, else Writing → `Write` |
-//! | Settling | `Waited` | Reading → `Read` |
+//! | Looking | `Swept`: online with this certificate (no `force`) | Done → `End(Unchanged)` |
+//! | Looking | `Swept`: offline, checking, deleting | Done → `End(Unavailable)` |
+//! | Looking | `Swept`: online | Reading → `ReadConfigs` (the sweep's status stands for a read) |
+//! | Looking | `Swept`: anything else, or not listed | Reading → `ReadStatus` |
+//! | Reading | `Status`: a write of this run may be applied, and the sweep shows the certificate | Confirming → `Confirm` |
+//! | Reading | `Status` | Reading → `ReadConfigs` |
+//! | Reading | `Configs` → [`decide::after_full_read`]: applied after all | Confirming → `Confirm` |
+//! | Reading | `Configs` → unchanged, unavailable, SM pair, newer live, dry run | Done → `End` |
+//! | Reading | `Configs` → configuring | Settling → `Settle` |
+//! | Reading | `Configs` → write | Offered → `Offer` when the run batches and it was not tried, else Writing → `Write` |
+//! | Settling | `Waited` | Reading → `ReadStatus` |
 //! | Offered | `Batched(Written)` | Confirming → `Confirm` |
-//! | Offered | `Batched(Retry)` | Reading → `Read` (the answer was lost: it may be applied) |
+//! | Offered | `Batched(Retry)` | Reading → `ReadStatus` (the answer was lost: it may be applied) |
 //! | Offered | `Batched(Alone / Declined)` | Writing → `Write` |
 //! | Writing | `Written` | Confirming → `Confirm` |
 //! | Confirming | `Accepted` (the write as the driver knows it) | Confirming → `After`: [`super::confirm`]'s table |
 //! | Confirming | `After(observation)` | Confirming → `After`, until `After(End)` |
 //! | Writing | `Refused(throttled)` | Recovering → `WaitThenWrite`, then Writing → `Write` |
-//! | Writing | `Refused(busy)` | Recovering → `SettleThenRead`, then Reading → `Read` |
-//! | Writing | `Refused(5xx / lost answer)` | Recovering → `PauseThenRead`, then Reading → `Read` |
+//! | Writing | `Refused(busy)` | Recovering → `SettleThenRead`, then Reading → `ReadStatus` |
+//! | Writing | `Refused(5xx / lost answer)` | Recovering → `PauseThenRead`, then Reading → `ReadStatus` |
 //! | Writing | `Refused(not sent: budget)` | Done → `End(OutOfBudget)` |
 //! | Writing | `Refused(rejected, auth, attempts spent)` | Done → `End(Failed)` |
 //!
@@ -32,10 +36,10 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::confirm::{Accepted, Confirmation, Do, Seen};
-use super::decide::{after_write_error, AfterWriteError, ReadStep};
+use super::decide::{self, after_write_error, AfterWriteError, Decision, ReadStep};
 use super::job::Job;
 use crate::huawei::error::CdnError;
-use crate::huawei::model::HttpsPut;
+use crate::huawei::model::{Configs, DomainStatus, HttpsPut};
 
 /// Where a domain's deployment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +64,10 @@ pub enum State {
 
 /// What the run's first sweep showed of the domain.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Look {
-    Unchanged,
-    Unavailable(String),
-    /// Read it in full.
-    Read,
+pub struct Sighting {
+    pub status: DomainStatus,
+    /// Whether it serves this certificate (`None`: the sweep cannot tell).
+    pub serves: Option<bool>,
 }
 
 /// How an offer to the batch writer went.
@@ -83,9 +86,21 @@ pub enum Batched {
 /// What the domain's I/O reports.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Looked(Look),
-    /// A full read and the decision on it ([`super::decide::after_full_read`]).
-    Read(ReadStep),
+    /// The run's first sweep (`None`: the run has none, or it does not list the domain).
+    Swept(Option<Sighting>),
+    /// The domain's status, from its own read or a sweep (which may show the certificate), and
+    /// whether a write of this run may have been applied (answers `ReadStatus`).
+    Status {
+        status: DomainStatus,
+        serves: Option<bool>,
+        maybe_written: bool,
+    },
+    /// Its full config (answers `ReadConfigs`).
+    Configs {
+        status: DomainStatus,
+        configs: Box<Configs>,
+        maybe_written: bool,
+    },
     Batched(Batched),
     /// The per-domain write was accepted.
     Written,
@@ -102,7 +117,12 @@ pub enum Event {
 /// What the domain's flow does next.
 #[derive(Debug, Clone)]
 pub enum Action {
-    Read,
+    /// Read the domain's status (the next sweep's, or its own).
+    ReadStatus,
+    /// Read its full config; `status` is what the status read said.
+    ReadConfigs {
+        status: DomainStatus,
+    },
     /// Wait until the domain leaves `configuring`.
     Settle,
     /// Offer the write to the batch writer.
@@ -207,46 +227,93 @@ impl Machine {
                 Some(c) => after(c.on(seen, now)),
                 None => unreachable!("an observation after a write with no write confirmed"),
             },
-            Event::Looked(look) => match look {
-                Look::Unchanged => end(Ending::Unchanged),
-                Look::Unavailable(why) => end(Ending::Unavailable(why)),
-                Look::Read => (State::Reading, Action::Read),
+            Event::Swept(sighting) => self.swept(sighting),
+            Event::Status {
+                status,
+                serves,
+                maybe_written,
+            } => match maybe_written && serves == Some(true) {
+                // Serving the certificate, live or still configuring: the write was applied.
+                true => (State::Confirming, Action::Confirm),
+                false => (State::Reading, Action::ReadConfigs { status }),
             },
-            Event::Read(step) => match step {
-                ReadStep::AppliedAfterAll => (State::Confirming, Action::Confirm),
-                ReadStep::Unchanged => end(Ending::Unchanged),
-                ReadStep::Unavailable(why) => end(Ending::Unavailable(why)),
-                ReadStep::SmInUse => end(Ending::SmInUse),
-                ReadStep::NewerLive(served) => end(Ending::NewerLive(served)),
-                ReadStep::Planned(put) => end(Ending::Planned(Box::new(put))),
-                ReadStep::Settle => (State::Settling, Action::Settle),
-                ReadStep::Write(put) => {
-                    self.put = Some(Box::new(put));
-                    if self.batches && !self.batch_tried {
-                        (State::Offered, Action::Offer)
-                    } else {
-                        self.write()
-                    }
-                }
-            },
-            Event::Batched(b) => match b {
-                Batched::Written => (State::Confirming, Action::Confirm),
-                Batched::Retry => {
-                    self.batch_tried = true;
-                    (State::Reading, Action::Read)
-                }
-                Batched::Alone => {
-                    self.batch_tried = true;
-                    self.write()
-                }
-                Batched::Declined => self.write(),
-            },
+            Event::Configs {
+                status,
+                configs,
+                maybe_written,
+            } => {
+                let https = configs.https.as_ref();
+                let step = decide::after_full_read(maybe_written, &status, https, &self.job);
+                self.read(step, &configs)
+            }
+            Event::Batched(b) => self.batched(b),
             Event::Written => (State::Confirming, Action::Confirm),
             Event::Refused(error) => self.refused(error),
             Event::Waited => match self.state {
                 State::Recovering(AfterWriteError::WaitAndWrite) => self.write(),
-                _ => (State::Reading, Action::Read),
+                _ => (State::Reading, Action::ReadStatus),
             },
+        }
+    }
+
+    /// The decision on a full read.
+    fn read(&mut self, step: ReadStep, configs: &Configs) -> (State, Action) {
+        match step {
+            ReadStep::AppliedAfterAll => (State::Confirming, Action::Confirm),
+            ReadStep::Unchanged => end(Ending::Unchanged),
+            ReadStep::Unavailable(why) => end(Ending::Unavailable(why)),
+            ReadStep::SmInUse => end(Ending::SmInUse),
+            ReadStep::NewerLive(served) => end(Ending::NewerLive(served)),
+            // A dry run says what the write would carry, TLS versions from either place included.
+            ReadStep::Planned(put) => {
+                let put = decide::full_put(configs, put).https;
+                end(Ending::Planned(Box::new(put)))
+            }
+            ReadStep::Settle => (State::Settling, Action::Settle),
+            ReadStep::Write(put) => {
+                self.put = Some(Box::new(put));
+                if self.batches && !self.batch_tried {
+                    (State::Offered, Action::Offer)
+                } else {
+                    self.write()
+                }
+            }
+        }
+    }
+
+    fn batched(&mut self, b: Batched) -> (State, Action) {
+        match b {
+            Batched::Written => (State::Confirming, Action::Confirm),
+            Batched::Retry => {
+                self.batch_tried = true;
+                (State::Reading, Action::ReadStatus)
+            }
+            Batched::Alone => {
+                self.batch_tried = true;
+                self.write()
+            }
+            Batched::Declined => self.write(),
+        }
+    }
+
+    /// The first sweep's verdict: the domain may end here, or go on to be read (its status
+    /// read again unless the sweep saw it online).
+    fn swept(&mut self, sighting: Option<Sighting>) -> (State, Action) {
+        let Some(Sighting { status, serves }) = sighting else {
+            return (State::Reading, Action::ReadStatus);
+        };
+        let force = self.job.force;
+        if status == DomainStatus::Online && serves == Some(true) && !force {
+            return end(Ending::Unchanged);
+        }
+        if let Decision::Unavailable(why) =
+            decide::after_read(&status, None, &self.job.target, force)
+        {
+            return end(Ending::Unavailable(why));
+        }
+        match status {
+            DomainStatus::Online => (State::Reading, Action::ReadConfigs { status }),
+            _ => (State::Reading, Action::ReadStatus),
         }
     }
 
@@ -258,7 +325,7 @@ impl Machine {
                 self.writes += 1;
                 (State::Writing, Action::Write(put.clone()))
             }
-            None => (State::Reading, Action::Read),
+            None => (State::Reading, Action::ReadStatus),
         }
     }
 
@@ -316,11 +383,54 @@ mod tests {
         })
     }
 
-    fn put() -> HttpsPut {
-        HttpsPut {
-            certificate_name: Some("n".into()),
-            ..Default::default()
+    fn configs(v: serde_json::Value) -> Box<Configs> {
+        Box::new(serde_json::from_value(v).unwrap())
+    }
+
+    /// A domain with HTTPS off: written.
+    fn plain() -> Box<Configs> {
+        configs(serde_json::json!({}))
+    }
+
+    /// A domain serving the job's certificate.
+    fn serving() -> Box<Configs> {
+        configs(
+            serde_json::json!({"https": {"https_status": "on", "certificate_source": 2,
+                                              "scm_certificate_id": "scs1"}}),
+        )
+    }
+
+    fn read(status: DomainStatus, configs: Box<Configs>, maybe_written: bool) -> Event {
+        Event::Configs {
+            status,
+            configs,
+            maybe_written,
         }
+    }
+
+    fn write_read() -> Event {
+        read(DomainStatus::Online, plain(), false)
+    }
+
+    /// A machine that has read the status, ready for the full read.
+    fn reading(job: Arc<Job>, batches: bool) -> Machine {
+        let mut m = Machine::new(job, batches, 3);
+        assert!(matches!(
+            m.next(Event::Swept(None), now()),
+            Action::ReadStatus
+        ));
+        let status = Event::Status {
+            status: DomainStatus::Online,
+            serves: None,
+            maybe_written: false,
+        };
+        assert!(matches!(
+            m.next(status, now()),
+            Action::ReadConfigs {
+                status: DomainStatus::Online
+            }
+        ));
+        m
     }
 
     fn api(status: u16, code: &str) -> CdnError {
@@ -350,74 +460,124 @@ mod tests {
 
     /// A machine that has read the domain and decided to write.
     fn writing(batches: bool, max_attempts: u32) -> (Machine, Action) {
-        let mut m = Machine::new(job(), batches, max_attempts);
-        assert!(matches!(
-            m.next(Event::Looked(Look::Read), now()),
-            Action::Read
-        ));
-        let a = m.next(Event::Read(ReadStep::Write(put())), now());
+        let mut m = reading(job(), batches);
+        m.max_attempts = max_attempts;
+        let a = m.next(write_read(), now());
         (m, a)
+    }
+
+    fn sighting(status: DomainStatus, serves: Option<bool>) -> Event {
+        Event::Swept(Some(Sighting { status, serves }))
     }
 
     #[test]
     fn the_sweep_may_end_the_domain_or_send_it_to_a_read() {
         let mut m = Machine::new(job(), false, 3);
         assert!(matches!(
-            m.next(Event::Looked(Look::Unchanged), now()),
+            m.next(sighting(DomainStatus::Online, Some(true)), now()),
             Action::End(Ending::Unchanged)
         ));
         assert_eq!(m.state(), State::Done);
+        // Forced: read and written.
+        let forced = Arc::new(Job {
+            force: true,
+            ..Job::clone(&job())
+        });
+        let mut m = Machine::new(forced, false, 3);
+        assert!(matches!(
+            m.next(sighting(DomainStatus::Online, Some(true)), now()),
+            Action::ReadConfigs { .. }
+        ));
         let mut m = Machine::new(job(), false, 3);
-        match m.next(Event::Looked(Look::Unavailable("offline".into())), now()) {
-            Action::End(Ending::Unavailable(why)) => assert_eq!(why, "offline"),
+        match m.next(sighting(DomainStatus::Offline, None), now()) {
+            Action::End(Ending::Unavailable(why)) => assert!(why.contains("offline"), "{why}"),
             a => panic!("{a:?}"),
         }
+        // Online: the sweep's status stands for a status read; configuring: read it again.
         let mut m = Machine::new(job(), true, 3);
         assert!(matches!(
-            m.next(Event::Looked(Look::Read), now()),
-            Action::Read
+            m.next(sighting(DomainStatus::Online, Some(false)), now()),
+            Action::ReadConfigs {
+                status: DomainStatus::Online
+            }
         ));
         assert_eq!(m.state(), State::Reading);
+        let mut m = Machine::new(job(), true, 3);
+        assert!(matches!(
+            m.next(sighting(DomainStatus::Configuring, None), now()),
+            Action::ReadStatus
+        ));
     }
 
     #[test]
     fn a_read_ends_settles_or_writes() {
+        let sm = configs(serde_json::json!({"https": {"https_status": "on",
+                                                       "certificate_type": "server_sm"}}));
+        let dry = Arc::new(Job {
+            dry_run: true,
+            ..Job::clone(&job())
+        });
         let ends = [
-            (ReadStep::Unchanged, "Unchanged"),
-            (ReadStep::Unavailable("x".into()), "Unavailable"),
-            (ReadStep::SmInUse, "SmInUse"),
-            (ReadStep::Planned(put()), "Planned"),
+            (
+                job(),
+                read(DomainStatus::Online, serving(), false),
+                "Unchanged",
+            ),
+            (
+                job(),
+                read(DomainStatus::Deleting, plain(), false),
+                "Unavailable",
+            ),
+            (job(), read(DomainStatus::Online, sm, false), "SmInUse"),
+            (dry, write_read(), "Planned"),
         ];
-        for (step, name) in ends {
-            let mut m = Machine::new(job(), true, 3);
-            m.next(Event::Looked(Look::Read), now());
-            match m.next(Event::Read(step), now()) {
+        for (job, event, name) in ends {
+            let mut m = reading(job, true);
+            match m.next(event, now()) {
                 Action::End(e) => assert!(format!("{e:?}").starts_with(name), "{e:?}"),
                 a => panic!("{name}: {a:?}"),
             }
             assert_eq!(m.state(), State::Done);
         }
-        let mut m = Machine::new(job(), false, 3);
-        m.next(Event::Looked(Look::Read), now());
+        // A write that may be applied and shows in the read: confirmed, not written again.
+        let mut m = reading(job(), false);
         assert!(matches!(
-            m.next(Event::Read(ReadStep::AppliedAfterAll), now()),
+            m.next(read(DomainStatus::Configuring, serving(), true), now()),
             Action::Confirm
         ));
-        let mut m = Machine::new(job(), false, 3);
-        m.next(Event::Looked(Look::Read), now());
+        let mut m = reading(job(), false);
         assert!(matches!(
-            m.next(Event::Read(ReadStep::Settle), now()),
+            m.next(read(DomainStatus::Configuring, plain(), false), now()),
             Action::Settle
         ));
         assert_eq!(m.state(), State::Settling);
-        assert!(matches!(m.next(Event::Waited, now()), Action::Read));
+        assert!(matches!(m.next(Event::Waited, now()), Action::ReadStatus));
         assert_eq!(m.state(), State::Reading);
+    }
+
+    #[test]
+    fn a_sweep_showing_a_lost_write_applied_confirms_it() {
+        let mut m = Machine::new(job(), true, 3);
+        m.next(Event::Swept(None), now());
+        let applied = |maybe_written| Event::Status {
+            status: DomainStatus::Configuring,
+            serves: Some(true),
+            maybe_written,
+        };
+        assert!(matches!(m.next(applied(true), now()), Action::Confirm));
+        // Nothing of this run was sent: the certificate is someone else's write; read on.
+        let mut m = Machine::new(job(), true, 3);
+        m.next(Event::Swept(None), now());
+        assert!(matches!(
+            m.next(applied(false), now()),
+            Action::ReadConfigs { .. }
+        ));
     }
 
     #[test]
     fn a_batching_run_offers_the_write_first() {
         let (_, a) = writing(false, 3);
-        assert!(matches!(a, Action::Write(p) if *p == put()));
+        assert!(matches!(a, Action::Write(p) if p.certificate_name.as_deref() == Some("n")));
         let (mut m, a) = writing(true, 3);
         assert!(matches!(a, Action::Offer));
         assert_eq!(m.state(), State::Offered);
@@ -432,12 +592,9 @@ mod tests {
         let (mut m, _) = writing(true, 3);
         assert!(matches!(
             m.next(Event::Batched(Batched::Retry), now()),
-            Action::Read
+            Action::ReadStatus
         ));
-        assert!(matches!(
-            m.next(Event::Read(ReadStep::Write(put())), now()),
-            Action::Write(_)
-        ));
+        assert!(matches!(m.next(write_read(), now()), Action::Write(_)));
     }
 
     #[test]
@@ -452,11 +609,8 @@ mod tests {
             m.next(Event::Refused(busy()), now()),
             Action::SettleThenRead { .. }
         ));
-        assert!(matches!(m.next(Event::Waited, now()), Action::Read));
-        assert!(matches!(
-            m.next(Event::Read(ReadStep::Write(put())), now()),
-            Action::Offer
-        ));
+        assert!(matches!(m.next(Event::Waited, now()), Action::ReadStatus));
+        assert!(matches!(m.next(write_read(), now()), Action::Offer));
         // Given back by the batch writer: alone, and never offered again.
         assert!(matches!(
             m.next(Event::Batched(Batched::Alone), now()),
@@ -464,10 +618,7 @@ mod tests {
         ));
         m.next(Event::Refused(busy()), now());
         m.next(Event::Waited, now());
-        assert!(matches!(
-            m.next(Event::Read(ReadStep::Write(put())), now()),
-            Action::Write(_)
-        ));
+        assert!(matches!(m.next(write_read(), now()), Action::Write(_)));
     }
 
     #[test]
@@ -536,9 +687,9 @@ mod tests {
             m.next(Event::Refused(lost()), now()),
             Action::PauseThenRead { backoff: 0, .. }
         ));
-        assert!(matches!(m.next(Event::Waited, now()), Action::Read));
+        assert!(matches!(m.next(Event::Waited, now()), Action::ReadStatus));
         assert!(matches!(
-            m.next(Event::Read(ReadStep::AppliedAfterAll), now()),
+            m.next(read(DomainStatus::Online, serving(), true), now()),
             Action::Confirm
         ));
         let (mut m, _) = writing(false, 3);
@@ -572,10 +723,7 @@ mod tests {
         for _ in 0..2 {
             m.next(Event::Refused(busy()), now());
             m.next(Event::Waited, now());
-            assert!(matches!(
-                m.next(Event::Read(ReadStep::Write(put())), now()),
-                Action::Write(_)
-            ));
+            assert!(matches!(m.next(write_read(), now()), Action::Write(_)));
         }
         assert!(matches!(
             m.next(Event::Refused(throttled()), now()),
@@ -586,11 +734,11 @@ mod tests {
     #[test]
     fn a_wait_with_no_write_in_hand_reads() {
         let mut m = Machine::new(job(), false, 3);
-        m.next(Event::Looked(Look::Read), now());
+        m.next(Event::Swept(None), now());
         // A batch answer with no read that decided a write: nothing to write, so read.
         assert!(matches!(
             m.next(Event::Batched(Batched::Declined), now()),
-            Action::Read
+            Action::ReadStatus
         ));
     }
 }

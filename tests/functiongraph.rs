@@ -65,6 +65,8 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
         .env("HUAWEICLOUD_SDK_SK", "env-secret")
         .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
         .env("DEPLOY_WEBHOOK_TOKEN", "example-webhook-token")
+        // The APIG event sends a whole request (domains and all): the explicit opt-in.
+        .env("DEPLOY_HTTP_ALLOW", "request")
         .env("RUST_LOG", "trace")
         .env("RUNTIME_FUNC_NAME", "cdn-cert-deploy-fg")
         .stdout(std::process::Stdio::piped())

@@ -4,8 +4,10 @@
 The SAM translator keeps Conditions, Rules and Fn::If as they are, so this evaluates them itself, as
 CloudFormation would, for every combination of the parameters, and compares the function role's
 statements with what each certificate store needs: nothing while a parameter is empty, exactly the
-action and resource when it is set. It also tries each parameter's AllowedPattern on values that must
-pass and values that must fail (wildcards, names for ARNs, paths without their leading slash).
+action and resource when it is set; and the Rules refuse what they must (HttpAllow=request beside an
+account grant, a prefix without its store). It also tries each parameter's AllowedPattern on values that
+must pass and values that must fail (wildcards, names for ARNs, paths without their leading slash,
+account prefixes without their trailing slash).
 
 usage: check-template-policies.py TRANSFORMED.json
        check-template-policies.py --enabled TEMPLATE.yaml OUT.json   (TEMPLATE with every store set, for cfn-lint)
@@ -87,12 +89,14 @@ PATTERNS = {
     "CertificateParameterPrefix": (
         ["", "/certs/example.com/", "/certs"],
         ["certs/example.com/", "/", "//certs/", "/certs/*", "/certs/${x}"]),
+    # Without its trailing / a prefix grants its siblings: team-a* is also team-a-evil/*.
     "AccountSecretPrefix": (
-        ["", "cdn-accounts/", "prod/cdn_keys+x=y.z@w-"],
-        ["*", "cdn-accounts/*", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x", "a b"]),
+        ["", "cdn-accounts/", "prod/cdn_keys+x=y.z@w-/", "org/team-a/"],
+        ["*", "cdn-accounts/*", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x", "a b",
+         "team-a", "cdn-accounts", "prod/cdn_keys", "/", "cdn-accounts//"]),
     "AccountParameterPrefix": (
-        ["", "/cdn-accounts/", "/keys"],
-        ["cdn-accounts/", "/", "//keys/", "/keys/*"]),
+        ["", "/cdn-accounts/", "/keys/", "/org/team-a/"],
+        ["cdn-accounts/", "/", "//keys/", "/keys/*", "/keys", "/team-a", "/org//team-a/"]),
     "CertificateKmsKeyArn": (
         ["", ENABLED["CertificateKmsKeyArn"], "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef"],
         ["alias/aws/ssm", "arn:aws:kms:us-east-1:123456789012:alias/certs", "1234abcd-12ab-34cd-56ef",
@@ -285,12 +289,20 @@ def scenarios():
     for mask in itertools.product([False, True], repeat=4):
         names = ["WorkflowEnabled", "NotifyTopicArn", "AccountSecretPrefix", "AccountParameterPrefix"]
         yield {k: ENABLED[k] for on, k in zip(mask, names) if on}
+    # The whole request for HTTP callers: alone, and beside each account grant (refused).
+    yield {"HttpAllow": "request"}
+    yield {"HttpAllow": "request", "WorkflowEnabled": "true", "AccountSecretPrefix": ENABLED["AccountSecretPrefix"]}
+    yield {"HttpAllow": "request", "AccountParameterPrefix": ENABLED["AccountParameterPrefix"]}
+    yield {"HttpAllow": "request", "AccountSecretPrefix": ENABLED["AccountSecretPrefix"],
+           "AccountParameterPrefix": ENABLED["AccountParameterPrefix"]}
     yield {"CertificateBucket": "example-certs"}  # no prefix: the whole bucket
     yield {"CertificateObjectPrefix": "live/example.com/"}  # a prefix without its bucket
 
 
 def expected_rules(o):
     failing = set()
+    if o.get("HttpAllow") == "request" and (o.get("AccountSecretPrefix") or o.get("AccountParameterPrefix")):
+        failing.add("HttpRequestExcludesAccounts")
     if o.get("CertificateObjectPrefix") and not o.get("CertificateBucket"):
         failing.add("ObjectPrefixNeedsBucket")
     if o.get("CertificateKmsKeyArn") and not any(
@@ -356,6 +368,12 @@ def mutants(template):
     yield "a workflow that may invoke any function", json.loads(
         text.replace('"${CdnCertDeployFunction.Arn}:*"', '"arn:aws:lambda:*"'))
     yield "a wider account secret grant", json.loads(text.replace("secret:${AccountSecretPrefix}*", "secret:*"))
+    m = copy.deepcopy(template)
+    m["Rules"].pop("HttpRequestExcludesAccounts", None)
+    yield "HttpAllow=request beside account grants", m
+    m = copy.deepcopy(template)
+    m["Parameters"]["AccountSecretPrefix"]["AllowedPattern"] = "^$|^[A-Za-z0-9/_+=.@-]+$"
+    yield "an account secret prefix without its trailing /", m
     machine = next(n for n, r in template["Resources"].items() if r["Type"] == "AWS::StepFunctions::StateMachine")
     m = copy.deepcopy(template)
     del m["Resources"][machine]["Condition"]

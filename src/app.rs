@@ -198,7 +198,7 @@ fn direct_reply(out: &Output) -> Reply {
 
 /// An HTTP call refused before any run.
 fn refused(r: &http::Rejection, trigger: event::Trigger) -> Reply {
-    warn!(trigger = trigger.name(), status = r.status, reason = %r.message, "HTTP call refused");
+    warn!(trigger = trigger.name(), status = r.status, reason = %r.reason, "HTTP call refused");
     Reply {
         body: http::rejection_response(r),
         exit_code: EXIT_INVALID,

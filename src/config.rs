@@ -115,8 +115,8 @@ impl Config {
             }
         };
         let allow = match env("DEPLOY_HTTP_ALLOW").as_deref().map(str::trim) {
-            None | Some("") | Some("request") => Allow::Request,
-            Some("certificate") => Allow::Certificate,
+            None | Some("") | Some("certificate") => Allow::Certificate,
+            Some("request") => Allow::Request,
             Some(other) => {
                 return Err(ConfigError::new(
                     "DEPLOY_HTTP_ALLOW",
@@ -237,6 +237,23 @@ mod tests {
         assert_eq!(c.sources.scm_check, ScmCheck::Names);
         let c = Config::from_env(env(&[("DEPLOY_SCM_CHECK", "off")])).unwrap();
         assert_eq!(c.sources.scm_check, ScmCheck::Off);
+    }
+
+    #[test]
+    fn an_http_caller_may_send_only_the_certificate_unless_request_is_opted_into() {
+        // Unset (or empty) is the narrow mode: a token holder renews, it does not choose.
+        for unset in [
+            &[][..],
+            &[("DEPLOY_HTTP_ALLOW", "")],
+            &[("DEPLOY_HTTP_ALLOW", "certificate")],
+        ] {
+            let c = Config::from_env(env(unset)).unwrap();
+            assert_eq!(c.http_auth.allow, Allow::Certificate, "{unset:?}");
+        }
+        let c = Config::from_env(env(&[("DEPLOY_HTTP_ALLOW", "request")])).unwrap();
+        assert_eq!(c.http_auth.allow, Allow::Request);
+        let e = Config::from_env(env(&[("DEPLOY_HTTP_ALLOW", "all")])).unwrap_err();
+        assert_eq!(e.variable, "DEPLOY_HTTP_ALLOW");
     }
 
     #[test]

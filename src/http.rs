@@ -36,15 +36,34 @@ pub struct HttpAuth {
 pub struct Rejection {
     pub status: u16,
     pub code: &'static str,
+    /// What the caller is told.
     pub message: String,
+    /// What the log is told: for a 401, which check failed (the caller is not told).
+    pub reason: String,
 }
+
+/// The one thing an unauthenticated caller learns: not whether a secret or token is configured,
+/// nor which check failed.
+pub const UNAUTHORIZED: &str = "unauthorized";
 
 impl Rejection {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        let message = message.into();
         Self {
             status,
             code,
-            message: message.into(),
+            reason: message.clone(),
+            message,
+        }
+    }
+
+    /// A 401 whose body is the same whatever `reason` (kept for the log) says.
+    fn unauthorized(reason: &str) -> Self {
+        Self {
+            status: 401,
+            code: UNAUTHORIZED,
+            message: UNAUTHORIZED.into(),
+            reason: reason.into(),
         }
     }
 }
@@ -70,9 +89,7 @@ pub fn admit(req: &HttpRequest, auth: &HttpAuth, now_unix: i64) -> Result<(), Re
         return Ok(());
     }
     if auth.secret.is_none() && auth.token.is_none() {
-        return Err(Rejection::new(
-            401,
-            "unauthorized",
+        return Err(Rejection::unauthorized(
             "HTTP invocation is not configured: set DEPLOY_WEBHOOK_SECRET or DEPLOY_WEBHOOK_TOKEN \
              (or DEPLOY_HTTP_AUTH=none when the gateway authenticates callers)",
         ));
@@ -85,16 +102,10 @@ pub fn admit(req: &HttpRequest, auth: &HttpAuth, now_unix: i64) -> Result<(), Re
         return if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
             Ok(())
         } else {
-            Err(Rejection::new(
-                401,
-                "unauthorized",
-                "the bearer token is wrong",
-            ))
+            Err(Rejection::unauthorized("the bearer token is wrong"))
         };
     }
-    Err(Rejection::new(
-        401,
-        "unauthorized",
+    Err(Rejection::unauthorized(
         "missing X-Deploy-Signature (or Authorization: Bearer) header",
     ))
 }
@@ -102,10 +113,11 @@ pub fn admit(req: &HttpRequest, auth: &HttpAuth, now_unix: i64) -> Result<(), Re
 /// What an HTTP caller may ask (`DEPLOY_HTTP_ALLOW`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Allow {
-    /// The whole request (unset).
-    #[default]
+    /// The whole request: `request`, the explicit opt-in.
     Request,
-    /// Only the certificate and its key: everything else comes from `DEPLOY_REQUEST`.
+    /// Only the certificate and its key: everything else comes from `DEPLOY_REQUEST` (the
+    /// default, also when unset: a token holder needs no more to renew a certificate).
+    #[default]
     Certificate,
 }
 
@@ -147,7 +159,7 @@ pub fn verify_signature(
     body: &[u8],
     now_unix: i64,
 ) -> Result<(), Rejection> {
-    let bad = |m: &str| Err(Rejection::new(401, "unauthorized", m.to_string()));
+    let bad = |m: &str| Err(Rejection::unauthorized(m));
     let (mut t, mut v1) = (None, None);
     for part in header.split(',') {
         match part.trim().split_once('=') {
@@ -379,7 +391,7 @@ mod tests {
             &HttpAuth::default(),
             NOW,
         );
-        assert!(closed.unwrap_err().message.contains("not configured"));
+        assert!(closed.unwrap_err().reason.contains("not configured"));
         let open = HttpAuth {
             none: true,
             ..Default::default()
@@ -402,6 +414,74 @@ mod tests {
             NOW
         )
         .is_ok());
+    }
+
+    /// An unauthenticated caller learns nothing of the configuration or of which check failed:
+    /// every 401 is the same answer; the log has the reason.
+    #[test]
+    fn every_401_is_the_same_answer() {
+        let body = "{}";
+        let signed = sign("s3cret", body.as_bytes(), NOW);
+        let cases = [
+            // Nothing configured.
+            (
+                auth(None, None),
+                vec![("authorization", "Bearer tok".to_string())],
+            ),
+            (auth(None, None), vec![]),
+            // A secret: no header, garbage, stale, wrong secret.
+            (auth(Some("s3cret"), None), vec![]),
+            (
+                auth(Some("s3cret"), None),
+                vec![("x-deploy-signature", "garbage".into())],
+            ),
+            (
+                auth(Some("s3cret"), None),
+                vec![(
+                    "x-deploy-signature",
+                    sign("s3cret", body.as_bytes(), NOW - 301),
+                )],
+            ),
+            (
+                auth(Some("s3cret"), None),
+                vec![("x-deploy-signature", sign("other", body.as_bytes(), NOW))],
+            ),
+            // A token: wrong, not a bearer, missing; a signature where only a token is set.
+            (
+                auth(None, Some("tok")),
+                vec![("authorization", "Bearer nope".into())],
+            ),
+            (
+                auth(None, Some("tok")),
+                vec![("authorization", "tok".into())],
+            ),
+            (auth(None, Some("tok")), vec![]),
+            (
+                auth(None, Some("tok")),
+                vec![("x-deploy-signature", signed.clone())],
+            ),
+            // Both: a wrong token beside no signature.
+            (
+                auth(Some("s3cret"), Some("tok")),
+                vec![("authorization", "Bearer x".into())],
+            ),
+        ];
+        let mut reasons = std::collections::BTreeSet::new();
+        for (a, headers) in &cases {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = admit(&req("POST", &headers, body), a, NOW).unwrap_err();
+            assert_eq!(r.status, 401);
+            let answer = rejection_response(&r);
+            assert_eq!(
+                answer["body"],
+                r#"{"ok":false,"error":{"code":"unauthorized","message":"unauthorized","retryable":false}}"#,
+                "{headers:?}"
+            );
+            reasons.insert(r.reason);
+        }
+        // The log still tells the operator which check failed.
+        assert!(reasons.len() >= 5, "{reasons:?}");
     }
 
     #[test]

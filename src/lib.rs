@@ -16,6 +16,8 @@
 //!   the fetch uses [`aws`] (SigV4 clients) and [`huawei`] (CSMS, OBS).
 //! - [`scm`]: a Certificate Manager certificate's names, expiry and status, checked like a
 //!   leaf's (pure).
+//! - [`names`]: names that go into a URL as they are (SCM ids, buckets, path segments), checked
+//!   before any call; below both [`source`] and [`stores`] (pure).
 //! - [`endpoint`]: configured endpoints, `https://` or loopback only.
 //! - [`result`]: the per-domain result and summary (pure data).
 //! - [`metrics`]: the run's CloudWatch Embedded Metric Format record (pure).
@@ -44,6 +46,7 @@ pub mod handler;
 pub mod http;
 pub mod huawei;
 pub mod metrics;
+pub mod names;
 pub mod notify;
 pub mod plan;
 pub mod redact;

@@ -545,3 +545,55 @@ async fn account_keys_from_a_secret_never_reach_a_log_line() {
         assert!(!all.contains(secret), "`{secret}` leaked: {all}");
     }
 }
+
+/// `invoke` at RUST_LOG=trace on HTTP events (an API Gateway v2 event with an
+/// `X-Deploy-Signature`, a Function URL event with a bearer token), each carrying an inline key:
+/// neither stdout nor stderr holds the key, the signature or the token.
+#[tokio::test]
+async fn a_trace_level_invoke_of_http_events_logs_no_key_signature_or_token() {
+    use base64::Engine as _;
+    const SECRET: &str = "invoke-webhook-signing-secret";
+    const BEARER: &str = "invoke-webhook-bearer-token";
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
+    let body = json!({"certificate": cert.chain, "private_key": cert.key}).to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = cdn_cert_deploy::http::sign(SECRET, body.as_bytes(), now);
+    let mut signed = load_event("apigw-v2.json");
+    signed["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+    signed["isBase64Encoded"] = json!(true);
+    signed["headers"] =
+        json!({"content-type": "application/json", "x-deploy-signature": signature});
+    let mut bearer = load_event("function-url.json");
+    bearer["body"] = json!(body);
+    bearer["isBase64Encoded"] = json!(false);
+    bearer["headers"] = json!({"content-type": "application/json",
+        "authorization": format!("Bearer {BEARER}")});
+    let hex = signature.split("v1=").nth(1).unwrap().to_string();
+    for event in [signed, bearer] {
+        let (_, out, all) = invoke(
+            &sim,
+            &event,
+            &[
+                ("RUST_LOG", "trace"),
+                ("DEPLOY_WEBHOOK_SECRET", SECRET),
+                ("DEPLOY_WEBHOOK_TOKEN", BEARER),
+                ("DEPLOY_REQUEST", r#"{"domains": ["www.example.com"]}"#),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(out["statusCode"], 200, "{out}");
+        assert!(all.contains("domain outcome"), "the run logged: {all}");
+        for (what, secret) in [
+            ("signature", hex.as_str()),
+            ("token", BEARER),
+            ("secret", SECRET),
+        ] {
+            assert!(!all.contains(secret), "the {what} reached the output");
+        }
+        for line in cert.key.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!all.contains(line), "the private key reached the output");
+        }
+    }
+}

@@ -65,6 +65,8 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
         .env("HUAWEICLOUD_SDK_SK", "env-secret")
         .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
         .env("DEPLOY_WEBHOOK_TOKEN", "example-webhook-token")
+        // The APIG event sends a whole request (domains and all): the explicit opt-in.
+        .env("DEPLOY_HTTP_ALLOW", "request")
         .env("RUST_LOG", "trace")
         .env("RUNTIME_FUNC_NAME", "cdn-cert-deploy-fg")
         .stdout(std::process::Stdio::piped())
@@ -151,4 +153,71 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
     assert_eq!(a.body["domains"][0]["status"], "failed", "{:?}", a.body);
     assert_eq!(a.body["domains"][0]["error"]["http_status"], 401);
     assert_eq!(sim.domain("www.example.com").unwrap().writes, 1);
+}
+
+/// RUST_LOG=trace on FunctionGraph: a direct event with an inline key, and an APIG event with an
+/// `X-Deploy-Signature` and a bearer token; the log holds none of them.
+#[tokio::test]
+async fn a_trace_level_functiongraph_run_logs_no_key_signature_or_token() {
+    const SECRET: &str = "functiongraph-webhook-signing-secret";
+    const TOKEN: &str = "functiongraph-webhook-bearer-token";
+    let cert = example_cert();
+    let mut cfg = sim_config(vec![domain("www.example.com", 200)]);
+    cfg.credentials[0].ak = AGENCY_AK.into();
+    cfg.credentials[0].sk = AGENCY_SK.into();
+    cfg.credentials[0].security_token = Some(AGENCY_TOKEN.into());
+    let sim = start(cfg).await;
+    let api = RuntimeApi::start(Flavor::FunctionGraph).await;
+    let agency = [
+        ("x-cff-security-access-key", AGENCY_AK),
+        ("x-cff-security-secret-key", AGENCY_SK),
+        ("x-cff-security-token", AGENCY_TOKEN),
+    ];
+    let direct = api.push(&request(&["www.example.com"], &cert), &agency);
+    // The certificate-only default: the body is the pair, the domains come from DEPLOY_REQUEST.
+    let body = json!({"certificate": cert.chain, "private_key": cert.key}).to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = cdn_cert_deploy::http::sign(SECRET, body.as_bytes(), now);
+    let mut apig = load_event("functiongraph-apig.json");
+    apig["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+    apig["headers"]["authorization"] = json!(format!("Bearer {TOKEN}"));
+    apig["headers"]["x-deploy-signature"] = json!(signature);
+    let signed = api.push(&apig, &agency);
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"))
+        .env_clear()
+        .env("RUNTIME_API_ADDR", &api.addr)
+        .env("RUNTIME_TIMEOUT", "20")
+        .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
+        .env("DEPLOY_WEBHOOK_SECRET", SECRET)
+        .env("DEPLOY_WEBHOOK_TOKEN", TOKEN)
+        .env("DEPLOY_REQUEST", r#"{"domains": ["www.example.com"]}"#)
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    let answers = api.answers(2, Duration::from_secs(60)).await;
+    child.start_kill().ok();
+    let output = child.wait_with_output().await.unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    let a = RuntimeApi::answer(&answers, &direct);
+    assert!(a.ok && a.body["ok"] == true, "{:?}", a.body);
+    let a = RuntimeApi::answer(&answers, &signed);
+    assert_eq!(a.body["statusCode"], 200, "{:?}", a.body);
+    assert!(logs.contains("domain outcome"), "the run logged: {logs}");
+    let hex = signature.split("v1=").nth(1).unwrap();
+    for (what, secret) in [
+        ("signature", hex),
+        ("token", TOKEN),
+        ("webhook secret", SECRET),
+        ("agency secret key", AGENCY_SK),
+        ("agency token", AGENCY_TOKEN),
+    ] {
+        assert!(!logs.contains(secret), "the {what} reached the log");
+    }
+    for line in cert.key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!logs.contains(line), "the private key reached the log");
+    }
 }

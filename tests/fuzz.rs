@@ -515,6 +515,8 @@ fn check_app(event: Value, platform: Platform) {
     let env = |k: &str| match k {
         // The token of the sample events, so their bodies get through.
         "DEPLOY_WEBHOOK_TOKEN" => Some("example-webhook-token".to_string()),
+        // The whole request, so that bodies get past narrowing into the request parser.
+        "DEPLOY_HTTP_ALLOW" => Some("request".to_string()),
         "DEPLOY_REQUEST" => Some(r#"{"domains": ["www.example.com"]}"#.to_string()),
         _ => None,
     };

@@ -1,5 +1,5 @@
 //! Inputs at the edges, through the whole application as a platform calls it: oversized bodies
-//! refused on their size alone, what a certificate-only HTTP caller may not ask, configuration
+//! refused on their size alone, what a certificate-only HTTP caller (the default) may not ask, configuration
 //! errors an unauthenticated caller never sees.
 
 mod common;
@@ -57,7 +57,13 @@ fn answer(reply: &Reply) -> Value {
 #[tokio::test(start_paused = true)]
 async fn an_oversized_body_is_refused_on_its_size_before_it_is_decoded() {
     let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
-    let app = app(handler_env(&sim, &[("DEPLOY_WEBHOOK_TOKEN", TOKEN)]));
+    let app = app(handler_env(
+        &sim,
+        &[
+            ("DEPLOY_WEBHOOK_TOKEN", TOKEN),
+            ("DEPLOY_HTTP_ALLOW", "request"),
+        ],
+    ));
     // 4 MB of `[0,0,0,…]`, as base64 and as it is; and 1 MiB + 1 byte.
     let zeros = format!("[{}0]", "0,".repeat(2 << 20));
     for event in [
@@ -131,6 +137,55 @@ async fn a_certificate_only_caller_may_not_name_domains_sources_or_options() {
     assert_eq!(result["domains"].as_array().unwrap().len(), 1);
 }
 
+/// Unset `DEPLOY_HTTP_ALLOW` is the narrow mode: a token holder may renew the certificate, not
+/// choose the account, the domains or `force`; `request` is the explicit opt-in.
+#[tokio::test(start_paused = true)]
+async fn unset_http_allow_refuses_accounts_domains_and_force_with_no_call() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![
+        domain("www.example.com", 100),
+        domain("other.example.com", 100),
+    ]))
+    .await;
+    let defaults = json!({"domains": ["www.example.com"]}).to_string();
+    let env = [
+        ("DEPLOY_WEBHOOK_TOKEN", TOKEN),
+        ("DEPLOY_REQUEST", defaults.as_str()),
+    ];
+    let narrow = app(handler_env(&sim, &env));
+    let pair = json!({"certificate": cert.chain, "private_key": cert.key});
+    for (field, value) in [
+        (
+            "huawei_credentials",
+            json!({"type": "huawei_csms", "secret_name": "other-account-keys"}),
+        ),
+        ("domains", json!(["other.example.com"])),
+        ("options", json!({"force": true})),
+    ] {
+        let mut body = pair.clone();
+        body[field] = value;
+        let reply = call(&narrow, apig(&body.to_string(), false)).await;
+        assert_eq!(status(&reply), 403, "{field}: {}", reply.body);
+        assert!(answer(&reply)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(field));
+    }
+    let seen = sim.stats();
+    assert_eq!(seen.signed_calls, 0, "no CDN call for a refused request");
+    assert!(seen.service_calls.is_empty(), "{:?}", seen.service_calls);
+
+    // With `request` the whole request is the caller's.
+    let mut env = env.to_vec();
+    env.push(("DEPLOY_HTTP_ALLOW", "request"));
+    let whole = app(handler_env(&sim, &env));
+    let mut body = pair.clone();
+    body["domains"] = json!(["other.example.com"]);
+    let reply = call(&whole, apig(&body.to_string(), false)).await;
+    assert_eq!(status(&reply), 200, "{}", reply.body);
+    assert_eq!(answer(&reply)["domains"][0]["domain"], "other.example.com");
+}
+
 #[tokio::test(start_paused = true)]
 async fn http_auth_none_never_opens_a_function_with_a_token() {
     let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
@@ -147,6 +202,54 @@ async fn http_auth_none_never_opens_a_function_with_a_token() {
         .unwrap()
         .remove("authorization");
     assert_eq!(status(&call(&app, event).await), 401);
+    assert_eq!(sim.stats().signed_calls, 0);
+}
+
+/// Whether a token or a secret is configured, and which check failed, is the log's to say: a
+/// caller gets the same 401 for each.
+#[tokio::test(start_paused = true)]
+async fn every_401_is_the_same_answer_whatever_is_configured() {
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let body = r#"{"certificate": "x", "private_key": "y"}"#;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let unconfigured = app(handler_env(&sim, &[]));
+    let token = app(handler_env(&sim, &[("DEPLOY_WEBHOOK_TOKEN", TOKEN)]));
+    let secret = app(handler_env(&sim, &[("DEPLOY_WEBHOOK_SECRET", "s3cret")]));
+    let with = |headers: &[(&str, String)]| {
+        let mut e = apig(body, false);
+        e["headers"] = json!({"content-type": "application/json"});
+        for (k, v) in headers {
+            e["headers"][*k] = json!(v);
+        }
+        e
+    };
+    let bearer = ("authorization", format!("Bearer {TOKEN}"));
+    let stale = cdn_cert_deploy::http::sign("s3cret", body.as_bytes(), now - 3600);
+    let wrong = cdn_cert_deploy::http::sign("other", body.as_bytes(), now);
+    let cases = [
+        (&unconfigured, with(std::slice::from_ref(&bearer))),
+        (&unconfigured, with(&[])),
+        (&token, with(&[])),
+        (&token, with(&[("authorization", "Bearer wrong".into())])),
+        (&secret, with(&[])),
+        (&secret, with(&[("x-deploy-signature", stale)])),
+        (&secret, with(&[("x-deploy-signature", wrong)])),
+        (&secret, with(&[("x-deploy-signature", "t=1".into())])),
+        (&secret, with(std::slice::from_ref(&bearer))),
+    ];
+    let mut bodies = std::collections::BTreeSet::new();
+    for (app, event) in cases {
+        let reply = call(app, event).await;
+        assert_eq!(status(&reply), 401, "{}", reply.body);
+        bodies.insert(reply.body.to_string());
+    }
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    let only: Value = serde_json::from_str(&bodies.into_iter().next().unwrap()).unwrap();
+    let told: Value = serde_json::from_str(only["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        told,
+        json!({"ok": false, "error": {"code": "unauthorized", "message": "unauthorized", "retryable": false}})
+    );
     assert_eq!(sim.stats().signed_calls, 0);
 }
 

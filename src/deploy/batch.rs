@@ -252,7 +252,10 @@ async fn send(
                         Some(reason) => {
                             let mut error = ErrorInfo::new(
                                 "upstream_rejected",
-                                format!("the batch write refused this domain: {reason}"),
+                                format!(
+                                    "the batch write refused this domain: {}",
+                                    refusal_reason(reason)
+                                ),
                                 true,
                             );
                             error.http_status = Some(200);
@@ -283,9 +286,33 @@ async fn send(
     }
 }
 
+/// The longest per-domain reason kept from a batch answer.
+const MAX_REASON: usize = 300;
+
+/// The CDN's per-domain reason as a result and a log may carry it: through the one redactor
+/// (an echo of the request may quote the private key) and capped.
+fn refusal_reason(reason: &str) -> String {
+    let safe = crate::redact::upstream(reason);
+    if safe.chars().count() > MAX_REASON {
+        safe.chars().take(MAX_REASON).collect::<String>() + "…"
+    } else {
+        safe
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_reason_is_redacted_and_capped() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgMNdo\n-----END PRIVATE KEY-----";
+        let echoed = format!("invalid private_key: {key} {}", "x".repeat(2000));
+        let r = refusal_reason(&echoed);
+        assert!(!r.contains("MIGHAgEAMBMG"), "{r}");
+        assert!(r.chars().count() <= MAX_REASON + 1, "{}", r.len());
+        assert_eq!(refusal_reason("certificate expired"), "certificate expired");
+    }
     use std::time::Duration;
 
     #[test]

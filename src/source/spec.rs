@@ -3,6 +3,10 @@
 
 use serde::Deserialize;
 
+// The name checks live in a leaf module that the stores use too (stores/ never imports source/).
+pub(crate) use crate::names::path_segment_ok;
+pub use crate::names::{obs_bucket_name_ok, s3_bucket_name_ok, scm_id_message, scm_id_ok};
+
 /// The object or parameter names of a full chain (or a leaf with `chain` apart) and its key.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -249,44 +253,6 @@ impl CertificateSource {
             }
         }
     }
-}
-
-/// A name that goes into a URL path as one segment as it is: 1 to `max` letters, digits, `_`,
-/// `-` (and `.` when `dots`), never only dots (`.` and `..` are folded away by URL parsing).
-pub(crate) fn path_segment_ok(name: &str, max: usize, dots: bool) -> bool {
-    (1..=max).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (dots && b == b'.'))
-        && !name.bytes().all(|b| b == b'.')
-}
-
-/// An SCM certificate id (`scs1700000000000`), as a path segment of ShowCertificate: 1 to 64
-/// letters, digits, `_` or `-`.
-pub fn scm_id_ok(id: &str) -> bool {
-    path_segment_ok(id, 64, false)
-}
-
-/// Why `id` is refused as an SCM certificate id.
-pub fn scm_id_message(id: &str) -> String {
-    let shown: String = id.chars().take(80).collect();
-    format!("`{shown}` is not an SCM certificate id (1 to 64 letters, digits, `_` or `-`)")
-}
-
-/// S3 bucket names (legacy ones included: upper-case and `_` in us-east-1), as a path segment.
-pub fn s3_bucket_name_ok(bucket: &str) -> bool {
-    path_segment_ok(bucket, 255, true)
-}
-
-/// OBS's bucket naming rules; anything else could steer the virtual-hosted URL to another host.
-pub fn obs_bucket_name_ok(bucket: &str) -> bool {
-    let b = bucket.as_bytes();
-    (3..=63).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.'))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && !bucket.contains("..")
 }
 
 /// The names to read for an object or parameter source: the given ones, or the prefix's files.

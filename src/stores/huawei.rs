@@ -164,7 +164,7 @@ impl StoreClient {
         timeout: Duration,
     ) -> Result<ShowCertificate, FetchError> {
         let credentials = self.credentials()?;
-        if !crate::source::spec::scm_id_ok(id) {
+        if !crate::names::scm_id_ok(id) {
             // Checked with the request already; kept here so no caller can steer the path.
             return Err(FetchError::new(
                 Reason::Rejected,
@@ -200,7 +200,7 @@ impl StoreClient {
                 "HUAWEICLOUD_OBS_ENDPOINT (or HUAWEICLOUD_SDK_REGION) is not set",
             )
         })?;
-        if !crate::source::spec::obs_bucket_name_ok(bucket) {
+        if !crate::names::obs_bucket_name_ok(bucket) {
             // Checked with the request already; kept here so no caller can steer the host.
             return Err(FetchError::new(
                 Reason::Rejected,

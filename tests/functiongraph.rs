@@ -64,6 +64,7 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
         .env("HUAWEICLOUD_SDK_AK", "ENVAKNOTKNOWNTOTHESIM")
         .env("HUAWEICLOUD_SDK_SK", "env-secret")
         .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
+        .env("DEPLOY_TRUST_ROOTS", test_trust_roots())
         .env("DEPLOY_WEBHOOK_TOKEN", "example-webhook-token")
         .env("RUST_LOG", "trace")
         .env("RUNTIME_FUNC_NAME", "cdn-cert-deploy-fg")

@@ -53,7 +53,8 @@ fn lambda_binary_logging(
         .env("HUAWEICLOUD_SDK_AK", AK)
         .env("HUAWEICLOUD_SDK_SK", SK)
         .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
-        .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET);
+        .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("DEPLOY_TRUST_ROOTS", test_trust_roots());
     for (k, v) in extra {
         cmd.env(k, v);
     }

@@ -2,6 +2,9 @@
 # Deploys events/deploy.json to the embedded CDN simulator (events/sim-demo.json) and prints the
 # per-domain result, then runs again as a schedule would, reading the certificate from a CSMS
 # secret in the simulator. No cloud account needed: the keys below exist only in the simulator.
+# The sample certificate is issued by the demo's private CA (tests/fixtures/demo-ca.pem), which
+# DEPLOY_TRUST_ROOTS trusts besides the public web roots, as an operator trusts a private CA; the
+# chain sent carries that self-signed root, which is left out of what is written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CARGO_TARGET_DIR:-target}/debug
@@ -20,6 +23,7 @@ echo "== cdn-cert-deploy invoke --event events/deploy.json --endpoint $endpoint"
 set +e
 HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
 HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
+DEPLOY_TRUST_ROOTS=@tests/fixtures/demo-ca.pem \
 HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef \
 DEPLOY_NOTIFY_SMN_TOPIC_URN=urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:cert-alerts \
 HUAWEICLOUD_SMN_ENDPOINT="$endpoint" \
@@ -77,6 +81,7 @@ echo "   secret (in the simulator) instead of holding the key; what is live read
 set +e
 HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
 HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
+DEPLOY_TRUST_ROOTS=@tests/fixtures/demo-ca.pem \
 HUAWEICLOUD_CSMS_ENDPOINT="$endpoint" \
 HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef \
 DEPLOY_NOTIFY_SMN_TOPIC_URN=urn:smn:cn-north-4:0123456789abcdef0123456789abcdef:cert-alerts \

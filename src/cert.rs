@@ -61,8 +61,10 @@ pub struct CertificateInfo {
 /// A validated certificate and key, ready to upload.
 #[derive(Debug, Clone)]
 pub struct Bundle {
-    /// The chain re-encoded as clean PEM, leaf first.
+    /// The chain re-encoded as clean PEM, leaf first, in the order sent.
     pub chain_pem: String,
+    /// The chain's DER, as sent (for the trust check, which orders it).
+    pub chain: Vec<Vec<u8>>,
     /// The key as given (trimmed).
     pub private_key: Secret,
     /// Facts about the leaf.
@@ -170,7 +172,7 @@ pub fn leaf_facts(pem: &str) -> Option<LeafFacts> {
 }
 
 /// The OID of the SM2 curve (GB/T 33560), named in an SM2 key's algorithm or parameters.
-const SM2_OID: &str = "1.2.156.10197.1.301";
+pub(crate) const SM2_OID: &str = "1.2.156.10197.1.301";
 
 /// When the first certificate of a PEM text expires (unix seconds).
 pub fn leaf_not_after(pem: &str) -> Option<i64> {
@@ -209,7 +211,8 @@ pub fn validate(certificate: &str, private_key: &Secret, now: i64) -> Result<Bun
         return Err(CertError::Expired(leaf.not_after.clone()));
     }
     Ok(Bundle {
-        chain_pem: chain.iter().map(|der| to_pem(der)).collect(),
+        chain_pem: chain_to_pem(&chain),
+        chain,
         private_key: Secret::new(private_key.expose().trim()),
         leaf,
     })
@@ -270,6 +273,11 @@ pub fn rfc3339(unix: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| unix.to_string())
+}
+
+/// A chain of DER certificates as PEM, in the given order.
+pub fn chain_to_pem(chain: &[Vec<u8>]) -> String {
+    chain.iter().map(|der| to_pem(der)).collect()
 }
 
 fn to_pem(der: &[u8]) -> String {
@@ -373,7 +381,8 @@ fn sec1_to_pkcs8(sec1: &[u8], curve: &[u8]) -> Vec<u8> {
     der_tlv(0x30, &body)
 }
 
-fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+/// One DER tag-length-value.
+pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {

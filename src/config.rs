@@ -17,6 +17,7 @@ use crate::notify::NotifyConfig;
 use crate::secret::Secret;
 use crate::source::{ScmCheck, SourceConfig};
 use crate::stores::huawei::StoreConfig;
+use crate::trust::TrustRoots;
 
 pub use crate::error::ConfigError;
 
@@ -44,6 +45,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `DEPLOY_EDGE_CONNECT`: edge names mapped to loopback addresses (tests, the demo).
     pub edge_connect: EdgeConnect,
+    /// `DEPLOY_TRUST_ROOTS`: roots of a private CA, trusted besides the public web roots.
+    pub trust_roots: TrustRoots,
 }
 
 /// `DEPLOY_REQUEST` may carry a private key: Debug shows its shape only (the rest redacts
@@ -64,6 +67,7 @@ impl std::fmt::Debug for Config {
             .field("sources", &self.sources)
             .field("notify", &self.notify)
             .field("edge_connect", &self.edge_connect)
+            .field("trust_roots", &self.trust_roots)
             .finish()
     }
 }
@@ -151,7 +155,12 @@ impl Config {
             None => EdgeConnect::default(),
             Some(v) => EdgeConnect::parse(&v)?,
         };
+        let trust_roots = match env("DEPLOY_TRUST_ROOTS").filter(|v| !v.trim().is_empty()) {
+            None => TrustRoots::default(),
+            Some(v) => parse_trust_roots(&v)?,
+        };
         Ok(Self {
+            trust_roots,
             edge_connect,
             notify: NotifyConfig::from_env(&env)?,
             sources,
@@ -201,6 +210,21 @@ fn parse_quotas(v: &str) -> Result<BTreeMap<String, Quota>, ConfigError> {
         quotas.insert(name, quota);
     }
     Ok(quotas)
+}
+
+/// `DEPLOY_TRUST_ROOTS`: PEM text, or `@/path/file.pem`.
+fn parse_trust_roots(v: &str) -> Result<TrustRoots, ConfigError> {
+    let (text, origin) = match v.trim().strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new("DEPLOY_TRUST_ROOTS", format!("cannot read `{path}`: {e}"))
+            })?,
+            format!(" (in {path})"),
+        ),
+        None => (v.to_string(), String::new()),
+    };
+    TrustRoots::parse(&text)
+        .map_err(|m| ConfigError::new("DEPLOY_TRUST_ROOTS", format!("{m}{origin}")))
 }
 
 fn parse_default_request(v: &str) -> Result<Value, ConfigError> {
@@ -342,6 +366,28 @@ mod tests {
                 .concurrency,
             Some(64)
         );
+    }
+
+    #[test]
+    fn trust_roots_inline_or_from_a_file() {
+        let ca = include_str!("../tests/fixtures/demo-ca.pem");
+        let c = Config::from_env(env(&[("DEPLOY_TRUST_ROOTS", ca)])).unwrap();
+        assert_eq!(c.trust_roots.names(), ["cdn-cert-deploy Demo CA"]);
+        assert!(format!("{c:?}").contains("cdn-cert-deploy Demo CA"));
+        let path = format!("{}/tests/fixtures/demo-ca.pem", env!("CARGO_MANIFEST_DIR"));
+        let c = Config::from_env(env(&[("DEPLOY_TRUST_ROOTS", &format!("@{path}"))])).unwrap();
+        assert_eq!(c.trust_roots.names().len(), 1);
+        let e =
+            Config::from_env(env(&[("DEPLOY_TRUST_ROOTS", "@/nonexistent/ca.pem")])).unwrap_err();
+        assert_eq!(e.variable, "DEPLOY_TRUST_ROOTS");
+        assert!(e.message.contains("/nonexistent/ca.pem"), "{}", e.message);
+        let e = Config::from_env(env(&[("DEPLOY_TRUST_ROOTS", "not a pem")])).unwrap_err();
+        assert!(e.message.contains("BEGIN CERTIFICATE"), "{}", e.message);
+        assert!(Config::from_env(env(&[]))
+            .unwrap()
+            .trust_roots
+            .names()
+            .is_empty());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     InvalidCertificate,
     KeyMismatch,
     CertificateExpired,
+    /// The chain does not build to a trusted root, cannot serve TLS, or has a weak key.
+    UntrustedChain,
     /// The certificate store could not be read or holds no usable pair.
     CertificateSource,
     /// The account's keys (`huawei_credentials`) could not be read or are not usable.
@@ -84,11 +86,12 @@ impl HttpClass {
     }
 }
 
-const OWN: [(ErrorCode, &str); 19] = [
+const OWN: [(ErrorCode, &str); 20] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::InvalidCertificate, "invalid_certificate"),
     (ErrorCode::KeyMismatch, "key_mismatch"),
     (ErrorCode::CertificateExpired, "certificate_expired"),
+    (ErrorCode::UntrustedChain, "untrusted_chain"),
     (ErrorCode::CertificateSource, "certificate_source"),
     (ErrorCode::HuaweiCredentials, "huawei_credentials"),
     (ErrorCode::DomainNotCovered, "domain_not_covered"),
@@ -132,7 +135,8 @@ impl ErrorCode {
             Self::InvalidRequest
             | Self::InvalidCertificate
             | Self::KeyMismatch
-            | Self::CertificateExpired => HttpClass::BadRequest,
+            | Self::CertificateExpired
+            | Self::UntrustedChain => HttpClass::BadRequest,
             Self::InvalidConfiguration | Self::InternalError => HttpClass::ServerError,
             Self::DomainNotCovered | Self::NoMatchingDomains | Self::NewerCertificateLive => {
                 HttpClass::Unprocessable
@@ -150,6 +154,7 @@ impl ErrorCode {
                 | Self::InvalidCertificate
                 | Self::KeyMismatch
                 | Self::CertificateExpired
+                | Self::UntrustedChain
                 | Self::CertificateSource
                 | Self::HuaweiCredentials
                 | Self::InternalError
@@ -245,6 +250,8 @@ mod tests {
         assert_eq!(ErrorCode::CertificateSource.http_class().status(), 502);
         assert_eq!(ErrorCode::parse("APIGW.0301").http_class().status(), 502);
         assert!(ErrorCode::KeyMismatch.is_invalid());
+        assert_eq!(ErrorCode::UntrustedChain.http_class().status(), 400);
+        assert!(ErrorCode::UntrustedChain.is_invalid());
         assert!(!ErrorCode::Throttled.is_invalid());
         assert!(ErrorCode::Throttled.is_cdn_side());
         assert!(!ErrorCode::DomainNotCovered.is_cdn_side());

@@ -29,6 +29,7 @@ use crate::result::{
     RunMode, Status,
 };
 use crate::source::{self, Fetched, Reason, ScmCheck};
+use crate::trust::{self, Trust};
 
 pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 
@@ -274,17 +275,20 @@ impl Handler {
         };
         let notify = self.config.notify.any();
         let now = self.clock.unix_now();
-        let plan = match plan::plan(&req, certificate, source, now, budget, notify) {
+        let roots = &self.config.trust_roots;
+        let plan = match plan::plan(&req, certificate, source, now, budget, notify, roots) {
             Ok(p) => p,
             Err(error) => {
                 warn!(code = %error.code, error = %error.message, "certificate rejected");
                 return rejected(error);
             }
         };
+        log_chain(&plan.summary, req.options.trust);
         info!(
             domains = req.domains.len(),
             certificate = plan.summary.name.as_str(),
             fingerprint = plan.fingerprint.as_deref(),
+            trust = plan.summary.trust.as_deref(),
             budget_ms = budget.as_millis() as u64,
             dry_run = req.options.dry_run,
             force = req.options.force,
@@ -606,6 +610,24 @@ impl<'a> Frame<'a> {
             budget,
             client,
         }
+    }
+}
+
+/// Logs how the chain was judged when the check was skipped, and what was changed in it.
+fn log_chain(summary: &CertificateSummary, trust: Trust) {
+    if trust == Trust::Any {
+        warn!(
+            certificate = summary.name.as_str(),
+            "trust {}: the chain is deployed unverified",
+            trust::NOT_CHECKED
+        );
+    }
+    for note in &summary.chain {
+        info!(
+            certificate = summary.name.as_str(),
+            note = note.as_str(),
+            "chain normalized"
+        );
     }
 }
 

@@ -7,6 +7,8 @@
 //!
 //! - [`request`]: the deploy request: strict parsing, defaults, validation (pure).
 //! - [`cert`]: PEM chains and keys, key match, expiry, SAN coverage, fingerprints (pure).
+//! - [`trust`]: the chain builds to a trusted root (public web roots or `DEPLOY_TRUST_ROOTS`),
+//!   serves TLS, has strong keys; and its order as the CDN should serve it (pure).
 //! - [`deploy`]: per-domain decisions ([`deploy::decide`], pure) and the async driver
 //!   ([`deploy::engine`]) that runs every domain within the time budget.
 //! - [`huawei`]: SDK-HMAC-SHA256 signing ([`huawei::sign`], pure), credentials, quota pacing,
@@ -60,3 +62,4 @@ pub mod sim;
 pub mod source;
 pub mod stores;
 pub mod transport;
+pub mod trust;

@@ -12,6 +12,7 @@ use crate::request::{DeployRequest, MatchMode};
 use crate::result::{CertificateSummary, ErrorCode, ErrorInfo};
 use crate::scm::{self, ScmFacts};
 use crate::secret::Secret;
+use crate::trust::{self, Trust, TrustRoots};
 
 /// The certificate of a run once it is read: a store's content has become one of these before a
 /// plan is made, so nothing downstream can meet a certificate still to be fetched.
@@ -87,9 +88,42 @@ pub fn budget(platform: Duration, requested_secs: Option<u64>, cap: Option<Durat
         .unwrap_or(platform)
 }
 
+/// What a trust note says of a Certificate Manager certificate: its chain is not read (the
+/// description ShowCertificate gives holds none, and exporting it would read the private key).
+pub const SCM_NOT_CHECKED: &str =
+    "not checked (a Certificate Manager certificate: its chain is not read)";
+
+/// A PEM pair checked and made ready to upload: the certificate and key validated
+/// ([`cert::validate`]), the chain trusted unless `trust` is `any` and put in the order the CDN
+/// should serve it ([`trust::serve`]). Keys are judged first, from the certificates alone, so
+/// that an RSA key under 2048 bits is named as such rather than refused as unreadable.
+pub fn pem_bundle(
+    chain: &str,
+    private_key: &Secret,
+    trust: Trust,
+    roots: &TrustRoots,
+    now: i64,
+) -> Result<(cert::Bundle, trust::Served), ErrorInfo> {
+    let untrusted = |e: trust::TrustError| {
+        ErrorInfo::new(e.code(), e.to_string(), false).with_field("certificate")
+    };
+    if trust == Trust::Verify {
+        if let Ok(ders) = cert::parse_chain(chain) {
+            trust::check_keys(&ders).map_err(untrusted)?;
+        }
+    }
+    let mut bundle = cert::validate(chain, private_key, now)
+        .map_err(|e| ErrorInfo::new(e.code(), e.to_string(), false).with_field(e.field()))?;
+    let served = trust::serve(&bundle.chain, roots, trust, now).map_err(untrusted)?;
+    bundle.chain_pem = cert::chain_to_pem(&served.chain);
+    bundle.chain.clone_from(&served.chain);
+    Ok((bundle, served))
+}
+
 /// Plans a run of `req` with `certificate` at `now` (unix seconds); `source` describes the store
 /// the certificate was read from, if any (its content is then at fault when it does not
-/// validate, not the request). `notify` says whether a notification channel is configured.
+/// validate, not the request). `notify` says whether a notification channel is configured;
+/// `roots` are the private roots trusted besides the public web roots.
 pub fn plan(
     req: &DeployRequest,
     certificate: Certificate,
@@ -97,6 +131,7 @@ pub fn plan(
     now: i64,
     budget: Duration,
     notify: bool,
+    roots: &TrustRoots,
 ) -> Result<Plan, ErrorInfo> {
     // A certificate read from a store is the store's fault when it does not validate.
     let from_source = |error: ErrorInfo| match &source {
@@ -111,9 +146,8 @@ pub fn plan(
     };
     let (target, summary, names) = match certificate {
         Certificate::Pem { chain, private_key } => {
-            let bundle = cert::validate(&chain, &private_key, now).map_err(|e| {
-                from_source(ErrorInfo::new(e.code(), e.to_string(), false).with_field(e.field()))
-            })?;
+            let (bundle, served) = pem_bundle(&chain, &private_key, req.options.trust, roots, now)
+                .map_err(from_source)?;
             let name = req
                 .certificate_name
                 .clone()
@@ -131,6 +165,8 @@ pub fn plan(
                 source: source.clone(),
                 leaf: Some(bundle.leaf),
                 scm: None,
+                trust: Some(served.trust),
+                chain: served.notes,
             };
             (target, summary, Some(names))
         }
@@ -159,6 +195,8 @@ pub fn plan(
                 source: source.clone(),
                 leaf: None,
                 scm: facts,
+                trust: Some(SCM_NOT_CHECKED.into()),
+                chain: Vec::new(),
             };
             (target, summary, names)
         }
@@ -267,6 +305,7 @@ mod tests {
             1_800_000_000,
             Duration::from_secs(60),
             false,
+            &TrustRoots::default(),
         )
         .unwrap();
         assert_eq!(
@@ -292,6 +331,7 @@ mod tests {
             1_803_600_000,
             Duration::from_secs(60),
             false,
+            &TrustRoots::default(),
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::CertificateExpired);
@@ -310,6 +350,7 @@ mod tests {
             0,
             Duration::from_secs(60),
             false,
+            &TrustRoots::default(),
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::CertificateSource);
@@ -329,6 +370,7 @@ mod tests {
             0,
             Duration::from_secs(60),
             false,
+            &TrustRoots::default(),
         )
         .unwrap();
         assert!(p.names.is_none() && p.fingerprint.is_none());
@@ -349,6 +391,7 @@ mod tests {
             0,
             Duration::from_secs(60),
             false,
+            &TrustRoots::default(),
         )
         .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("match"));
@@ -367,6 +410,7 @@ mod tests {
             0,
             Duration::from_secs(60),
             false,
+            &TrustRoots::default(),
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::CertificateSource);
@@ -382,6 +426,7 @@ mod tests {
             0,
             Duration::from_secs(60),
             false,
+            &TrustRoots::default(),
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidCertificate);

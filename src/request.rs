@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::secret::Secret;
 use crate::source::keys::KeysSource;
 use crate::source::CertificateSource;
+use crate::trust::Trust;
 
 /// Which domains a request deploys to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -52,6 +53,8 @@ pub struct Options {
     pub no_sm_certificates: bool,
     /// After the run, a TLS handshake to each live domain's CDN edge records what it serves.
     pub verify_edge: bool,
+    /// `"any"` skips the trust check of the chain (named in the result).
+    pub trust: Trust,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             warn_days: 21,
             no_sm_certificates: false,
             verify_edge: false,
+            trust: Trust::Verify,
         }
     }
 }
@@ -137,6 +141,7 @@ const OPTION_FIELDS: &[&str] = &[
     "warn_days",
     "no_sm_certificates",
     "verify_edge",
+    "trust",
 ];
 const CERT_FIELDS: &[&str] = &[
     "certificate",
@@ -203,6 +208,8 @@ struct RawOptions {
     no_sm_certificates: Option<bool>,
     #[serde(default)]
     verify_edge: Option<bool>,
+    #[serde(default)]
+    trust: Option<String>,
 }
 
 /// `true`/`false` or the CDN's own `"on"`/`"off"`.
@@ -448,6 +455,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         warn_days: None,
         no_sm_certificates: None,
         verify_edge: None,
+        trust: None,
     });
     if o.time_budget_secs == Some(0) {
         return Err(RequestError::new(
@@ -463,6 +471,13 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         k.check()
             .map_err(|(field, message)| RequestError::new(field, message))?;
     }
+    let trust = o
+        .trust
+        .as_deref()
+        .map(Trust::parse)
+        .transpose()
+        .map_err(|m| RequestError::new("options.trust", m))?
+        .unwrap_or_default();
     let defaults = Options::default();
     Ok(DeployRequest {
         domains,
@@ -486,6 +501,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
             warn_days: o.warn_days.unwrap_or(defaults.warn_days),
             no_sm_certificates: o.no_sm_certificates.unwrap_or(defaults.no_sm_certificates),
             verify_edge: o.verify_edge.unwrap_or(defaults.verify_edge),
+            trust,
         },
     })
 }
@@ -704,6 +720,26 @@ mod tests {
         let mut v = pem_request();
         v["match"] = json!("fuzzy");
         assert_eq!(strict(v).unwrap_err().field, "match");
+    }
+
+    #[test]
+    fn trust_is_any_or_absent() {
+        let v = pem_request();
+        assert_eq!(strict(v).unwrap().options.trust, Trust::Verify);
+        let mut v = pem_request();
+        v["options"] = json!({"trust": "any"});
+        assert_eq!(strict(v).unwrap().options.trust, Trust::Any);
+        for bad in [
+            json!("none"),
+            json!(true),
+            json!("-----BEGIN PRIVATE KEY-----\nMIIE"),
+        ] {
+            let mut v = pem_request();
+            v["options"] = json!({ "trust": bad });
+            let e = strict(v).unwrap_err();
+            assert_eq!(e.field, "options.trust");
+            assert!(!e.message.contains("MIIE"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -309,6 +309,14 @@ pub struct CertificateSummary {
     /// What Certificate Manager says of an SCM certificate (its names and expiry).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub scm: Option<crate::scm::ScmFacts>,
+    /// How the chain was judged: `verified: builds to `ISRG Root X1` (public web roots)`,
+    /// `not checked (options.trust: any)`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<String>,
+    /// What was changed from the chain as sent, to serve it as the CDN should (reordered, a
+    /// self-signed root or a duplicate left out); absent when nothing was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<String>,
 }
 
 /// The whole answer of a run.

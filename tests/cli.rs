@@ -30,7 +30,8 @@ async fn invoke(
         .args(args)
         .env_clear()
         .env("HUAWEICLOUD_SDK_AK", AK)
-        .env("HUAWEICLOUD_SDK_SK", SK);
+        .env("HUAWEICLOUD_SDK_SK", SK)
+        .env("DEPLOY_TRUST_ROOTS", test_trust_roots());
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

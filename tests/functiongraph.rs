@@ -64,6 +64,7 @@ async fn the_functiongraph_bootstrap_serves_timers_apig_and_survives_garbage() {
         .env("HUAWEICLOUD_SDK_AK", "ENVAKNOTKNOWNTOTHESIM")
         .env("HUAWEICLOUD_SDK_SK", "env-secret")
         .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
+        .env("DEPLOY_TRUST_ROOTS", test_trust_roots())
         .env("DEPLOY_WEBHOOK_TOKEN", "example-webhook-token")
         // The APIG event sends a whole request (domains and all): the explicit opt-in.
         .env("DEPLOY_HTTP_ALLOW", "request")
@@ -191,6 +192,7 @@ async fn a_trace_level_functiongraph_run_logs_no_key_signature_or_token() {
         .env("DEPLOY_WEBHOOK_SECRET", SECRET)
         .env("DEPLOY_WEBHOOK_TOKEN", TOKEN)
         .env("DEPLOY_REQUEST", r#"{"domains": ["www.example.com"]}"#)
+        .env("DEPLOY_TRUST_ROOTS", test_trust_roots())
         .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

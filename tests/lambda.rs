@@ -54,6 +54,7 @@ fn lambda_binary_logging(
         .env("HUAWEICLOUD_SDK_SK", SK)
         .env("HUAWEICLOUD_CDN_ENDPOINT", sim.endpoint())
         .env("DEPLOY_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("DEPLOY_TRUST_ROOTS", test_trust_roots())
         // These callers send whole requests (domains and all): the explicit opt-in.
         .env("DEPLOY_HTTP_ALLOW", "request");
     for (k, v) in extra {

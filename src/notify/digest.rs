@@ -363,6 +363,8 @@ mod tests {
                 not_after_unix: 0,
             }),
             scm: None,
+            trust: None,
+            chain: Vec::new(),
         };
         DeployResult::new(domains, RunMode::Deploy, Some(cert), 12_345, 600_000, None)
     }

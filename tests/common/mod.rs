@@ -22,6 +22,7 @@ use cdn_cert_deploy::sim::{
 };
 use cdn_cert_deploy::source::SourceConfig;
 use cdn_cert_deploy::stores::huawei::StoreConfig;
+use cdn_cert_deploy::trust::TrustRoots;
 use serde_json::{json, Value};
 
 /// Serves HTTP/1 on `listener` with `handle` until the returned task is aborted; the connections
@@ -70,16 +71,111 @@ pub struct TestCert {
     pub key: String,
 }
 
-/// A self-signed certificate for `names`, valid from `from_days` to `to_days` relative to now.
-pub fn cert_valid(names: &[&str], from_days: i64, to_days: i64) -> TestCert {
-    let key = rcgen::KeyPair::generate().expect("key");
+/// A CA made for the tests (rcgen), and its key.
+pub struct TestCa {
+    pub cert: rcgen::Certificate,
+    pub key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    /// A root CA named `name`, valid from a year ago for ten years.
+    pub fn root(name: &str) -> Self {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = ca_params(name).self_signed(&key).expect("CA");
+        Self { cert, key }
+    }
+
+    /// An intermediate CA named `name`, issued by `self`.
+    pub fn intermediate(&self, name: &str) -> Self {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = ca_params(name)
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("intermediate");
+        Self { cert, key }
+    }
+
+    /// A leaf for `names`, valid from `from_days` to `to_days` relative to now, issued by
+    /// `self`, with `eku` as its extended key usage (none when empty).
+    pub fn leaf(
+        &self,
+        names: &[&str],
+        from_days: i64,
+        to_days: i64,
+        eku: &[rcgen::ExtendedKeyUsagePurpose],
+    ) -> TestCert {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = leaf_params(names, from_days, to_days);
+        params.extended_key_usages = eku.to_vec();
+        let cert = params.signed_by(&key, &self.cert, &self.key).expect("leaf");
+        TestCert {
+            chain: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+}
+
+fn ca_params(name: &str) -> rcgen::CertificateParams {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(365);
+    params.not_after = now + time::Duration::days(3650);
+    params
+}
+
+/// A leaf's parameters: `names` as SANs, the first also as the common name.
+fn leaf_params(names: &[&str], from_days: i64, to_days: i64) -> rcgen::CertificateParams {
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    if let Some(first) = names.first() {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, *first);
+    }
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now + time::Duration::days(from_days);
     params.not_after = now + time::Duration::days(to_days);
-    let cert = params.self_signed(&key).expect("cert");
+    params
+}
+
+/// The CA every test certificate is issued by ([`cert_valid`]); the test handlers trust it
+/// through `DEPLOY_TRUST_ROOTS` ([`test_trust_roots`]), as an operator trusts a private CA.
+pub static TEST_CA: std::sync::LazyLock<TestCa> =
+    std::sync::LazyLock::new(|| TestCa::root("cdn-cert-deploy Test CA"));
+
+/// What the test handlers and binaries are given as `DEPLOY_TRUST_ROOTS`: [`TEST_CA`], and the
+/// demo's CA (tests/fixtures/demo-ca.pem), which issued the sample events' leaf.
+pub fn test_trust_roots() -> String {
+    format!(
+        "{}{}",
+        TEST_CA.pem(),
+        include_str!("../fixtures/demo-ca.pem")
+    )
+}
+
+/// A certificate for `names` issued by [`TEST_CA`] (the chain is the leaf alone), valid from
+/// `from_days` to `to_days` relative to now.
+pub fn cert_valid(names: &[&str], from_days: i64, to_days: i64) -> TestCert {
+    TEST_CA.leaf(names, from_days, to_days, &[])
+}
+
+/// A self-signed certificate for `names`, valid from a day ago for 90 days (trusted by nobody).
+pub fn self_signed(names: &[&str]) -> TestCert {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = leaf_params(names, -1, 90).self_signed(&key).expect("cert");
     TestCert {
         chain: cert.pem(),
         key: key.serialize_pem(),
@@ -168,6 +264,7 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             },
             notify: Default::default(),
             edge_connect: Default::default(),
+            trust_roots: TrustRoots::parse(&test_trust_roots()).expect("test roots"),
         },
         clock: clock::system(),
         engine: EngineConfig::default(),
@@ -175,13 +272,14 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
 }
 
 /// A handler configured from environment variables, as the function reads them: the simulator's
-/// endpoint and the test keys, then `extra` (which may override them).
+/// endpoint, the test keys and [`test_trust_roots`], then `extra` (which may override them).
 pub fn handler_env(sim: &Simulator, extra: &[(&str, &str)]) -> Handler {
     let mut env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     env.insert("HUAWEICLOUD_CDN_ENDPOINT".into(), sim.endpoint());
     env.insert("HUAWEICLOUD_SCM_ENDPOINT".into(), sim.endpoint());
     env.insert("HUAWEICLOUD_SDK_AK".into(), AK.into());
     env.insert("HUAWEICLOUD_SDK_SK".into(), SK.into());
+    env.insert("DEPLOY_TRUST_ROOTS".into(), test_trust_roots());
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }

@@ -28,12 +28,47 @@ pub struct Item {
     pub detail: String,
 }
 
-/// How a channel shows text.
+/// How a channel shows text. Every style shows the digest's names and messages (a domain, a
+/// certificate name, the CDN's words) as text: none becomes a link, a mention or markup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     Plain,
+    /// Slack's mrkdwn: plain lines, with `&`, `<` and `>` as the entities Slack's "Escaping
+    /// text" asks for (`<https://x|click>` is a link there, `<!channel>` a mention).
+    Slack,
     /// DingTalk and WeCom markdown: a bold subject, a list of domains.
     Markdown,
+}
+
+impl Style {
+    /// `text` as this style shows it as text.
+    pub fn text(self, text: &str) -> String {
+        match self {
+            Style::Plain => text.to_string(),
+            Style::Slack => text
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;"),
+            Style::Markdown => markdown_text(text),
+        }
+    }
+}
+
+/// Text for DingTalk's and WeCom's markdown, which document no escape character: the brackets
+/// that open a link or an image (`[t](url)`), a mention or a tag (WeCom's `<@userid>`,
+/// `<font>`), an autolink (`<https://…>`) become their full-width forms, and a line break a
+/// space (so no text starts a heading or a quote). `*` is kept: a wildcard domain shows as itself.
+fn markdown_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '[' => '［',
+            ']' => '］',
+            '<' => '＜',
+            '>' => '＞',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 /// How the body's size is counted against a limit (bytes as sent: raw, or inside a JSON string).
@@ -280,27 +315,31 @@ impl Digest {
         limit: usize,
         measure: Measure,
     ) -> String {
+        let t = |text: &str| style.text(text);
         let mut top = String::new();
         if with_subject {
             match style {
-                Style::Plain => top.push_str(&self.subject),
-                Style::Markdown => top.push_str(&format!("**{}**", self.subject)),
+                Style::Markdown => top.push_str(&format!("**{}**", t(&self.subject))),
+                _ => top.push_str(&t(&self.subject)),
             }
             top.push_str("\n\n");
         }
         for line in &self.head {
-            top.push_str(line);
+            top.push_str(&t(line));
             top.push('\n');
         }
-        let item = |i: &Item| match style {
-            Style::Plain => format!("{} {}: {}\n", i.label, i.domain, i.detail),
-            Style::Markdown => format!("- **{}** {}: {}\n", i.label, i.domain, i.detail),
+        let item = |i: &Item| {
+            let (domain, detail) = (t(&i.domain), t(&i.detail));
+            match style {
+                Style::Markdown => format!("- **{}** {domain}: {detail}\n", i.label),
+                _ => format!("{} {domain}: {detail}\n", i.label),
+            }
         };
         let more = |n: usize| match style {
-            Style::Plain => format!("… and {n} more\n"),
             Style::Markdown => format!("- … and {n} more\n"),
+            _ => format!("… and {n} more\n"),
         };
-        let foot = format!("\n{}", self.foot);
+        let foot = format!("\n{}", t(&self.foot));
         let lead = if self.items.is_empty() { "" } else { "\n" };
         let fixed = measure.len(&top) + measure.len(lead) + measure.len(&foot);
         let mut body = String::new();
@@ -478,5 +517,65 @@ mod tests {
         // A tiny limit still gives something within it.
         let tiny = d.render(Style::Plain, true, 20, Measure::Bytes);
         assert!(tiny.len() <= 20);
+    }
+
+    /// A digest whose names and messages are crafted to become links, mentions and markup.
+    fn crafted() -> Digest {
+        Digest {
+            subject: "cdn-cert-deploy: 1 failed of 1 domains".into(),
+            head: vec!["certificate [click](https://evil.example) <@all>".into()],
+            items: vec![Item {
+                label: "FAILED".into(),
+                domain: "*.example.com".into(),
+                detail: "CDN.0001 <https://evil.example|click> <!channel> a&b\n# heading\n> quote ![x](https://evil.example/p.png) <font color=\"warning\">x</font>".into(),
+            }],
+            foot: "1 failed; <@U123>".into(),
+        }
+    }
+
+    #[test]
+    fn no_chat_dialect_turns_a_crafted_name_into_a_link_or_a_mention() {
+        let d = crafted();
+        let slack = d.render(Style::Slack, true, 40_000, Measure::Bytes);
+        assert!(!slack.contains('<') && !slack.contains('>'), "{slack}");
+        assert!(
+            slack.contains("&lt;https://evil.example|click&gt; &lt;!channel&gt; a&amp;b"),
+            "{slack}"
+        );
+        let md = d.render(Style::Markdown, true, 40_000, Measure::Bytes);
+        for c in ['[', ']', '<', '>'] {
+            assert!(!md.contains(c), "{c} in {md}");
+        }
+        // Our own markup stays; the crafted line breaks do not start a heading or a quote.
+        assert!(md.starts_with("**cdn-cert-deploy: 1 failed"), "{md}");
+        assert!(md.contains("- **FAILED** *.example.com: CDN.0001 ＜https://evil.example|click＞"));
+        assert!(
+            md.contains("a&b # heading ＞ quote !［x］(https://evil.example/p.png)"),
+            "{md}"
+        );
+        assert!(
+            !md.lines()
+                .any(|l| l.starts_with('#') || l.starts_with('＞')),
+            "{md}"
+        );
+        assert!(md.contains("1 failed; ＜@U123＞"), "{md}");
+        // Plain text (SNS, SMN, Feishu's text) is shown as text by its channel: left as it is.
+        let plain = d.render(Style::Plain, true, 40_000, Measure::Bytes);
+        assert!(plain.contains("<!channel> a&b"), "{plain}");
+    }
+
+    #[test]
+    fn escaped_text_is_counted_against_the_limit() {
+        let mut d = crafted();
+        d.items = (0..50)
+            .map(|i| Item {
+                label: "FAILED".into(),
+                domain: format!("d{i}.example.com"),
+                detail: "<<<<<<<<<<&&&&&&&&&&".into(),
+            })
+            .collect();
+        let text = d.render(Style::Slack, true, 2000, Measure::Bytes);
+        assert!(text.len() <= 2000, "{}", text.len());
+        assert!(text.contains("more"), "{text}");
     }
 }

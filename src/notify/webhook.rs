@@ -39,22 +39,13 @@ pub fn dingtalk_sign(timestamp_ms: i64, secret: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// Slack reads `text` as mrkdwn: `<https://x|click>` is a link and `<!channel>` a mention. Its
-/// documentation ("Escaping text") asks for `&`, `<` and `>` as HTML entities, so a domain or
-/// certificate name quoted in the digest stays text.
-pub fn slack_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// The request for `hook`, at `unix_now`.
 pub fn request(hook: &Webhook, digest: &Digest, result: &DeployResult, unix_now: i64) -> Outgoing {
     let mut url = hook.url.expose().clone();
     let secret = hook.secret.as_ref().map(|s| s.expose());
     let body = match hook.format {
         WebhookFormat::Slack => json!({
-            "text": slack_escape(&digest.render(Style::Plain, true, SLACK_TEXT, Measure::Bytes))
+            "text": digest.render(Style::Slack, true, SLACK_TEXT, Measure::Bytes)
         }),
         WebhookFormat::Feishu => {
             let mut body = json!({
@@ -136,17 +127,6 @@ pub fn judge(format: WebhookFormat, reply: &Reply) -> Result<Option<String>, Fai
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slack_text_turns_no_crafted_name_into_a_link_or_mention() {
-        let crafted = "<https://evil.example|click> <!channel> <@U123> a&b";
-        let safe = slack_escape(crafted);
-        assert!(!safe.contains('<') && !safe.contains('>'), "{safe}");
-        assert_eq!(
-            safe,
-            "&lt;https://evil.example|click&gt; &lt;!channel&gt; &lt;@U123&gt; a&amp;b"
-        );
-    }
 
     #[test]
     fn signatures_as_the_bots_documentation_computes_them() {

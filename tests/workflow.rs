@@ -1,7 +1,7 @@
 //! The Step Functions workflow (`workflow/deploy.asl.json`, `DeployWorkflow` in template.yaml)
 //! run against the real function: a small interpreter of the states and intrinsics the
-//! definition uses (Pass, Task, Choice, Wait, Map; JsonMerge, MathAdd, ArrayLength, JsonToString,
-//! Format) walks it, invoking the function in-process against the simulator, so the `Map` and
+//! definition uses (Pass, Task, Choice, Wait, Map, Fail; JsonMerge, MathAdd, ArrayLength,
+//! JsonToString, Format) walks it, invoking the function in-process against the simulator, so the `Map` and
 //! `Choice` paths are checked against real results, not against what we think a result holds.
 
 mod common;
@@ -156,13 +156,30 @@ fn choose(rule: &Value, input: &Value) -> bool {
     if let Some(all) = rule.get("And") {
         return all.as_array().unwrap().iter().all(|r| choose(r, input));
     }
+    if let Some(any) = rule.get("Or") {
+        return any.as_array().unwrap().iter().any(|r| choose(r, input));
+    }
+    if let Some(not) = rule.get("Not") {
+        return !choose(not, input);
+    }
     let var = get(input, rule["Variable"].as_str().unwrap());
     if let Some(present) = rule.get("IsPresent") {
         return var.is_some() == present.as_bool().unwrap();
     }
     let var = var.expect("a compared variable is present");
+    if let Some(numeric) = rule.get("IsNumeric") {
+        return var.is_number() == numeric.as_bool().unwrap();
+    }
+    // AWS fails the execution on a numeric comparison of a value that is not a number.
+    let number = || var.as_f64().expect("a numeric comparison of a number");
     if let Some(p) = rule.get("NumericLessThanPath") {
-        return var.as_f64().unwrap() < get(input, p.as_str().unwrap()).unwrap().as_f64().unwrap();
+        return number() < get(input, p.as_str().unwrap()).unwrap().as_f64().unwrap();
+    }
+    if let Some(n) = rule.get("NumericLessThan") {
+        return number() < n.as_f64().unwrap();
+    }
+    if let Some(n) = rule.get("NumericGreaterThan") {
+        return number() > n.as_f64().unwrap();
     }
     if let Some(s) = rule.get("StringEquals") {
         return var == *s;
@@ -171,8 +188,9 @@ fn choose(rule: &Value, input: &Value) -> bool {
 }
 
 impl Machine<'_> {
-    /// Runs a state machine (or a Map's processor) on `input`; its output.
-    async fn run(&mut self, def: &Value, mut input: Value, ctx: &Value) -> Value {
+    /// Runs a state machine (or a Map's processor) on `input`: its output, or the error of the
+    /// Fail state that ended it (`{"Error", "Cause"}`; a Map ends with its first item's).
+    async fn run(&mut self, def: &Value, mut input: Value, ctx: &Value) -> Result<Value, Value> {
         let mut name = def["StartAt"].as_str().unwrap().to_string();
         loop {
             let state = &def["States"][&name];
@@ -235,15 +253,22 @@ impl Machine<'_> {
                         let ctx = json!({"Map": {"Item": {"Index": i, "Value": item}}});
                         let selected = template(&state["ItemSelector"], &input, &ctx);
                         let processor = state["ItemProcessor"].clone();
-                        outputs.push(Box::pin(self.run(&processor, selected, &ctx)).await);
+                        outputs.push(Box::pin(self.run(&processor, selected, &ctx)).await?);
                     }
                     input = place(state, input, Value::Array(outputs));
                     state.get("Next")
                 }
+                "Fail" => {
+                    let cause = match state.get("CausePath") {
+                        Some(p) => eval(p.as_str().unwrap(), &input, ctx),
+                        None => state["Cause"].clone(),
+                    };
+                    return Err(json!({"Error": state["Error"], "Cause": cause}));
+                }
                 other => panic!("state type {other} is not known to this interpreter"),
             };
             if state.get("End") == Some(&json!(true)) {
-                return input;
+                return Ok(input);
             }
             name = next
                 .and_then(Value::as_str)
@@ -317,6 +342,17 @@ fn definition(topic: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Where the tests' accounts keep the certificate: a CSMS secret in the simulator (a workflow
+/// input carries references, not keys).
+const STORED: &str = "example-cert";
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+/// A request for `domains` whose certificate is the [`STORED`] secret.
+fn stored(domains: &[&str]) -> Value {
+    json!({"domains": domains,
+           "certificate_source": {"type": "huawei_csms", "secret_name": STORED}})
+}
+
 async fn setup() -> (Simulator, App, TestCert) {
     let cert = example_cert();
     let sim = start(sim_config(vec![
@@ -324,10 +360,21 @@ async fn setup() -> (Simulator, App, TestCert) {
         // Live 100 s after the write: the first two attempts end before it.
         domain("slow.example.com", 100_000),
         domain("b1.example.com", 100),
+        // Never live within the tests' runs.
+        domain("stuck.example.com", 100_000_000),
     ]))
     .await;
+    sim.put_secret(
+        STORED,
+        &json!({"fullchain": cert.chain, "private_key": cert.key}).to_string(),
+    );
+    let endpoint = sim.endpoint();
+    let env = [
+        ("HUAWEICLOUD_CSMS_ENDPOINT", endpoint.as_str()),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT),
+    ];
     let app = App {
-        handler: Ok(handler(&sim)),
+        handler: Ok(handler_env(&sim, &env)),
         platform: Platform::Lambda,
         function_name: "cdn-cert-deploy".into(),
     };
@@ -336,9 +383,9 @@ async fn setup() -> (Simulator, App, TestCert) {
 
 #[tokio::test(start_paused = true)]
 async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_all() {
-    let (_sim, app, cert) = setup().await;
+    let (_sim, app, _cert) = setup().await;
     let with = |domains: &[&str], options: Value| {
-        let mut r = request(domains, &cert);
+        let mut r = stored(domains);
         r["options"] = options;
         r
     };
@@ -351,7 +398,7 @@ async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_a
         app: &app,
         trace: Trace::default(),
     };
-    let out = m.run(&definition(TOPIC), input, &json!({})).await;
+    let out = m.run(&definition(TOPIC), input, &json!({})).await.unwrap();
     let accounts = out["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 3, "{out:#}");
 
@@ -372,7 +419,7 @@ async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_a
         assert_eq!(follow_up["domains"], json!(["slow.example.com"]));
         assert_eq!(follow_up["match"], "exact");
         assert_eq!(
-            follow_up["certificate"], one[0]["certificate"],
+            follow_up["certificate_source"], one[0]["certificate_source"],
             "the rest of the request is kept"
         );
         assert_eq!(follow_up["options"]["time_budget_secs"], 10);
@@ -438,19 +485,85 @@ fn the_sample_input_holds_requests_the_function_accepts() {
 
 #[tokio::test(start_paused = true)]
 async fn attempts_end_at_max_attempts_and_no_topic_sends_nothing() {
-    let (_sim, app, cert) = setup().await;
-    let mut req = request(&["slow.example.com"], &cert);
+    let (_sim, app, _cert) = setup().await;
+    let mut req = stored(&["slow.example.com"]);
     req["options"] = json!({"time_budget_secs": 5});
     let input = json!({"accounts": [{"name": "one", "request": req}], "max_attempts": 2});
     let mut m = Machine {
         app: &app,
         trace: Trace::default(),
     };
-    let out = m.run(&definition(""), input, &json!({})).await;
+    let out = m.run(&definition(""), input, &json!({})).await.unwrap();
     let one = &out["accounts"][0];
     assert_eq!(one["attempts"], 2, "{out:#}");
     assert_eq!(one["ok"], false);
     assert_eq!(one["pending_domains"], json!(["slow.example.com"]));
     assert_eq!(m.trace.invocations.len(), 2);
     assert!(m.trace.published.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_double_up_to_900_s_and_max_attempts_stays_within_1_to_10() {
+    let (_sim, app, _cert) = setup().await;
+    let mut req = stored(&["stuck.example.com"]);
+    req["options"] = json!({"time_budget_secs": 5});
+    let run = |max_attempts: Value| json!({"accounts": [{"name": "one", "request": req.clone()}], "max_attempts": max_attempts});
+    let mut m = Machine {
+        app: &app,
+        trace: Trace::default(),
+    };
+    let out = m
+        .run(&definition(""), run(json!(10)), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(out["accounts"][0]["attempts"], 10, "{out:#}");
+    assert_eq!(
+        m.trace.waits,
+        vec![60, 120, 240, 480, 900, 900, 900, 900, 900],
+        "doubling, then at most 900 s"
+    );
+    for bad in [json!(11), json!(0), json!("4"), json!(1e9)] {
+        let mut m = Machine {
+            app: &app,
+            trace: Trace::default(),
+        };
+        let error = m
+            .run(&definition(TOPIC), run(bad.clone()), &json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(error["Error"], "InvalidInput", "{bad}");
+        assert!(error["Cause"].as_str().unwrap().contains("from 1 to 10"));
+        assert!(m.trace.invocations.is_empty() && m.trace.published.is_empty());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_with_an_inline_private_key_is_refused_before_any_invocation() {
+    let (_sim, app, cert) = setup().await;
+    for inline in [
+        request(&["a1.example.com"], &cert),
+        json!({"domains": ["a1.example.com"], "cert": cert.chain, "privkey": cert.key}),
+        json!({"domains": ["a1.example.com"], "crt": cert.chain, "key": cert.key}),
+    ] {
+        // The account with the key is the second: the first is not deployed either.
+        let input = json!({"accounts": [
+            {"name": "stored", "request": stored(&["b1.example.com"])},
+            {"name": "inline", "request": inline},
+        ]});
+        let mut m = Machine {
+            app: &app,
+            trace: Trace::default(),
+        };
+        let error = m
+            .run(&definition(TOPIC), input, &json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(error["Error"], "InlinePrivateKey");
+        let cause = error["Cause"].as_str().unwrap();
+        assert!(cause.starts_with("account inline: "), "{cause}");
+        assert!(cause.contains("certificate_source"), "{cause}");
+        assert!(!cause.contains("PRIVATE KEY"), "{cause}");
+        assert!(m.trace.invocations.is_empty(), "no account was invoked");
+        assert!(m.trace.published.is_empty());
+    }
 }

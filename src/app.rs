@@ -189,7 +189,8 @@ impl App {
 
 fn direct_reply(out: &Output) -> Reply {
     Reply {
-        invocation_error: out.fail_on_error && !out.result.ok,
+        // A workflow run is judged by its answer (a function error would end its follow-ups).
+        invocation_error: out.fail_on_error && !out.result.ok && out.tally.is_none(),
         body: out.to_json(),
         exit_code: out.exit_code,
         metrics: None,

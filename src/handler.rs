@@ -30,6 +30,7 @@ use crate::result::{
 };
 use crate::source::{self, Fetched, Reason, ScmCheck};
 use crate::trust::{self, Trust};
+use crate::workflow::{self, Tally, WorkflowRun};
 
 pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 
@@ -81,6 +82,8 @@ pub struct Output {
     pub fail_on_error: bool,
     /// The CDN calls the run made (none when it never got to the API).
     pub calls: Calls,
+    /// A Step Functions workflow run's tally of the account: the answer is then compact.
+    pub tally: Option<Box<Tally>>,
 }
 
 impl Output {
@@ -92,7 +95,10 @@ impl Output {
 
     /// The result as JSON.
     pub fn to_json(&self) -> Value {
-        serde_json::to_value(&self.result).unwrap_or(Value::Null)
+        match &self.tally {
+            Some(tally) => workflow::compact(&self.result, tally),
+            None => serde_json::to_value(&self.result).unwrap_or(Value::Null),
+        }
     }
 }
 
@@ -113,7 +119,24 @@ impl Handler {
             .credentials
             .clone()
             .or_else(|| self.config.credentials.clone());
+        let workflow = workflow_of(&inv.request);
         let mut out = self.deploy(inv, credentials.clone()).await;
+        if let Some(w) = workflow {
+            // The workflow tells people once for every account: this run only tallies.
+            let tally = Tally::after(w.tally.as_ref(), &out.result);
+            let digest = workflow::account_digest(&tally, &out.result);
+            out.result.digest = Some(RunDigest {
+                text: digest.render(Style::Plain, false, DIGEST_BYTES, Measure::Bytes),
+                subject: digest.subject,
+            });
+            info!(
+                attempt = w.attempt,
+                account_pending = tally.pending,
+                "workflow run tallied; the workflow tells people"
+            );
+            out.tally = Some(Box::new(tally));
+            return out;
+        }
         let digest = notify::digest::digest(&out.result);
         out.result.digest = Some(RunDigest {
             text: digest.render(Style::Plain, false, DIGEST_BYTES, Measure::Bytes),
@@ -584,6 +607,7 @@ impl Handler {
             exit_code,
             fail_on_error: req.options.fail_on_error,
             calls,
+            tally: None,
         }
     }
 }
@@ -631,6 +655,12 @@ fn log_chain(summary: &CertificateSummary, trust: Trust) {
     }
 }
 
+/// The workflow's part of a request (`workflow`), when it reads; one that does not is refused
+/// by the request's own parsing.
+fn workflow_of(request: &Value) -> Option<WorkflowRun> {
+    serde_json::from_value(request.get("workflow")?.clone()).ok()
+}
+
 /// An invalid request or configuration: nothing was called; every known domain is listed as
 /// skipped with the same error, so nothing is lost.
 fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Duration) -> Output {
@@ -651,5 +681,6 @@ fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Du
         exit_code,
         fail_on_error: false,
         calls: Calls::default(),
+        tally: None,
     }
 }

@@ -22,6 +22,8 @@
 //!   before any call; below both [`source`] and [`stores`] (pure).
 //! - [`endpoint`]: configured endpoints, `https://` or loopback only.
 //! - [`result`]: the per-domain result and summary (pure data).
+//! - [`workflow`]: a Step Functions workflow run: its compact answer and the account's tally
+//!   over every attempt (pure).
 //! - [`metrics`]: the run's CloudWatch Embedded Metric Format record (pure).
 //! - [`redact`]: parser messages stripped of the values they quote (pure).
 //! - [`handler`]: one handler shared by every platform: request in, result out.
@@ -63,3 +65,4 @@ pub mod source;
 pub mod stores;
 pub mod transport;
 pub mod trust;
+pub mod workflow;

@@ -232,6 +232,11 @@ pub fn plan(
                 ocsp_stapling: o.ocsp_stapling,
             },
             incoming,
+            written_before: req
+                .workflow
+                .as_ref()
+                .map(|w| w.written_before())
+                .unwrap_or_default(),
         },
         summary,
         names,

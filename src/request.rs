@@ -8,6 +8,7 @@ use crate::secret::Secret;
 use crate::source::keys::KeysSource;
 use crate::source::CertificateSource;
 use crate::trust::Trust;
+use crate::workflow::WorkflowRun;
 
 /// Which domains a request deploys to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -88,6 +89,9 @@ pub struct DeployRequest {
     /// Where the account's keys live (`huawei_credentials`); the environment's keys otherwise.
     pub huawei_credentials: Option<KeysSource>,
     pub options: Options,
+    /// What the Step Functions workflow says of the run (`workflow`): its answer is compact
+    /// and the account's tally goes on ([`crate::workflow`]).
+    pub workflow: Option<WorkflowRun>,
 }
 
 /// A request that cannot be run; `field` names what is wrong.
@@ -128,6 +132,7 @@ pub const TOP_FIELDS: &[&str] = &[
     "enterprise_project_id",
     "huawei_credentials",
     "options",
+    "workflow",
 ];
 const OPTION_FIELDS: &[&str] = &[
     "force",
@@ -173,6 +178,8 @@ struct RawRequest {
     huawei_credentials: Option<KeysSource>,
     #[serde(default)]
     options: Option<RawOptions>,
+    #[serde(default)]
+    workflow: Option<WorkflowRun>,
 }
 
 /// A list of names, or one comma-separated string (as webhook senders write it).
@@ -486,6 +493,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
         certificate_name,
         enterprise_project_id: non_empty(raw.enterprise_project_id),
         huawei_credentials,
+        workflow: raw.workflow,
         options: Options {
             force: o.force.unwrap_or(defaults.force),
             dry_run: o.dry_run.unwrap_or(defaults.dry_run),

@@ -21,6 +21,8 @@ const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:cdn-notices";
 struct Trace {
     /// (account name, the request sent to the function)
     invocations: Vec<(String, Value)>,
+    /// (account name, the function's answer)
+    answers: Vec<(String, Value)>,
     waits: Vec<u64>,
     published: Vec<Value>,
 }
@@ -285,9 +287,13 @@ impl Machine<'_> {
                     "arn:aws:lambda:eu-west-1:123456789012:function:cdn-cert-deploy"
                 );
                 let payload = params["Payload"].clone();
-                self.trace
-                    .invocations
-                    .push((input["name"].as_str().unwrap().to_string(), payload.clone()));
+                let name = input["name"].as_str().unwrap().to_string();
+                self.trace.invocations.push((name.clone(), payload.clone()));
+                if name == "crash" {
+                    // As Step Functions reports a function the platform stopped.
+                    return Err(json!({"Error": "Sandbox.Timedout",
+                        "Cause": r#"{"errorMessage":"Task timed out after 900.00 seconds"}"#}));
+                }
                 let reply = self
                     .app
                     .invoke(
@@ -299,10 +305,11 @@ impl Machine<'_> {
                         },
                     )
                     .await;
-                if reply.invocation_error {
-                    // As Lambda reports a function error to Step Functions.
-                    return Err(json!({"Error": "DeployNotOk", "Cause": reply.body.to_string()}));
-                }
+                assert!(
+                    !reply.invocation_error,
+                    "a workflow run answers, it does not fail"
+                );
+                self.trace.answers.push((name, reply.body.clone()));
                 Ok(json!({"Payload": reply.body, "StatusCode": 200}))
             }
             "arn:aws:states:::sns:publish" => {
@@ -392,7 +399,9 @@ async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_a
     let input = json!({"accounts": [
         {"name": "one", "request": with(&["a1.example.com", "slow.example.com"], json!({"time_budget_secs": 10}))},
         {"name": "two", "request": with(&["b1.example.com"], json!({}))},
+        // fail_on_error is for direct callers: a workflow run answers (and is followed up).
         {"name": "three", "request": with(&["missing.example.com"], json!({"fail_on_error": true}))},
+        {"name": "crash", "request": with(&["b1.example.com"], json!({}))},
     ]});
     let mut m = Machine {
         app: &app,
@@ -400,9 +409,10 @@ async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_a
     };
     let out = m.run(&definition(TOPIC), input, &json!({})).await.unwrap();
     let accounts = out["accounts"].as_array().unwrap();
-    assert_eq!(accounts.len(), 3, "{out:#}");
+    assert_eq!(accounts.len(), 4, "{out:#}");
 
-    // Account one: pending, then budget_exhausted while the domain still configures, then live.
+    // Account one: slow is pending, then still pending (configuring with the certificate the
+    // first attempt wrote), then live: deployed by the workflow, not "unchanged".
     let one: Vec<&Value> = m
         .trace
         .invocations
@@ -415,7 +425,8 @@ async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_a
         one[0]["domains"],
         json!(["a1.example.com", "slow.example.com"])
     );
-    for follow_up in &one[1..] {
+    assert_eq!(one[0]["workflow"], json!({"attempt": 1}));
+    for (k, follow_up) in one[1..].iter().enumerate() {
         assert_eq!(follow_up["domains"], json!(["slow.example.com"]));
         assert_eq!(follow_up["match"], "exact");
         assert_eq!(
@@ -423,33 +434,66 @@ async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_a
             "the rest of the request is kept"
         );
         assert_eq!(follow_up["options"]["time_budget_secs"], 10);
+        assert_eq!(follow_up["workflow"]["attempt"], k + 2);
+        assert_eq!(
+            follow_up["workflow"]["tally"]["written"],
+            json!(["slow.example.com"])
+        );
     }
+    let answers: Vec<&Value> = m
+        .trace
+        .answers
+        .iter()
+        .filter(|(n, _)| n == "one")
+        .map(|(_, a)| a)
+        .collect();
+    let slow = |a: &Value| a["domains"][0]["status"].as_str().unwrap().to_string();
+    assert_eq!(slow(answers[0]), "pending");
+    assert_eq!(slow(answers[1]), "pending", "{:#}", answers[1]);
+    assert_eq!(answers[2]["summary"]["deployed"], 1, "{:#}", answers[2]);
+    assert_eq!(
+        answers[2]["domains"],
+        json!([]),
+        "live domains are left out"
+    );
     assert_eq!(m.trace.waits, vec![60, 120], "60 s, then doubling");
     assert_eq!(accounts[0]["name"], "one");
     assert_eq!(accounts[0]["attempts"], 3);
     assert_eq!(accounts[0]["ok"], true, "{:#}", accounts[0]);
-    assert_eq!(accounts[0]["pending_domains"], json!([]));
+    // The entry covers every attempt: both domains deployed, a1 in the first.
+    assert_eq!(
+        accounts[0]["summary"],
+        json!({"total": 2, "deployed": 2, "unchanged": 0, "pending": 0, "submitted": 0,
+               "planned": 0, "failed": 0, "skipped": 0})
+    );
+    assert_eq!(accounts[0]["subject"], "cdn-cert-deploy: all 2 live");
+    assert!(accounts[0]["digest"]
+        .as_str()
+        .unwrap()
+        .contains("3 attempts"));
 
     assert_eq!(accounts[1]["attempts"], 1);
     assert_eq!(accounts[1]["ok"], true);
-    assert!(
-        accounts[1]["subject"]
-            .as_str()
-            .unwrap()
-            .contains("all 1 live"),
-        "{:#}",
-        accounts[1]
-    );
+    assert_eq!(accounts[1]["subject"], "cdn-cert-deploy: all 1 live");
 
-    // A function error (fail_on_error) is caught: the account is reported, the others go on.
     assert_eq!(accounts[2]["ok"], false);
-    assert_eq!(accounts[2]["error"]["Error"], "DeployNotOk");
+    assert_eq!(accounts[2]["summary"]["failed"], 1, "{:#}", accounts[2]);
 
-    // One message for every account.
+    // A function the platform stopped is caught: the account is reported, the others go on.
+    assert_eq!(accounts[3]["ok"], false);
+    assert_eq!(accounts[3]["error"], "Sandbox.Timedout");
+    assert!(accounts[3]["cause"].as_str().unwrap().contains("timed out"));
+
+    // One message for every account, and the function told nobody itself.
     assert_eq!(m.trace.published.len(), 1);
+    assert!(m
+        .trace
+        .answers
+        .iter()
+        .all(|(_, a)| a.get("notifications").is_none()));
     let msg = &m.trace.published[0];
     assert_eq!(msg["TopicArn"], TOPIC);
-    assert_eq!(msg["Subject"], "cdn-cert-deploy: 3 accounts");
+    assert_eq!(msg["Subject"], "cdn-cert-deploy: 4 accounts");
     let told: Value = serde_json::from_str(msg["Message"].as_str().unwrap()).unwrap();
     let names: Vec<&str> = told
         .as_array()
@@ -457,7 +501,7 @@ async fn each_account_runs_until_nothing_is_pending_and_one_message_tells_them_a
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["one", "two", "three"]);
+    assert_eq!(names, ["one", "two", "three", "crash"]);
     assert!(
         !msg.to_string().contains("PRIVATE KEY"),
         "no key in the message"
@@ -497,7 +541,7 @@ async fn attempts_end_at_max_attempts_and_no_topic_sends_nothing() {
     let one = &out["accounts"][0];
     assert_eq!(one["attempts"], 2, "{out:#}");
     assert_eq!(one["ok"], false);
-    assert_eq!(one["pending_domains"], json!(["slow.example.com"]));
+    assert_eq!(one["summary"]["pending"], 1);
     assert_eq!(m.trace.invocations.len(), 2);
     assert!(m.trace.published.is_empty());
 }

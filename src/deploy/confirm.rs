@@ -398,6 +398,7 @@ mod tests {
             wait,
             overrides: Overrides::default(),
             incoming: None,
+            written_before: Default::default(),
         })
     }
 

@@ -667,6 +667,7 @@ mod tests {
             wait: true,
             overrides: Overrides::default(),
             incoming,
+            written_before: Default::default(),
         }
     }
 

@@ -405,12 +405,15 @@ impl DomainCtx {
     }
 
     async fn deploy(&self) -> Step<Outcome> {
+        // Queued, or an earlier attempt's write (which stays what the CDN received).
+        let start = self.phase();
         if self.client.auth_failed() {
-            return Err(failure(&CdnError::AuthStopped, Phase::Queued));
+            return Err(failure(&CdnError::AuthStopped, start));
         }
-        self.set_phase(Phase::Reading);
+        self.set_phase(start.max(Phase::Reading));
         let batches = self.batcher.is_some();
-        let mut machine = Machine::new(self.job.clone(), batches, self.cfg.max_attempts);
+        let mut machine = Machine::new(self.job.clone(), batches, self.cfg.max_attempts)
+            .written_before(start == Phase::MaybeWritten);
         let mut flow = Flow::default();
         let sighting = self.look().await;
         let mut action = machine.next(Event::Swept(sighting), Instant::now());

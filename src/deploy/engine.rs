@@ -64,21 +64,33 @@ pub async fn deploy_all(
         .0
     });
     let first_reads = Arc::new(Mutex::new(Window::new(first_read_quota(cfg.read_quota))));
-    let results = run_contained(domains, concurrency, deadline, move |domain, progress| {
-        let ctx = DomainCtx {
-            first_reads: first_reads.clone(),
-            client: client.clone(),
-            job: job.clone(),
-            cfg: cfg.clone(),
-            domain,
-            deadline,
-            progress,
-            board: board.clone(),
-            batcher: batcher.clone(),
-            prover: prover.clone(),
-        };
-        async move { ctx.run().await }
-    })
+    let written_before = job.written_before.clone();
+    let start = move |domain: &str| match written_before.contains(domain) {
+        // An earlier attempt's write: at the deadline it is pending, not skipped.
+        true => Phase::MaybeWritten,
+        false => Phase::default(),
+    };
+    let results = run_contained(
+        domains,
+        concurrency,
+        deadline,
+        start,
+        move |domain, progress| {
+            let ctx = DomainCtx {
+                first_reads: first_reads.clone(),
+                client: client.clone(),
+                job: job.clone(),
+                cfg: cfg.clone(),
+                domain,
+                deadline,
+                progress,
+                board: board.clone(),
+                batcher: batcher.clone(),
+                prover: prover.clone(),
+            };
+            async move { ctx.run().await }
+        },
+    )
     .await;
     if let Some(task) = sweeper {
         task.abort();
@@ -93,6 +105,7 @@ async fn run_contained<F, Fut>(
     domains: &[String],
     concurrency: usize,
     deadline: Instant,
+    start: impl Fn(&str) -> Phase,
     work: F,
 ) -> Vec<DomainResult>
 where
@@ -103,7 +116,10 @@ where
     let work = Arc::new(work);
     let mut running = Vec::with_capacity(domains.len());
     for domain in domains {
-        let progress = Arc::new(Mutex::new(Progress::default()));
+        let progress = Arc::new(Mutex::new(Progress {
+            phase: start(domain),
+            ..Progress::default()
+        }));
         let (permits, p, name, work) = (
             permits.clone(),
             progress.clone(),
@@ -188,12 +204,18 @@ mod tests {
     async fn a_panicking_domain_does_not_touch_the_others() {
         let domains = names(&["a.example.com", "boom.example.com", "c.example.com"]);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let results = run_contained(&domains, 2, deadline, |domain, _| async move {
-            if domain.starts_with("boom") {
-                panic!("simulated bug");
-            }
-            Outcome::ok(Status::Deployed, "fine")
-        })
+        let results = run_contained(
+            &domains,
+            2,
+            deadline,
+            |_| Phase::default(),
+            |domain, _| async move {
+                if domain.starts_with("boom") {
+                    panic!("simulated bug");
+                }
+                Outcome::ok(Status::Deployed, "fine")
+            },
+        )
         .await;
         let got: Vec<(&str, Status)> = results
             .iter()
@@ -218,15 +240,21 @@ mod tests {
             "queued.example.com",
         ]);
         let deadline = Instant::now() + Duration::from_secs(10);
-        let results = run_contained(&domains, 2, deadline, |domain, progress| async move {
-            progress_of(&progress).phase = if domain.starts_with("written") {
-                Phase::Written
-            } else {
-                Phase::Reading
-            };
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Outcome::ok(Status::Deployed, "never")
-        })
+        let results = run_contained(
+            &domains,
+            2,
+            deadline,
+            |_| Phase::default(),
+            |domain, progress| async move {
+                progress_of(&progress).phase = if domain.starts_with("written") {
+                    Phase::Written
+                } else {
+                    Phase::Reading
+                };
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Outcome::ok(Status::Deployed, "never")
+            },
+        )
         .await;
         let got: Vec<Status> = results.iter().map(|r| r.status).collect();
         assert_eq!(got, vec![Status::Pending, Status::Skipped, Status::Skipped]);

@@ -66,6 +66,9 @@ pub struct Job {
     /// What the run knows of the certificate it deploys, for the no-downgrade rule; `None`
     /// when its names or expiry are unknown (a Certificate Manager certificate left unread).
     pub incoming: Option<Incoming>,
+    /// Domains an earlier attempt of a workflow wrote and did not see live: read as written by
+    /// this run (live with the certificate: `deployed`; still configuring: `pending`).
+    pub written_before: std::collections::BTreeSet<String>,
 }
 
 /// The names and expiry of the certificate a run deploys.

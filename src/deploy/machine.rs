@@ -181,6 +181,8 @@ pub struct Machine {
     put: Option<Box<HttpsPut>>,
     /// Once written and accepted: its confirmation.
     confirmation: Option<Confirmation>,
+    /// An earlier attempt of a workflow wrote the domain and did not see it live.
+    written_before: bool,
 }
 
 impl Machine {
@@ -194,7 +196,15 @@ impl Machine {
             max_attempts,
             put: None,
             confirmation: None,
+            written_before: false,
         }
+    }
+
+    /// The machine of a domain an earlier attempt wrote (`written`): a sweep showing the
+    /// certificate confirms that write instead of ending `unchanged`.
+    pub fn written_before(mut self, written: bool) -> Self {
+        self.written_before = written;
+        self
     }
 
     pub fn state(&self) -> State {
@@ -302,6 +312,10 @@ impl Machine {
         let Some(Sighting { status, serves }) = sighting else {
             return (State::Reading, Action::ReadStatus);
         };
+        // An earlier attempt's write the sweep shows: confirmed as this run's, not unchanged.
+        if self.written_before && serves == Some(true) {
+            return (State::Confirming, Action::Confirm);
+        }
         let force = self.job.force;
         if status == DomainStatus::Online && serves == Some(true) && !force {
             return end(Ending::Unchanged);
@@ -380,6 +394,7 @@ mod tests {
             wait: true,
             overrides: Overrides::default(),
             incoming: None,
+            written_before: Default::default(),
         })
     }
 
@@ -553,6 +568,20 @@ mod tests {
         assert_eq!(m.state(), State::Settling);
         assert!(matches!(m.next(Event::Waited, now()), Action::ReadStatus));
         assert_eq!(m.state(), State::Reading);
+    }
+
+    #[test]
+    fn an_earlier_attempts_write_the_sweep_shows_is_confirmed_not_unchanged() {
+        let mut m = Machine::new(job(), true, 3).written_before(true);
+        assert!(matches!(
+            m.next(sighting(DomainStatus::Online, Some(true)), now()),
+            Action::Confirm
+        ));
+        let mut m = Machine::new(job(), true, 3);
+        assert!(matches!(
+            m.next(sighting(DomainStatus::Online, Some(true)), now()),
+            Action::End(Ending::Unchanged)
+        ));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 # cdn-cert-deploy: the two commands a newcomer runs are `make demo` and `make test`.
-.PHONY: demo test fuzz lint release sizes clean lambda functiongraph template-check bench
+.PHONY: demo test fuzz lint release sizes clean lambda functiongraph template-check workflow-check bench
 
 # Deploy events/deploy.json to the embedded CDN simulator and print the per-domain result.
 demo:
@@ -39,6 +39,14 @@ functiongraph:
 # certificate-source IAM policies evaluated for every parameter combination.
 template-check:
 	scripts/check-template.sh
+
+# workflow/deploy.asl.json on moto's Step Functions interpreter (a real ASL interpreter), each
+# invocation answered by the function's binary under a Lambda Runtime API stand-in, against the
+# simulator: four accounts (one of 1000 domains), Publish faults, refused inputs.
+workflow-check:
+	python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install --quiet "moto[server,stepfunctions]" boto3
+	cargo build --features sim --bins
+	python3 scripts/workflow-check.py
 
 # Benchmarks against the simulator (not part of CI): scale, 429s, RSS, size, cold start.
 bench:

@@ -19,6 +19,16 @@ endpoint=$(cat "$work/addr")
 
 echo "== simulator on $endpoint: www (old certificate, HTTP/2 on), img (already serves the new one),"
 echo "   slow (7 s to go live), broken (ends configure_failed), *.example.com; shop.example.net is not covered"
+echo "== first, read-only: cdn-cert-deploy doctor --event events/deploy.json --format text"
+set +e
+HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
+HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
+DEPLOY_TRUST_ROOTS=@tests/fixtures/demo-ca.pem \
+RUST_LOG=off \
+  "$bin/cdn-cert-deploy" doctor --event events/deploy.json --endpoint "$endpoint" --format text \
+  2>/dev/null | sed 's/^/   /'
+echo "   (doctor exit code ${PIPESTATUS[0]}: shop.example.net is not in the account; nothing was written)"
+set -e
 echo "== cdn-cert-deploy invoke --event events/deploy.json --endpoint $endpoint"
 set +e
 HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \

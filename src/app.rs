@@ -139,7 +139,11 @@ impl App {
                     http::budget_cap(trigger),
                 )
                 .await;
-                let status = http::status_for(&out.result, out.exit_code);
+                // A doctor's report is an answer whatever it found.
+                let status = match &out.doctor {
+                    Some(_) => 200,
+                    None => http::status_for(&out.result, out.exit_code),
+                };
                 let reply = Reply {
                     body: http::response(status, &out.to_json()),
                     exit_code: out.exit_code,
@@ -174,6 +178,10 @@ async fn run(
 impl App {
     /// `reply` with the metrics record of the run behind `out`.
     fn with_metrics(&self, reply: Reply, handler: &Handler, out: &Output) -> Reply {
+        // A doctor run deploys nothing: its zeros must not reach the deployment's metrics.
+        if out.doctor.is_some() {
+            return reply;
+        }
         let now_ms = handler.clock.unix_now().saturating_mul(1000);
         Reply {
             metrics: Some(metrics::emf_record(

@@ -282,7 +282,9 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
     // The request itself, or a certificate manager's webhook body sent directly.
     let (request, webhook) = map_webhook(event);
     if let Some(o) = request.as_object() {
-        if !o.is_empty() && !o.keys().any(|k| TOP_FIELDS.contains(&k.as_str())) {
+        // A doctor event may carry only its action (the rest from DEPLOY_REQUEST).
+        let known = |k: &str| TOP_FIELDS.contains(&k) || k == "action" || k == "all";
+        if !o.is_empty() && !o.keys().any(|k| known(k)) {
             let fields: Vec<&str> = o.keys().map(String::as_str).collect();
             return Err(EventError(format!(
                 "unrecognized event (fields: {}); accepted: {ACCEPTED}",

@@ -14,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::deploy::select::{self, Selected};
 use crate::deploy::{deploy_all, error_info, list_account, EngineConfig};
+use crate::doctor;
 use crate::edge::{self, EdgeReport};
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::credential::Credentials;
@@ -84,6 +85,8 @@ pub struct Output {
     pub calls: Calls,
     /// A Step Functions workflow run's tally of the account: the answer is then compact.
     pub tally: Option<Box<Tally>>,
+    /// A doctor run's report: the answer is the report (`result` is empty).
+    pub doctor: Option<Box<doctor::Report>>,
 }
 
 impl Output {
@@ -95,6 +98,9 @@ impl Output {
 
     /// The result as JSON.
     pub fn to_json(&self) -> Value {
+        if let Some(report) = &self.doctor {
+            return serde_json::to_value(report).unwrap_or(Value::Null);
+        }
         match &self.tally {
             Some(tally) => workflow::compact(&self.result, tally),
             None => serde_json::to_value(&self.result).unwrap_or(Value::Null),
@@ -119,6 +125,14 @@ impl Handler {
             .credentials
             .clone()
             .or_else(|| self.config.credentials.clone());
+        // The event's action, or DEPLOY_REQUEST's for a schedule that carries no input.
+        let doctor = match &self.config.default_request {
+            Some(d) if inv.request.get("action").is_none() => request::is_doctor(d),
+            _ => request::is_doctor(&inv.request),
+        };
+        if doctor {
+            return self.doctor(inv, credentials).await;
+        }
         let workflow = workflow_of(&inv.request);
         let mut out = self.deploy(inv, credentials.clone()).await;
         if let Some(w) = workflow {
@@ -157,40 +171,59 @@ impl Handler {
         out
     }
 
-    /// The deployment itself: read the request, fetch the certificate, plan, then run the plan
-    /// within the budget and assemble the result.
-    /// `credentials` are the invocation's (FunctionGraph agency keys), else the environment's.
-    async fn deploy(&self, inv: Invocation, credentials: Option<Credentials>) -> Output {
+    /// A doctor run (SPEC section 12): read-only, answered with its report.
+    async fn doctor(&self, inv: Invocation, credentials: Option<Credentials>) -> Output {
         let received = inv.received;
         let budget = plan::budget(inv.platform_budget, None, self.config.budget_cap);
         let merged = match &self.config.default_request {
             Some(d) => request::merge_defaults(d, &inv.request),
             None => inv.request.clone(),
         };
-        let (req, unknown) = match request::parse(merged, inv.strictness) {
-            Ok(r) => r,
+        let doctor = match request::parse_doctor(merged, inv.strictness) {
+            Ok((d, _)) => d,
             Err(e) => {
-                warn!(field = %e.field, error = %e.message, "invalid request");
+                warn!(field = %e.field, error = %e.message, "invalid doctor request");
                 let error =
                     ErrorInfo::new("invalid_request", e.to_string(), false).with_field(e.field);
                 return invalid(error, Vec::new(), received, budget);
             }
         };
-        for field in &unknown {
-            warn!(field = %field, "ignored an unknown field of a chained payload");
-        }
-        let budget = plan::budget(
-            inv.platform_budget,
-            req.options.time_budget_secs,
-            self.config.budget_cap,
+        info!(
+            all = doctor.all,
+            domains = doctor.request.domains.len(),
+            "doctor started"
         );
-        let rejected = |error: ErrorInfo| {
-            invalid(error, req.domains.clone(), received, budget)
-                .with_fail_on_error(req.options.fail_on_error)
-        };
+        let report = doctor::run::run(self, &doctor, credentials, received, budget).await;
+        Output {
+            result: DeployResult::new(
+                Vec::new(),
+                RunMode::DryRun,
+                None,
+                received.elapsed().as_millis() as u64,
+                budget.as_millis() as u64,
+                None,
+            ),
+            exit_code: report.exit_code(),
+            fail_on_error: false,
+            calls: Calls::default(),
+            tally: None,
+            doctor: Some(Box::new(report)),
+        }
+    }
+
+    /// The keys to sign with: the account's, when the request names where they live (read
+    /// with the function's own keys for CSMS, or its role for AWS stores), else `credentials`
+    /// (the invocation's or the environment's).
+    pub(crate) async fn account_keys(
+        &self,
+        req: &DeployRequest,
+        credentials: Option<Credentials>,
+        received: Instant,
+        budget: Duration,
+    ) -> Result<Option<Credentials>, ErrorInfo> {
         // The account's keys, when the request names where they live: read before anything
         // else, with the function's own keys (for CSMS) or role (AWS stores).
-        let credentials = match &req.huawei_credentials {
+        Ok(match &req.huawei_credentials {
             None => credentials,
             Some(keys) => {
                 let deadline = received + budget / 4;
@@ -211,7 +244,7 @@ impl Handler {
                         warn!(keys = %e.source_name, reason = e.reason.word(),
                               request_id = e.request_id.as_deref(), error = %e.detail,
                               "account keys unreadable; no CDN call made");
-                        return rejected(store_error(
+                        return Err(store_error(
                             &e,
                             ErrorCode::HuaweiCredentials,
                             "huawei_credentials",
@@ -219,19 +252,23 @@ impl Handler {
                     }
                 }
             }
-        };
-        let Some(credentials) = credentials else {
-            let error = ErrorInfo::new(
-                ErrorCode::InvalidConfiguration,
-                "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
-                false,
-            )
-            .with_field("HUAWEICLOUD_SDK_AK");
-            return rejected(error);
-        };
+        })
+    }
+
+    /// The request's certificate (`None` when it has none: a doctor run), read from its store
+    /// when it names one, with an SCM certificate's names read from Certificate Manager, and
+    /// the store it came from. Nothing is called on the CDN unless it reads.
+    pub(crate) async fn read_certificate(
+        &self,
+        req: &DeployRequest,
+        credentials: &Credentials,
+        received: Instant,
+        budget: Duration,
+    ) -> Result<Option<(Certificate, Option<String>)>, ErrorInfo> {
         // A certificate kept in a store is read first; nothing is called on the CDN unless it
         // reads and validates.
         let (certificate, source) = match &req.certificate {
+            CertificateInput::None => return Ok(None),
             CertificateInput::Pem { chain, private_key } => (
                 Certificate::Pem {
                     chain: chain.clone(),
@@ -270,7 +307,7 @@ impl Handler {
                         warn!(source = %e.source_name, reason = e.reason.word(),
                               request_id = e.request_id.as_deref(), error = %e.detail,
                               "certificate source unreadable; no CDN call made");
-                        return rejected(store_error(
+                        return Err(store_error(
                             &e,
                             ErrorCode::CertificateSource,
                             "certificate_source",
@@ -286,15 +323,73 @@ impl Handler {
                 if self.config.sources.scm_check == ScmCheck::Names =>
             {
                 let deadline = received + budget / 2;
-                match self
-                    .describe_scm(id, source.clone(), &credentials, deadline)
-                    .await
-                {
-                    Ok(c) => c,
-                    Err(error) => return rejected(error),
-                }
+                self.describe_scm(id, source.clone(), credentials, deadline)
+                    .await?
             }
             other => other,
+        };
+        Ok(Some((certificate, source)))
+    }
+
+    /// The deployment itself: read the request, fetch the certificate, plan, then run the plan
+    /// within the budget and assemble the result.
+    /// `credentials` are the invocation's (FunctionGraph agency keys), else the environment's.
+    async fn deploy(&self, inv: Invocation, credentials: Option<Credentials>) -> Output {
+        let received = inv.received;
+        let budget = plan::budget(inv.platform_budget, None, self.config.budget_cap);
+        let merged = match &self.config.default_request {
+            Some(d) => request::merge_defaults(d, &inv.request),
+            None => inv.request.clone(),
+        };
+        let (req, unknown) = match request::parse(merged, inv.strictness) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(field = %e.field, error = %e.message, "invalid request");
+                let error =
+                    ErrorInfo::new("invalid_request", e.to_string(), false).with_field(e.field);
+                return invalid(error, Vec::new(), received, budget);
+            }
+        };
+        for field in &unknown {
+            warn!(field = %field, "ignored an unknown field of a chained payload");
+        }
+        let budget = plan::budget(
+            inv.platform_budget,
+            req.options.time_budget_secs,
+            self.config.budget_cap,
+        );
+        let rejected = |error: ErrorInfo| {
+            invalid(error, req.domains.clone(), received, budget)
+                .with_fail_on_error(req.options.fail_on_error)
+        };
+        let credentials = match self.account_keys(&req, credentials, received, budget).await {
+            Ok(c) => c,
+            Err(error) => return rejected(error),
+        };
+        let Some(credentials) = credentials else {
+            let error = ErrorInfo::new(
+                ErrorCode::InvalidConfiguration,
+                "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
+                false,
+            )
+            .with_field("HUAWEICLOUD_SDK_AK");
+            return rejected(error);
+        };
+        let (certificate, source) = match self
+            .read_certificate(&req, &credentials, received, budget)
+            .await
+        {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                let error = ErrorInfo::new(
+                        "invalid_request",
+                        "certificate: missing: give `certificate` + `private_key` (PEM), `scm_certificate_id` or `certificate_source`",
+                        false,
+                    )
+                    .with_field("certificate");
+                return rejected(error);
+            }
+            Err(error) => return rejected(error),
         };
         let notify = self.config.notify.any();
         let now = self.clock.unix_now();
@@ -608,6 +703,7 @@ impl Handler {
             fail_on_error: req.options.fail_on_error,
             calls,
             tally: None,
+            doctor: None,
         }
     }
 }
@@ -682,5 +778,6 @@ fn invalid(error: ErrorInfo, domains: Vec<String>, received: Instant, budget: Du
         fail_on_error: false,
         calls: Calls::default(),
         tally: None,
+        doctor: None,
     }
 }

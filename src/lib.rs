@@ -11,6 +11,8 @@
 //!   serves TLS, has strong keys; and its order as the CDN should serve it (pure).
 //! - [`deploy`]: per-domain decisions ([`deploy::decide`], pure) and the async driver
 //!   ([`deploy::engine`]) that runs every domain within the time budget.
+//! - [`doctor`]: the read-only preflight: what an account's reads say of each domain, the
+//!   credentials, the clock and a deployment's forecast ([`doctor::judge`], pure).
 //! - [`huawei`]: SDK-HMAC-SHA256 signing ([`huawei::sign`], pure), credentials, quota pacing,
 //!   and the CDN API client.
 //! - [`source`]: where the certificate comes from when the request names a store
@@ -42,6 +44,7 @@ pub mod cert;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod doctor;
 pub mod edge;
 pub mod endpoint;
 pub mod error;

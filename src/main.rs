@@ -41,6 +41,13 @@ async fn main() {
             budget,
             endpoint,
         } => cli::invoke(event, budget, endpoint).await,
+        Command::Doctor {
+            event,
+            budget,
+            endpoint,
+            all,
+            text,
+        } => cli::doctor(event, budget, endpoint, cli::DoctorArgs { all, text }).await,
         Command::Help => {
             print!("{}", cli::USAGE);
             0

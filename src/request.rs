@@ -30,6 +30,8 @@ pub enum CertificateInput {
     Scm { id: String },
     /// A store to read the certificate from at run time.
     Source(CertificateSource),
+    /// No certificate: only a doctor run may leave it out ([`parse_doctor`]).
+    None,
 }
 
 /// `options` of a request, defaults applied.
@@ -310,8 +312,73 @@ pub fn merge_defaults(defaults: &Value, event: &Value) -> Value {
 /// Parses and validates a request (after [`merge_defaults`]). In [`Strictness::Lenient`] mode the
 /// unknown fields are returned for the caller to log instead of failing the request.
 pub fn parse(
+    value: Value,
+    strictness: Strictness,
+) -> Result<(DeployRequest, Vec<String>), RequestError> {
+    parse_with(value, strictness, Need::Certificate)
+}
+
+/// A doctor request (SPEC section 12): a deployment request whose certificate may be left out,
+/// with `action: "doctor"` and `all` (every domain of the account).
+#[derive(Debug, Clone)]
+pub struct DoctorRequest {
+    pub request: DeployRequest,
+    pub all: bool,
+}
+
+/// Whether a request asks for a doctor run (`"action": "doctor"`).
+pub fn is_doctor(value: &Value) -> bool {
+    value.get("action").and_then(Value::as_str) == Some("doctor")
+}
+
+/// Parses a doctor request; its `action` and `all` are its own, the rest is a deployment
+/// request (`domains` may be empty with `all`).
+pub fn parse_doctor(
     mut value: Value,
     strictness: Strictness,
+) -> Result<(DoctorRequest, Vec<String>), RequestError> {
+    let (all, action) = match value.as_object_mut() {
+        Some(o) => (o.remove("all"), o.remove("action")),
+        None => (None, None),
+    };
+    if let Some(a) = action.filter(|a| a != "doctor") {
+        return Err(RequestError::new(
+            "action",
+            format!("`{a}`: the only action is \"doctor\""),
+        ));
+    }
+    let all = match all {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(other) => {
+            return Err(RequestError::new(
+                "all",
+                format!("expected true or false, got {other}"),
+            ))
+        }
+    };
+    if all {
+        if let Some(o) = value.as_object_mut() {
+            // Every domain of the account: the listing decides, as certsan does.
+            o.entry("match")
+                .or_insert_with(|| Value::String("certsan".into()));
+        }
+    }
+    let (request, unknown) = parse_with(value, strictness, Need::Nothing)?;
+    Ok((DoctorRequest { request, all }, unknown))
+}
+
+/// What a request must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Certificate,
+    Nothing,
+}
+
+fn parse_with(
+    mut value: Value,
+    strictness: Strictness,
+    need: Need,
 ) -> Result<(DeployRequest, Vec<String>), RequestError> {
     if !value.is_object() {
         return Err(RequestError::new(
@@ -342,7 +409,7 @@ pub fn parse(
             crate::redact::serde_message(&strip_location(&e.inner().to_string())),
         )
     })?;
-    Ok((validate(raw)?, unknown))
+    Ok((validate(raw, need)?, unknown))
 }
 
 fn strip_location(msg: &str) -> String {
@@ -352,7 +419,7 @@ fn strip_location(msg: &str) -> String {
     }
 }
 
-fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
+fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> {
     let match_mode = raw.match_mode.unwrap_or_default();
     let names = match raw.domains {
         None => Vec::new(),
@@ -430,6 +497,7 @@ fn validate(raw: RawRequest) -> Result<DeployRequest, RequestError> {
             }
             CertificateInput::Scm { id }
         }
+        (None, None, None) if need == Need::Nothing => CertificateInput::None,
         (None, None, None) => {
             return Err(RequestError::new(
                 "certificate",

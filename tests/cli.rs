@@ -598,3 +598,61 @@ async fn a_trace_level_invoke_of_http_events_logs_no_key_signature_or_token() {
         }
     }
 }
+
+/// `doctor --format text`: the checks, then a domain table, then the forecast; nothing written.
+#[tokio::test]
+async fn doctor_prints_a_report_a_person_reads() {
+    let cert = example_cert();
+    let sim = start(sim_config(vec![domain("www.example.com", 200)])).await;
+    let dir = std::env::temp_dir().join(format!("cdn-cli-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("event.json");
+    let event = request(&["www.example.com", "gone.example.com"], &cert);
+    std::fs::write(&path, event.to_string()).unwrap();
+    let run = |format: &'static str| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn-cert-deploy"));
+        cmd.args(["doctor", "--format", format, "--event"])
+            .arg(&path)
+            .arg("--endpoint")
+            .arg(sim.endpoint())
+            .env_clear()
+            .env("HUAWEICLOUD_SDK_AK", AK)
+            .env("HUAWEICLOUD_SDK_SK", SK)
+            .env("DEPLOY_TRUST_ROOTS", test_trust_roots())
+            .env("RUST_LOG", "off");
+        cmd.output()
+    };
+    let text = run("text").await.unwrap();
+    let json = run("json").await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let out = String::from_utf8(text.stdout).unwrap();
+    assert_eq!(
+        text.status.code(),
+        Some(1),
+        "gone.example.com is missing: {out}"
+    );
+    assert!(
+        out.starts_with("cdn-cert-deploy doctor: some checks failed"),
+        "{out}"
+    );
+    assert!(out.contains("ok   credentials"), "{out}");
+    assert!(out.contains("FAIL domains"), "{out}");
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("domain "))
+        .collect();
+    assert!(table[1].starts_with("www.example.com"), "{out}");
+    assert!(
+        table[2].starts_with("gone.example.com") && table[2].ends_with("missing"),
+        "{out}"
+    );
+    assert!(out.contains("\nforecast: about"), "{out}");
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["domains"][1]["problems"], json!(["missing"]));
+    let stats = sim.stats();
+    assert!(stats
+        .apis
+        .get("UpdateDomainFullConfig")
+        .is_none_or(|a| a.calls == 0));
+}

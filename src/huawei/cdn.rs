@@ -99,6 +99,8 @@ pub struct CdnClient {
     gate: AuthGate,
     stats: CallStats,
     in_flight: tokio::sync::Semaphore,
+    /// The `Date` header of the latest answer (unix seconds; 0 before any).
+    server_date: std::sync::atomic::AtomicI64,
 }
 
 /// Options for one call.
@@ -157,12 +159,18 @@ impl CdnClient {
             gate: AuthGate::default(),
             stats: CallStats::default(),
             in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
+            server_date: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
     /// Counters of calls made so far.
     pub fn stats(&self) -> &CallStats {
         &self.stats
+    }
+
+    /// The CDN's clock as its latest answer's `Date` header told it (unix seconds).
+    pub fn server_date(&self) -> Option<i64> {
+        Some(self.server_date.load(Ordering::Relaxed)).filter(|d| *d > 0)
     }
 
     /// Whether a call of this run failed authentication (every later call is refused).
@@ -429,6 +437,16 @@ impl CdnClient {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        if let Some(date) = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        {
+            self.server_date
+                .store(date.as_secs() as i64, Ordering::Relaxed);
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -1,6 +1,8 @@
 //! The shell entry point: `cdn-cert-deploy invoke --event FILE` runs the handler once on any
 //! accepted event (a request, an API Gateway event, a schedule…) and prints its JSON answer on
 //! stdout; the exit code tells how it went (0 ok, 1 not every domain, 2 invalid).
+//! `cdn-cert-deploy doctor --event FILE` runs a read-only doctor on a request instead (0 no
+//! check failed, 1 some did, 2 invalid), as JSON or, with `--format text`, for a person.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use crate::app::{App, Context};
 use crate::clock;
 use crate::config::Config;
 use crate::deploy::EngineConfig;
+use crate::doctor::{text, Report};
 use crate::event::Platform;
 use crate::handler::{Handler, EXIT_INVALID};
 use crate::huawei::cdn::Endpoint;
@@ -29,6 +32,17 @@ pub enum Command {
         /// The CDN API endpoint (overrides HUAWEICLOUD_CDN_ENDPOINT).
         endpoint: Option<String>,
     },
+    /// Run a read-only doctor on a request and print its report.
+    Doctor {
+        /// The request file (`-` for standard input); its certificate may be left out.
+        event: PathBuf,
+        budget: u64,
+        endpoint: Option<String>,
+        /// Every domain of the account.
+        all: bool,
+        /// The report as text for a person rather than JSON.
+        text: bool,
+    },
     /// Print the usage (`-h`, `--help`).
     Help,
     /// Print the version (`-V`, `--version`).
@@ -40,16 +54,21 @@ pub const USAGE: &str = "\
 Deploys TLS certificates to Huawei Cloud CDN domains and reports the truth about every domain.
 
 Usage: cdn-cert-deploy invoke --event FILE [--budget SECS] [--endpoint URL]
+       cdn-cert-deploy doctor --event FILE [--all] [--format json|text] [--budget SECS] [--endpoint URL]
 
 Commands:
   invoke  Run the handler once on an event and print its JSON answer
+  doctor  Check the keys, the certificate and every domain, writing nothing, and print a report
 
-Options of invoke:
-      --event FILE    The event file (`-` for standard input)
-      --budget SECS   The time budget in seconds, as a platform deadline would give it [default: 900]
-      --endpoint URL  The CDN API endpoint (overrides HUAWEICLOUD_CDN_ENDPOINT)
-  -h, --help          Print help
-  -V, --version       Print version
+Options:
+      --event FILE       The event file (`-` for standard input); for doctor, a request whose
+                         certificate may be left out
+      --budget SECS      The time budget in seconds, as a platform deadline would give it [default: 900]
+      --endpoint URL     The CDN API endpoint (overrides HUAWEICLOUD_CDN_ENDPOINT)
+      --all              doctor: every domain of the account
+      --format FORMAT    doctor: `json` (default) or `text`
+  -h, --help             Print help
+  -V, --version          Print version
 
 Started with no arguments inside AWS Lambda (AWS_LAMBDA_RUNTIME_API) or a FunctionGraph custom
 runtime (RUNTIME_API_ADDR), it serves the platform's runtime API instead.
@@ -71,14 +90,20 @@ where
         })
         .collect::<Result<_, _>>()?;
     let mut it = args.iter().map(String::as_str);
-    match it.next() {
-        None => return Err("a command is required: invoke".into()),
+    let doctor = match it.next() {
+        None => return Err("a command is required: invoke or doctor".into()),
         Some("-h" | "--help" | "help") => return Ok(Command::Help),
         Some("-V" | "--version") => return Ok(Command::Version),
-        Some("invoke") => {}
-        Some(other) => return Err(format!("unknown command `{other}` (the command is invoke)")),
-    }
+        Some("invoke") => false,
+        Some("doctor") => true,
+        Some(other) => {
+            return Err(format!(
+                "unknown command `{other}` (the commands are invoke and doctor)"
+            ))
+        }
+    };
     let (mut event, mut budget, mut endpoint) = (None, 900u64, None);
+    let (mut all, mut text) = (false, false);
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((n, v)) if n.starts_with("--") => (n, Some(v)),
@@ -102,19 +127,62 @@ where
                     .map_err(|_| format!("--budget: `{v}` is not a number of seconds"))?;
             }
             "--endpoint" => endpoint = Some(value("URL")?),
+            "--all" if doctor => all = true,
+            "--format" if doctor => {
+                text = match value("json or text")?.as_str() {
+                    "json" => false,
+                    "text" => true,
+                    v => return Err(format!("--format: `{v}` is neither json nor text")),
+                }
+            }
             other => return Err(format!("unexpected argument `{other}`")),
         }
     }
     let event = event.ok_or("--event FILE is required")?;
-    Ok(Command::Invoke {
-        event,
-        budget,
-        endpoint,
+    Ok(match doctor {
+        true => Command::Doctor {
+            event,
+            budget,
+            endpoint,
+            all,
+            text,
+        },
+        false => Command::Invoke {
+            event,
+            budget,
+            endpoint,
+        },
     })
 }
 
 /// Runs `invoke` and returns the process exit code.
 pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i32 {
+    run_event(event, budget, endpoint, None).await
+}
+
+/// How `doctor` was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct DoctorArgs {
+    pub all: bool,
+    pub text: bool,
+}
+
+/// Runs `doctor` and returns the process exit code.
+pub async fn doctor(
+    event: PathBuf,
+    budget: u64,
+    endpoint: Option<String>,
+    args: DoctorArgs,
+) -> i32 {
+    run_event(event, budget, endpoint, Some(args)).await
+}
+
+async fn run_event(
+    event: PathBuf,
+    budget: u64,
+    endpoint: Option<String>,
+    doctor: Option<DoctorArgs>,
+) -> i32 {
     let received = tokio::time::Instant::now();
     let config = Config::from_process_env().and_then(|mut c| {
         if let Some(e) = endpoint {
@@ -125,7 +193,7 @@ pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i3
         }
         Ok(c)
     });
-    let event = match read_event(&event) {
+    let mut event = match read_event(&event) {
         Ok(v) => v,
         Err(message) => {
             return print_error(
@@ -133,6 +201,12 @@ pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i3
             )
         }
     };
+    if let (Some(args), Some(o)) = (doctor, event.as_object_mut()) {
+        o.insert("action".into(), "doctor".into());
+        if args.all {
+            o.insert("all".into(), true.into());
+        }
+    }
     let reply = app(config, Platform::Cli)
         .invoke(
             event,
@@ -143,7 +217,13 @@ pub async fn invoke(event: PathBuf, budget: u64, endpoint: Option<String>) -> i3
             },
         )
         .await;
-    print_json(&reply.body);
+    let report = doctor
+        .filter(|a| a.text)
+        .and_then(|_| serde_json::from_value::<Report>(reply.body.clone()).ok());
+    match report {
+        Some(r) => print!("{}", text::render(&r)),
+        None => print_json(&reply.body),
+    }
     // Standard output holds the result: the metrics record goes with the logs.
     if let Some(record) = &reply.metrics {
         eprintln!("{record}");
@@ -235,6 +315,22 @@ mod args_tests {
             ]),
             Ok(invoke("-", 30, Some("http://127.0.0.1:9")))
         );
+        assert_eq!(
+            parse_args(["doctor", "--event", "r.json", "--all", "--format", "text"]),
+            Ok(Command::Doctor {
+                event: PathBuf::from("r.json"),
+                budget: 900,
+                endpoint: None,
+                all: true,
+                text: true
+            })
+        );
+        assert!(parse_args(["doctor", "--event", "r", "--format", "yaml"])
+            .unwrap_err()
+            .contains("neither json nor text"));
+        assert!(parse_args(["invoke", "--event", "r", "--all"])
+            .unwrap_err()
+            .contains("unexpected argument `--all`"));
         assert_eq!(parse_args(["--help"]), Ok(Command::Help));
         assert_eq!(parse_args(["invoke", "-h"]), Ok(Command::Help));
         assert_eq!(parse_args(["-V"]), Ok(Command::Version));

@@ -1,0 +1,41 @@
+//! `doctor`: a read-only preflight of an account, a certificate and every domain (SPEC
+//! section 12). [`run`] makes the reads (no write call of any kind), [`judge`] decides what
+//! they say (pure), [`text`] renders the report for a person.
+
+pub mod judge;
+pub mod run;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+
+use judge::{Check, DomainEntry, Forecast, Level};
+
+/// What a doctor run answers: `ok` when no check is `fail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub ok: bool,
+    pub checks: Vec<Check>,
+    pub domains: Vec<DomainEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
+}
+
+impl Report {
+    pub fn of(checks: Vec<Check>, domains: Vec<DomainEntry>, forecast: Option<Forecast>) -> Self {
+        Report {
+            ok: checks.iter().all(|c| c.status != Level::Fail),
+            checks,
+            domains,
+            forecast,
+        }
+    }
+
+    /// The exit code of `doctor`: 0 when no check is `fail`, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.ok {
+            crate::result::EXIT_OK
+        } else {
+            crate::result::EXIT_NOT_OK
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The doctor's reads (SPEC section 12): the keys, the certificate, ListDomains, one page of
+//! ShowCertificatesHttpsInfo and each domain's ShowDomainFullConfig, at the documented quotas
+//! and within the budget. No write call of any kind is made; [`super::judge`] decides what the
+//! reads say.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::judge::{self, Check, DomainEntry, Quotas, Seen};
+use super::Report;
+use crate::cert;
+use crate::deploy::calls::{self, retrying};
+use crate::handler::Handler;
+use crate::huawei::cdn::{CallOptions, CdnClient};
+use crate::huawei::credential::Credentials;
+use crate::huawei::error::CdnError;
+use crate::huawei::model::{Configs, ListedDomain};
+use crate::huawei::quota::{Api, Pacer};
+use crate::plan;
+use crate::request::{CertificateInput, DoctorRequest, MatchMode};
+use crate::result::ErrorInfo;
+
+/// Full reads at once (the pacer keeps them at the read quota).
+const READS_AT_ONCE: usize = 16;
+
+/// The IAM action each read needs, as Huawei's API reference names it.
+fn action(api: Api) -> &'static str {
+    match api {
+        Api::ShowHttpsInfo => "CDN ReadOnlyAccess (the API reference names no action for it)",
+        _ => "cdn:configuration:queryDomains",
+    }
+}
+
+/// Runs a doctor request with `credentials` (the invocation's or the environment's) within
+/// `budget` from `received`.
+pub async fn run(
+    handler: &Handler,
+    doctor: &DoctorRequest,
+    credentials: Option<Credentials>,
+    received: Instant,
+    budget: Duration,
+) -> Report {
+    let req = &doctor.request;
+    let mut checks = Vec::new();
+    let described = match (&req.huawei_credentials, &credentials) {
+        (Some(k), _) => format!("keys from {}", k.describe()),
+        (None, Some(_)) if handler.config.credentials.is_none() => {
+            "keys that came with the invocation (the FunctionGraph agency)".to_string()
+        }
+        (None, Some(_)) => {
+            "keys from the environment (HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK)".to_string()
+        }
+        (None, None) => String::new(),
+    };
+    let credentials = match handler
+        .account_keys(req, credentials, received, budget)
+        .await
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            checks.push(Check::fail(
+                "credentials",
+                "no keys: HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
+                "set the access key pair in the function's environment, or name the account's keys with huawei_credentials",
+            ));
+            return Report::of(checks, Vec::new(), None);
+        }
+        Err(e) => {
+            checks.push(refused_store("credentials", &e));
+            return Report::of(checks, Vec::new(), None);
+        }
+    };
+    let incoming =
+        certificate_checks(handler, req, &credentials, received, budget, &mut checks).await;
+    let names = incoming.as_ref().and_then(|i| i.names.clone());
+    let fingerprint = incoming.as_ref().and_then(|i| i.fingerprint.clone());
+    let client = match CdnClient::new(
+        handler.config.endpoint.clone(),
+        credentials,
+        handler.clock.clone(),
+        Pacer::new(|api| handler.config.quota(api)),
+    ) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            checks.push(Check::fail(
+                "cdn",
+                format!("no HTTP client: {e}"),
+                "report this as a bug",
+            ));
+            return Report::of(checks, Vec::new(), None);
+        }
+    };
+    let deadline = received + budget;
+    let listed = match calls::list_account(
+        &client,
+        req.enterprise_project_id.as_deref(),
+        deadline,
+        &handler.engine,
+    )
+    .await
+    {
+        Ok(l) => {
+            checks.push(Check::ok("credentials", format!("{described} sign reads")));
+            checks.push(Check::ok(
+                "permission:ListDomains",
+                format!("the account lists {} CDN domains", l.len()),
+            ));
+            l
+        }
+        Err(e) => {
+            checks.push(refused_call(Api::ListDomains, &e));
+            checks.push(judge::clock(handler.clock.unix_now(), client.server_date()));
+            checks.push(not_judged());
+            return Report::of(checks, Vec::new(), None);
+        }
+    };
+    checks.push(judge::clock(handler.clock.unix_now(), client.server_date()));
+    checks.push(
+        https_info_check(
+            &client,
+            req.enterprise_project_id.as_deref(),
+            deadline,
+            handler,
+        )
+        .await,
+    );
+
+    let wanted = wanted_domains(doctor, &listed, names.as_deref());
+    let by_name: HashMap<String, &ListedDomain> = listed
+        .iter()
+        .map(|l| (l.domain_name.to_ascii_lowercase(), l))
+        .collect();
+    let existing: Vec<String> = wanted
+        .iter()
+        .filter(|d| by_name.contains_key(*d))
+        .cloned()
+        .collect();
+    let (configs, refusal) = read_configs(
+        &client,
+        &existing,
+        req.enterprise_project_id.as_deref(),
+        deadline,
+        handler,
+    )
+    .await;
+    match refusal {
+        Some(e) => checks.push(refused_call(Api::ShowFullConfig, &e)),
+        None if !existing.is_empty() => checks.push(Check::ok(
+            "permission:ShowDomainFullConfig",
+            format!(
+                "{} of {} domains read in full",
+                configs.len(),
+                existing.len()
+            ),
+        )),
+        None => {}
+    }
+    checks.push(Check::warn(
+        "permission:write",
+        "not proved: a write permission cannot be proved without writing, and the doctor writes nothing",
+        "make sure these keys may change the domains' HTTPS settings (UpdateDomainFullConfig, UpdateDomainMultiCertificates)",
+    ));
+    let known = Known {
+        names: names.as_deref(),
+        fingerprint: fingerprint.as_deref(),
+    };
+    let entries = judge_domains(doctor, &wanted, &by_name, &configs, known, handler);
+    checks.push(judge::domains_check(&entries));
+    let q = |api| handler.config.quota(api);
+    let quotas = Quotas {
+        list: q(Api::ListDomains),
+        https_info: q(Api::ShowHttpsInfo),
+        configs_read: q(Api::ShowFullConfig),
+        write: q(Api::UpdateFullConfig),
+        batch: q(Api::UpdateMultiCertificates),
+    };
+    let deploy_budget = plan::budget(
+        budget,
+        req.options.time_budget_secs,
+        handler.config.budget_cap,
+    );
+    let forecast = judge::forecast(&entries, listed.len() as u64, &quotas, deploy_budget);
+    info!(
+        domains = entries.len(),
+        calls = client.stats().total_calls(),
+        "doctor finished; nothing was written"
+    );
+    Report::of(checks, entries, Some(forecast))
+}
+
+/// What the run knows of the request's certificate.
+struct Incoming {
+    names: Option<Vec<String>>,
+    fingerprint: Option<String>,
+}
+
+/// The same, borrowed for judging.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    names: Option<&'a [String]>,
+    fingerprint: Option<&'a str>,
+}
+
+/// The certificate's checks (readable, valid, trusted); what is known of it when it reads.
+async fn certificate_checks(
+    handler: &Handler,
+    req: &crate::request::DeployRequest,
+    credentials: &Credentials,
+    received: Instant,
+    budget: Duration,
+    checks: &mut Vec<Check>,
+) -> Option<Incoming> {
+    if matches!(req.certificate, CertificateInput::None) {
+        checks.push(Check::ok(
+            "certificate",
+            "none given: domains are judged without one (give the request's certificate to check it)",
+        ));
+        return None;
+    }
+    let (certificate, source) = match handler
+        .read_certificate(req, credentials, received, budget)
+        .await
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => return None,
+        Err(e) => {
+            checks.push(refused_store("certificate", &e));
+            return None;
+        }
+    };
+    let now = handler.clock.unix_now();
+    let roots = &handler.config.trust_roots;
+    match plan::plan(req, certificate, source, now, budget, false, roots) {
+        Ok(p) => {
+            let s = &p.summary;
+            let until = s
+                .leaf
+                .as_ref()
+                .map(|l| l.not_after.clone())
+                .or_else(|| s.scm.as_ref().and_then(|f| f.not_after.clone()))
+                .unwrap_or_default();
+            let mut message = format!("{} reads and is valid until {until}", s.name);
+            if let Some(t) = &s.trust {
+                message.push_str(&format!("; chain {t}"));
+            }
+            checks.push(Check::ok("certificate", message));
+            Some(Incoming {
+                names: p.names,
+                fingerprint: p.fingerprint,
+            })
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "certificate",
+                format!("{}: {}", e.code, e.message),
+                "mend the certificate as the message says: a deployment would refuse it before any call",
+            ));
+            None
+        }
+    }
+}
+
+/// A store that would not give what the run needs.
+fn refused_store(name: &str, e: &ErrorInfo) -> Check {
+    Check::fail(
+        name,
+        format!("{}: {}", e.code, e.message),
+        "make the store readable by the function (its role or keys), as the message says",
+    )
+}
+
+/// A read the CDN refused, explained.
+fn refused_call(api: Api, e: &CdnError) -> Check {
+    match e {
+        CdnError::Api {
+            http_status,
+            code,
+            message,
+            ..
+        } => judge::refused(api.name(), action(api), *http_status, code, message),
+        other => Check::warn(
+            format!("permission:{}", api.name()),
+            format!("not proved: {other}"),
+            "the CDN did not answer: check the endpoint (HUAWEICLOUD_CDN_ENDPOINT) and the network, then run the doctor again",
+        ),
+    }
+}
+
+fn not_judged() -> Check {
+    Check::fail(
+        "domains",
+        "not judged: the account's domains could not be listed",
+        "mend the check above, then run the doctor again",
+    )
+}
+
+/// One page of ShowCertificatesHttpsInfo proves the bulk read a deployment uses.
+async fn https_info_check(
+    client: &CdnClient,
+    eps: Option<&str>,
+    deadline: Instant,
+    handler: &Handler,
+) -> Check {
+    let opts = CallOptions::new(handler.engine.request_timeout, deadline);
+    let read = retrying(deadline, handler.engine.max_attempts, || {
+        client.show_https_info(1, 1, eps, opts.clone())
+    })
+    .await;
+    match read {
+        Ok(_) => Check::ok(
+            "permission:ShowCertificatesHttpsInfo",
+            "the bulk HTTPS read answers",
+        ),
+        Err(e) => refused_call(Api::ShowHttpsInfo, &e),
+    }
+}
+
+/// The domains the doctor judges: the request's, or for `certsan`/`all` every listed one the
+/// certificate covers (every listed one without a certificate).
+fn wanted_domains(
+    doctor: &DoctorRequest,
+    listed: &[ListedDomain],
+    names: Option<&[String]>,
+) -> Vec<String> {
+    let req = &doctor.request;
+    if req.match_mode == MatchMode::Exact && !doctor.all {
+        return req.domains.clone();
+    }
+    let mut out: Vec<String> = listed
+        .iter()
+        .map(|l| l.domain_name.to_ascii_lowercase())
+        .filter(|d| doctor.all || names.is_none_or(|n| cert::covered_by(n, d)))
+        .collect();
+    for d in &req.domains {
+        if !out.contains(d) {
+            out.push(d.clone());
+        }
+    }
+    out
+}
+
+/// Each existing domain's full read (those the budget or a refusal leaves unread are absent),
+/// and the first refusal.
+async fn read_configs(
+    client: &Arc<CdnClient>,
+    domains: &[String],
+    eps: Option<&str>,
+    deadline: Instant,
+    handler: &Handler,
+) -> (HashMap<String, Configs>, Option<CdnError>) {
+    let opts = CallOptions::new(handler.engine.request_timeout, deadline);
+    let reads = stream::iter(domains.iter().cloned())
+        .map(|d| {
+            let (client, opts) = (client.clone(), opts.clone());
+            async move {
+                let read = retrying(deadline, handler.engine.max_attempts, || {
+                    client.show_full_config(&d, eps, opts.clone())
+                })
+                .await;
+                (d, read)
+            }
+        })
+        .buffer_unordered(READS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    let mut configs = HashMap::new();
+    let mut refusal = None;
+    for (d, read) in reads {
+        match read {
+            Ok(a) => {
+                configs.insert(d, a.value);
+            }
+            Err(CdnError::AuthStopped | CdnError::BudgetSpent) => {}
+            Err(e) => {
+                warn!(domain = %d, error = %e, "full read refused");
+                if refusal.is_none() && matches!(e, CdnError::Api { .. }) {
+                    refusal = Some(e);
+                }
+            }
+        }
+    }
+    (configs, refusal)
+}
+
+/// Every wanted domain's entry, in order.
+fn judge_domains(
+    doctor: &DoctorRequest,
+    wanted: &[String],
+    by_name: &HashMap<String, &ListedDomain>,
+    configs: &HashMap<String, Configs>,
+    known: Known<'_>,
+    handler: &Handler,
+) -> Vec<DomainEntry> {
+    let req = &doctor.request;
+    let overrides = crate::deploy::settings::Overrides {
+        http2: req.options.http2,
+        tls_version: req.options.tls_version.clone(),
+        ocsp_stapling: req.options.ocsp_stapling,
+    };
+    // As the engine: from this many domains on, writes may be batched.
+    let batching = wanted.len() >= handler.engine.bulk_threshold;
+    let now = handler.clock.unix_now();
+    wanted
+        .iter()
+        .map(|d| {
+            judge::domain(&Seen {
+                name: d,
+                listed: by_name.get(d).copied(),
+                configs: configs.get(d),
+                names: known.names,
+                fingerprint: known.fingerprint,
+                now,
+                warn_days: i64::from(req.options.warn_days),
+                batching,
+                overrides: &overrides,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,286 @@
+//! `doctor` against the simulator (SPEC section 12): read-only whatever it finds, every problem
+//! named in its check or its domain's entry, with advice.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdn_cert_deploy::clock::FixedClock;
+use cdn_cert_deploy::sim::{Fault, FaultKind, SimDomainConfig, Simulator};
+use common::*;
+use serde_json::{json, Value};
+
+const WRITES: [&str; 2] = ["UpdateDomainFullConfig", "UpdateDomainMultiCertificates"];
+
+fn writes(sim: &Simulator) -> u64 {
+    let stats = sim.stats();
+    WRITES
+        .iter()
+        .map(|w| stats.apis.get(*w).map_or(0, |a| a.calls))
+        .sum()
+}
+
+fn doctor(mut request: Value) -> Value {
+    request["action"] = json!("doctor");
+    request
+}
+
+async fn report(h: &cdn_cert_deploy::handler::Handler, request: Value) -> (Value, i32) {
+    let out = run(h, doctor(request), Duration::from_secs(60)).await;
+    (out.to_json(), out.exit_code)
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+fn entry<'a>(report: &'a Value, domain: &str) -> &'a Value {
+    report["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == domain)
+        .unwrap_or_else(|| panic!("no entry for {domain} in {report:#}"))
+}
+
+fn problems(report: &Value, domain: &str) -> Vec<String> {
+    entry(report, domain)["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_problem_is_named_and_nothing_is_written() {
+    let cert = example_cert();
+    let old = cert_valid(&["example.com", "*.example.com"], -80, 10);
+    let serving = |name: &str, c: &TestCert| SimDomainConfig {
+        https: Some(json!({"https_status": "on", "certificate_value": c.chain,
+                           "private_key": c.key, "certificate_name": "old",
+                           "http2_status": "on"})),
+        ..SimDomainConfig::new(name)
+    };
+    let sim = start(sim_config(vec![
+        serving("www.example.com", &old),
+        serving("same.example.com", &cert),
+        SimDomainConfig {
+            status: "offline".into(),
+            ..SimDomainConfig::new("off.example.com")
+        },
+        SimDomainConfig {
+            status: "configure_failed".into(),
+            ..SimDomainConfig::new("failed.example.com")
+        },
+        SimDomainConfig {
+            https: Some(json!({"https_status": "on", "certificate_name": "gm-sm2",
+                               "certificate_source": 0, "certificate_type": "server_sm",
+                               "certificate_value": include_str!("fixtures/sm2-sign.pem"),
+                               "enc_certificate_value": include_str!("fixtures/sm2-enc.pem"),
+                               "http2_status": "off"})),
+            ..SimDomainConfig::new("sm.example.com")
+        },
+        SimDomainConfig::new("shop.example.net"),
+    ]))
+    .await;
+    let h = handler(&sim);
+    let domains = [
+        "www.example.com",
+        "same.example.com",
+        "off.example.com",
+        "failed.example.com",
+        "sm.example.com",
+        "shop.example.net",
+        "gone.example.com",
+    ];
+    let (r, code) = report(&h, request(&domains, &cert)).await;
+    assert_eq!(writes(&sim), 0, "a doctor run writes nothing");
+    assert_eq!((r["ok"].as_bool(), code), (Some(false), 1), "{r:#}");
+    assert_eq!(check(&r, "credentials")["status"], "ok");
+    assert_eq!(check(&r, "clock")["status"], "ok");
+    assert_eq!(check(&r, "certificate")["status"], "ok");
+    assert_eq!(check(&r, "permission:write")["status"], "warn");
+    assert_eq!(check(&r, "domains")["status"], "fail");
+
+    let www = entry(&r, "www.example.com");
+    assert_eq!(www["exists"], true);
+    assert_eq!(www["status"], "online");
+    assert_eq!(www["https"], true);
+    assert_eq!(www["covered"], true);
+    assert_eq!(www["certificate"]["issuer"], "cdn-cert-deploy Test CA");
+    assert!(www["certificate"]["days_left"].as_i64().unwrap() <= 10);
+    assert_eq!(problems(&r, "www.example.com"), ["expiring"]);
+    assert_eq!(www["write"], "alone");
+    assert_eq!(entry(&r, "same.example.com")["write"], "none");
+    assert!(entry(&r, "same.example.com")["why"]
+        .as_str()
+        .unwrap()
+        .contains("already serves"));
+    assert_eq!(problems(&r, "off.example.com"), ["offline", "https_off"]);
+    assert_eq!(
+        problems(&r, "failed.example.com"),
+        ["configure_failed", "https_off"]
+    );
+    assert_eq!(problems(&r, "sm.example.com"), ["sm_certificate_in_use"]);
+    assert_eq!(
+        problems(&r, "shop.example.net"),
+        ["not_covered", "https_off"]
+    );
+    assert_eq!(problems(&r, "gone.example.com"), ["missing"]);
+    assert_eq!(entry(&r, "gone.example.com")["exists"], false);
+    let f = &r["forecast"];
+    assert_eq!(f["budget_seconds"], 60);
+    assert_eq!(f["fits_budget"], true);
+    // www (expiring) and failed (configure_failed, written again) would be read and written.
+    assert_eq!(f["calls"]["configs_read"], 2, "{f}");
+    assert_eq!(f["calls"]["write"], 2, "{f}");
+}
+
+#[tokio::test]
+async fn without_a_certificate_the_domains_are_judged_alone() {
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let h = handler(&sim);
+    let (r, code) = report(&h, json!({"domains": ["www.example.com"]})).await;
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(check(&r, "certificate")["status"], "ok");
+    assert_eq!(entry(&r, "www.example.com")["covered"], Value::Null);
+    let (all, _) = report(&h, json!({"all": true})).await;
+    assert_eq!(all["domains"].as_array().unwrap().len(), 1, "{all:#}");
+    assert_eq!(writes(&sim), 0);
+}
+
+#[tokio::test]
+async fn a_wrong_key_and_a_locked_key_are_named_with_their_advice() {
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let wrong = handler_with(&sim, credentials("not-the-secret-key"));
+    let (r, code) = report(&wrong, json!({"domains": ["www.example.com"]})).await;
+    assert_eq!(code, 1);
+    let c = check(&r, "credentials");
+    assert_eq!(c["status"], "fail", "{r:#}");
+    assert!(c["message"].as_str().unwrap().contains("APIGW.0301"), "{c}");
+    assert!(c["advice"].as_str().unwrap().contains("secret key"), "{c}");
+    // Five refused signatures lock the key for five minutes: even the right secret is refused.
+    for _ in 0..5 {
+        report(&wrong, json!({"domains": ["www.example.com"]})).await;
+    }
+    let right = handler(&sim);
+    let (r, _) = report(&right, json!({"domains": ["www.example.com"]})).await;
+    let c = check(&r, "credentials");
+    assert!(c["advice"].as_str().unwrap().contains("locked"), "{c}");
+    assert_eq!(writes(&sim), 0);
+}
+
+#[tokio::test]
+async fn a_clock_20_minutes_off_is_named_before_the_gateway_refuses() {
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let mut h = handler(&sim);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    h.clock = Arc::new(FixedClock(now - 1200));
+    let (r, code) = report(&h, json!({"domains": ["www.example.com"]})).await;
+    assert_eq!(code, 1);
+    let clock = check(&r, "clock");
+    assert_eq!(clock["status"], "fail", "{r:#}");
+    assert!(
+        clock["message"]
+            .as_str()
+            .unwrap()
+            .contains("behind the CDN's"),
+        "{clock}"
+    );
+    assert!(clock["advice"].as_str().unwrap().contains("15 minutes"));
+    assert_eq!(check(&r, "credentials")["status"], "fail");
+}
+
+#[tokio::test]
+async fn a_refused_full_read_names_the_api_and_the_action_to_grant() {
+    let mut cfg = sim_config(vec![domain("www.example.com", 100)]);
+    cfg.faults = vec![Fault {
+        api: Some("ShowDomainFullConfig".into()),
+        domain: None,
+        skip: 0,
+        times: None,
+        kind: FaultKind::Status {
+            http_status: 403,
+            code: "CDN.0003".into(),
+            message: "the user has no permission for this operation".into(),
+            style: Default::default(),
+            apply: false,
+        },
+    }];
+    let sim = start(cfg).await;
+    let (r, code) = report(&handler(&sim), json!({"domains": ["www.example.com"]})).await;
+    assert_eq!(code, 1);
+    let c = check(&r, "permission:ShowDomainFullConfig");
+    assert_eq!(c["status"], "fail", "{r:#}");
+    assert!(c["message"].as_str().unwrap().contains("403"), "{c}");
+    assert!(
+        c["advice"]
+            .as_str()
+            .unwrap()
+            .contains("cdn:configuration:queryDomains"),
+        "{c}"
+    );
+    assert_eq!(check(&r, "permission:ListDomains")["status"], "ok");
+}
+
+#[tokio::test]
+async fn an_http_caller_may_not_ask_for_a_doctor_by_default() {
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let body = json!({"action": "doctor", "domains": ["www.example.com"]}).to_string();
+    let token = "doctor-test-token";
+    let event = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "headers": {"authorization": format!("Bearer {token}"), "content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1",
+                                    "sourceIp": "203.0.113.9", "userAgent": "t"},
+                           "accountId": "1", "apiId": "a", "domainName": "x", "domainPrefix": "x",
+                           "requestId": "r", "routeKey": "$default", "stage": "$default",
+                           "time": "07/Dec/2026:00:00:00 +0000", "timeEpoch": 0},
+        "body": body, "isBase64Encoded": false
+    });
+    let app = |allow: Option<&str>| {
+        let mut env = vec![("DEPLOY_WEBHOOK_TOKEN", token)];
+        if let Some(a) = allow {
+            env.push(("DEPLOY_HTTP_ALLOW", a));
+        }
+        cdn_cert_deploy::app::App {
+            handler: Ok(handler_env(&sim, &env)),
+            platform: cdn_cert_deploy::event::Platform::Lambda,
+            function_name: "cdn-cert-deploy".into(),
+        }
+    };
+    let ctx = || cdn_cert_deploy::app::Context {
+        platform_budget: Duration::from_secs(60),
+        received: tokio::time::Instant::now(),
+        credentials: None,
+    };
+    let refused = app(None).invoke(event.clone(), ctx()).await;
+    assert_eq!(refused.body["statusCode"], 403, "{}", refused.body);
+    let calls_before = sim.stats().signed_calls;
+    assert_eq!(calls_before, 0, "no call for a refused doctor");
+    let allowed = app(Some("request")).invoke(event, ctx()).await;
+    assert_eq!(allowed.body["statusCode"], 200, "{}", allowed.body);
+    let report: Value = serde_json::from_str(allowed.body["body"].as_str().unwrap()).unwrap();
+    assert!(report["checks"].is_array(), "{report:#}");
+    assert_eq!(writes(&sim), 0);
+}
+
+#[tokio::test]
+async fn a_schedule_can_run_the_doctor_from_deploy_request() {
+    let sim = start(sim_config(vec![domain("www.example.com", 100)])).await;
+    let configured = r#"{"action": "doctor", "domains": ["www.example.com"]}"#;
+    let h = handler_env(&sim, &[("DEPLOY_REQUEST", configured)]);
+    // A scheduled event without input: the request is DEPLOY_REQUEST's.
+    let out = run(&h, json!({}), Duration::from_secs(60)).await;
+    let r = out.to_json();
+    assert_eq!(out.exit_code, 0, "{r:#}");
+    assert_eq!(entry(&r, "www.example.com")["exists"], true);
+    assert_eq!(writes(&sim), 0);
+}

@@ -212,31 +212,28 @@ fn parse_quotas(v: &str) -> Result<BTreeMap<String, Quota>, ConfigError> {
     Ok(quotas)
 }
 
-/// `DEPLOY_TRUST_ROOTS`: PEM text, or `@/path/file.pem`.
-fn parse_trust_roots(v: &str) -> Result<TrustRoots, ConfigError> {
-    let (text, origin) = match v.trim().strip_prefix('@') {
+/// A variable's text, given inline or as `@/path/file`: the text, and where it came from for
+/// messages (` (in /path/file)`, or nothing).
+fn inline_or_file(variable: &str, v: &str) -> Result<(String, String), ConfigError> {
+    Ok(match v.trim().strip_prefix('@') {
         Some(path) => (
-            std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new("DEPLOY_TRUST_ROOTS", format!("cannot read `{path}`: {e}"))
-            })?,
+            std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(variable, format!("cannot read `{path}`: {e}")))?,
             format!(" (in {path})"),
         ),
         None => (v.to_string(), String::new()),
-    };
+    })
+}
+
+/// `DEPLOY_TRUST_ROOTS`: PEM text, or `@/path/file.pem`.
+fn parse_trust_roots(v: &str) -> Result<TrustRoots, ConfigError> {
+    let (text, origin) = inline_or_file("DEPLOY_TRUST_ROOTS", v)?;
     TrustRoots::parse(&text)
         .map_err(|m| ConfigError::new("DEPLOY_TRUST_ROOTS", format!("{m}{origin}")))
 }
 
 fn parse_default_request(v: &str) -> Result<Value, ConfigError> {
-    let (text, origin) = match v.trim().strip_prefix('@') {
-        Some(path) => (
-            std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::new("DEPLOY_REQUEST", format!("cannot read `{path}`: {e}"))
-            })?,
-            format!(" (from {path})"),
-        ),
-        None => (v.to_string(), String::new()),
-    };
+    let (text, origin) = inline_or_file("DEPLOY_REQUEST", v)?;
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| ConfigError::new("DEPLOY_REQUEST", format!("not valid JSON{origin}: {e}")))?;
     if !value.is_object() {

@@ -171,14 +171,19 @@ impl Handler {
         out
     }
 
+    /// The event's request with `DEPLOY_REQUEST` filling what it leaves out.
+    fn with_defaults(&self, request: &Value) -> Value {
+        match &self.config.default_request {
+            Some(d) => request::merge_defaults(d, request),
+            None => request.clone(),
+        }
+    }
+
     /// A doctor run (SPEC section 12): read-only, answered with its report.
     async fn doctor(&self, inv: Invocation, credentials: Option<Credentials>) -> Output {
         let received = inv.received;
         let budget = plan::budget(inv.platform_budget, None, self.config.budget_cap);
-        let merged = match &self.config.default_request {
-            Some(d) => request::merge_defaults(d, &inv.request),
-            None => inv.request.clone(),
-        };
+        let merged = self.with_defaults(&inv.request);
         let doctor = match request::parse_doctor(merged, inv.strictness) {
             Ok((d, _)) => d,
             Err(e) => {
@@ -193,7 +198,21 @@ impl Handler {
             domains = doctor.request.domains.len(),
             "doctor started"
         );
-        let report = doctor::run::run(self, &doctor, credentials, received, budget).await;
+        let mut report =
+            doctor::run::run(self, &doctor, credentials.clone(), received, budget).await;
+        let notify = &self.config.notify;
+        if notify.any() && doctor::tell::due(notify.on, &report) {
+            let channels = Channels {
+                config: notify,
+                aws: &self.config.sources.aws,
+                huawei: credentials.as_ref(),
+                clock: self.clock.clone(),
+            };
+            let digest = doctor::tell::digest(&report);
+            let whole = || serde_json::to_value(&report).unwrap_or(Value::Null);
+            let end = received + budget;
+            report.notifications = notify::send(&channels, &digest, &whole, end).await;
+        }
         Output {
             result: DeployResult::new(
                 Vec::new(),
@@ -337,10 +356,7 @@ impl Handler {
     async fn deploy(&self, inv: Invocation, credentials: Option<Credentials>) -> Output {
         let received = inv.received;
         let budget = plan::budget(inv.platform_budget, None, self.config.budget_cap);
-        let merged = match &self.config.default_request {
-            Some(d) => request::merge_defaults(d, &inv.request),
-            None => inv.request.clone(),
-        };
+        let merged = self.with_defaults(&inv.request);
         let (req, unknown) = match request::parse(merged, inv.strictness) {
             Ok(r) => r,
             Err(e) => {

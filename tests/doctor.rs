@@ -284,3 +284,55 @@ async fn a_schedule_can_run_the_doctor_from_deploy_request() {
     assert_eq!(entry(&r, "www.example.com")["exists"], true);
     assert_eq!(writes(&sim), 0);
 }
+
+/// A weekly doctor is the expiry monitor: a domain whose certificate expires soon is told once
+/// (DEPLOY_NOTIFY_ON=problems, the default); an account with nothing wrong is not told.
+#[tokio::test]
+async fn a_scheduled_doctor_tells_of_an_expiring_domain_and_is_quiet_otherwise() {
+    let soon = cert_valid(&["example.com", "*.example.com"], -80, 9);
+    let later = cert_valid(&["example.com", "*.example.com"], -10, 80);
+    let serving = |name: &str, c: &TestCert| SimDomainConfig {
+        https: Some(json!({"https_status": "on", "certificate_value": c.chain,
+                           "private_key": c.key, "certificate_name": "live",
+                           "http2_status": "on"})),
+        ..SimDomainConfig::new(name)
+    };
+    let sim = start(sim_config(vec![
+        serving("www.example.com", &later),
+        serving("img.example.com", &soon),
+    ]))
+    .await;
+    let urn = format!("urn:smn:cn-north-4:{}:cert-alerts", sim.project_id());
+    let (endpoint, project) = (sim.endpoint(), sim.project_id());
+    let env = [
+        ("DEPLOY_NOTIFY_SMN_TOPIC_URN", urn.as_str()),
+        ("HUAWEICLOUD_SMN_ENDPOINT", endpoint.as_str()),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", project.as_str()),
+    ];
+    let h = handler_env(&sim, &env);
+    let (quiet, code) = report(&h, json!({"domains": ["www.example.com"]})).await;
+    assert_eq!(code, 0, "{quiet:#}");
+    assert!(quiet.get("notifications").is_none(), "{quiet:#}");
+    assert!(sim.smn_messages().is_empty());
+
+    let (r, code) = report(&h, json!({"all": true})).await;
+    assert_eq!(code, 0, "expiring is a warning, not a failure: {r:#}");
+    let names: Vec<&str> = r["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["img.example.com", "www.example.com"],
+        "soonest first"
+    );
+    assert_eq!(r["notifications"][0]["ok"], true, "{r:#}");
+    let told = sim.smn_messages();
+    assert_eq!(told.len(), 1, "{told:#?}");
+    let text = told[0].to_string();
+    assert!(text.contains("1 expiring"), "{text}");
+    assert!(text.contains("img.example.com"), "{text}");
+    assert_eq!(writes(&sim), 0);
+}

@@ -1,9 +1,11 @@
 //! `doctor`: a read-only preflight of an account, a certificate and every domain (SPEC
 //! section 12). [`run`] makes the reads (no write call of any kind), [`judge`] decides what
-//! they say (pure), [`text`] renders the report for a person.
+//! they say (pure), [`text`] renders the report for a person and [`tell`] decides when and
+//! what a scheduled doctor tells through the notification channels.
 
 pub mod judge;
 pub mod run;
+pub mod tell;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,9 @@ pub struct Report {
     pub domains: Vec<DomainEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast: Option<Forecast>,
+    /// What each notification channel did with the report's digest; empty when none was due.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", skip_deserializing)]
+    pub notifications: Vec<crate::result::NotificationOutcome>,
 }
 
 impl Report {
@@ -27,6 +32,7 @@ impl Report {
             checks,
             domains,
             forecast,
+            notifications: Vec::new(),
         }
     }
 

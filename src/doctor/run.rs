@@ -169,7 +169,11 @@ pub async fn run(
         names: names.as_deref(),
         fingerprint: fingerprint.as_deref(),
     };
-    let entries = judge_domains(doctor, &wanted, &by_name, &configs, known, handler);
+    let mut entries = judge_domains(doctor, &wanted, &by_name, &configs, known, handler);
+    if doctor.all {
+        // The account's expiry inventory: the soonest first, domains serving none last.
+        entries.sort_by_key(|e| e.certificate.as_ref().map_or(i64::MAX, |c| c.days_left));
+    }
     checks.push(judge::domains_check(&entries));
     let q = |api| handler.config.quota(api);
     let quotas = Quotas {

@@ -12,12 +12,14 @@ pub mod webhook;
 use std::time::Duration;
 
 use reqwest::{Method, Url};
+use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::aws::config::AwsConfig;
 use crate::clock::SharedClock;
 use crate::huawei::credential::Credentials;
+
 use crate::result::{DeployResult, ErrorInfo, NotificationOutcome, RunMode};
 use crate::transport as wire;
 
@@ -145,7 +147,7 @@ impl Target<'_> {
         &self,
         ch: &Channels<'_>,
         digest: &digest::Digest,
-        result: &DeployResult,
+        whole: &Whole<'_>,
     ) -> Result<Outgoing, Failure> {
         let now = ch.clock.unix_now();
         match self {
@@ -160,7 +162,7 @@ impl Target<'_> {
                 subject,
                 message,
             } => smn::request(topic, ch.huawei, subject, message, now),
-            Target::Webhook(hook) => Ok(webhook::request(hook, digest, result, now)),
+            Target::Webhook(hook) => Ok(webhook::request(hook, digest, whole, now)),
         }
     }
 
@@ -208,8 +210,23 @@ pub async fn deliver(
     result: &DeployResult,
     deadline: Instant,
 ) -> Vec<NotificationOutcome> {
-    let digest = digest::digest(result);
-    let targets = targets(ch.config, ch.aws, &digest);
+    let whole = || serde_json::to_value(result).unwrap_or(Value::Null);
+    send(ch, &digest::digest(result), &whole, deadline).await
+}
+
+/// The whole answer a JSON webhook receives, made only for one (a result may hold 20 000
+/// domains).
+pub type Whole<'a> = dyn Fn() -> Value + Sync + 'a;
+
+/// Sends `digest` to every configured channel at once, each retried until `deadline`; one
+/// outcome per channel.
+pub async fn send(
+    ch: &Channels<'_>,
+    digest: &digest::Digest,
+    whole: &Whole<'_>,
+    deadline: Instant,
+) -> Vec<NotificationOutcome> {
+    let targets = targets(ch.config, ch.aws, digest);
     let http = match wire::client() {
         Ok(h) => h,
         Err(e) => {
@@ -222,7 +239,7 @@ pub async fn deliver(
     };
     let tries = targets
         .iter()
-        .map(|t| attempt_all(ch, &http, t, &digest, result, deadline));
+        .map(|t| attempt_all(ch, &http, t, digest, whole, deadline));
     futures_util::future::join_all(tries).await
 }
 
@@ -252,7 +269,7 @@ async fn attempt_all(
     http: &reqwest::Client,
     target: &Target<'_>,
     digest: &digest::Digest,
-    result: &DeployResult,
+    whole: &Whole<'_>,
     deadline: Instant,
 ) -> NotificationOutcome {
     let (channel, format) = target.name();
@@ -265,7 +282,7 @@ async fn attempt_all(
             break;
         }
         attempts += 1;
-        let sent = match target.build(ch, digest, result) {
+        let sent = match target.build(ch, digest, whole) {
             Err(f) => Err(f),
             Ok(out) => {
                 let timeout = left.min(ATTEMPT_TIMEOUT);

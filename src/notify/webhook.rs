@@ -1,7 +1,7 @@
 //! A chat tool's bot webhook, in the body its documentation defines: Slack incoming webhooks
 //! (`{"text"}`), Feishu/Lark custom bots (`msg_type` text, `timestamp` + `sign` in the body),
 //! DingTalk custom robots (`msgtype` markdown, `timestamp` + `sign` in the query), WeCom group
-//! robots (`msgtype` markdown), or the whole result as JSON.
+//! robots (`msgtype` markdown), or the whole answer (a result, a doctor's report) as JSON.
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
@@ -11,7 +11,6 @@ use sha2::Sha256;
 use super::config::{Webhook, WebhookFormat};
 use super::digest::{Digest, Measure, Style};
 use super::{Failure, Outgoing};
-use crate::result::DeployResult;
 use crate::transport::Reply;
 
 /// Slack truncates `text` beyond 40 000 characters.
@@ -40,7 +39,12 @@ pub fn dingtalk_sign(timestamp_ms: i64, secret: &str) -> String {
 }
 
 /// The request for `hook`, at `unix_now`.
-pub fn request(hook: &Webhook, digest: &Digest, result: &DeployResult, unix_now: i64) -> Outgoing {
+pub fn request(
+    hook: &Webhook,
+    digest: &Digest,
+    whole: &super::Whole<'_>,
+    unix_now: i64,
+) -> Outgoing {
     let mut url = hook.url.expose().clone();
     let secret = hook.secret.as_ref().map(|s| s.expose());
     let body = match hook.format {
@@ -78,7 +82,7 @@ pub fn request(hook: &Webhook, digest: &Digest, result: &DeployResult, unix_now:
             "markdown": {"content": digest.render(Style::Markdown, true, WECOM_CONTENT, Measure::Bytes)}
         }),
         WebhookFormat::Json => {
-            let mut body = serde_json::to_value(result).unwrap_or(Value::Null);
+            let mut body = whole();
             body["digest"] = json!({
                 "subject": digest.subject,
                 "text": digest.render(Style::Plain, false, SLACK_TEXT, Measure::Bytes),

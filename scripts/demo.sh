@@ -24,6 +24,7 @@ set +e
 HUAWEICLOUD_SDK_AK=DEMOAKEXAMPLE0000000 \
 HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-simulator-only \
 DEPLOY_TRUST_ROOTS=@tests/fixtures/demo-ca.pem \
+DEPLOY_DNS_SERVER="${endpoint#http://}" \
 RUST_LOG=off \
   "$bin/cdn-cert-deploy" doctor --event events/deploy.json --endpoint "$endpoint" --format text \
   2>/dev/null | sed 's/^/   /'

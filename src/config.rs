@@ -47,6 +47,8 @@ pub struct Config {
     pub edge_connect: EdgeConnect,
     /// `DEPLOY_TRUST_ROOTS`: roots of a private CA, trusted besides the public web roots.
     pub trust_roots: TrustRoots,
+    /// `DEPLOY_DNS_SERVER` (`ip:port`): the resolver the doctor asks, instead of the system's.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 /// `DEPLOY_REQUEST` may carry a private key: Debug shows its shape only (the rest redacts
@@ -68,6 +70,7 @@ impl std::fmt::Debug for Config {
             .field("notify", &self.notify)
             .field("edge_connect", &self.edge_connect)
             .field("trust_roots", &self.trust_roots)
+            .field("dns_server", &self.dns_server)
             .finish()
     }
 }
@@ -159,7 +162,16 @@ impl Config {
             None => TrustRoots::default(),
             Some(v) => parse_trust_roots(&v)?,
         };
+        let dns_server = env("DEPLOY_DNS_SERVER")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                v.trim().parse().map_err(|_| {
+                    ConfigError::new("DEPLOY_DNS_SERVER", format!("`{v}` is not ip:port"))
+                })
+            })
+            .transpose()?;
         Ok(Self {
+            dns_server,
             trust_roots,
             edge_connect,
             notify: NotifyConfig::from_env(&env)?,

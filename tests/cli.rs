@@ -619,6 +619,7 @@ async fn doctor_prints_a_report_a_person_reads() {
             .env("HUAWEICLOUD_SDK_AK", AK)
             .env("HUAWEICLOUD_SDK_SK", SK)
             .env("DEPLOY_TRUST_ROOTS", test_trust_roots())
+            .env("DEPLOY_DNS_SERVER", sim.dns_server())
             .env("RUST_LOG", "off");
         cmd.output()
     };

@@ -336,3 +336,34 @@ async fn a_scheduled_doctor_tells_of_an_expiring_domain_and_is_quiet_otherwise()
     assert!(text.contains("img.example.com"), "{text}");
     assert_eq!(writes(&sim), 0);
 }
+
+/// A domain whose DNS no longer points at the CDN "deploys" and serves nobody: the doctor
+/// compares its CNAME (asked of the simulator's DNS) with the one the CDN assigned.
+#[tokio::test]
+async fn a_cname_not_pointing_at_the_cdn_is_named() {
+    let sim = start(sim_config(vec![
+        domain("www.example.com", 100),
+        SimDomainConfig {
+            dns_cname: Some("old-cdn.example.net".into()),
+            ..SimDomainConfig::new("moved.example.com")
+        },
+        SimDomainConfig {
+            dns_cname: Some(String::new()),
+            ..SimDomainConfig::new("bare.example.com")
+        },
+        domain("*.example.com", 100),
+    ]))
+    .await;
+    let h = handler(&sim);
+    let (r, _) = report(
+        &h,
+        json!({"domains": ["www.example.com", "moved.example.com", "bare.example.com", "*.example.com"]}),
+    )
+    .await;
+    assert_eq!(entry(&r, "www.example.com")["cname_ok"], true, "{r:#}");
+    assert_eq!(entry(&r, "*.example.com")["cname_ok"], true, "{r:#}");
+    assert_eq!(entry(&r, "moved.example.com")["cname_ok"], false);
+    assert!(problems(&r, "moved.example.com").contains(&"cname_not_pointing".to_string()));
+    assert_eq!(entry(&r, "bare.example.com")["cname_ok"], false);
+    assert_eq!(check(&r, "dns")["status"], "ok");
+}

@@ -276,6 +276,23 @@ fn served(pem: &str, now: i64) -> Option<Served> {
     })
 }
 
+/// Whether a domain's DNS points at the CDN: some hop of its CNAME chain is the `cname` the
+/// CDN assigned. `None` when DNS could not tell or the CDN named none.
+pub fn cname_ok(chain: Result<&[String], &str>, assigned: Option<&str>) -> Option<bool> {
+    let assigned = assigned?.trim_end_matches('.');
+    let chain = chain.ok()?;
+    Some(chain.iter().any(|c| c.eq_ignore_ascii_case(assigned)))
+}
+
+/// Records what DNS said of a domain in its entry.
+pub fn with_cname(entry: &mut DomainEntry, ok: Option<bool>) {
+    entry.cname_ok = ok;
+    if ok == Some(false) {
+        entry.problems.push(Problem::CnameNotPointing);
+        entry.problems.sort();
+    }
+}
+
 /// The summary check of the domains judged: `fail` when one would make a deployment fail or
 /// be skipped, `warn` for what would surprise (expiring, HTTPS off), with counts by problem.
 pub fn domains_check(entries: &[DomainEntry]) -> Check {
@@ -593,6 +610,29 @@ mod tests {
         let e = domain(&seen("www.example.com", Some(&l), Some(&hsts), None, &o));
         assert_eq!(e.write, Some(Write::Alone));
         assert!(e.why.as_deref().unwrap().contains("hsts"), "{:?}", e.why);
+    }
+
+    #[test]
+    fn the_cname_decides_only_when_dns_tells() {
+        let chain = vec![
+            "alias.example.net".to_string(),
+            "www.example.com.c.cdnhwc1.com".to_string(),
+        ];
+        assert_eq!(
+            cname_ok(Ok(&chain), Some("www.example.com.c.cdnhwc1.com.")),
+            Some(true)
+        );
+        assert_eq!(
+            cname_ok(Ok(&chain[..1]), Some("www.example.com.c.cdnhwc1.com")),
+            Some(false)
+        );
+        assert_eq!(
+            cname_ok(Ok(&[]), Some("x.cdnhwc1.com")),
+            Some(false),
+            "no CNAME at all"
+        );
+        assert_eq!(cname_ok(Err("timed out"), Some("x.cdnhwc1.com")), None);
+        assert_eq!(cname_ok(Ok(&chain), None), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! they say (pure), [`text`] renders the report for a person and [`tell`] decides when and
 //! what a scheduled doctor tells through the notification channels.
 
+pub mod dns;
 pub mod judge;
 pub mod run;
 pub mod tell;

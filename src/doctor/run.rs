@@ -11,6 +11,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::dns::Dns;
 use super::judge::{self, Check, DomainEntry, Quotas, Seen};
 use super::Report;
 use crate::cert;
@@ -170,6 +171,7 @@ pub async fn run(
         fingerprint: fingerprint.as_deref(),
     };
     let mut entries = judge_domains(doctor, &wanted, &by_name, &configs, known, handler);
+    checks.push(look_up_cnames(&mut entries, &by_name, handler.config.dns_server, deadline).await);
     if doctor.all {
         // The account's expiry inventory: the soonest first, domains serving none last.
         entries.sort_by_key(|e| e.certificate.as_ref().map_or(i64::MAX, |c| c.days_left));
@@ -301,6 +303,64 @@ fn not_judged() -> Check {
         "not judged: the account's domains could not be listed",
         "mend the check above, then run the doctor again",
     )
+}
+
+/// Each existing domain's DNS CNAME against the one the CDN assigned (ListDomains `cname`); a
+/// check says whether DNS could be asked at all.
+async fn look_up_cnames(
+    entries: &mut [DomainEntry],
+    by_name: &HashMap<String, &ListedDomain>,
+    server: Option<std::net::SocketAddr>,
+    deadline: Instant,
+) -> Check {
+    const NAME: &str = "dns";
+    let dns = match Dns::new(server) {
+        Ok(d) => d,
+        Err(e) => {
+            return Check::warn(
+                NAME,
+                format!("no resolver: {e}"),
+                "set DEPLOY_DNS_SERVER (ip:port) to a resolver the function can reach",
+            )
+        }
+    };
+    let asked: Vec<(usize, String, String)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let cname = by_name.get(&e.domain)?.cname.clone()?;
+            Some((i, crate::edge::sni_name(&e.domain), cname))
+        })
+        .collect();
+    let dns = &dns;
+    let lookups = stream::iter(asked)
+        .map(|(i, name, cname)| async move {
+            let chain = dns.cnames(&name).await;
+            let ok = judge::cname_ok(chain.as_deref().map_err(String::as_str), Some(&cname));
+            (i, ok)
+        })
+        .buffer_unordered(READS_AT_ONCE)
+        .collect::<Vec<_>>();
+    let Ok(found) = tokio::time::timeout_at(deadline, lookups).await else {
+        return Check::warn(
+            NAME,
+            "the budget ended before DNS answered",
+            "run the doctor again with a longer budget",
+        );
+    };
+    let told = found.iter().filter(|(_, ok)| ok.is_some()).count();
+    for (i, ok) in &found {
+        judge::with_cname(&mut entries[*i], *ok);
+    }
+    match (found.len(), told) {
+        (0, _) => Check::ok(NAME, "no domain has a CDN CNAME to compare"),
+        (n, t) if t == n => Check::ok(NAME, format!("DNS answered for all {n} domains")),
+        (n, t) => Check::warn(
+            NAME,
+            format!("DNS could not tell for {} of {n} domains", n - t),
+            "check the resolver (DEPLOY_DNS_SERVER, or the system's), then run the doctor again",
+        ),
+    }
 }
 
 /// One page of ShowCertificatesHttpsInfo proves the bulk read a deployment uses.

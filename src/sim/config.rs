@@ -335,6 +335,10 @@ pub struct SimDomainConfig {
     pub sni: Option<serde_json::Value>,
     #[serde(default)]
     pub client_cert: Option<serde_json::Value>,
+    /// What the domain's DNS answers for a CNAME query (the simulator also answers DNS, on its
+    /// port over UDP): absent, the CNAME the CDN assigned; `""`, no CNAME at all.
+    #[serde(default)]
+    pub dns_cname: Option<String>,
 }
 
 fn mainland() -> String {
@@ -368,6 +372,7 @@ impl SimDomainConfig {
             quic: None,
             sni: None,
             client_cert: None,
+            dns_cname: None,
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod csms;
+pub mod dns;
 mod gateway;
 pub mod obs;
 pub mod scm;
@@ -47,6 +48,7 @@ pub struct Simulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    dns: JoinHandle<()>,
 }
 
 impl Simulator {
@@ -66,12 +68,25 @@ impl Simulator {
             credentials: cfg.credentials.clone(),
         });
         let task = tokio::spawn(server::serve(listener, shared.clone()));
-        Ok(Self { addr, shared, task })
+        // DNS on the same port, over UDP.
+        let socket = tokio::net::UdpSocket::bind(addr).await?;
+        let dns = tokio::spawn(dns::serve(socket, Arc::new(dns::answers(&cfg.domains))));
+        Ok(Self {
+            addr,
+            shared,
+            task,
+            dns,
+        })
     }
 
     /// The endpoint to give the client: `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The simulator's DNS (`ip:port`, UDP), for `DEPLOY_DNS_SERVER`.
+    pub fn dns_server(&self) -> String {
+        self.addr.to_string()
     }
 
     /// The bound address.
@@ -127,5 +142,6 @@ impl Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.task.abort();
+        self.dns.abort();
     }
 }

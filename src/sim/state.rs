@@ -934,7 +934,7 @@ impl SimState {
                     "domain_name": n,
                     "business_type": "web",
                     "domain_status": d.status(now).as_str(),
-                    "cname": format!("{}.c.cdnhwc1.com", n.replace('*', "wildcard")),
+                    "cname": super::dns::assigned_cname(n),
                     "https_status": i64::from(d.https.https_status == "on"),
                     "service_area": d.service_area,
                 })

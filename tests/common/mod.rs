@@ -265,6 +265,8 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             notify: Default::default(),
             edge_connect: Default::default(),
             trust_roots: TrustRoots::parse(&test_trust_roots()).expect("test roots"),
+            // The simulator answers DNS too: no test asks the real one.
+            dns_server: Some(sim.addr()),
         },
         clock: clock::system(),
         engine: EngineConfig::default(),
@@ -280,6 +282,7 @@ pub fn handler_env(sim: &Simulator, extra: &[(&str, &str)]) -> Handler {
     env.insert("HUAWEICLOUD_SDK_AK".into(), AK.into());
     env.insert("HUAWEICLOUD_SDK_SK".into(), SK.into());
     env.insert("DEPLOY_TRUST_ROOTS".into(), test_trust_roots());
+    env.insert("DEPLOY_DNS_SERVER".into(), sim.dns_server());
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }

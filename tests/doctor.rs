@@ -367,3 +367,72 @@ async fn a_cname_not_pointing_at_the_cdn_is_named() {
     assert_eq!(entry(&r, "bare.example.com")["cname_ok"], false);
     assert_eq!(check(&r, "dns")["status"], "ok");
 }
+
+/// `--all` on an account of 1000 domains: every one listed, the soonest-expiring first, those
+/// serving no certificate last; quotas 100 times faster (real time: DNS waits are real).
+#[tokio::test]
+async fn all_on_1000_domains_is_the_expiry_inventory() {
+    let certs: Vec<(i64, TestCert)> = [5, 30, 200, 60]
+        .iter()
+        .map(|d| (*d, cert_valid(&["example.com", "*.example.com"], -10, *d)))
+        .collect();
+    let domains: Vec<SimDomainConfig> = (0..1000)
+        .map(|i| {
+            let name = format!("d{i:04}.example.com");
+            match i % 5 {
+                4 => SimDomainConfig::new(&name),
+                k => {
+                    let c = &certs[k].1;
+                    SimDomainConfig {
+                        https: Some(json!({"https_status": "on", "certificate_value": c.chain,
+                                           "private_key": c.key, "certificate_name": "live",
+                                           "http2_status": "on"})),
+                        ..SimDomainConfig::new(&name)
+                    }
+                }
+            }
+        })
+        .collect();
+    let mut cfg = sim_config(domains);
+    cfg.quota_time_scale = 100.0;
+    let sim = start(cfg).await;
+    let mut h = handler(&sim);
+    scale_quotas(&mut h, 100.0);
+    let out = run(&h, doctor(json!({"all": true})), Duration::from_secs(120)).await;
+    let r = out.to_json();
+    let entries = r["domains"].as_array().unwrap();
+    assert_eq!(entries.len(), 1000);
+    let days: Vec<Option<i64>> = entries
+        .iter()
+        .map(|e| e["certificate"]["days_left"].as_i64())
+        .collect();
+    let served: Vec<i64> = days.iter().map_while(|d| *d).collect();
+    assert_eq!(served.len(), 800, "every HTTPS domain first");
+    assert!(
+        served.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by days left"
+    );
+    assert!(
+        days[800..].iter().all(Option::is_none),
+        "those serving none last"
+    );
+    let expiring = entries
+        .iter()
+        .filter(|e| {
+            e["problems"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("expiring"))
+        })
+        .count();
+    assert_eq!(expiring, 200, "those inside the warning window are flagged");
+    assert_eq!(
+        check(&r, "permission:ShowDomainFullConfig")["status"],
+        "ok",
+        "{:#}",
+        r["checks"]
+    );
+    // Without a certificate every domain would be written: 1000 in batches of 50.
+    assert_eq!(r["forecast"]["calls"]["batch"], 20, "{}", r["forecast"]);
+    assert_eq!(writes(&sim), 0);
+}

@@ -430,13 +430,8 @@ impl Handler {
             endpoint = self.config.endpoint.as_str(),
             "deploy started"
         );
-        let client = match CdnClient::new(
-            self.config.endpoint.clone(),
-            credentials,
-            self.clock.clone(),
-            Pacer::new(|api| self.config.quota(api)),
-        ) {
-            Ok(c) => Arc::new(c),
+        let client = match self.cdn_client(credentials) {
+            Ok(c) => c,
             Err(e) => {
                 let error =
                     ErrorInfo::new("upstream_unavailable", format!("HTTP client: {e}"), true);
@@ -444,6 +439,20 @@ impl Handler {
             }
         };
         self.run(&req, plan, received, &client).await
+    }
+
+    /// A CDN client signing with `credentials`, paced at the configured quotas.
+    pub(crate) fn cdn_client(
+        &self,
+        credentials: Credentials,
+    ) -> Result<Arc<CdnClient>, reqwest::Error> {
+        CdnClient::new(
+            self.config.endpoint.clone(),
+            credentials,
+            self.clock.clone(),
+            Pacer::new(|api| self.config.quota(api)),
+        )
+        .map(Arc::new)
     }
 
     /// An SCM certificate with its names, dates and status as Certificate Manager describes them;

@@ -162,7 +162,14 @@ impl Tally {
     /// and the earlier attempts' problems.
     fn as_result(&self, run: &DeployResult) -> DeployResult {
         let mut domains: Vec<DomainResult> = self.problems.iter().map(Problem::to_result).collect();
-        domains.extend(run.domains.iter().cloned());
+        // Only what the digest names: a live domain with nothing to tell is counted, not listed.
+        let told = |d: &&DomainResult| {
+            !matches!(d.status, Status::Deployed | Status::Unchanged)
+                || d.expiring
+                || !d.settings_changed.is_empty()
+                || d.edge.as_ref().is_some_and(|e| e.is_stale())
+        };
+        domains.extend(run.domains.iter().filter(told).cloned());
         let summary = Summary {
             total: self.total,
             deployed: self.deployed,
@@ -177,8 +184,15 @@ impl Tally {
         DeployResult {
             ok: self.ok(run),
             summary,
+            certificate: run.certificate.clone(),
+            elapsed_ms: run.elapsed_ms,
+            budget_ms: run.budget_ms,
             domains,
-            ..run.clone()
+            error: run.error.clone(),
+            pending_domains: Vec::new(),
+            digest: None,
+            notifications: Vec::new(),
+            mode: run.mode,
         }
     }
 }

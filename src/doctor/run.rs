@@ -21,7 +21,7 @@ use crate::huawei::cdn::{CallOptions, CdnClient};
 use crate::huawei::credential::Credentials;
 use crate::huawei::error::CdnError;
 use crate::huawei::model::{Configs, ListedDomain};
-use crate::huawei::quota::{Api, Pacer};
+use crate::huawei::quota::Api;
 use crate::plan;
 use crate::request::{CertificateInput, DoctorRequest, MatchMode};
 use crate::result::ErrorInfo;
@@ -80,13 +80,8 @@ pub async fn run(
         certificate_checks(handler, req, &credentials, received, budget, &mut checks).await;
     let names = incoming.as_ref().and_then(|i| i.names.clone());
     let fingerprint = incoming.as_ref().and_then(|i| i.fingerprint.clone());
-    let client = match CdnClient::new(
-        handler.config.endpoint.clone(),
-        credentials,
-        handler.clock.clone(),
-        Pacer::new(|api| handler.config.quota(api)),
-    ) {
-        Ok(c) => Arc::new(c),
+    let client = match handler.cdn_client(credentials) {
+        Ok(c) => c,
         Err(e) => {
             checks.push(Check::fail(
                 "cdn",

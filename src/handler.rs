@@ -139,10 +139,7 @@ impl Handler {
             // The workflow tells people once for every account: this run only tallies.
             let tally = Tally::after(w.tally.as_ref(), &out.result);
             let digest = workflow::account_digest(&tally, &out.result);
-            out.result.digest = Some(RunDigest {
-                text: digest.render(Style::Plain, false, DIGEST_BYTES, Measure::Bytes),
-                subject: digest.subject,
-            });
+            out.result.digest = Some(run_digest(digest));
             info!(
                 attempt = w.attempt,
                 account_pending = tally.pending,
@@ -152,23 +149,25 @@ impl Handler {
             return out;
         }
         let digest = notify::digest::digest(&out.result);
-        out.result.digest = Some(RunDigest {
-            text: digest.render(Style::Plain, false, DIGEST_BYTES, Measure::Bytes),
-            subject: digest.subject,
-        });
+        out.result.digest = Some(run_digest(digest));
         let notify = &self.config.notify;
         if notify.any() && notify::due(notify.on, &out.result) {
-            let channels = Channels {
-                config: notify,
-                aws: &self.config.sources.aws,
-                huawei: credentials.as_ref(),
-                clock: self.clock.clone(),
-            };
+            let channels = self.channels(credentials.as_ref());
             let end = received + Duration::from_millis(out.result.budget_ms);
             out.result.notifications = notify::deliver(&channels, &out.result, end).await;
             out.result.elapsed_ms = received.elapsed().as_millis() as u64;
         }
         out
+    }
+
+    /// The notification channels, sending SMN with `huawei` keys.
+    fn channels<'a>(&'a self, huawei: Option<&'a Credentials>) -> Channels<'a> {
+        Channels {
+            config: &self.config.notify,
+            aws: &self.config.sources.aws,
+            huawei,
+            clock: self.clock.clone(),
+        }
     }
 
     /// The event's request with `DEPLOY_REQUEST` filling what it leaves out.
@@ -185,7 +184,10 @@ impl Handler {
         let budget = plan::budget(inv.platform_budget, None, self.config.budget_cap);
         let merged = self.with_defaults(&inv.request);
         let doctor = match request::parse_doctor(merged, inv.strictness) {
-            Ok((d, _)) => d,
+            Ok((d, unknown)) => {
+                log_ignored(&unknown);
+                d
+            }
             Err(e) => {
                 warn!(field = %e.field, error = %e.message, "invalid doctor request");
                 let error =
@@ -202,12 +204,7 @@ impl Handler {
             doctor::run::run(self, &doctor, credentials.clone(), received, budget).await;
         let notify = &self.config.notify;
         if notify.any() && doctor::tell::due(notify.on, &report) {
-            let channels = Channels {
-                config: notify,
-                aws: &self.config.sources.aws,
-                huawei: credentials.as_ref(),
-                clock: self.clock.clone(),
-            };
+            let channels = self.channels(credentials.as_ref());
             let digest = doctor::tell::digest(&report);
             let whole = || serde_json::to_value(&report).unwrap_or(Value::Null);
             let end = received + budget;
@@ -366,9 +363,7 @@ impl Handler {
                 return invalid(error, Vec::new(), received, budget);
             }
         };
-        for field in &unknown {
-            warn!(field = %field, "ignored an unknown field of a chained payload");
-        }
+        log_ignored(&unknown);
         let budget = plan::budget(
             inv.platform_budget,
             req.options.time_budget_secs,
@@ -773,6 +768,21 @@ fn log_chain(summary: &CertificateSummary, trust: Trust) {
             note = note.as_str(),
             "chain normalized"
         );
+    }
+}
+
+/// A digest as the result carries it: the subject, and the text cut to a few KiB.
+fn run_digest(digest: notify::digest::Digest) -> RunDigest {
+    RunDigest {
+        text: digest.render(Style::Plain, false, DIGEST_BYTES, Measure::Bytes),
+        subject: digest.subject,
+    }
+}
+
+/// Logs the unknown fields a chained payload carried (they are ignored, not refused).
+fn log_ignored(unknown: &[String]) {
+    for field in unknown {
+        warn!(field = %field, "ignored an unknown field of a chained payload");
     }
 }
 

@@ -15,10 +15,12 @@ test:
 fuzz:
 	PROPTEST_CASES=10000 cargo test --test fuzz
 
-# Formatting, lints and the module layering (no import cycle in src/), as CI runs them.
+# Formatting, lints, the docs (no broken link), and the module layering (no import cycle between
+# the files of src/ or its rooms), as CI runs them.
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features sim --quiet
 	python3 scripts/module-cycles.py
 
 # The lean release binary (no simulator inside).

@@ -13,10 +13,12 @@ release binary deploys to the release simulator over loopback, as `invoke` would
   settings log of each domain): it must be 0.
 - faults: random faults, and a budget that ends mid-run; every status is checked against the
   simulator's own record of what it received.
+- every line but the faults' is forecast first by a read-only `doctor` run on its own simulator
+  (told the propagation as DEPLOY_FORECAST_SETTLE_SECS): the forecast against the wall.
 - 10 000 domains on quotas SCALE_BIG times faster in time (both sides): wall against its floor,
   peak RSS and the result's size.
 
-Then peak RSS at N=500, the stripped release binary's size, and cold start (process start to
+Then `doctor --all` on 10 000 domains (the expiry inventory): its wall, writes and peak RSS; peak RSS at N=500, the stripped release binary's size, and cold start (process start to
 the first runtime API request).
 """
 import http.server
@@ -36,10 +38,11 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 DEPLOYER = os.path.join(TARGET, "release", "cdn-cert-deploy")
 SIM = os.path.join(TARGET, "release", "cdn-sim")
 PROPAGATION_S = float(os.environ.get("BENCH_PROPAGATION_S", "10"))
-SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100,500").split(",")]
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100,300,500").split(",")]
 BIG = int(os.environ.get("BENCH_BIG", "10000"))
 SCALE_BIG = float(os.environ.get("BENCH_SCALE_BIG", "30"))
 AK, SK = "BENCHAKEXAMPLE000000", "bench-secret-key"
+TRUST_ROOTS = "@" + os.path.join(ROOT, "tests", "fixtures", "demo-ca.pem")
 # (count, window in seconds), as documented.
 QUOTAS = {"ShowDomainDetailByName": (300, 60), "ShowDomainFullConfig": (300, 60),
           "UpdateDomainFullConfig": (200, 60), "ListDomains": (300, 60),
@@ -104,8 +107,7 @@ def faults(names):
     return out
 
 
-def run(n, kind, work, options=None, scale=1.0, budget=3600, sim_extra=None, with_faults=False):
-    demo = json.load(open(os.path.join(ROOT, "events", "deploy.json")))
+def sim_config(n, kind, scale=1.0, sim_extra=None, with_faults=False):
     previous = json.load(open(os.path.join(ROOT, "events", "sim-demo.json")))["domains"][0]["https"]
     ds = domains(n, kind, previous, scale)
     names = [d["name"] for d in ds]
@@ -121,7 +123,12 @@ def run(n, kind, work, options=None, scale=1.0, budget=3600, sim_extra=None, wit
     cfg = {"credentials": [{"ak": AK, "sk": SK}], "quota_time_scale": scale, "domains": ds,
            "faults": faults(names) if with_faults else []}
     cfg.update(sim_extra or {})
-    path = os.path.join(work, f"sim-{n}-{kind}.json")
+    return cfg, names
+
+
+def start_sim(cfg, work):
+    """A fresh simulator (its quota windows empty) and its endpoint."""
+    path = os.path.join(work, f"sim-{time.time_ns()}.json")
     json.dump(cfg, open(path, "w"))
     addr = os.path.join(work, f"addr-{time.time_ns()}")
     sim = subprocess.Popen([SIM, "--config", path, "--addr-file", addr],
@@ -130,27 +137,64 @@ def run(n, kind, work, options=None, scale=1.0, budget=3600, sim_extra=None, wit
         if os.path.exists(addr) and open(addr).read().strip():
             break
         time.sleep(0.02)
-    endpoint = open(addr).read().strip()
-    request = {"domains": names, "certificate": demo["certificate"], "private_key": demo["private_key"],
-               "options": options or {}}
-    event = os.path.join(work, f"event-{n}.json")
-    json.dump(request, open(event, "w"))
+    return sim, open(addr).read().strip()
+
+
+def deployer(args, work, scale=1.0, extra_env=None):
+    """Runs the release binary; its parsed stdout, wall and peak RSS (KiB)."""
     quotas = {k: f"{c}/{w / scale}s" for k, (c, w) in QUOTAS.items()}
+    # The demo chain's root is a private CA: trusted as an operator trusts one.
     env = dict(os.environ, HUAWEICLOUD_SDK_AK=AK, HUAWEICLOUD_SDK_SK=SK, RUST_LOG="warn",
-               DEPLOY_API_QUOTAS=json.dumps(quotas))
+               DEPLOY_API_QUOTAS=json.dumps(quotas), DEPLOY_TRUST_ROOTS=TRUST_ROOTS, **(extra_env or {}))
     # Peak RSS from GNU time: a child forked from Python inherits Python's high-water mark in its
     # own ru_maxrss, which survives exec.
     rss_file = os.path.join(work, "rss")
     timer = ["/usr/bin/time", "-f", "%M", "-o", rss_file] if os.path.exists("/usr/bin/time") else []
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(timer + [DEPLOYER] + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    out = proc.stdout.read()
+    _, _, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    rss_kb = int(open(rss_file).read().split()[-1]) if timer else usage.ru_maxrss
+    return json.loads(out), out, wall, rss_kb
+
+
+def request_file(names, work, options=None, extra=None):
+    demo = json.load(open(os.path.join(ROOT, "events", "deploy.json")))
+    request = {"domains": names, "certificate": demo["certificate"], "private_key": demo["private_key"],
+               "options": options or {}, **(extra or {})}
+    event = os.path.join(work, f"event-{time.time_ns()}.json")
+    json.dump(request, open(event, "w"))
+    return event
+
+
+def doctor(n, kind, work, scale=1.0, sim_extra=None, all_domains=False):
+    """A doctor run on its own simulator: the forecast, wall, calls and peak RSS."""
+    cfg, names = sim_config(n, kind, scale, sim_extra)
+    sim, endpoint = start_sim(cfg, work)
     try:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(timer + [DEPLOYER, "invoke", "--event", event, "--endpoint", endpoint, "--budget", str(budget)],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        out = proc.stdout.read()
-        _, _, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        rss_kb = int(open(rss_file).read().split()[-1]) if timer else usage.ru_maxrss
-        result = json.loads(out)
+        event = request_file([] if all_domains else names, work, extra={"all": True} if all_domains else None)
+        # The simulator answers DNS on its port: no lookup leaves the machine.
+        env = {"DEPLOY_FORECAST_SETTLE_SECS": str(PROPAGATION_S / scale),
+               "DEPLOY_DNS_SERVER": endpoint.split("//", 1)[1].rstrip("/")}
+        report, _, wall, rss_kb = deployer(["doctor", "--event", event, "--endpoint", endpoint], work, scale, env)
+        stats = json.load(urllib.request.urlopen(endpoint + "/_sim/stats"))
+    finally:
+        sim.kill()
+        sim.wait()
+    writes = sum(v["calls"] for k, v in stats["apis"].items() if k.startswith("Update"))
+    return {"forecast": report["forecast"], "wall": wall, "rss_kb": rss_kb, "writes": writes,
+            "domains": len(report["domains"]), "ok": report["ok"]}
+
+
+def run(n, kind, work, options=None, scale=1.0, budget=3600, sim_extra=None, with_faults=False):
+    demo = json.load(open(os.path.join(ROOT, "events", "deploy.json")))
+    cfg, names = sim_config(n, kind, scale, sim_extra, with_faults)
+    sim, endpoint = start_sim(cfg, work)
+    try:
+        event = request_file(names, work, options)
+        result, out, wall, rss_kb = deployer(["invoke", "--event", event, "--endpoint", endpoint,
+                                              "--budget", str(budget)], work, scale)
         stats = json.load(urllib.request.urlopen(endpoint + "/_sim/stats"))
         wrong = check(result, endpoint, demo["certificate"]) if with_faults else None
         changed = sum(1 for name in names
@@ -158,6 +202,9 @@ def run(n, kind, work, options=None, scale=1.0, budget=3600, sim_extra=None, wit
     finally:
         sim.kill()
         sim.wait()
+    if not with_faults and budget >= 3600 and result["summary"]["deployed"] != n:
+        sys.exit(f"bench: {n} {kind}: not every domain deployed: {result['summary']} "
+                 f"{result.get('error') or ''}")
     calls = {k: v["calls"] for k, v in stats["apis"].items()}
     throttled = sum(v["throttled"] for v in stats["apis"].values())
     return {"n": n, "wall": wall, "calls": calls, "throttled": throttled, "total": sum(calls.values()),
@@ -236,36 +283,51 @@ def row(label, r, floor):
     ratio = f"{r['wall'] / floor:.2f}" if floor else "-"
     floor_txt = f"{floor:.1f} s" if floor else "-"
     wrong = "" if r["wrong"] is None else f"; wrong statuses: {len(r['wrong'])}"
-    print(f"| {label} | {r['n']} | {r['wall']:.1f} s | {floor_txt} | {ratio} | {kinds} | {r['throttled']} ({pct:.2f} %) | "
-          f"{outcome}{wrong} | {r['changed']} | {r['rss_kb'] / 1024:.1f} MiB |", flush=True)
+    fc = r.get("forecast")
+    forecast = f"{fc} s ({100 * (fc - r['wall']) / r['wall']:+.0f} %)" if fc is not None else "-"
+    print(f"| {label} | {r['n']} | {r['wall']:.1f} s | {floor_txt} | {ratio} | {forecast} | {kinds} | "
+          f"{r['throttled']} ({pct:.2f} %) | {outcome}{wrong} | {r['changed']} | {r['rss_kb'] / 1024:.1f} MiB |",
+          flush=True)
+
+
+def line(label, n, kind, work, floor, scale=1.0, sim_extra=None):
+    """A read-only doctor run first (its own simulator), then the deployment it forecast."""
+    d = doctor(n, kind, work, scale, sim_extra)
+    if d["writes"]:
+        sys.exit(f"bench: the doctor wrote {d['writes']} times")
+    r = run(n, kind, work, scale=scale, sim_extra=sim_extra)
+    r["forecast"] = d["forecast"]["seconds"]
+    row(label, r, floor)
+    return r
 
 
 def main():
     build()
     print(f"\npropagation {PROPAGATION_S:.0f} s, documented quotas unscaled unless the line says, "
           f"machine: {os.cpu_count()} cores, {os.uname().machine}\n")
-    print("| line | N | wall | floor | ratio | calls (detail / config / write / batch / list / https-info) | 429s | outcome "
-          "| settings changed at any moment | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| line | N | wall | floor | ratio | doctor's forecast (off) | calls (detail / config / write / batch / list / https-info) "
+          "| 429s | outcome | settings changed at any moment | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     rss_500 = None
     with tempfile.TemporaryDirectory() as work:
         keeps = {"batch_keeps": ["all"]}
         for n in SIZES:
-            r = run(n, "uniform", work)
-            row("default, uniform", r, default_floor(n))
+            r = line("default, uniform", n, "uniform", work, default_floor(n))
             if n == 500:
                 rss_500 = r["rss_kb"]
-            r = run(n, "diverse", work, sim_extra=keeps)
-            row("default, diverse, batch call keeps", r, max(default_floor(n), alone_floor(n)))
-            r = run(n, "diverse", work)
-            row("default, diverse, batch call resets", r, max(default_floor(n), alone_floor(n)))
+            floor = max(default_floor(n), alone_floor(n))
+            line("default, diverse, batch call keeps", n, "diverse", work, floor, sim_extra=keeps)
+            line("default, diverse, batch call resets", n, "diverse", work, floor)
         n = SIZES[-1]
         r = run(n, "diverse", work, budget=45, with_faults=True)
         row("default, diverse, faults, 45 s budget", r, None)
-        r = run(BIG, "uniform", work, scale=SCALE_BIG)
-        row(f"default, uniform, quotas x{SCALE_BIG:g} faster", r, default_floor(BIG, SCALE_BIG))
+        r = line(f"default, uniform, quotas x{SCALE_BIG:g} faster", BIG, "uniform", work,
+                 default_floor(BIG, SCALE_BIG), scale=SCALE_BIG)
         print(f"\n- result of N={BIG}: {r['compact'] / 1e6:.2f} MB as Lambda answers it (compact JSON; its limit: 6 MB), "
               f"{r['bytes'] / 1e6:.2f} MB as `invoke` prints it (indented)")
+        d = doctor(BIG, "diverse", work, SCALE_BIG, all_domains=True)
+        print(f"- doctor --all on {BIG} diverse domains (quotas x{SCALE_BIG:g} faster): {d['domains']} entries, "
+              f"{d['wall']:.1f} s, {d['writes']} writes, peak RSS {d['rss_kb'] / 1024:.1f} MiB")
     size = os.path.getsize(DEPLOYER)
     median, p90 = cold_start()
     if rss_500:

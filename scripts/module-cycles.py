@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Import cycles between the modules of src/ (a file is a module; `mod.rs` is its folder).
+"""Import cycles between the modules of src/ (a file is a module; `mod.rs` is its folder), and
+between its rooms: each top-level folder (with everything in it) and each top-level file.
 
 Reads every `use crate::...` / `crate::x::y` path and `super::` path of each file, maps it to the
 module file it names, and prints each strongly connected group of more than one module. Exit 1
@@ -103,19 +104,39 @@ def sccs(graph):
     return [c for c in out if len(c) > 1]
 
 
-def main():
-    mods = modules()
-    graph = edges(mods)
+def rooms(graph):
+    """The graph between top-level rooms: a folder and all it holds is one room."""
+    room = lambda m: m.split("::")[0]
+    out = {}
+    for m, targets in graph.items():
+        if not m:
+            continue
+        out.setdefault(room(m), set())
+        for t in targets:
+            if t and room(t) != room(m):
+                out[room(m)].add(room(t))
+    return out
+
+
+def report(kind, graph):
     cycles = sccs(graph)
     for c in cycles:
         members = sorted(c)
-        print("cycle: " + ", ".join(m or "crate" for m in members))
+        print("%s cycle: " % kind + ", ".join(m or "crate" for m in members))
         for m in members:
             inside = sorted(t for t in graph[m] if t in c)
             print("   %s -> %s" % (m or "crate", ", ".join(inside)))
-    if not cycles:
-        print("no import cycle among %d modules" % len(mods))
-    return 1 if cycles else 0
+    return cycles
+
+
+def main():
+    mods = modules()
+    graph = edges(mods)
+    by_file = report("module", graph)
+    by_room = report("room", rooms(graph))
+    if not by_file and not by_room:
+        print("no import cycle among %d modules, nor among the rooms of src/" % len(mods))
+    return 1 if by_file or by_room else 0
 
 
 if __name__ == "__main__":

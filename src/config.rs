@@ -49,6 +49,9 @@ pub struct Config {
     pub trust_roots: TrustRoots,
     /// `DEPLOY_DNS_SERVER` (`ip:port`): the resolver the doctor asks, instead of the system's.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// `DEPLOY_FORECAST_SETTLE_SECS`: how long the CDN takes to bring a written domain live, as
+    /// the user has seen it; the doctor's forecast assumes a minute without it.
+    pub forecast_settle: Option<Duration>,
 }
 
 /// `DEPLOY_REQUEST` may carry a private key: Debug shows its shape only (the rest redacts
@@ -71,6 +74,7 @@ impl std::fmt::Debug for Config {
             .field("edge_connect", &self.edge_connect)
             .field("trust_roots", &self.trust_roots)
             .field("dns_server", &self.dns_server)
+            .field("forecast_settle", &self.forecast_settle)
             .finish()
     }
 }
@@ -170,7 +174,20 @@ impl Config {
                 })
             })
             .transpose()?;
+        let forecast_settle = env("DEPLOY_FORECAST_SETTLE_SECS")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| match v.trim().parse::<f64>() {
+                Ok(s) if s.is_finite() && (0.0..=86_400.0).contains(&s) => {
+                    Ok(Duration::from_secs_f64(s))
+                }
+                _ => Err(ConfigError::new(
+                    "DEPLOY_FORECAST_SETTLE_SECS",
+                    format!("`{v}` is not a number of seconds from 0 to 86400"),
+                )),
+            })
+            .transpose()?;
         Ok(Self {
+            forecast_settle,
             dns_server,
             trust_roots,
             edge_connect,

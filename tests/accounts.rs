@@ -21,6 +21,7 @@ fn account(keys: (&str, &str)) -> SimCredential {
         ak: keys.0.into(),
         sk: keys.1.into(),
         security_token: None,
+        denied: Vec::new(),
     }
 }
 

@@ -463,6 +463,7 @@ async fn a_quoted_canonical_request_is_redacted_from_results_and_logs() {
         ak: AK.into(),
         sk: SK.into(),
         security_token: Some("huawei-security-token-value".into()),
+        denied: Vec::new(),
     }];
     let sim = start(config).await;
     let env = [
@@ -508,6 +509,7 @@ async fn account_keys_from_a_secret_never_reach_a_log_line() {
         ak: "ACCOUNTCLIKEY0000001".into(),
         sk: "account-cli-secret-key".into(),
         security_token: Some("account-cli-security-token".into()),
+        denied: Vec::new(),
     }];
     let sim = start(config).await;
     let aws = AwsStandIn::start(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cdn_cert_deploy::clock::FixedClock;
-use cdn_cert_deploy::sim::{Fault, FaultKind, SimDomainConfig, Simulator};
+use cdn_cert_deploy::sim::{SimDomainConfig, Simulator};
 use common::*;
 use serde_json::{json, Value};
 
@@ -137,10 +137,17 @@ async fn every_problem_is_named_and_nothing_is_written() {
     assert_eq!(entry(&r, "gone.example.com")["exists"], false);
     let f = &r["forecast"];
     assert_eq!(f["budget_seconds"], 60);
-    assert_eq!(f["fits_budget"], true);
-    // www (expiring) and failed (configure_failed, written again) would be read and written.
-    assert_eq!(f["calls"]["configs_read"], 2, "{f}");
+    // www (expiring) and failed (configure_failed, written again) would be read, written alone
+    // (too few to batch) and, in so small a run, each read back to prove its write.
+    assert_eq!(f["calls"]["configs_read"], 4, "{f}");
     assert_eq!(f["calls"]["write"], 2, "{f}");
+    // Polled until the assumed minute of settling is over: more than this budget holds.
+    assert_eq!(f["settle_seconds"], 60);
+    assert_eq!(f["fits_budget"], false, "{f}");
+    assert!(
+        f["advice"].as_str().unwrap().contains("pending_domains"),
+        "{f}"
+    );
 }
 
 #[tokio::test]
@@ -200,22 +207,19 @@ async fn a_clock_20_minutes_off_is_named_before_the_gateway_refuses() {
 
 #[tokio::test]
 async fn a_refused_full_read_names_the_api_and_the_action_to_grant() {
-    let mut cfg = sim_config(vec![domain("www.example.com", 100)]);
-    cfg.faults = vec![Fault {
-        api: Some("ShowDomainFullConfig".into()),
-        domain: None,
-        skip: 0,
-        times: None,
-        kind: FaultKind::Status {
-            http_status: 403,
-            code: "CDN.0003".into(),
-            message: "the user has no permission for this operation".into(),
-            style: Default::default(),
-            apply: false,
-        },
-    }];
+    // The key's IAM policy leaves out ShowDomainFullConfig: signed right, refused 403.
+    let mut cfg = sim_config(vec![
+        domain("www.example.com", 100),
+        domain("img.example.com", 100),
+    ]);
+    cfg.credentials[0].denied = vec!["ShowDomainFullConfig".into()];
     let sim = start(cfg).await;
-    let (r, code) = report(&handler(&sim), json!({"domains": ["www.example.com"]})).await;
+    let h = handler(&sim);
+    let (r, code) = report(
+        &h,
+        json!({"domains": ["www.example.com", "img.example.com"]}),
+    )
+    .await;
     assert_eq!(code, 1);
     let c = check(&r, "permission:ShowDomainFullConfig");
     assert_eq!(c["status"], "fail", "{r:#}");
@@ -228,6 +232,31 @@ async fn a_refused_full_read_names_the_api_and_the_action_to_grant() {
         "{c}"
     );
     assert_eq!(check(&r, "permission:ListDomains")["status"], "ok");
+    assert_eq!(check(&r, "credentials")["status"], "ok", "{r:#}");
+
+    // What the doctor foretold: the deployment with that key writes nothing and reports every
+    // domain, each with the refusal.
+    let out = run(
+        &h,
+        request(&["www.example.com", "img.example.com"], &example_cert()),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(writes(&sim), 0);
+    let result = out.to_json();
+    let domains = result["domains"].as_array().unwrap();
+    assert_eq!(domains.len(), 2, "{result:#}");
+    // The refused read fails its domain with the CDN's answer; every call stops there, and the
+    // domains not yet read are skipped for it.
+    let refused = |d: &&Value| d["status"] == "failed" && d["error"]["http_status"] == 403;
+    assert!(domains.iter().any(|d| refused(&d)), "{result:#}");
+    for d in domains.iter().filter(|d| !refused(d)) {
+        assert_eq!(
+            (&d["status"], &d["error"]["code"]),
+            (&json!("skipped"), &json!("auth_failed")),
+            "{d}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -432,7 +461,8 @@ async fn all_on_1000_domains_is_the_expiry_inventory() {
         "{:#}",
         r["checks"]
     );
-    // Without a certificate every domain would be written: 1000 in batches of 50.
-    assert_eq!(r["forecast"]["calls"]["batch"], 20, "{}", r["forecast"]);
+    // Without a certificate every domain would be written: the class's sample alone, then the
+    // other 999 in batches of 50 once it is proved.
+    assert_eq!(r["forecast"]["calls"]["batch"], 21, "{}", r["forecast"]);
     assert_eq!(writes(&sim), 0);
 }

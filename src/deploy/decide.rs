@@ -358,7 +358,7 @@ pub fn retry_delay(attempt: u32, rand01: f64) -> Duration {
 }
 
 /// What a per-domain write's failure calls for: the write-error policy, apart from the I/O that
-/// carries it out ([`super::domain`]).
+/// carries it out (`domain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterWriteError {
     /// Throttled: the write was not applied; wait (as the answer asks, or back off) and write

@@ -22,7 +22,7 @@ use crate::huawei::quota::{Quota, Window};
 use crate::result::{DomainResult, ErrorInfo, Status};
 
 /// The share of the read quota the reads before a write may use: all but a tenth.
-fn first_read_quota(read: Quota) -> Quota {
+pub fn first_read_quota(read: Quota) -> Quota {
     Quota::new(
         read.count - (read.count / 10).max(1).min(read.count - 1),
         read.window,

@@ -1,15 +1,13 @@
 //! What a read-only look at an account says (SPEC section 12), pure: a domain's entry from its
-//! listing and full read, a check from a refused call, the clock's offset, and the forecast of a
-//! deployment from counts and quotas.
-
-use std::time::Duration;
+//! listing and full read (and what the forecast replays of it), a check from a refused call, and
+//! the clock's offset.
 
 use serde::{Deserialize, Serialize};
 
+use super::forecast::{Batched, ToWrite};
 use crate::cert;
 use crate::deploy::settings::{self, Overrides};
 use crate::huawei::model::{Configs, DomainStatus, ListedDomain};
-use crate::huawei::quota::Quota;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +253,51 @@ fn how_written(entry: &DomainEntry, c: &Configs, seen: &Seen<'_>) -> (Write, Str
     }
 }
 
+/// What the forecast replays of a domain the deployment would write: its proof classes and,
+/// batched, its group (`None`: nothing to write, or it was not read in full).
+pub fn to_write(seen: &Seen<'_>, entry: &DomainEntry) -> Option<ToWrite> {
+    let c = seen.configs?;
+    let batch = match entry.write? {
+        Write::None => return None,
+        Write::Alone => None,
+        Write::Batch => settings::batch_key(c, seen.overrides)
+            .ok()
+            .map(|group| Batched {
+                group,
+                class: settings::class_of(c),
+            }),
+    };
+    Some(ToWrite {
+        alone_class: settings::alone_class_of(c),
+        batch,
+    })
+}
+
+/// A batch group of fewer than `min` domains is handed back and written domain by domain, as
+/// the engine's batcher does: those entries say `alone`, and why.
+pub fn small_groups(entries: &mut [DomainEntry], writes: &mut [Option<ToWrite>], min: usize) {
+    let mut sizes: std::collections::HashMap<settings::BatchKey, usize> = Default::default();
+    for b in writes.iter().flatten().filter_map(|w| w.batch.as_ref()) {
+        *sizes.entry(b.group.clone()).or_default() += 1;
+    }
+    for (entry, write) in entries.iter_mut().zip(writes.iter_mut()) {
+        let Some(w) = write else { continue };
+        let Some(n) = w
+            .batch
+            .as_ref()
+            .map(|b| sizes[&b.group])
+            .filter(|n| *n < min)
+        else {
+            continue;
+        };
+        w.batch = None;
+        entry.write = Some(Write::Alone);
+        entry.why = Some(format!(
+            "only {n} of the domains to write share its batch settings (a batch takes {min}): written with its own call"
+        ));
+    }
+}
+
 /// The served leaf's names, issuer and expiry, as of `now`.
 fn served(pem: &str, now: i64) -> Option<Served> {
     let der = cert::parse_chain(pem).ok()?.into_iter().next()?;
@@ -410,111 +453,6 @@ pub fn refused(api: &str, action: &str, http_status: u16, code: &str, message: &
             "grant the IAM action `{action}` to the user or agency whose keys the function uses"
         ),
     )
-}
-
-/// What a deployment of the domains judged would call, and how long it would take.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Forecast {
-    pub calls: Calls,
-    pub seconds: u64,
-    pub budget_seconds: u64,
-    pub fits_budget: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub advice: Option<String>,
-}
-
-/// Calls by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Calls {
-    pub list: u64,
-    pub https_info: u64,
-    pub configs_read: u64,
-    pub write: u64,
-    pub batch: u64,
-}
-
-/// The quotas a forecast paces calls by.
-#[derive(Debug, Clone, Copy)]
-pub struct Quotas {
-    pub list: Quota,
-    pub https_info: Quota,
-    pub configs_read: Quota,
-    pub write: Quota,
-    pub batch: Quota,
-}
-
-/// How long the CDN takes to bring a written domain live: not documented; what the CDN's
-/// console reports as usual (minutes at most), counted once since domains go live side by side.
-pub const SETTLE_SECONDS: u64 = 60;
-/// Domains per batch call (the documented maximum).
-const BATCH_SIZE: u64 = 50;
-
-/// The forecast for `entries`, on an account of `listed` domains, within `budget`.
-pub fn forecast(
-    entries: &[DomainEntry],
-    listed: u64,
-    quotas: &Quotas,
-    budget: Duration,
-) -> Forecast {
-    let writing: Vec<&DomainEntry> = entries
-        .iter()
-        .filter(|e| e.write.is_some_and(|w| w != Write::None))
-        .collect();
-    let batched = writing
-        .iter()
-        .filter(|e| e.write == Some(Write::Batch))
-        .count() as u64;
-    let alone = writing.len() as u64 - batched;
-    let calls = Calls {
-        list: listed.div_ceil(10_000).max(1),
-        https_info: listed.div_ceil(1_000).max(1),
-        configs_read: writing.len() as u64,
-        write: alone,
-        batch: batched.div_ceil(BATCH_SIZE),
-    };
-    // Kinds of call go side by side: the slowest kind sets the pace.
-    let paced = [
-        (calls.list, quotas.list),
-        (calls.https_info, quotas.https_info),
-        (calls.configs_read, quotas.configs_read),
-        (calls.write, quotas.write),
-        (calls.batch, quotas.batch),
-    ]
-    .iter()
-    .map(|(n, q)| windows_for(*n, q))
-    .max()
-    .unwrap_or(0);
-    let seconds = paced
-        + if writing.is_empty() {
-            0
-        } else {
-            SETTLE_SECONDS
-        };
-    let budget_seconds = budget.as_secs();
-    let fits_budget = seconds <= budget_seconds;
-    let advice = (!fits_budget).then(|| {
-        format!(
-            "about {seconds} s is more than the {budget_seconds} s budget: domains not live by then are pending and \
-             a follow-up run takes them (pending_domains); use the Step Functions workflow, or fewer domains a run"
-        )
-    });
-    Forecast {
-        calls,
-        seconds,
-        budget_seconds,
-        fits_budget,
-        advice,
-    }
-}
-
-/// Seconds that `n` calls take under `quota`: up to its count go at once, then one window per
-/// count more.
-fn windows_for(n: u64, quota: &Quota) -> u64 {
-    let count = u64::from(quota.count.max(1));
-    if n <= count {
-        return 0;
-    }
-    ((n - 1) / count) * quota.window.as_secs().max(1)
 }
 
 #[cfg(test)]
@@ -676,45 +614,30 @@ mod tests {
     }
 
     #[test]
-    fn the_forecast_is_paced_by_the_slowest_call() {
-        let q = |count, secs| Quota {
-            count,
-            window: Duration::from_secs(secs),
-        };
-        let quotas = Quotas {
-            list: q(300, 60),
-            https_info: q(15, 1),
-            configs_read: q(300, 60),
-            write: q(200, 60),
-            batch: q(20, 60),
-        };
-        let entry = |w| DomainEntry {
-            write: Some(w),
-            ..domain(&seen(
-                "x.example.com",
-                None,
-                None,
-                None,
-                &Overrides::default(),
-            ))
-        };
-        let mut entries: Vec<DomainEntry> = (0..600).map(|_| entry(Write::Batch)).collect();
-        entries.extend((0..300).map(|_| entry(Write::Alone)));
-        let f = forecast(&entries, 1000, &quotas, Duration::from_secs(900));
-        assert_eq!(
-            f.calls,
-            Calls {
-                list: 1,
-                https_info: 1,
-                configs_read: 900,
-                write: 300,
-                batch: 12
-            }
+    fn a_batch_group_too_small_is_written_alone() {
+        let o = Overrides::default();
+        let l = listed("www.example.com", "online");
+        let plain = configs(json!({"https": {"https_status": "on", "http2_status": "on"}}));
+        let follow = configs(
+            json!({"https": {"https_status": "on", "http2_status": "on"},
+                                    "origin_protocol": "follow"}),
         );
-        // 900 full reads at 300 a minute: two more windows, then the settle.
-        assert_eq!(f.seconds, 120 + SETTLE_SECONDS);
-        assert!(f.fits_budget && f.advice.is_none());
-        let f = forecast(&entries, 1000, &quotas, Duration::from_secs(25));
-        assert!(!f.fits_budget && f.advice.unwrap().contains("pending_domains"));
+        let (mut entries, mut writes): (Vec<_>, Vec<_>) = (0..8)
+            .map(|i| {
+                let c = if i < 6 { &plain } else { &follow };
+                let s = seen("www.example.com", Some(&l), Some(c), None, &o);
+                let e = domain(&s);
+                let w = to_write(&s, &e);
+                (e, w)
+            })
+            .unzip();
+        assert!(entries.iter().all(|e| e.write == Some(Write::Batch)));
+        small_groups(&mut entries, &mut writes, 5);
+        assert!(entries[..6].iter().all(|e| e.write == Some(Write::Batch)));
+        for (e, w) in entries[6..].iter().zip(&writes[6..]) {
+            assert_eq!(e.write, Some(Write::Alone));
+            assert!(e.why.as_deref().unwrap().contains("only 2"), "{:?}", e.why);
+            assert!(w.as_ref().unwrap().batch.is_none());
+        }
     }
 }

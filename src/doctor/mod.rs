@@ -1,17 +1,19 @@
 //! `doctor`: a read-only preflight of an account, a certificate and every domain (SPEC
-//! section 12). [`run`] makes the reads (no write call of any kind), [`judge`] decides what
-//! they say (pure), [`text`] renders the report for a person and [`tell`] decides when and
-//! what a scheduled doctor tells through the notification channels.
+//! section 12): its pure part and the DNS it asks. The handler makes the reads (no write call of
+//! any kind; CNAMEs over [`dns`]), [`judge`] decides what they say (pure), [`forecast`] replays
+//! the deployment's schedule over them (pure), [`text`] renders the report for a person and
+//! [`tell`] decides when and what a scheduled doctor tells through the notification channels.
 
 pub mod dns;
+pub mod forecast;
 pub mod judge;
-pub mod run;
 pub mod tell;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
 
-use judge::{Check, DomainEntry, Forecast, Level};
+use forecast::Forecast;
+use judge::{Check, DomainEntry, Level};
 
 /// What a doctor run answers: `ok` when no check is `fail`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

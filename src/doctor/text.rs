@@ -47,10 +47,11 @@ pub fn render(report: &Report) -> String {
         let c = &f.calls;
         let _ = writeln!(
             out,
-            "\nforecast: about {} s of a {} s budget ({}); calls: {} list, {} bulk HTTPS, {} full reads, {} writes, {} batch writes",
+            "\nforecast: about {} s of a {} s budget ({}; a write assumed live after {} s); calls: {} list, {} bulk HTTPS, {} full reads, {} writes, {} batch writes",
             f.seconds,
             f.budget_seconds,
             if f.fits_budget { "fits" } else { "does not fit" },
+            f.settle_seconds,
             c.list,
             c.https_info,
             c.configs_read,

@@ -1,7 +1,8 @@
-//! Telling a person: after a run, its digest goes to every configured channel (SNS, SMN, a chat
-//! webhook) when `DEPLOY_NOTIFY_ON` says so. Delivery is part of the run and inside its budget,
-//! retried a bounded number of times, and never changes a domain's status or the exit code: each
-//! channel's outcome is data in the result.
+//! Telling a person: after a run, its digest ([`digest`], pure) goes to every channel configured
+//! ([`config`]): SNS ([`sns`]), SMN ([`smn`]) and a chat webhook ([`webhook`]), when
+//! `DEPLOY_NOTIFY_ON` says so. Delivery is part of the run and inside its budget, retried a bounded
+//! number of times, and never changes a domain's status or the exit code: each channel's outcome is
+//! data in the result.
 
 pub mod config;
 pub mod digest;

@@ -22,7 +22,7 @@ const QUIET: [&str; 7] = [
     "lambda_runtime_api_client",
 ];
 
-/// The filter `RUST_LOG` asks for (`info` when unset or unreadable), with [`QUIET`] held at
+/// The filter `RUST_LOG` asks for (`info` when unset or unreadable), with `QUIET` held at
 /// `info` at most.
 pub fn filter(rust_log: Option<&str>) -> Targets {
     let asked: Targets = rust_log

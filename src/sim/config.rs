@@ -281,6 +281,11 @@ pub struct SimCredential {
     /// When set, calls must carry (and sign) this `X-Security-Token`.
     #[serde(default)]
     pub security_token: Option<String>,
+    /// CDN operations (the SDKs' names, as `ShowDomainFullConfig`) this key's IAM policy does
+    /// not allow: each call is answered 403 after a good signature, as IAM refuses an action.
+    /// The CDN documents no code for that refusal, so its answer's code decides nothing.
+    #[serde(default)]
+    pub denied: Vec<String>,
 }
 
 /// How a domain behaves after a write.

@@ -9,10 +9,11 @@
 //! header signature); Certificate Manager ShowCertificate ([`scm`], signed like the CDN calls),
 //! which describes an SCM certificate's names; and SMN PublishMessage ([`smn`]) for
 //! notifications. Their calls are counted apart (`SimStats::csms_calls`, `scm_calls`,
-//! `obs_calls`, `service_calls`), never in the CDN statistics. The layers: `server` routes,
+//! `obs_calls`, `service_calls`), never in the CDN statistics. The layers: [`config`] says
+//! what the account holds, `server` routes,
 //! `gateway` checks signatures and shapes answers, `services` answers CSMS, SCM, SMN and OBS
-//! calls, `state` holds the account, and `csms`, `scm`, `obs` and `smn` hold the services'
-//! stores and rules.
+//! calls, [`state`] holds the account, `csms`, `scm`, `obs` and `smn` hold the services'
+//! stores and rules, and [`dns`] answers each domain's CNAME over UDP.
 
 pub mod config;
 pub mod csms;

@@ -749,6 +749,7 @@ mod tests {
             ak: "AK".into(),
             sk: "SK".into(),
             security_token: token.map(str::to_string),
+            denied: Vec::new(),
         }]
     }
 

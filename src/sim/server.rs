@@ -14,7 +14,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use super::config::{ErrorStyle, FaultKind};
+use super::config::{ErrorStyle, FaultKind, SimCredential};
 use super::gateway::{error_response, json_response, verify, Call, Shared};
 use super::{csms, obs, scm, services, smn};
 use crate::clock::{Clock, SystemClock};
@@ -171,6 +171,17 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         let rid = st.next_request_id();
         st.stats.signed_calls += 1;
         match verify(&mut st, &shared.credentials, &call, now, now_unix) {
+            Ok(ak) if iam_denies(&shared.credentials, &ak, api) => {
+                tracing::info!(target: "sim", api = api.name(), domain, "refused by IAM");
+                let message = format!("Policy doesn't allow {} to be performed.", api.name());
+                return Ok(error_response(
+                    403,
+                    "CDN.0003",
+                    &message,
+                    ErrorStyle::Cdn,
+                    &rid,
+                ));
+            }
             Ok(ak) => *st.stats.cdn_calls_by_key.entry(ak).or_default() += 1,
             Err((code, msg)) => {
                 st.stats.auth_failures += 1;
@@ -304,6 +315,13 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
 }
 
 /// The domains a write call names (none for a read).
+/// Whether the IAM policy of the key `ak` leaves out `api`.
+fn iam_denies(credentials: &[SimCredential], ak: &str, api: Api) -> bool {
+    credentials
+        .iter()
+        .any(|c| c.ak == ak && c.denied.iter().any(|d| d == api.name()))
+}
+
 fn written_names(api: Api, domain: &str, body: &[u8]) -> Vec<String> {
     match api {
         Api::UpdateFullConfig => vec![domain.to_string()],
@@ -365,6 +383,7 @@ mod tests {
                 ak: AK.into(),
                 sk: SK.into(),
                 security_token: None,
+                denied: Vec::new(),
             }],
             secrets: vec![
                 SimSecret::new("site-cert", "-----BEGIN CERTIFICATE-----"),

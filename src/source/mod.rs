@@ -1,7 +1,8 @@
 //! Certificate sources: a request may name where the certificate lives instead of carrying it
 //! (`certificate_source`), so a schedule's input and the environment never hold a private key.
-//! The spec and the secret layouts are pure ([`spec`], [`extract`]); [`fetch`] reads the store
-//! (AWS by [`crate::stores::aws`], Huawei CSMS/OBS by [`crate::stores::huawei`]) within the budget.
+//! The spec and the secret layouts are pure ([`spec`], [`extract`]); an account's keys are read
+//! from a store like a source ([`keys`]); [`fetch`] reads the store (AWS by
+//! [`crate::stores::aws`], Huawei CSMS/OBS by [`crate::stores::huawei`]) within the budget.
 
 pub mod extract;
 pub mod keys;

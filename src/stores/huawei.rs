@@ -1,5 +1,5 @@
 //! Huawei Cloud as a certificate store: CSMS secrets (signed like every Huawei API call, by
-//! [`super::sign`]) and OBS objects (OBS takes its own header signature, `OBS AK:signature`,
+//! [`crate::huawei::sign`]) and OBS objects (OBS takes its own header signature, `OBS AK:signature`,
 //! HMAC-SHA1 over the verb, date, `x-obs-*` headers and resource; not the APIG signature); and
 //! Certificate Manager's description of an SCM certificate (ShowCertificate, signed like CSMS).
 

@@ -1,6 +1,7 @@
 //! One HTTP exchange with a store or a notification channel (AWS or Huawei, or a webhook):
 //! headers already signed, a timeout of its own, the answer read whole under a cap that keeps
-//! memory bounded; and the error a failed exchange is, in a word and the service's own terms.
+//! memory bounded; and the error a failed exchange is ([`error`]), in a word and the service's own
+//! terms.
 
 use std::time::Duration;
 

@@ -211,6 +211,7 @@ pub fn sim_config(domains: Vec<SimDomainConfig>) -> SimConfig {
             ak: AK.into(),
             sk: SK.into(),
             security_token: None,
+            denied: Vec::new(),
         }],
         domains,
         ..Default::default()
@@ -267,6 +268,7 @@ pub fn handler_with(sim: &Simulator, creds: Credentials) -> Handler {
             trust_roots: TrustRoots::parse(&test_trust_roots()).expect("test roots"),
             // The simulator answers DNS too: no test asks the real one.
             dns_server: Some(sim.addr()),
+            forecast_settle: None,
         },
         clock: clock::system(),
         engine: EngineConfig::default(),

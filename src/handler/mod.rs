@@ -1,6 +1,9 @@
 //! The one handler every platform shell calls: a request (already taken out of its envelope)
 //! in, a result out. It validates everything before the first API call, plans which domains to
-//! attempt, runs the engine within the budget, and assembles the result.
+//! attempt, runs the engine within the budget, and assembles the result. A doctor request is
+//! answered by the read-only preflight (`preflight`) instead.
+
+mod preflight;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -200,8 +203,7 @@ impl Handler {
             domains = doctor.request.domains.len(),
             "doctor started"
         );
-        let mut report =
-            doctor::run::run(self, &doctor, credentials.clone(), received, budget).await;
+        let mut report = preflight::run(self, &doctor, credentials.clone(), received, budget).await;
         let notify = &self.config.notify;
         if notify.any() && doctor::tell::due(notify.on, &report) {
             let channels = self.channels(credentials.as_ref());

@@ -1,7 +1,8 @@
 //! The doctor's reads (SPEC section 12): the keys, the certificate, ListDomains, one page of
 //! ShowCertificatesHttpsInfo and each domain's ShowDomainFullConfig, at the documented quotas
-//! and within the budget. No write call of any kind is made; [`super::judge`] decides what the
-//! reads say.
+//! and within the budget. No write call of any kind is made; [`crate::doctor::judge`] decides
+//! what the reads say, each domain as soon as it is read (its full config is not kept), and
+//! [`crate::doctor::forecast`] replays the deployment over them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,16 +12,17 @@ use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::dns::Dns;
-use super::judge::{self, Check, DomainEntry, Quotas, Seen};
-use super::Report;
+use super::Handler;
 use crate::cert;
 use crate::deploy::calls::{self, retrying};
-use crate::handler::Handler;
+use crate::doctor::dns::Dns;
+use crate::doctor::forecast::{self, Forecast, Pace, Quotas, ToWrite};
+use crate::doctor::judge::{self, Check, DomainEntry, Seen};
+use crate::doctor::Report;
 use crate::huawei::cdn::{CallOptions, CdnClient};
 use crate::huawei::credential::Credentials;
 use crate::huawei::error::CdnError;
-use crate::huawei::model::{Configs, ListedDomain};
+use crate::huawei::model::ListedDomain;
 use crate::huawei::quota::Api;
 use crate::plan;
 use crate::request::{CertificateInput, DoctorRequest, MatchMode};
@@ -131,28 +133,22 @@ pub async fn run(
         .iter()
         .map(|l| (l.domain_name.to_ascii_lowercase(), l))
         .collect();
-    let existing: Vec<String> = wanted
-        .iter()
-        .filter(|d| by_name.contains_key(*d))
-        .cloned()
-        .collect();
-    let (configs, refusal) = read_configs(
-        &client,
-        &existing,
-        req.enterprise_project_id.as_deref(),
-        deadline,
-        handler,
-    )
-    .await;
+    let existing = wanted.iter().filter(|d| by_name.contains_key(*d)).count();
+    let known = Known {
+        names: names.as_deref(),
+        fingerprint: fingerprint.as_deref(),
+    };
+    let Judged {
+        mut entries,
+        mut writes,
+        read,
+        refusal,
+    } = read_and_judge(&client, doctor, &wanted, &by_name, known, deadline, handler).await;
     match refusal {
         Some(e) => checks.push(refused_call(Api::ShowFullConfig, &e)),
-        None if !existing.is_empty() => checks.push(Check::ok(
+        None if existing > 0 => checks.push(Check::ok(
             "permission:ShowDomainFullConfig",
-            format!(
-                "{} of {} domains read in full",
-                configs.len(),
-                existing.len()
-            ),
+            format!("{read} of {existing} domains read in full"),
         )),
         None => {}
     }
@@ -161,37 +157,60 @@ pub async fn run(
         "not proved: a write permission cannot be proved without writing, and the doctor writes nothing",
         "make sure these keys may change the domains' HTTPS settings (UpdateDomainFullConfig, UpdateDomainMultiCertificates)",
     ));
-    let known = Known {
-        names: names.as_deref(),
-        fingerprint: fingerprint.as_deref(),
-    };
-    let mut entries = judge_domains(doctor, &wanted, &by_name, &configs, known, handler);
+    judge::small_groups(&mut entries, &mut writes, handler.engine.batch_min);
+    let forecast = forecast_of(
+        &writes,
+        wanted.len(),
+        listed.len() as u64,
+        req,
+        handler,
+        budget,
+    );
     checks.push(look_up_cnames(&mut entries, &by_name, handler.config.dns_server, deadline).await);
     if doctor.all {
         // The account's expiry inventory: the soonest first, domains serving none last.
         entries.sort_by_key(|e| e.certificate.as_ref().map_or(i64::MAX, |c| c.days_left));
     }
     checks.push(judge::domains_check(&entries));
-    let q = |api| handler.config.quota(api);
-    let quotas = Quotas {
-        list: q(Api::ListDomains),
-        https_info: q(Api::ShowHttpsInfo),
-        configs_read: q(Api::ShowFullConfig),
-        write: q(Api::UpdateFullConfig),
-        batch: q(Api::UpdateMultiCertificates),
-    };
-    let deploy_budget = plan::budget(
-        budget,
-        req.options.time_budget_secs,
-        handler.config.budget_cap,
-    );
-    let forecast = judge::forecast(&entries, listed.len() as u64, &quotas, deploy_budget);
     info!(
         domains = entries.len(),
         calls = client.stats().total_calls(),
         "doctor finished; nothing was written"
     );
     Report::of(checks, entries, Some(forecast))
+}
+
+/// The forecast of deploying `writes` (request order) in a run of `requested` domains.
+fn forecast_of(
+    writes: &[Option<ToWrite>],
+    requested: usize,
+    listed: u64,
+    req: &crate::request::DeployRequest,
+    handler: &Handler,
+    budget: Duration,
+) -> Forecast {
+    let q = |api| handler.config.quota(api);
+    let pace = Pace {
+        quotas: Quotas {
+            list: q(Api::ListDomains),
+            https_info: q(Api::ShowHttpsInfo),
+            configs_read: q(Api::ShowFullConfig),
+            write: q(Api::UpdateFullConfig),
+            batch: q(Api::UpdateMultiCertificates),
+        },
+        engine: handler.engine.clone(),
+        settle: handler
+            .config
+            .forecast_settle
+            .unwrap_or(Duration::from_secs(forecast::SETTLE_SECONDS)),
+    };
+    let deploy_budget = plan::budget(
+        budget,
+        req.options.time_budget_secs,
+        handler.config.budget_cap,
+    );
+    let writes: Vec<ToWrite> = writes.iter().flatten().cloned().collect();
+    forecast::forecast(&writes, requested, listed, &pace, deploy_budget)
 }
 
 /// What the run knows of the request's certificate.
@@ -403,59 +422,31 @@ fn wanted_domains(
     out
 }
 
-/// Each existing domain's full read (those the budget or a refusal leaves unread are absent),
-/// and the first refusal.
-async fn read_configs(
-    client: &Arc<CdnClient>,
-    domains: &[String],
-    eps: Option<&str>,
-    deadline: Instant,
-    handler: &Handler,
-) -> (HashMap<String, Configs>, Option<CdnError>) {
-    let opts = CallOptions::new(handler.engine.request_timeout, deadline);
-    let reads = stream::iter(domains.iter().cloned())
-        .map(|d| {
-            let (client, opts) = (client.clone(), opts.clone());
-            async move {
-                let read = retrying(deadline, handler.engine.max_attempts, || {
-                    client.show_full_config(&d, eps, opts.clone())
-                })
-                .await;
-                (d, read)
-            }
-        })
-        .buffer_unordered(READS_AT_ONCE)
-        .collect::<Vec<_>>()
-        .await;
-    let mut configs = HashMap::new();
-    let mut refusal = None;
-    for (d, read) in reads {
-        match read {
-            Ok(a) => {
-                configs.insert(d, a.value);
-            }
-            Err(CdnError::AuthStopped | CdnError::BudgetSpent) => {}
-            Err(e) => {
-                warn!(domain = %d, error = %e, "full read refused");
-                if refusal.is_none() && matches!(e, CdnError::Api { .. }) {
-                    refusal = Some(e);
-                }
-            }
-        }
-    }
-    (configs, refusal)
+/// The wanted domains judged, in order, with what the forecast replays of each.
+struct Judged {
+    entries: Vec<DomainEntry>,
+    writes: Vec<Option<ToWrite>>,
+    /// Domains read in full.
+    read: usize,
+    /// The first refused full read.
+    refusal: Option<CdnError>,
 }
 
-/// Every wanted domain's entry, in order.
-fn judge_domains(
+/// Reads each wanted domain that exists in full (16 at a time, the pacer keeping them at the
+/// read quota) and judges it as its read answers, in order: only its entry is kept, so memory
+/// grows with the entries, not with the domains' configurations. A domain the budget or a
+/// refusal leaves unread is judged from its listing.
+async fn read_and_judge(
+    client: &Arc<CdnClient>,
     doctor: &DoctorRequest,
     wanted: &[String],
     by_name: &HashMap<String, &ListedDomain>,
-    configs: &HashMap<String, Configs>,
     known: Known<'_>,
+    deadline: Instant,
     handler: &Handler,
-) -> Vec<DomainEntry> {
+) -> Judged {
     let req = &doctor.request;
+    let eps = req.enterprise_project_id.as_deref();
     let overrides = crate::deploy::settings::Overrides {
         http2: req.options.http2,
         tls_version: req.options.tls_version.clone(),
@@ -464,20 +455,58 @@ fn judge_domains(
     // As the engine: from this many domains on, writes may be batched.
     let batching = wanted.len() >= handler.engine.bulk_threshold;
     let now = handler.clock.unix_now();
-    wanted
-        .iter()
+    let opts = CallOptions::new(handler.engine.request_timeout, deadline);
+    let mut reads = stream::iter(wanted.iter().cloned())
         .map(|d| {
-            judge::domain(&Seen {
-                name: d,
-                listed: by_name.get(d).copied(),
-                configs: configs.get(d),
-                names: known.names,
-                fingerprint: known.fingerprint,
-                now,
-                warn_days: i64::from(req.options.warn_days),
-                batching,
-                overrides: &overrides,
-            })
+            let (client, opts) = (client.clone(), opts.clone());
+            let exists = by_name.contains_key(&d);
+            async move {
+                if !exists {
+                    return (d, None);
+                }
+                let read = retrying(deadline, handler.engine.max_attempts, || {
+                    client.show_full_config(&d, eps, opts.clone())
+                })
+                .await;
+                (d, Some(read))
+            }
         })
-        .collect()
+        .buffered(READS_AT_ONCE);
+    let mut out = Judged {
+        entries: Vec::with_capacity(wanted.len()),
+        writes: Vec::with_capacity(wanted.len()),
+        read: 0,
+        refusal: None,
+    };
+    while let Some((d, read)) = reads.next().await {
+        let configs = match read {
+            Some(Ok(a)) => {
+                out.read += 1;
+                Some(a.value)
+            }
+            None | Some(Err(CdnError::AuthStopped | CdnError::BudgetSpent)) => None,
+            Some(Err(e)) => {
+                warn!(domain = %d, error = %e, "full read refused");
+                if out.refusal.is_none() && matches!(e, CdnError::Api { .. }) {
+                    out.refusal = Some(e);
+                }
+                None
+            }
+        };
+        let seen = Seen {
+            name: &d,
+            listed: by_name.get(&d).copied(),
+            configs: configs.as_ref(),
+            names: known.names,
+            fingerprint: known.fingerprint,
+            now,
+            warn_days: i64::from(req.options.warn_days),
+            batching,
+            overrides: &overrides,
+        };
+        let entry = judge::domain(&seen);
+        out.writes.push(judge::to_write(&seen, &entry));
+        out.entries.push(entry);
+    }
+    out
 }

@@ -71,7 +71,7 @@ impl App {
                         metrics: None,
                     };
                 }
-                let error = ErrorInfo::new(ErrorCode::InvalidConfiguration, e.to_string(), false)
+                let error = ErrorInfo::new(ErrorCode::InvalidConfiguration, e.to_string())
                     .with_field(e.variable.clone());
                 return error_reply(error, false);
             }
@@ -81,7 +81,7 @@ impl App {
             Err(e) => {
                 warn!(error = %e, "unreadable event");
                 return error_reply(
-                    ErrorInfo::new("invalid_request", e.to_string(), false).with_field("event"),
+                    ErrorInfo::new(ErrorCode::InvalidRequest, e.to_string()).with_field("event"),
                     false,
                 );
             }
@@ -103,11 +103,7 @@ impl App {
                     "invocation without input: request from DEPLOY_REQUEST"
                 );
                 if handler.config.default_request.is_none() {
-                    let error = ErrorInfo::new(
-                        ErrorCode::InvalidConfiguration,
-                        "this scheduled event carries no request: set DEPLOY_REQUEST (JSON or @file)",
-                        false,
-                    )
+                    let error = ErrorInfo::new(ErrorCode::InvalidConfiguration, "this scheduled event carries no request: set DEPLOY_REQUEST (JSON or @file)")
                     .with_field("DEPLOY_REQUEST");
                     return error_reply(error, false);
                 }
@@ -122,7 +118,7 @@ impl App {
                 let (request, webhook) = match event::request_from_body(&req.body) {
                     Ok(r) => r,
                     Err(e) => {
-                        let error = ErrorInfo::new("invalid_request", e.to_string(), false)
+                        let error = ErrorInfo::new(ErrorCode::InvalidRequest, e.to_string())
                             .with_field("body");
                         return error_reply(error, true);
                     }

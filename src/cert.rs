@@ -2,6 +2,7 @@
 //! leaf, the leaf is not expired, and each domain is covered by a name of the leaf. Pure: the
 //! current time is passed in.
 
+use crate::error::ErrorCode;
 use base64::Engine as _;
 use ring::signature::KeyPair as _;
 use serde::Serialize;
@@ -26,11 +27,13 @@ pub enum CertError {
 
 impl CertError {
     /// The result's error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CertError::InvalidCertificate(_) | CertError::InvalidKey(_) => "invalid_certificate",
-            CertError::KeyMismatch(_) => "key_mismatch",
-            CertError::Expired(_) => "certificate_expired",
+            CertError::InvalidCertificate(_) | CertError::InvalidKey(_) => {
+                ErrorCode::InvalidCertificate
+            }
+            CertError::KeyMismatch(_) => ErrorCode::KeyMismatch,
+            CertError::Expired(_) => ErrorCode::CertificateExpired,
         }
     }
 

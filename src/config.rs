@@ -153,8 +153,7 @@ impl Config {
         };
         let sources = SourceConfig {
             aws: AwsConfig::from_env(&env)?,
-            huawei: StoreConfig::from_env(&env)
-                .map_err(|(variable, message)| ConfigError::new(&variable, message))?,
+            huawei: StoreConfig::from_env(&env)?,
             scm_check: ScmCheck::parse(env("DEPLOY_SCM_CHECK").as_deref())
                 .map_err(|message| ConfigError::new("DEPLOY_SCM_CHECK", message))?,
         };

@@ -22,6 +22,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::cert;
 use crate::error::ConfigError;
+use crate::error::ErrorCode;
 pub use crate::result::EdgeReport;
 use crate::result::ErrorInfo;
 
@@ -34,7 +35,7 @@ impl EdgeReport {
     /// A check that read nothing: where it went (if it got that far) and why.
     pub(crate) fn failed(
         address: Option<SocketAddr>,
-        code: &str,
+        code: ErrorCode,
         message: impl Into<String>,
     ) -> Self {
         Self {
@@ -43,7 +44,7 @@ impl EdgeReport {
             sha256_fingerprint: None,
             not_after: None,
             not_after_unix: None,
-            error: Some(ErrorInfo::new(code, message, true)),
+            error: Some(ErrorInfo::new(code, message)),
         }
     }
 }
@@ -113,7 +114,7 @@ pub async fn check_all(
                     Ok(report) => report,
                     Err(_) => EdgeReport::failed(
                         None,
-                        "edge_timeout",
+                        ErrorCode::EdgeTimeout,
                         "no TLS answer from the edge in time",
                     ),
                 }
@@ -133,7 +134,7 @@ async fn check(
     let Some(cname) = target.cname.as_deref().filter(|c| !c.is_empty()) else {
         return EdgeReport::failed(
             None,
-            "edge_no_cname",
+            ErrorCode::EdgeNoCname,
             "the CDN gave no CNAME for this domain",
         );
     };
@@ -143,13 +144,17 @@ async fn check(
             Ok(mut addrs) => match addrs.next() {
                 Some(a) => a,
                 None => {
-                    return EdgeReport::failed(None, "edge_dns", format!("{cname} has no address"))
+                    return EdgeReport::failed(
+                        None,
+                        ErrorCode::EdgeDns,
+                        format!("{cname} has no address"),
+                    )
                 }
             },
             Err(e) => {
                 return EdgeReport::failed(
                     None,
-                    "edge_dns",
+                    ErrorCode::EdgeDns,
                     format!("{cname} does not resolve: {e}"),
                 )
             }
@@ -160,7 +165,7 @@ async fn check(
         Err(e) => {
             return EdgeReport::failed(
                 Some(address),
-                "edge_unreachable",
+                ErrorCode::EdgeUnreachable,
                 format!("could not connect: {e}"),
             )
         }
@@ -169,7 +174,7 @@ async fn check(
     let Ok(server_name) = ServerName::try_from(sni.clone()) else {
         return EdgeReport::failed(
             Some(address),
-            "edge_tls",
+            ErrorCode::EdgeTls,
             format!("`{sni}` is not a name TLS can ask for"),
         );
     };
@@ -181,7 +186,7 @@ async fn check(
         Err(e) => {
             return EdgeReport::failed(
                 Some(address),
-                "edge_tls",
+                ErrorCode::EdgeTls,
                 format!("TLS handshake failed: {e}"),
             )
         }
@@ -193,7 +198,11 @@ async fn check(
         .and_then(|c| c.first())
         .map(|c| c.as_ref().to_vec());
     let Some(der) = leaf else {
-        return EdgeReport::failed(Some(address), "edge_tls", "the edge sent no certificate");
+        return EdgeReport::failed(
+            Some(address),
+            ErrorCode::EdgeTls,
+            "the edge sent no certificate",
+        );
     };
     match cert::inspect(&der) {
         Ok(info) => EdgeReport {
@@ -207,7 +216,7 @@ async fn check(
         },
         Err(e) => EdgeReport::failed(
             Some(address),
-            "edge_tls",
+            ErrorCode::EdgeTls,
             format!("the served certificate does not parse: {e}"),
         ),
     }

@@ -1,5 +1,5 @@
 //! Errors shared by every layer (a leaf: it imports nothing of the crate): a configuration error,
-//! and the codes a result's errors carry.
+//! a request field's error, and the codes a result's errors carry.
 
 /// A configuration value that cannot be used; `variable` names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,6 +13,24 @@ impl ConfigError {
     pub(crate) fn new(variable: &str, message: impl Into<String>) -> Self {
         Self {
             variable: variable.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A request field that cannot be used; `field` names it (a path such as
+/// `certificate_source.bucket`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -57,7 +75,19 @@ pub enum ErrorCode {
     SettingsChanged,
     /// A bug of ours; never expected.
     InternalError,
-    /// Any other code: an upstream service's, or a sub-report's (`edge_tls`, a channel's).
+    /// A notification channel refused the message without a code of its own.
+    Rejected,
+    /// The edge check (`verify_edge`): the domain has no CDN CNAME to connect to.
+    EdgeNoCname,
+    /// The edge check: the CNAME did not resolve.
+    EdgeDns,
+    /// The edge check: no connection to the edge.
+    EdgeUnreachable,
+    /// The edge check: the handshake failed or showed no certificate.
+    EdgeTls,
+    /// The edge check: out of time.
+    EdgeTimeout,
+    /// Any other code: an upstream service's (the CDN's, a chat tool's), passed through.
     Other(String),
 }
 
@@ -86,7 +116,7 @@ impl HttpClass {
     }
 }
 
-const OWN: [(ErrorCode, &str); 20] = [
+const OWN: [(ErrorCode, &str); 26] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::InvalidCertificate, "invalid_certificate"),
     (ErrorCode::KeyMismatch, "key_mismatch"),
@@ -107,6 +137,12 @@ const OWN: [(ErrorCode, &str); 20] = [
     (ErrorCode::SettingsChanged, "settings_changed"),
     (ErrorCode::NewerCertificateLive, "newer_certificate_live"),
     (ErrorCode::InternalError, "internal_error"),
+    (ErrorCode::Rejected, "rejected"),
+    (ErrorCode::EdgeNoCname, "edge_no_cname"),
+    (ErrorCode::EdgeDns, "edge_dns"),
+    (ErrorCode::EdgeUnreachable, "edge_unreachable"),
+    (ErrorCode::EdgeTls, "edge_tls"),
+    (ErrorCode::EdgeTimeout, "edge_timeout"),
 ];
 
 impl ErrorCode {
@@ -167,6 +203,30 @@ impl ErrorCode {
         matches!(self, Self::CertificateSource | Self::HuaweiCredentials)
     }
 
+    /// Whether a run that met this error may do better when it is run again, as its result says
+    /// unless a case knows better ([`crate::result::ErrorInfo::with_retryable`]): an outage, a
+    /// throttle, a spent budget, a domain not yet ready may pass; a request, a certificate or a
+    /// setup at fault will not. A code passed through says nothing by itself: not retryable,
+    /// unless its caller says so.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Throttled
+                | Self::UpstreamUnavailable
+                | Self::UpstreamRejected
+                | Self::ConfigureFailed
+                | Self::BudgetExhausted
+                | Self::DomainUnavailable
+                | Self::SettingsChanged
+                | Self::InternalError
+                | Self::EdgeNoCname
+                | Self::EdgeDns
+                | Self::EdgeUnreachable
+                | Self::EdgeTls
+                | Self::EdgeTimeout
+        )
+    }
+
     /// Whether a domain skipped with this code was stopped by the CDN (502) rather than by the
     /// request.
     pub fn is_cdn_side(&self) -> bool {
@@ -178,18 +238,6 @@ impl ErrorCode {
                 | Self::BudgetExhausted
                 | Self::DomainUnavailable
         )
-    }
-}
-
-impl From<&str> for ErrorCode {
-    fn from(code: &str) -> Self {
-        Self::parse(code)
-    }
-}
-
-impl From<&String> for ErrorCode {
-    fn from(code: &String) -> Self {
-        Self::parse(code)
     }
 }
 

@@ -533,8 +533,9 @@ mod tests {
             .iter()
             .map(|(s, code)| DomainResult {
                 status: *s,
-                error: (!code.is_empty()).then(|| ErrorInfo::new(*code, "x", false)),
-                ..DomainResult::skipped("a.example.com", ErrorInfo::new("x", "x", false))
+                error: (!code.is_empty())
+                    .then(|| ErrorInfo::new(ErrorCode::parse(code), "x").with_retryable(false)),
+                ..DomainResult::skipped("a.example.com", ErrorInfo::upstream("x", "x", false))
             })
             .collect();
         DeployResult::new(domains, RunMode::Deploy, None, 0, 0, None)
@@ -599,15 +600,15 @@ mod tests {
             502
         );
         let mut invalid = result_with(&[]);
-        invalid.error = Some(ErrorInfo::new("invalid_request", "x", false).with_field("domains"));
+        invalid.error = Some(ErrorInfo::new(ErrorCode::InvalidRequest, "x").with_field("domains"));
         assert_eq!(status_for(&invalid, 2), 400);
         // A setting of the function is at fault: the type says so, whatever the field.
         invalid.error = Some(
-            ErrorInfo::new(ErrorCode::InvalidConfiguration, "x", false)
-                .with_field("HUAWEICLOUD_SDK_AK"),
+            ErrorInfo::new(ErrorCode::InvalidConfiguration, "x").with_field("HUAWEICLOUD_SDK_AK"),
         );
         assert_eq!(status_for(&invalid, 2), 500);
-        invalid.error = Some(ErrorInfo::new("certificate_source", "x", true));
+        invalid.error =
+            Some(ErrorInfo::new(ErrorCode::CertificateSource, "x").with_retryable(true));
         assert_eq!(status_for(&invalid, 1), 502);
     }
 

@@ -84,7 +84,7 @@ mod tests {
     use crate::result::{DomainResult, ErrorInfo, RunMode, Status};
 
     fn domain(name: &str, status: Status, expiring: bool) -> DomainResult {
-        let mut d = DomainResult::skipped(name, ErrorInfo::new("x", "x", false));
+        let mut d = DomainResult::skipped(name, ErrorInfo::upstream("x", "x", false));
         d.status = status;
         d.error = None;
         d.expiring = expiring;

@@ -104,16 +104,15 @@ pub fn pem_bundle(
     roots: &TrustRoots,
     now: i64,
 ) -> Result<(cert::Bundle, trust::Served), ErrorInfo> {
-    let untrusted = |e: trust::TrustError| {
-        ErrorInfo::new(e.code(), e.to_string(), false).with_field("certificate")
-    };
+    let untrusted =
+        |e: trust::TrustError| ErrorInfo::new(e.code(), e.to_string()).with_field("certificate");
     if trust == Trust::Verify {
         if let Ok(ders) = cert::parse_chain(chain) {
             trust::check_keys(&ders).map_err(untrusted)?;
         }
     }
     let mut bundle = cert::validate(chain, private_key, now)
-        .map_err(|e| ErrorInfo::new(e.code(), e.to_string(), false).with_field(e.field()))?;
+        .map_err(|e| ErrorInfo::new(e.code(), e.to_string()).with_field(e.field()))?;
     let served = trust::serve(&bundle.chain, roots, trust, now).map_err(untrusted)?;
     bundle.chain_pem = cert::chain_to_pem(&served.chain);
     bundle.chain.clone_from(&served.chain);
@@ -138,7 +137,6 @@ pub fn plan(
         Some(src) => ErrorInfo::new(
             ErrorCode::CertificateSource,
             format!("{src}: {}", error.message),
-            false,
         )
         .with_field("certificate_source")
         .with_reason(error.code.to_string()),
@@ -178,9 +176,7 @@ pub fn plan(
                         Some(_) => e.to_string(),
                         None => format!("SCM certificate `{id}`: {e}"),
                     };
-                    from_source(
-                        ErrorInfo::new(e.code(), message, false).with_field("scm_certificate_id"),
-                    )
+                    from_source(ErrorInfo::new(e.code(), message).with_field("scm_certificate_id"))
                 })?;
             }
             let name = req.certificate_name.clone().unwrap_or_else(|| id.clone());
@@ -202,11 +198,7 @@ pub fn plan(
         }
     };
     if req.match_mode == MatchMode::Certsan && names.is_none() {
-        return Err(ErrorInfo::new(
-            ErrorCode::InvalidRequest,
-            "\"match\": \"certsan\" needs the certificate's names, and DEPLOY_SCM_CHECK=off leaves the SCM certificate's unread",
-            false,
-        )
+        return Err(ErrorInfo::new(ErrorCode::InvalidRequest, "\"match\": \"certsan\" needs the certificate's names, and DEPLOY_SCM_CHECK=off leaves the SCM certificate's unread")
         .with_field("match"));
     }
     let not_after = (summary.leaf.as_ref().map(|l| l.not_after_unix))

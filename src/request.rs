@@ -104,6 +104,12 @@ pub struct RequestError {
     pub message: String,
 }
 
+impl From<crate::error::FieldError> for RequestError {
+    fn from(e: crate::error::FieldError) -> Self {
+        Self::new(e.field, e.message)
+    }
+}
+
 impl RequestError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -455,9 +461,7 @@ fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> 
                 format!("give either `certificate_source` or `{name}`, not both"),
             ));
         }
-        source
-            .check()
-            .map_err(|(field, message)| RequestError::new(field, message))?;
+        source.check().map_err(RequestError::from)?;
         CertificateInput::Source(source)
     } else {
         match (
@@ -543,8 +547,7 @@ fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> 
         .transpose()?;
     let huawei_credentials = raw.huawei_credentials;
     if let Some(k) = &huawei_credentials {
-        k.check()
-            .map_err(|(field, message)| RequestError::new(field, message))?;
+        k.check().map_err(RequestError::from)?;
     }
     let trust = o
         .trust

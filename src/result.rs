@@ -66,16 +66,29 @@ pub struct ErrorInfo {
 }
 
 impl ErrorInfo {
-    /// An error with `code` (one of ours by its word, or an upstream's passed through).
-    pub fn new(code: impl Into<ErrorCode>, message: impl Into<String>, retryable: bool) -> Self {
+    /// An error with one of the function's own codes, retryable as the code is by default
+    /// ([`ErrorCode::retryable`]; [`Self::with_retryable`] where a case differs).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.into(),
+            retryable: code.retryable(),
+            code,
             message: message.into(),
             http_status: None,
-            retryable,
             field: None,
             reason: None,
         }
+    }
+
+    /// An error with a code an upstream service gave (`CDN.0170`, a chat tool's number), passed
+    /// through unchanged; whether it is retryable is the caller's knowledge of that service.
+    pub fn upstream(code: &str, message: impl Into<String>, retryable: bool) -> Self {
+        Self::new(ErrorCode::Other(code.to_string()), message).with_retryable(retryable)
+    }
+
+    /// The same error, retryable or not whatever its code's default.
+    pub fn with_retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
     }
 
     /// The exit code of a run that ends with this error before any domain was tried: 2 for a
@@ -425,8 +438,12 @@ mod tests {
 
     #[test]
     fn pending_domains_are_those_a_follow_up_should_take() {
-        let skipped =
-            |code: &str| DomainResult::skipped("s.example.com", ErrorInfo::new(code, "m", true));
+        let skipped = |code: &str| {
+            DomainResult::skipped(
+                "s.example.com",
+                ErrorInfo::new(ErrorCode::parse(code), "m").with_retryable(true),
+            )
+        };
         let named = |mut d: DomainResult, name: &str| {
             d.domain = name.into();
             d
@@ -443,7 +460,7 @@ mod tests {
                     "x",
                     ErrorInfo {
                         http_status: Some(429),
-                        ..ErrorInfo::new("APIGW.0308", "over ratelimit", true)
+                        ..ErrorInfo::upstream("APIGW.0308", "over ratelimit", true)
                     },
                 ),
                 "cdn-throttled",
@@ -471,7 +488,7 @@ mod tests {
         let d = |status, previous: Option<i64>| {
             DomainResult {
                 status,
-                ..DomainResult::skipped("a.example.com", ErrorInfo::new("x", "x", false))
+                ..DomainResult::skipped("a.example.com", ErrorInfo::upstream("x", "x", false))
             }
             .with_previous(previous)
         };
@@ -500,7 +517,7 @@ mod tests {
     fn d(status: Status) -> DomainResult {
         DomainResult {
             status,
-            ..DomainResult::skipped("a.example.com", ErrorInfo::new("x", "y", false))
+            ..DomainResult::skipped("a.example.com", ErrorInfo::upstream("x", "y", false))
         }
     }
 

@@ -186,10 +186,11 @@ pub enum ScmRefusal {
 
 impl ScmRefusal {
     /// The result's error code, as for a PEM certificate.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode;
         match self {
-            Self::Expired(_) => "certificate_expired",
-            Self::NotIssued(_) | Self::NoNames => "invalid_certificate",
+            Self::Expired(_) => ErrorCode::CertificateExpired,
+            Self::NotIssued(_) | Self::NoNames => ErrorCode::InvalidCertificate,
         }
     }
 }

@@ -75,8 +75,8 @@ pub enum TrustError {
 
 impl TrustError {
     /// The result's error code.
-    pub fn code(&self) -> &'static str {
-        "untrusted_chain"
+    pub fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::UntrustedChain
     }
 }
 

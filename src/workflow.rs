@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::error::ErrorCode;
 use crate::result::{DeployResult, DomainResult, ErrorInfo, RunMode, Status, Summary};
 
 /// What the workflow says of the run it asks for.
@@ -212,7 +213,8 @@ impl Problem {
     }
 
     fn to_result(&self) -> DomainResult {
-        let error = ErrorInfo::new(self.code.as_str(), self.message.clone(), false);
+        let error = ErrorInfo::new(ErrorCode::parse(&self.code), self.message.clone())
+            .with_retryable(false);
         let mut d = DomainResult::skipped(&self.domain, error);
         if self.status == "failed" {
             d.status = Status::Failed;
@@ -320,10 +322,13 @@ mod tests {
     use crate::result::ErrorCode;
 
     fn domain(name: &str, status: Status, code: Option<ErrorCode>) -> DomainResult {
-        let mut d =
-            DomainResult::skipped(name, ErrorInfo::new(ErrorCode::InternalError, "", false));
+        let mut d = DomainResult::skipped(
+            name,
+            ErrorInfo::new(ErrorCode::InternalError, "").with_retryable(false),
+        );
         d.status = status;
-        d.error = code.map(|c| ErrorInfo::new(c, format!("{name} went wrong"), false));
+        d.error =
+            code.map(|c| ErrorInfo::new(c, format!("{name} went wrong")).with_retryable(false));
         d
     }
 

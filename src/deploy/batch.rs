@@ -17,6 +17,7 @@ use super::job::EngineConfig;
 use super::outcome::error_info;
 use super::settings::BatchKey;
 use super::target::Target;
+use crate::error::ErrorCode;
 use crate::huawei::cdn::{CallOptions, CdnClient, OnSend};
 use crate::huawei::error::{CdnError, ErrorKind};
 use crate::result::{ErrorInfo, Status};
@@ -251,12 +252,11 @@ async fn send(
                     let reply = match failures.get(&item.domain) {
                         Some(reason) => {
                             let mut error = ErrorInfo::new(
-                                "upstream_rejected",
+                                ErrorCode::UpstreamRejected,
                                 format!(
                                     "the batch write refused this domain: {}",
                                     refusal_reason(reason)
                                 ),
-                                true,
                             );
                             error.http_status = Some(200);
                             BatchReply::Refused(Status::Failed, error)

@@ -467,16 +467,14 @@ impl DomainCtx {
 
     /// How a domain ends without a confirmation.
     fn end(&self, ending: Ending, before_write: Phase) -> Outcome {
-        let skipped = |code: ErrorCode, why: String, retryable| {
-            Outcome::err(Status::Skipped, ErrorInfo::new(code, why, retryable))
-        };
+        let skipped =
+            |code: ErrorCode, why: String| Outcome::err(Status::Skipped, ErrorInfo::new(code, why));
         match ending {
             Ending::Unchanged => Outcome::ok(Status::Unchanged, "already serves this certificate"),
-            Ending::Unavailable(why) => skipped(ErrorCode::DomainUnavailable, why, true),
+            Ending::Unavailable(why) => skipped(ErrorCode::DomainUnavailable, why),
             Ending::SmInUse => skipped(
                 ErrorCode::SmCertificateInUse,
                 "the domain serves an SM (national cryptography) certificate: writing this international certificate would remove it, and its private key cannot be read back, so nothing was written".into(),
-                false,
             ),
             Ending::NewerLive(served) => skipped(
                 ErrorCode::NewerCertificateLive,
@@ -485,7 +483,6 @@ impl DomainCtx {
                     rfc3339(served),
                     self.job.incoming.as_ref().map_or_else(String::new, |i| rfc3339(i.not_after)),
                 ),
-                false,
             ),
             Ending::Planned(put) => Outcome::ok(
                 Status::Planned,
@@ -802,9 +799,8 @@ impl DomainCtx {
             Done::ConfigureFailed => Outcome::err(
                 Status::Failed,
                 ErrorInfo::new(
-                    "configure_failed",
+                    ErrorCode::ConfigureFailed,
                     "the CDN accepted the certificate but the domain ended `configure_failed`",
-                    true,
                 ),
             ),
             Done::Restored(changes) => {
@@ -825,7 +821,7 @@ impl DomainCtx {
                     "the certificate is live, but the write changed settings the request did not ask to change ({}); {why}",
                     was.join("; ")
                 );
-                let error = ErrorInfo::new(ErrorCode::SettingsChanged, message, true);
+                let error = ErrorInfo::new(ErrorCode::SettingsChanged, message);
                 let mut o = Outcome::err(Status::Failed, error);
                 o.changes = changes;
                 o

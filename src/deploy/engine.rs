@@ -17,6 +17,7 @@ use super::domain::DomainCtx;
 pub use super::job::{EngineConfig, Job};
 use super::outcome::{out_of_budget, result_of, Outcome, Phase, Progress};
 use super::proof::Prover;
+use crate::error::ErrorCode;
 use crate::huawei::cdn::CdnClient;
 use crate::huawei::quota::{Quota, Window};
 use crate::result::{DomainResult, ErrorInfo, Status};
@@ -176,11 +177,7 @@ where
                 } else {
                     Status::Failed
                 };
-                let error = ErrorInfo::new(
-                    "internal_error",
-                    "internal error while deploying this domain (the others were not affected)",
-                    true,
-                );
+                let error = ErrorInfo::new(ErrorCode::InternalError, "internal error while deploying this domain (the others were not affected)");
                 result_of(&domain, &p, Outcome::err(status, error))
             }
         });

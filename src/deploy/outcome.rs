@@ -154,15 +154,11 @@ pub fn out_of_budget(p: &Progress) -> Outcome {
         }
         (Phase::Queued, None) => Outcome::err(
             Status::Skipped,
-            ErrorInfo::new("budget_exhausted", "the time budget was spent before this domain's turn", true),
+            ErrorInfo::new(ErrorCode::BudgetExhausted, "the time budget was spent before this domain's turn"),
         ),
         (Phase::Reading, None) => Outcome::err(
             Status::Skipped,
-            ErrorInfo::new(
-                "budget_exhausted",
-                format!("the time budget was spent before a write was sent{last}"),
-                true,
-            ),
+            ErrorInfo::new(ErrorCode::BudgetExhausted, format!("the time budget was spent before a write was sent{last}")),
         ),
     }
 }
@@ -261,7 +257,7 @@ mod tests {
         let mut refused = progress(Phase::Reading);
         refused.refusal = Some((
             Status::Failed,
-            ErrorInfo::new("upstream_rejected", "internal error, please retry", true),
+            ErrorInfo::new(ErrorCode::UpstreamRejected, "internal error, please retry"),
         ));
         let o = out_of_budget(&refused);
         assert_eq!(o.status, Status::Failed);

@@ -2,6 +2,7 @@
 //! domain of the account it covers (`certsan`). Pure.
 
 use crate::cert;
+use crate::error::ErrorCode;
 use crate::huawei::model::{DomainStatus, ListedDomain};
 use crate::result::ErrorInfo;
 
@@ -51,12 +52,11 @@ pub fn certsan(listed: &[ListedDomain], names: &[String], also: &[String]) -> Ve
                 | DomainStatus::Deleting => Selected::Skip(
                     d,
                     ErrorInfo::new(
-                        "domain_unavailable",
+                        ErrorCode::DomainUnavailable,
                         format!(
                             "the domain is `{}`; a certificate can be deployed once it is online",
                             l.domain_status.as_str()
                         ),
-                        true,
                     ),
                 ),
                 _ => Selected::Deploy(d),
@@ -87,9 +87,8 @@ fn not_covered(names: &[String], d: &str) -> ErrorInfo {
         list.push_str(&format!(" and {} more", names.len() - NAMES_LISTED));
     }
     ErrorInfo::new(
-        "domain_not_covered",
+        ErrorCode::DomainNotCovered,
         format!("the certificate's names ({list}) do not cover {d}"),
-        false,
     )
 }
 

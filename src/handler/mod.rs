@@ -42,7 +42,8 @@ pub use crate::result::{EXIT_INVALID, EXIT_NOT_OK, EXIT_OK};
 /// account's keys), as the run's error naming the request's `field`: an outage of the store
 /// (retryable) is not a bad request: it exits 1, so a shell loop may retry.
 fn store_error(e: &source::SourceError, code: ErrorCode, field: &str) -> ErrorInfo {
-    ErrorInfo::new(code, e.to_string(), e.reason == Reason::Unavailable)
+    ErrorInfo::new(code, e.to_string())
+        .with_retryable(e.reason == Reason::Unavailable)
         .with_field(field)
         .with_reason(e.reason.word())
 }
@@ -194,7 +195,7 @@ impl Handler {
             Err(e) => {
                 warn!(field = %e.field, error = %e.message, "invalid doctor request");
                 let error =
-                    ErrorInfo::new("invalid_request", e.to_string(), false).with_field(e.field);
+                    ErrorInfo::new(ErrorCode::InvalidRequest, e.to_string()).with_field(e.field);
                 return invalid(error, Vec::new(), received, budget);
             }
         };
@@ -361,7 +362,7 @@ impl Handler {
             Err(e) => {
                 warn!(field = %e.field, error = %e.message, "invalid request");
                 let error =
-                    ErrorInfo::new("invalid_request", e.to_string(), false).with_field(e.field);
+                    ErrorInfo::new(ErrorCode::InvalidRequest, e.to_string()).with_field(e.field);
                 return invalid(error, Vec::new(), received, budget);
             }
         };
@@ -383,7 +384,6 @@ impl Handler {
             let error = ErrorInfo::new(
                 ErrorCode::InvalidConfiguration,
                 "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK are not set",
-                false,
             )
             .with_field("HUAWEICLOUD_SDK_AK");
             return rejected(error);
@@ -394,11 +394,7 @@ impl Handler {
         {
             Ok(Some(c)) => c,
             Ok(None) => {
-                let error = ErrorInfo::new(
-                        "invalid_request",
-                        "certificate: missing: give `certificate` + `private_key` (PEM), `scm_certificate_id` or `certificate_source`",
-                        false,
-                    )
+                let error = ErrorInfo::new(ErrorCode::InvalidRequest, "certificate: missing: give `certificate` + `private_key` (PEM), `scm_certificate_id` or `certificate_source`")
                     .with_field("certificate");
                 return rejected(error);
             }
@@ -431,7 +427,7 @@ impl Handler {
             Ok(c) => c,
             Err(e) => {
                 let error =
-                    ErrorInfo::new("upstream_unavailable", format!("HTTP client: {e}"), true);
+                    ErrorInfo::new(ErrorCode::UpstreamUnavailable, format!("HTTP client: {e}"));
                 return rejected(error);
             }
         };
@@ -541,9 +537,8 @@ impl Handler {
         };
         if selected.is_empty() {
             let error = Some(ErrorInfo::new(
-                "no_matching_domains",
+                ErrorCode::NoMatchingDomains,
                 "no CDN domain of the account is covered by the certificate's names",
-                false,
             ));
             return self.finish(&frame, Vec::new(), summary, error);
         }
@@ -618,7 +613,7 @@ impl Handler {
                 warn!(error = %e, "could not list the domains' CNAMEs for the edge check");
                 let report = EdgeReport::failed(
                     None,
-                    "edge_no_cname",
+                    ErrorCode::EdgeNoCname,
                     format!("the domains' CNAMEs could not be listed: {e}"),
                 );
                 for &i in &live {

@@ -377,7 +377,7 @@ impl Digest {
 mod tests {
     use super::*;
     use crate::cert::CertificateInfo;
-    use crate::result::{CertificateSummary, DomainResult, ErrorInfo};
+    use crate::result::{CertificateSummary, DomainResult, ErrorCode, ErrorInfo};
 
     fn domain(name: &str, status: Status) -> DomainResult {
         DomainResult {
@@ -385,7 +385,7 @@ mod tests {
             error: None,
             message: Some("online with the new certificate".into()),
             request_ids: vec![format!("rid-{name}")],
-            ..DomainResult::skipped(name, ErrorInfo::new("x", "x", false))
+            ..DomainResult::skipped(name, ErrorInfo::upstream("x", "x", false))
         }
     }
 
@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn a_failed_domain_is_named_with_the_cdns_code_and_request_id() {
         let mut failed = domain("old.example.com", Status::Failed);
-        failed.error = Some(ErrorInfo::new("CDN.0170", "domain not exist!", false));
+        failed.error = Some(ErrorInfo::upstream("CDN.0170", "domain not exist!", false));
         let r = result(vec![domain("www.example.com", Status::Deployed), failed]);
         let d = digest(&r);
         assert_eq!(d.subject, "cdn-cert-deploy: 1 failed of 2 domains");
@@ -484,7 +484,7 @@ mod tests {
             None,
             1,
             1,
-            Some(ErrorInfo::new("certificate_source", "not found", false)),
+            Some(ErrorInfo::new(ErrorCode::CertificateSource, "not found")),
         );
         assert_eq!(
             digest(&none).subject,
@@ -497,7 +497,11 @@ mod tests {
         let domains: Vec<DomainResult> = (0..500)
             .map(|i| {
                 let mut d = domain(&format!("d{i}.example.com"), Status::Failed);
-                d.error = Some(ErrorInfo::new("CDN.0001", "\"quoted\" failure\n", false));
+                d.error = Some(ErrorInfo::upstream(
+                    "CDN.0001",
+                    "\"quoted\" failure\n",
+                    false,
+                ));
                 d
             })
             .collect();

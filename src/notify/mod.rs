@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::aws::config::AwsConfig;
 use crate::clock::SharedClock;
+use crate::error::ErrorCode;
 use crate::huawei::credential::Credentials;
 
 use crate::result::{DeployResult, ErrorInfo, NotificationOutcome, RunMode};
@@ -55,7 +56,7 @@ impl Failure {
     /// Something of ours is missing (keys, an endpoint): trying again will not help.
     pub fn setup(message: impl Into<String>) -> Self {
         Self {
-            error: ErrorInfo::new("invalid_request", message, false),
+            error: ErrorInfo::new(ErrorCode::InvalidRequest, message),
             retryable: false,
         }
     }
@@ -70,18 +71,17 @@ impl Failure {
     ) -> Self {
         let retryable = throttled || status == 429 || status >= 500;
         let code = match (code.is_empty(), status) {
-            (false, _) => code.to_string(),
-            (true, 401 | 403) => "auth_failed".to_string(),
-            (true, 429) => "throttled".to_string(),
-            (true, s) if s >= 500 => "upstream_unavailable".to_string(),
-            (true, _) => "rejected".to_string(),
+            (false, _) => ErrorCode::Other(crate::redact::upstream(code)),
+            (true, 401 | 403) => ErrorCode::AuthFailed,
+            (true, 429) => ErrorCode::Throttled,
+            (true, s) if s >= 500 => ErrorCode::UpstreamUnavailable,
+            (true, _) => ErrorCode::Rejected,
         };
         let mut message = crate::redact::upstream(message);
-        let code = crate::redact::upstream(&code);
         if let Some(id) = request_id {
             message = format!("{message} (request {id})").trim_start().to_string();
         }
-        let mut error = ErrorInfo::new(&code, message, retryable);
+        let mut error = ErrorInfo::new(code, message).with_retryable(retryable);
         error.http_status = Some(status);
         Self { error, retryable }
     }
@@ -231,7 +231,7 @@ pub async fn send(
     let http = match wire::client() {
         Ok(h) => h,
         Err(e) => {
-            let error = ErrorInfo::new("upstream_unavailable", e.to_string(), true);
+            let error = ErrorInfo::new(ErrorCode::UpstreamUnavailable, e.to_string());
             return targets
                 .iter()
                 .map(|t| outcome(t, 0, Err(error.clone())))
@@ -292,7 +292,7 @@ async fn attempt_all(
                     Ok(reply) => target.judge(&reply),
                     Err(e) => Err(Failure {
                         retryable: true,
-                        error: ErrorInfo::new("upstream_unavailable", e.to_string(), true),
+                        error: ErrorInfo::new(ErrorCode::UpstreamUnavailable, e.to_string()),
                     }),
                 }
             }
@@ -320,9 +320,8 @@ async fn attempt_all(
     }
     let error = last.map(|f| f.error).unwrap_or_else(|| {
         ErrorInfo::new(
-            "budget_exhausted",
+            ErrorCode::BudgetExhausted,
             "no time was left in the budget to send the notification",
-            true,
         )
     });
     outcome(target, attempts, Err(error))
@@ -349,7 +348,7 @@ mod tests {
             .map(|(i, s)| {
                 let mut d = DomainResult::skipped(
                     &format!("d{i}.example.com"),
-                    ErrorInfo::new("x", "x", false),
+                    ErrorInfo::upstream("x", "x", false),
                 );
                 d.status = *s;
                 d.expiring = expiring;

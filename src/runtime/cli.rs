@@ -15,6 +15,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::deploy::EngineConfig;
 use crate::doctor::{text, Report};
+use crate::error::ErrorCode;
 use crate::event::Platform;
 use crate::handler::{Handler, EXIT_INVALID};
 use crate::huawei::cdn::Endpoint;
@@ -197,7 +198,7 @@ async fn run_event(
         Ok(v) => v,
         Err(message) => {
             return print_error(
-                ErrorInfo::new("invalid_request", message, false).with_field("event"),
+                ErrorInfo::new(ErrorCode::InvalidRequest, message).with_field("event"),
             )
         }
     };

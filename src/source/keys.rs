@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::{retrying, SourceConfig, SourceError};
 use crate::clock::SharedClock;
+use crate::error::FieldError;
 use crate::huawei::credential::Credentials;
 use crate::secret::Secret;
 use crate::stores::aws::AwsClient;
@@ -40,8 +41,8 @@ impl KeysSource {
     }
 
     /// Checks what serde cannot: names not blank, a CSMS name that is one path segment.
-    /// `Err((field path, message))`.
-    pub fn check(&self) -> Result<(), (String, String)> {
+    /// `Err(FieldError::new(field path, message))`.
+    pub fn check(&self) -> Result<(), FieldError> {
         let (field, name) = match self {
             Self::SecretsManager { secret_id } => ("secret_id", secret_id),
             Self::Ssm { parameter } => ("parameter", parameter),
@@ -49,11 +50,11 @@ impl KeysSource {
         };
         let field = format!("huawei_credentials.{field}");
         if name.trim().is_empty() {
-            return Err((field, "must not be empty".into()));
+            return Err(FieldError::new(field, "must not be empty"));
         }
         if matches!(self, Self::HuaweiCsms { .. }) && !super::spec::path_segment_ok(name, 64, true)
         {
-            return Err((
+            return Err(FieldError::new(
                 field,
                 format!(
                     "`{name}` is not a CSMS secret name (1 to 64 letters, digits, `_`, `-` or `.`)"
@@ -164,11 +165,14 @@ mod tests {
         assert!(ok.check().is_ok());
         let dots = parse(serde_json::json!({"type": "huawei_csms", "secret_name": ".."}));
         assert_eq!(
-            dots.check().unwrap_err().0,
+            dots.check().unwrap_err().field,
             "huawei_credentials.secret_name"
         );
         let blank = parse(serde_json::json!({"type": "ssm", "parameter": " "}));
-        assert_eq!(blank.check().unwrap_err().0, "huawei_credentials.parameter");
+        assert_eq!(
+            blank.check().unwrap_err().field,
+            "huawei_credentials.parameter"
+        );
         assert!(serde_json::from_value::<KeysSource>(
             serde_json::json!({"type": "ssm", "parameter": "/p", "ak": "x"})
         )

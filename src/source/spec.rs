@@ -1,6 +1,7 @@
 //! `certificate_source`: where a request says the certificate lives. Parsed strictly and checked
 //! here (pure); fetched by [`super::fetch`].
 
+use crate::error::FieldError;
 use serde::Deserialize;
 
 // The name checks live in a leaf module that the stores use too (stores/ never imports source/).
@@ -121,19 +122,19 @@ impl CertificateSource {
     }
 
     /// Checks what serde cannot: required names not blank, `keys` xor `prefix`.
-    /// `Err((field path, message))`.
-    pub fn check(&self) -> Result<(), (String, String)> {
-        let blank = |field: &str, v: &str| -> Result<(), (String, String)> {
+    /// `Err(FieldError::new(field path, message))`.
+    pub fn check(&self) -> Result<(), FieldError> {
+        let blank = |field: &str, v: &str| -> Result<(), FieldError> {
             if v.trim().is_empty() {
-                Err((
+                Err(FieldError::new(
                     format!("certificate_source.{field}"),
-                    "must not be empty".into(),
+                    "must not be empty",
                 ))
             } else {
                 Ok(())
             }
         };
-        let locations = |field: &str, l: &Locations| -> Result<(), (String, String)> {
+        let locations = |field: &str, l: &Locations| -> Result<(), FieldError> {
             blank(&format!("{field}.certificate"), &l.certificate)?;
             blank(&format!("{field}.private_key"), &l.private_key)?;
             if let Some(c) = &l.chain {
@@ -145,11 +146,11 @@ impl CertificateSource {
             match (
             keys, prefix,
         ) {
-            (Some(_), Some(_)) => Err((
-                "certificate_source.prefix".to_string(),
+            (Some(_), Some(_)) => Err(FieldError::new(
+                "certificate_source.prefix",
                 format!("give `{field}` or `prefix`, not both"),
             )),
-            (None, None) => Err((
+            (None, None) => Err(FieldError::new(
                 format!("certificate_source.{field}"),
                 format!("give `{field}` (certificate, private_key) or a `prefix` holding {FULLCHAIN_FILE} and {PRIVKEY_FILE}"),
             )),
@@ -168,8 +169,8 @@ impl CertificateSource {
                 blank("bucket", &o.bucket)?;
                 // An S3 bucket is a path segment of the signed URL: `..` would be folded away.
                 if matches!(self, Self::S3(_)) && !s3_bucket_name_ok(&o.bucket) {
-                    return Err((
-                        "certificate_source.bucket".into(),
+                    return Err(FieldError::new(
+                        "certificate_source.bucket",
                         format!(
                             "`{}` is not an S3 bucket name (up to 255 letters, digits, `-`, `_` or `.`, not only dots)",
                             o.bucket
@@ -178,8 +179,8 @@ impl CertificateSource {
                 }
                 // An OBS bucket becomes part of the host name the signed request goes to.
                 if matches!(self, Self::HuaweiObs(_)) && !obs_bucket_name_ok(&o.bucket) {
-                    return Err((
-                        "certificate_source.bucket".into(),
+                    return Err(FieldError::new(
+                        "certificate_source.bucket",
                         format!(
                             "`{}` is not an OBS bucket name (3 to 63 lower-case letters, digits, `-` or `.`, starting and ending with a letter or digit)",
                             o.bucket
@@ -204,7 +205,7 @@ impl CertificateSource {
                         } else {
                             "certificate_source.prefix".to_string()
                         };
-                        return Err((
+                        return Err(FieldError::new(
                             field,
                             format!("object key `{key}` has a `.` or `..` path segment, which object stores cannot be asked for by URL"),
                         ));
@@ -220,8 +221,8 @@ impl CertificateSource {
                 // `.` and `..` would be folded out of the URL after signing: the call would fail
                 // its signature, and repeated failures lock the key the CDN calls use too.
                 if !path_segment_ok(&s.secret_name, 64, true) {
-                    return Err((
-                        "certificate_source.secret_name".into(),
+                    return Err(FieldError::new(
+                        "certificate_source.secret_name",
                         format!(
                             "`{}` is not a CSMS secret name (1 to 64 letters, digits, `_`, `-` or `.`)",
                             s.secret_name
@@ -230,8 +231,8 @@ impl CertificateSource {
                 }
                 if let Some(v) = &s.version {
                     if !path_segment_ok(v, 64, false) {
-                        return Err((
-                            "certificate_source.version".into(),
+                        return Err(FieldError::new(
+                            "certificate_source.version",
                             format!("`{v}` is not a CSMS version id (1 to 64 letters, digits, `_` or `-`)"),
                         ));
                     }
@@ -244,8 +245,8 @@ impl CertificateSource {
                 blank("certificate_id", &s.certificate_id)?;
                 let id = s.certificate_id.trim();
                 if !scm_id_ok(id) {
-                    return Err((
-                        "certificate_source.certificate_id".into(),
+                    return Err(FieldError::new(
+                        "certificate_source.certificate_id",
                         scm_id_message(id),
                     ));
                 }
@@ -336,7 +337,10 @@ mod tests {
                 "bucket",
             ),
         ] {
-            let (f, m) = parse(source.clone()).unwrap().check().unwrap_err();
+            let FieldError {
+                field: f,
+                message: m,
+            } = parse(source.clone()).unwrap().check().unwrap_err();
             assert_eq!(f, format!("certificate_source.{field}"), "{source}: {m}");
         }
         let ok = json!({"type": "huawei_csms", "secret_name": "my.cert-1", "version": "v3"});
@@ -357,13 +361,13 @@ mod tests {
     #[test]
     fn keys_or_prefix_not_both_nor_neither() {
         let s = parse(json!({"type": "s3", "bucket": "b"})).unwrap();
-        assert_eq!(s.check().unwrap_err().0, "certificate_source.keys");
+        assert_eq!(s.check().unwrap_err().field, "certificate_source.keys");
         let s = parse(json!({"type": "s3", "bucket": "b", "prefix": "p/",
                             "keys": {"certificate": "a", "private_key": "b"}}))
         .unwrap();
-        assert_eq!(s.check().unwrap_err().0, "certificate_source.prefix");
+        assert_eq!(s.check().unwrap_err().field, "certificate_source.prefix");
         let s = parse(json!({"type": "s3", "bucket": " ", "prefix": "p/"})).unwrap();
-        assert_eq!(s.check().unwrap_err().0, "certificate_source.bucket");
+        assert_eq!(s.check().unwrap_err().field, "certificate_source.bucket");
     }
 
     #[test]
@@ -372,12 +376,15 @@ mod tests {
         let s = parse(json!({"type": "s3", "bucket": "b",
                             "keys": {"certificate": "live/../fullchain.pem", "private_key": "k"}}))
         .unwrap();
-        let (field, msg) = s.check().unwrap_err();
+        let FieldError {
+            field,
+            message: msg,
+        } = s.check().unwrap_err();
         assert_eq!(field, "certificate_source.keys.certificate");
         assert!(msg.contains("live/../fullchain.pem"), "{msg}");
         let s =
             parse(json!({"type": "huawei_obs", "bucket": "certs", "prefix": "./live/"})).unwrap();
-        assert_eq!(s.check().unwrap_err().0, "certificate_source.prefix");
+        assert_eq!(s.check().unwrap_err().field, "certificate_source.prefix");
         // Dots inside a name are ordinary characters.
         let s =
             parse(json!({"type": "s3", "bucket": "b", "prefix": "live/..example.com./"})).unwrap();
@@ -387,7 +394,10 @@ mod tests {
     #[test]
     fn csms_names_follow_csms_rules() {
         let s = parse(json!({"type": "huawei_csms", "secret_name": "demo/example.com"})).unwrap();
-        assert_eq!(s.check().unwrap_err().0, "certificate_source.secret_name");
+        assert_eq!(
+            s.check().unwrap_err().field,
+            "certificate_source.secret_name"
+        );
         let s = parse(json!({"type": "huawei_csms", "secret_name": "x".repeat(65)})).unwrap();
         assert!(s.check().is_err());
         let s =
@@ -408,7 +418,7 @@ mod tests {
         ] {
             let s = parse(json!({"type": "huawei_obs", "bucket": bad, "prefix": "p/"})).unwrap();
             assert_eq!(
-                s.check().unwrap_err().0,
+                s.check().unwrap_err().field,
                 "certificate_source.bucket",
                 "{bad}"
             );

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::clock::SharedClock;
 use crate::endpoint::Endpoint;
+use crate::error::ConfigError;
 use crate::huawei::credential::{Credentials, ProjectCall};
 use crate::huawei::error::parse_error_body;
 use crate::huawei::sign::uri_encode;
@@ -36,17 +37,17 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// Reads the variables through `env`; `Err((variable, message))` for an unusable endpoint.
-    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, (String, String)> {
+    /// Reads the variables through `env`; an unusable endpoint is an error naming its variable.
+    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| {
             env(k)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let region = get("HUAWEICLOUD_SDK_REGION");
-        let parse = |var: &str| -> Result<Option<Endpoint>, (String, String)> {
+        let parse = |var: &str| -> Result<Option<Endpoint>, ConfigError> {
             get(var)
-                .map(|v| Endpoint::parse(&v).map_err(|e| (var.to_string(), e.to_string())))
+                .map(|v| Endpoint::parse(&v).map_err(|e| ConfigError::new(var, e.to_string())))
                 .transpose()
         };
         let public = |service: &str| {
@@ -422,7 +423,7 @@ mod tests {
             (k == "HUAWEICLOUD_OBS_ENDPOINT").then(|| "http://obs.example.com".to_string())
         };
         assert_eq!(
-            StoreConfig::from_env(&env).unwrap_err().0,
+            StoreConfig::from_env(&env).unwrap_err().variable,
             "HUAWEICLOUD_OBS_ENDPOINT"
         );
     }

@@ -27,13 +27,8 @@ async fn main() {
             return;
         }
     }
-    let command = match cli::parse_args(std::env::args_os().skip(1)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}\n\n{}", cli::USAGE);
-            std::process::exit(2);
-        }
-    };
+    // Help and version exit 0, a wrong command line 2 (an invalid request), clap printing either.
+    let command = cli::parse_args(std::env::args_os().skip(1)).unwrap_or_else(|e| e.exit());
     logging::init(LogFormat::from_env(LogFormat::Text));
     let code = match command {
         Command::Invoke {
@@ -48,14 +43,6 @@ async fn main() {
             all,
             text,
         } => cli::doctor(event, budget, endpoint, cli::DoctorArgs { all, text }).await,
-        Command::Help => {
-            print!("{}", cli::USAGE);
-            0
-        }
-        Command::Version => {
-            println!("cdn-cert-deploy {}", env!("CARGO_PKG_VERSION"));
-            0
-        }
     };
     std::process::exit(code);
 }

@@ -44,114 +44,89 @@ pub enum Command {
         /// The report as text for a person rather than JSON.
         text: bool,
     },
-    /// Print the usage (`-h`, `--help`).
-    Help,
-    /// Print the version (`-V`, `--version`).
-    Version,
 }
 
-/// The usage `--help` prints and a wrong command line is answered with.
-pub const USAGE: &str = "\
-Deploys TLS certificates to Huawei Cloud CDN domains and reports the truth about every domain.
+/// The command line as clap reads it (derive); [`parse_args`] turns it into a [`Command`].
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "cdn-cert-deploy",
+    version,
+    about = "Deploys TLS certificates to Huawei Cloud CDN domains and reports the truth about every domain.",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    verb: Verb,
+}
 
-Usage: cdn-cert-deploy invoke --event FILE [--budget SECS] [--endpoint URL]
-       cdn-cert-deploy doctor --event FILE [--all] [--format json|text] [--budget SECS] [--endpoint URL]
+const AFTER_HELP: &str =
+    "Started with no arguments inside AWS Lambda (AWS_LAMBDA_RUNTIME_API) or a \
+FunctionGraph custom runtime (RUNTIME_API_ADDR), it serves the platform's runtime API instead.";
 
-Commands:
-  invoke  Run the handler once on an event and print its JSON answer
-  doctor  Check the keys, the certificate and every domain, writing nothing, and print a report
+#[derive(Debug, clap::Subcommand)]
+enum Verb {
+    /// Run the handler once on an event and print its JSON answer
+    Invoke(Common),
+    /// Check the keys, the certificate and every domain, writing nothing, and print a report
+    Doctor {
+        #[command(flatten)]
+        common: Common,
+        /// Every domain of the account
+        #[arg(long)]
+        all: bool,
+        /// The report as JSON, or as text for a person
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+}
 
-Options:
-      --event FILE       The event file (`-` for standard input); for doctor, a request whose
-                         certificate may be left out
-      --budget SECS      The time budget in seconds, as a platform deadline would give it [default: 900]
-      --endpoint URL     The CDN API endpoint (overrides HUAWEICLOUD_CDN_ENDPOINT)
-      --all              doctor: every domain of the account
-      --format FORMAT    doctor: `json` (default) or `text`
-  -h, --help             Print help
-  -V, --version          Print version
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// The event file (`-` for standard input); for doctor, a request whose certificate may be
+    /// left out
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+    /// The time budget in seconds, as a platform deadline would give it
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    budget: u64,
+    /// The CDN API endpoint (overrides HUAWEICLOUD_CDN_ENDPOINT)
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+}
 
-Started with no arguments inside AWS Lambda (AWS_LAMBDA_RUNTIME_API) or a FunctionGraph custom
-runtime (RUNTIME_API_ADDR), it serves the platform's runtime API instead.
-";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Json,
+    Text,
+}
 
-/// Reads the command line (without the program name). Written out rather than taken from a
-/// parser crate: three options cost less than a quarter MB of binary this way.
-pub fn parse_args<I, S>(args: I) -> Result<Command, String>
+/// Reads the command line (without the program name). `Err` is clap's: printed by
+/// [`clap::Error::exit`], it is the help or the version (exit 0) or what is wrong with the usage
+/// under it (exit 2, as an invalid request).
+pub fn parse_args<I, S>(args: I) -> Result<Command, clap::Error>
 where
     I: IntoIterator<Item = S>,
-    S: Into<std::ffi::OsString>,
+    S: Into<std::ffi::OsString> + Clone,
 {
-    let args: Vec<String> = args
-        .into_iter()
-        .map(|a| {
-            a.into()
-                .into_string()
-                .map_err(|a| format!("argument {a:?} is not UTF-8"))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut it = args.iter().map(String::as_str);
-    let doctor = match it.next() {
-        None => return Err("a command is required: invoke or doctor".into()),
-        Some("-h" | "--help" | "help") => return Ok(Command::Help),
-        Some("-V" | "--version") => return Ok(Command::Version),
-        Some("invoke") => false,
-        Some("doctor") => true,
-        Some(other) => {
-            return Err(format!(
-                "unknown command `{other}` (the commands are invoke and doctor)"
-            ))
-        }
-    };
-    let (mut event, mut budget, mut endpoint) = (None, 900u64, None);
-    let (mut all, mut text) = (false, false);
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
-            _ => (arg, None),
-        };
-        if matches!(name, "-h" | "--help") {
-            return Ok(Command::Help);
-        }
-        let mut value = |what: &str| {
-            inline
-                .or_else(|| it.next())
-                .map(str::to_string)
-                .ok_or_else(|| format!("{name} needs a value ({what})"))
-        };
-        match name {
-            "--event" => event = Some(PathBuf::from(value("FILE")?)),
-            "--budget" => {
-                let v = value("SECS")?;
-                budget = v
-                    .parse()
-                    .map_err(|_| format!("--budget: `{v}` is not a number of seconds"))?;
-            }
-            "--endpoint" => endpoint = Some(value("URL")?),
-            "--all" if doctor => all = true,
-            "--format" if doctor => {
-                text = match value("json or text")?.as_str() {
-                    "json" => false,
-                    "text" => true,
-                    v => return Err(format!("--format: `{v}` is neither json nor text")),
-                }
-            }
-            other => return Err(format!("unexpected argument `{other}`")),
-        }
-    }
-    let event = event.ok_or("--event FILE is required")?;
-    Ok(match doctor {
-        true => Command::Doctor {
-            event,
-            budget,
-            endpoint,
-            all,
-            text,
+    use clap::Parser;
+    let argv = std::iter::once(std::ffi::OsString::from("cdn-cert-deploy"))
+        .chain(args.into_iter().map(Into::into));
+    Ok(match Cli::try_parse_from(argv)?.verb {
+        Verb::Invoke(c) => Command::Invoke {
+            event: c.event,
+            budget: c.budget,
+            endpoint: c.endpoint,
         },
-        false => Command::Invoke {
-            event,
-            budget,
-            endpoint,
+        Verb::Doctor {
+            common: c,
+            all,
+            format,
+        } => Command::Doctor {
+            event: c.event,
+            budget: c.budget,
+            endpoint: c.endpoint,
+            all,
+            text: format == Format::Text,
         },
     })
 }
@@ -302,8 +277,8 @@ mod args_tests {
     #[test]
     fn the_command_line() {
         assert_eq!(
-            parse_args(["invoke", "--event", "e.json"]),
-            Ok(invoke("e.json", 900, None))
+            parse_args(["invoke", "--event", "e.json"]).unwrap(),
+            invoke("e.json", 900, None)
         );
         assert_eq!(
             parse_args([
@@ -313,43 +288,53 @@ mod args_tests {
                 "-",
                 "--endpoint",
                 "http://127.0.0.1:9"
-            ]),
-            Ok(invoke("-", 30, Some("http://127.0.0.1:9")))
+            ])
+            .unwrap(),
+            invoke("-", 30, Some("http://127.0.0.1:9"))
         );
         assert_eq!(
-            parse_args(["doctor", "--event", "r.json", "--all", "--format", "text"]),
-            Ok(Command::Doctor {
+            parse_args(["doctor", "--event", "r.json", "--all", "--format", "text"]).unwrap(),
+            Command::Doctor {
                 event: PathBuf::from("r.json"),
                 budget: 900,
                 endpoint: None,
                 all: true,
                 text: true
-            })
+            }
         );
-        assert!(parse_args(["doctor", "--event", "r", "--format", "yaml"])
-            .unwrap_err()
-            .contains("neither json nor text"));
-        assert!(parse_args(["invoke", "--event", "r", "--all"])
-            .unwrap_err()
-            .contains("unexpected argument `--all`"));
-        assert_eq!(parse_args(["--help"]), Ok(Command::Help));
-        assert_eq!(parse_args(["invoke", "-h"]), Ok(Command::Help));
-        assert_eq!(parse_args(["-V"]), Ok(Command::Version));
+        let kind = |args: &[&str]| parse_args(args).unwrap_err().kind();
+        use clap::error::ErrorKind;
+        assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);
+        assert_eq!(kind(&["invoke", "-h"]), ErrorKind::DisplayHelp);
+        assert_eq!(kind(&["-V"]), ErrorKind::DisplayVersion);
         for (args, says) in [
-            (vec![], "a command is required"),
-            (vec!["deploy"], "unknown command `deploy`"),
-            (vec!["invoke"], "--event FILE is required"),
-            (vec!["invoke", "--event"], "--event needs a value"),
+            (vec![], "Usage: cdn-cert-deploy <COMMAND>"),
+            (vec!["deploy"], "unrecognized subcommand 'deploy'"),
+            (vec!["invoke"], "--event <FILE>"),
+            (
+                vec!["invoke", "--event"],
+                "a value is required for '--event <FILE>'",
+            ),
             (
                 vec!["invoke", "--event", "e", "--budget", "soon"],
-                "`soon` is not a number",
+                "invalid value 'soon' for '--budget <SECS>'",
             ),
             (
                 vec!["invoke", "--event", "e", "--evnet", "x"],
-                "unexpected argument `--evnet`",
+                "unexpected argument '--evnet'",
+            ),
+            (
+                vec!["doctor", "--event", "r", "--format", "yaml"],
+                "invalid value 'yaml' for '--format <FORMAT>'",
+            ),
+            (
+                vec!["invoke", "--event", "r", "--all"],
+                "unexpected argument '--all'",
             ),
         ] {
             let e = parse_args(args.clone()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            let e = e.render().to_string();
             assert!(e.contains(says), "{args:?}: {e}");
         }
     }

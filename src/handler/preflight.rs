@@ -50,16 +50,7 @@ pub async fn run(
 ) -> Report {
     let req = &doctor.request;
     let mut checks = Vec::new();
-    let described = match (&req.huawei_credentials, &credentials) {
-        (Some(k), _) => format!("keys from {}", k.describe()),
-        (None, Some(_)) if handler.config.credentials.is_none() => {
-            "keys that came with the invocation (the FunctionGraph agency)".to_string()
-        }
-        (None, Some(_)) => {
-            "keys from the environment (HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK)".to_string()
-        }
-        (None, None) => String::new(),
-    };
+    let described = keys_described(handler, req, &credentials);
     let credentials = match handler
         .account_keys(req, credentials, received, budget)
         .await
@@ -80,8 +71,6 @@ pub async fn run(
     };
     let incoming =
         certificate_checks(handler, req, &credentials, received, budget, &mut checks).await;
-    let names = incoming.as_ref().and_then(|i| i.names.clone());
-    let fingerprint = incoming.as_ref().and_then(|i| i.fingerprint.clone());
     let client = match handler.cdn_client(credentials) {
         Ok(c) => c,
         Err(e) => {
@@ -94,42 +83,101 @@ pub async fn run(
         }
     };
     let deadline = received + budget;
-    let listed = match calls::list_account(
-        &client,
-        req.enterprise_project_id.as_deref(),
+    let Some(listed) = list_checked(handler, req, &client, &described, deadline, &mut checks).await
+    else {
+        return Report::of(checks, Vec::new(), None);
+    };
+    let eps = req.enterprise_project_id.as_deref();
+    checks.push(https_info_check(&client, eps, deadline, handler).await);
+    let account = Account {
+        client: &client,
+        listed: &listed,
         deadline,
-        &handler.engine,
-    )
-    .await
-    {
+        budget,
+    };
+    let (entries, forecast) = judge_account(handler, doctor, account, incoming, &mut checks).await;
+    info!(
+        domains = entries.len(),
+        calls = client.stats().total_calls(),
+        "doctor finished; nothing was written"
+    );
+    Report::of(checks, entries, Some(forecast))
+}
+
+/// Which keys the run signs with, in words (never their values).
+fn keys_described(
+    handler: &Handler,
+    req: &crate::request::DeployRequest,
+    credentials: &Option<Credentials>,
+) -> String {
+    match (&req.huawei_credentials, credentials) {
+        (Some(k), _) => format!("keys from {}", k.describe()),
+        (None, Some(_)) if handler.config.credentials.is_none() => {
+            "keys that came with the invocation (the FunctionGraph agency)".to_string()
+        }
+        (None, Some(_)) => {
+            "keys from the environment (HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK)".to_string()
+        }
+        (None, None) => String::new(),
+    }
+}
+
+/// The account's listing, the first signed read: it proves the keys and ListDomains, and the
+/// CDN's `Date` header tells the clock's offset. `None` when it was refused (the checks say
+/// why, and nothing else can be judged).
+async fn list_checked(
+    handler: &Handler,
+    req: &crate::request::DeployRequest,
+    client: &Arc<CdnClient>,
+    described: &str,
+    deadline: Instant,
+    checks: &mut Vec<Check>,
+) -> Option<Vec<ListedDomain>> {
+    let eps = req.enterprise_project_id.as_deref();
+    let listed = calls::list_account(client, eps, deadline, &handler.engine).await;
+    let clock = judge::clock(handler.clock.unix_now(), client.server_date());
+    match listed {
         Ok(l) => {
             checks.push(Check::ok("credentials", format!("{described} sign reads")));
             checks.push(Check::ok(
                 "permission:ListDomains",
                 format!("the account lists {} CDN domains", l.len()),
             ));
-            l
+            checks.push(clock);
+            Some(l)
         }
         Err(e) => {
             checks.push(refused_call(Api::ListDomains, &e));
-            checks.push(judge::clock(handler.clock.unix_now(), client.server_date()));
+            checks.push(clock);
             checks.push(not_judged());
-            return Report::of(checks, Vec::new(), None);
+            None
         }
-    };
-    checks.push(judge::clock(handler.clock.unix_now(), client.server_date()));
-    checks.push(
-        https_info_check(
-            &client,
-            req.enterprise_project_id.as_deref(),
-            deadline,
-            handler,
-        )
-        .await,
-    );
+    }
+}
 
-    let wanted = wanted_domains(doctor, &listed, names.as_deref());
-    let by_name: HashMap<String, &ListedDomain> = listed
+/// What a doctor run reads the domains of.
+#[derive(Clone, Copy)]
+struct Account<'a> {
+    client: &'a Arc<CdnClient>,
+    listed: &'a [ListedDomain],
+    deadline: Instant,
+    budget: Duration,
+}
+
+/// Every wanted domain read and judged, their CNAMEs looked up, and the forecast; the checks
+/// of the full reads, the write permission, DNS and the domains as a whole.
+async fn judge_account(
+    handler: &Handler,
+    doctor: &DoctorRequest,
+    account: Account<'_>,
+    incoming: Option<Incoming>,
+    checks: &mut Vec<Check>,
+) -> (Vec<DomainEntry>, Forecast) {
+    let names = incoming.as_ref().and_then(|i| i.names.clone());
+    let fingerprint = incoming.as_ref().and_then(|i| i.fingerprint.clone());
+    let wanted = wanted_domains(doctor, account.listed, names.as_deref());
+    let by_name: HashMap<String, &ListedDomain> = account
+        .listed
         .iter()
         .map(|l| (l.domain_name.to_ascii_lowercase(), l))
         .collect();
@@ -143,7 +191,7 @@ pub async fn run(
         mut writes,
         read,
         refusal,
-    } = read_and_judge(&client, doctor, &wanted, &by_name, known, deadline, handler).await;
+    } = read_and_judge(account, doctor, &wanted, &by_name, known, handler).await;
     match refusal {
         Some(e) => checks.push(refused_call(Api::ShowFullConfig, &e)),
         None if existing > 0 => checks.push(Check::ok(
@@ -158,26 +206,23 @@ pub async fn run(
         "make sure these keys may change the domains' HTTPS settings (UpdateDomainFullConfig, UpdateDomainMultiCertificates)",
     ));
     judge::small_groups(&mut entries, &mut writes, handler.engine.batch_min);
+    let listed = account.listed.len() as u64;
     let forecast = forecast_of(
         &writes,
         wanted.len(),
-        listed.len() as u64,
-        req,
+        listed,
+        &doctor.request,
         handler,
-        budget,
+        account.budget,
     );
-    checks.push(look_up_cnames(&mut entries, &by_name, handler.config.dns_server, deadline).await);
+    let dns = handler.config.dns_server;
+    checks.push(look_up_cnames(&mut entries, &by_name, dns, account.deadline).await);
     if doctor.all {
         // The account's expiry inventory: the soonest first, domains serving none last.
         entries.sort_by_key(|e| e.certificate.as_ref().map_or(i64::MAX, |c| c.days_left));
     }
     checks.push(judge::domains_check(&entries));
-    info!(
-        domains = entries.len(),
-        calls = client.stats().total_calls(),
-        "doctor finished; nothing was written"
-    );
-    Report::of(checks, entries, Some(forecast))
+    (entries, forecast)
 }
 
 /// The forecast of deploying `writes` (request order) in a run of `requested` domains.
@@ -437,14 +482,14 @@ struct Judged {
 /// grows with the entries, not with the domains' configurations. A domain the budget or a
 /// refusal leaves unread is judged from its listing.
 async fn read_and_judge(
-    client: &Arc<CdnClient>,
+    account: Account<'_>,
     doctor: &DoctorRequest,
     wanted: &[String],
     by_name: &HashMap<String, &ListedDomain>,
     known: Known<'_>,
-    deadline: Instant,
     handler: &Handler,
 ) -> Judged {
+    let (client, deadline) = (account.client, account.deadline);
     let req = &doctor.request;
     let eps = req.enterprise_project_id.as_deref();
     let overrides = crate::deploy::settings::Overrides {

@@ -121,43 +121,9 @@ impl CertificateSource {
         }
     }
 
-    /// Checks what serde cannot: required names not blank, `keys` xor `prefix`.
-    /// `Err(FieldError::new(field path, message))`.
+    /// Checks what serde cannot: required names not blank, `keys` xor `prefix`, names that go
+    /// into a URL as they are.
     pub fn check(&self) -> Result<(), FieldError> {
-        let blank = |field: &str, v: &str| -> Result<(), FieldError> {
-            if v.trim().is_empty() {
-                Err(FieldError::new(
-                    format!("certificate_source.{field}"),
-                    "must not be empty",
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let locations = |field: &str, l: &Locations| -> Result<(), FieldError> {
-            blank(&format!("{field}.certificate"), &l.certificate)?;
-            blank(&format!("{field}.private_key"), &l.private_key)?;
-            if let Some(c) = &l.chain {
-                blank(&format!("{field}.chain"), c)?;
-            }
-            Ok(())
-        };
-        let one_of = |keys: &Option<Locations>, prefix: &Option<String>, field: &str| {
-            match (
-            keys, prefix,
-        ) {
-            (Some(_), Some(_)) => Err(FieldError::new(
-                "certificate_source.prefix",
-                format!("give `{field}` or `prefix`, not both"),
-            )),
-            (None, None) => Err(FieldError::new(
-                format!("certificate_source.{field}"),
-                format!("give `{field}` (certificate, private_key) or a `prefix` holding {FULLCHAIN_FILE} and {PRIVKEY_FILE}"),
-            )),
-            (Some(l), None) => locations(field, l),
-            (None, Some(_)) => Ok(()),
-        }
-        };
         match self {
             Self::SecretsManager(s) => {
                 blank("secret_id", &s.secret_id)?;
@@ -165,82 +131,18 @@ impl CertificateSource {
                     .as_ref()
                     .map_or(Ok(()), |l| locations("json_keys", l))
             }
-            Self::S3(o) | Self::HuaweiObs(o) => {
-                blank("bucket", &o.bucket)?;
+            Self::S3(o) => {
                 // An S3 bucket is a path segment of the signed URL: `..` would be folded away.
-                if matches!(self, Self::S3(_)) && !s3_bucket_name_ok(&o.bucket) {
-                    return Err(FieldError::new(
-                        "certificate_source.bucket",
-                        format!(
-                            "`{}` is not an S3 bucket name (up to 255 letters, digits, `-`, `_` or `.`, not only dots)",
-                            o.bucket
-                        ),
-                    ));
-                }
+                bucket(&o.bucket, s3_bucket_name_ok, S3_BUCKET)?;
+                object_keys(o)
+            }
+            Self::HuaweiObs(o) => {
                 // An OBS bucket becomes part of the host name the signed request goes to.
-                if matches!(self, Self::HuaweiObs(_)) && !obs_bucket_name_ok(&o.bucket) {
-                    return Err(FieldError::new(
-                        "certificate_source.bucket",
-                        format!(
-                            "`{}` is not an OBS bucket name (3 to 63 lower-case letters, digits, `-` or `.`, starting and ending with a letter or digit)",
-                            o.bucket
-                        ),
-                    ));
-                }
-                one_of(&o.keys, &o.prefix, "keys")?;
-                // URL parsing folds `.`/`..` segments, so such a key would be read (and signed)
-                // as a different object than the one named.
-                let resolved = resolve(&o.keys, &o.prefix);
-                let mut named = vec![
-                    ("certificate", &resolved.certificate),
-                    ("private_key", &resolved.private_key),
-                ];
-                if let Some(c) = &resolved.chain {
-                    named.push(("chain", c));
-                }
-                for (name, key) in named {
-                    if key.split('/').any(|seg| seg == "." || seg == "..") {
-                        let field = if o.keys.is_some() {
-                            format!("certificate_source.keys.{name}")
-                        } else {
-                            "certificate_source.prefix".to_string()
-                        };
-                        return Err(FieldError::new(
-                            field,
-                            format!("object key `{key}` has a `.` or `..` path segment, which object stores cannot be asked for by URL"),
-                        ));
-                    }
-                }
-                Ok(())
+                bucket(&o.bucket, obs_bucket_name_ok, OBS_BUCKET)?;
+                object_keys(o)
             }
             Self::Ssm(p) => one_of(&p.parameters, &p.prefix, "parameters"),
-            Self::HuaweiCsms(s) => {
-                blank("secret_name", &s.secret_name)?;
-                // CSMS names are 1-64 of `A-Za-z0-9_-` (the console also allows `.`); anything
-                // else cannot exist, so say so rather than report `not_found`.
-                // `.` and `..` would be folded out of the URL after signing: the call would fail
-                // its signature, and repeated failures lock the key the CDN calls use too.
-                if !path_segment_ok(&s.secret_name, 64, true) {
-                    return Err(FieldError::new(
-                        "certificate_source.secret_name",
-                        format!(
-                            "`{}` is not a CSMS secret name (1 to 64 letters, digits, `_`, `-` or `.`)",
-                            s.secret_name
-                        ),
-                    ));
-                }
-                if let Some(v) = &s.version {
-                    if !path_segment_ok(v, 64, false) {
-                        return Err(FieldError::new(
-                            "certificate_source.version",
-                            format!("`{v}` is not a CSMS version id (1 to 64 letters, digits, `_` or `-`)"),
-                        ));
-                    }
-                }
-                s.json_keys
-                    .as_ref()
-                    .map_or(Ok(()), |l| locations("json_keys", l))
-            }
+            Self::HuaweiCsms(s) => csms(s),
             Self::Scm(s) => {
                 blank("certificate_id", &s.certificate_id)?;
                 let id = s.certificate_id.trim();
@@ -254,6 +156,125 @@ impl CertificateSource {
             }
         }
     }
+}
+
+const S3_BUCKET: &str =
+    "is not an S3 bucket name (up to 255 letters, digits, `-`, `_` or `.`, not only dots)";
+const OBS_BUCKET: &str = concat!(
+    "is not an OBS bucket name (3 to 63 lower-case letters, digits, `-` or `.`, ",
+    "starting and ending with a letter or digit)"
+);
+
+/// A required name of the source, not blank.
+fn blank(field: &str, v: &str) -> Result<(), FieldError> {
+    if v.trim().is_empty() {
+        return Err(FieldError::new(
+            format!("certificate_source.{field}"),
+            "must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+/// Where the certificate, key and chain are, none blank.
+fn locations(field: &str, l: &Locations) -> Result<(), FieldError> {
+    blank(&format!("{field}.certificate"), &l.certificate)?;
+    blank(&format!("{field}.private_key"), &l.private_key)?;
+    if let Some(c) = &l.chain {
+        blank(&format!("{field}.chain"), c)?;
+    }
+    Ok(())
+}
+
+/// Named locations or a prefix, exactly one.
+fn one_of(
+    keys: &Option<Locations>,
+    prefix: &Option<String>,
+    field: &str,
+) -> Result<(), FieldError> {
+    match (keys, prefix) {
+        (Some(_), Some(_)) => Err(FieldError::new(
+            "certificate_source.prefix",
+            format!("give `{field}` or `prefix`, not both"),
+        )),
+        (None, None) => Err(FieldError::new(
+            format!("certificate_source.{field}"),
+            format!(
+                "give `{field}` (certificate, private_key) or a `prefix` holding {FULLCHAIN_FILE} and {PRIVKEY_FILE}"
+            ),
+        )),
+        (Some(l), None) => locations(field, l),
+        (None, Some(_)) => Ok(()),
+    }
+}
+
+/// A bucket's name, not blank and one the store could hold (`what` it is not, otherwise).
+fn bucket(name: &str, ok: fn(&str) -> bool, what: &str) -> Result<(), FieldError> {
+    blank("bucket", name)?;
+    if !ok(name) {
+        return Err(FieldError::new(
+            "certificate_source.bucket",
+            format!("`{name}` {what}"),
+        ));
+    }
+    Ok(())
+}
+
+/// An object source's keys: named or under a prefix, and none with a `.` or `..` segment (URL
+/// parsing folds them, so such a key would be read and signed as another object).
+fn object_keys(o: &ObjectSource) -> Result<(), FieldError> {
+    one_of(&o.keys, &o.prefix, "keys")?;
+    let resolved = resolve(&o.keys, &o.prefix);
+    let mut named = vec![
+        ("certificate", &resolved.certificate),
+        ("private_key", &resolved.private_key),
+    ];
+    if let Some(c) = &resolved.chain {
+        named.push(("chain", c));
+    }
+    for (name, key) in named {
+        if key.split('/').any(|seg| seg == "." || seg == "..") {
+            let field = match o.keys {
+                Some(_) => format!("certificate_source.keys.{name}"),
+                None => "certificate_source.prefix".to_string(),
+            };
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "object key `{key}` has a `.` or `..` path segment, which object stores cannot be asked for by URL"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A CSMS secret: names are 1-64 of `A-Za-z0-9_-` (the console also allows `.`); anything else
+/// cannot exist, so say so rather than report `not_found`. `.` and `..` would be folded out of
+/// the URL after signing: the call would fail its signature, and repeated failures lock the key
+/// the CDN calls use too.
+fn csms(s: &CsmsSource) -> Result<(), FieldError> {
+    blank("secret_name", &s.secret_name)?;
+    if !path_segment_ok(&s.secret_name, 64, true) {
+        return Err(FieldError::new(
+            "certificate_source.secret_name",
+            format!(
+                "`{}` is not a CSMS secret name (1 to 64 letters, digits, `_`, `-` or `.`)",
+                s.secret_name
+            ),
+        ));
+    }
+    if let Some(v) = &s.version {
+        if !path_segment_ok(v, 64, false) {
+            return Err(FieldError::new(
+                "certificate_source.version",
+                format!("`{v}` is not a CSMS version id (1 to 64 letters, digits, `_` or `-`)"),
+            ));
+        }
+    }
+    s.json_keys
+        .as_ref()
+        .map_or(Ok(()), |l| locations("json_keys", l))
 }
 
 /// The names to read for an object or parameter source: the given ones, or the prefix's files.

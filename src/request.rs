@@ -198,7 +198,7 @@ enum Domains {
     Joined(String),
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOptions {
     #[serde(default)]
@@ -427,7 +427,59 @@ fn strip_location(msg: &str) -> String {
 
 fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> {
     let match_mode = raw.match_mode.unwrap_or_default();
-    let names = match raw.domains {
+    let domains = requested_domains(raw.domains, match_mode)?;
+    let certificate = match raw.certificate_source {
+        Some(source) => source_input(
+            source,
+            &raw.certificate,
+            &raw.private_key,
+            &raw.scm_certificate_id,
+        )?,
+        None => inline_input(
+            raw.certificate,
+            raw.private_key,
+            raw.scm_certificate_id,
+            need,
+        )?,
+    };
+    let certificate_name = non_empty(raw.certificate_name).map(|n| n.trim().to_string());
+    if let Some(n) = &certificate_name {
+        let len = n.chars().count();
+        if !(3..=64).contains(&len) {
+            return Err(RequestError::new(
+                "certificate_name",
+                format!("must be 3 to 64 characters, got {len}"),
+            ));
+        }
+    }
+    let options = options(raw.options.unwrap_or_default())?;
+    let huawei_credentials = raw.huawei_credentials;
+    if let Some(k) = &huawei_credentials {
+        k.check().map_err(RequestError::from)?;
+    }
+    Ok(DeployRequest {
+        domains,
+        match_mode,
+        certificate,
+        certificate_name,
+        enterprise_project_id: non_empty(raw.enterprise_project_id),
+        huawei_credentials,
+        workflow: raw.workflow,
+        options,
+    })
+}
+
+/// A value that says something: blank is absent.
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+/// The domains as listed (or one joined string), normalized; none only with `certsan`.
+fn requested_domains(
+    domains: Option<Domains>,
+    match_mode: MatchMode,
+) -> Result<Vec<String>, RequestError> {
+    let names = match domains {
         None => Vec::new(),
         Some(Domains::List(v)) => v,
         Some(Domains::Joined(s)) => s
@@ -444,53 +496,66 @@ fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> 
             "at least one domain is required (or \"match\": \"certsan\")",
         ));
     }
+    Ok(domains)
+}
 
-    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let certificate = if let Some(source) = raw.certificate_source {
-        let inline = [
-            ("certificate", &raw.certificate),
-            ("private_key", &raw.private_key),
-            ("scm_certificate_id", &raw.scm_certificate_id),
-        ];
-        if let Some((name, _)) = inline
-            .iter()
-            .find(|(_, v)| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
-        {
-            return Err(RequestError::new(
-                "certificate_source",
-                format!("give either `certificate_source` or `{name}`, not both"),
-            ));
-        }
-        source.check().map_err(RequestError::from)?;
-        CertificateInput::Source(source)
-    } else {
-        match (
-        non_empty(raw.certificate),
-        non_empty(raw.private_key),
-        non_empty(raw.scm_certificate_id),
+/// A certificate named by its store: then nothing of it may be sent inline.
+fn source_input(
+    source: CertificateSource,
+    certificate: &Option<String>,
+    private_key: &Option<String>,
+    scm_certificate_id: &Option<String>,
+) -> Result<CertificateInput, RequestError> {
+    let inline = [
+        ("certificate", certificate),
+        ("private_key", private_key),
+        ("scm_certificate_id", scm_certificate_id),
+    ];
+    if let Some((name, _)) = inline
+        .iter()
+        .find(|(_, v)| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
+    {
+        return Err(RequestError::new(
+            "certificate_source",
+            format!("give either `certificate_source` or `{name}`, not both"),
+        ));
+    }
+    source.check().map_err(RequestError::from)?;
+    Ok(CertificateInput::Source(source))
+}
+
+const MISSING_CERTIFICATE: &str =
+    "missing: give `certificate` + `private_key` (PEM), `scm_certificate_id` or `certificate_source`";
+
+/// A certificate sent inline: a PEM pair or an SCM id, one of the two (or none, where `need`
+/// allows: a doctor run).
+fn inline_input(
+    certificate: Option<String>,
+    private_key: Option<String>,
+    scm_certificate_id: Option<String>,
+    need: Need,
+) -> Result<CertificateInput, RequestError> {
+    let both = "give either `certificate` + `private_key` or `scm_certificate_id`, not both";
+    match (
+        non_empty(certificate),
+        non_empty(private_key),
+        non_empty(scm_certificate_id),
     ) {
         (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
-            return Err(RequestError::new(
-                "scm_certificate_id",
-                "give either `certificate` + `private_key` or `scm_certificate_id`, not both",
-            ))
+            Err(RequestError::new("scm_certificate_id", both))
         }
-        (Some(chain), Some(key), None) => CertificateInput::Pem {
+        (Some(chain), Some(key), None) => Ok(CertificateInput::Pem {
             chain,
             private_key: Secret::new(key),
-        },
-        (Some(_), None, None) => {
-            return Err(RequestError::new(
-                "private_key",
-                "required with `certificate`",
-            ))
-        }
-        (None, Some(_), None) => {
-            return Err(RequestError::new(
-                "certificate",
-                "required with `private_key`",
-            ))
-        }
+        }),
+        (Some(_), None, None) => Err(RequestError::new(
+            "private_key",
+            "required with `certificate`",
+        )),
+        (None, Some(_), None) => Err(RequestError::new(
+            "certificate",
+            "required with `private_key`",
+        )),
         (None, None, Some(id)) => {
             let id = id.trim().to_string();
             if !crate::source::spec::scm_id_ok(&id) {
@@ -499,43 +564,15 @@ fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> 
                     crate::source::spec::scm_id_message(&id),
                 ));
             }
-            CertificateInput::Scm { id }
+            Ok(CertificateInput::Scm { id })
         }
-        (None, None, None) if need == Need::Nothing => CertificateInput::None,
-        (None, None, None) => {
-            return Err(RequestError::new(
-                "certificate",
-                "missing: give `certificate` + `private_key` (PEM), `scm_certificate_id` or `certificate_source`",
-            ))
-        }
+        (None, None, None) if need == Need::Nothing => Ok(CertificateInput::None),
+        (None, None, None) => Err(RequestError::new("certificate", MISSING_CERTIFICATE)),
     }
-    };
+}
 
-    let certificate_name = non_empty(raw.certificate_name).map(|n| n.trim().to_string());
-    if let Some(n) = &certificate_name {
-        let len = n.chars().count();
-        if !(3..=64).contains(&len) {
-            return Err(RequestError::new(
-                "certificate_name",
-                format!("must be 3 to 64 characters, got {len}"),
-            ));
-        }
-    }
-
-    let o = raw.options.unwrap_or(RawOptions {
-        force: None,
-        dry_run: None,
-        wait: None,
-        time_budget_secs: None,
-        http2: None,
-        tls_version: None,
-        ocsp_stapling: None,
-        fail_on_error: None,
-        warn_days: None,
-        no_sm_certificates: None,
-        verify_edge: None,
-        trust: None,
-    });
+/// The options, each absent one at its default.
+fn options(o: RawOptions) -> Result<Options, RequestError> {
     if o.time_budget_secs == Some(0) {
         return Err(RequestError::new(
             "options.time_budget_secs",
@@ -545,10 +582,6 @@ fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> 
     let tls_version = non_empty(o.tls_version)
         .map(|t| normalize_tls_versions(&t))
         .transpose()?;
-    let huawei_credentials = raw.huawei_credentials;
-    if let Some(k) = &huawei_credentials {
-        k.check().map_err(RequestError::from)?;
-    }
     let trust = o
         .trust
         .as_deref()
@@ -557,31 +590,22 @@ fn validate(raw: RawRequest, need: Need) -> Result<DeployRequest, RequestError> 
         .map_err(|m| RequestError::new("options.trust", m))?
         .unwrap_or_default();
     let defaults = Options::default();
-    Ok(DeployRequest {
-        domains,
-        match_mode,
-        certificate,
-        certificate_name,
-        enterprise_project_id: non_empty(raw.enterprise_project_id),
-        huawei_credentials,
-        workflow: raw.workflow,
-        options: Options {
-            force: o.force.unwrap_or(defaults.force),
-            dry_run: o.dry_run.unwrap_or(defaults.dry_run),
-            wait: o.wait.unwrap_or(defaults.wait),
-            time_budget_secs: o.time_budget_secs,
-            http2: o.http2.map(|s| s.to_bool("options.http2")).transpose()?,
-            tls_version,
-            ocsp_stapling: o
-                .ocsp_stapling
-                .map(|s| s.to_bool("options.ocsp_stapling"))
-                .transpose()?,
-            fail_on_error: o.fail_on_error.unwrap_or(defaults.fail_on_error),
-            warn_days: o.warn_days.unwrap_or(defaults.warn_days),
-            no_sm_certificates: o.no_sm_certificates.unwrap_or(defaults.no_sm_certificates),
-            verify_edge: o.verify_edge.unwrap_or(defaults.verify_edge),
-            trust,
-        },
+    Ok(Options {
+        force: o.force.unwrap_or(defaults.force),
+        dry_run: o.dry_run.unwrap_or(defaults.dry_run),
+        wait: o.wait.unwrap_or(defaults.wait),
+        time_budget_secs: o.time_budget_secs,
+        http2: o.http2.map(|s| s.to_bool("options.http2")).transpose()?,
+        tls_version,
+        ocsp_stapling: o
+            .ocsp_stapling
+            .map(|s| s.to_bool("options.ocsp_stapling"))
+            .transpose()?,
+        fail_on_error: o.fail_on_error.unwrap_or(defaults.fail_on_error),
+        warn_days: o.warn_days.unwrap_or(defaults.warn_days),
+        no_sm_certificates: o.no_sm_certificates.unwrap_or(defaults.no_sm_certificates),
+        verify_edge: o.verify_edge.unwrap_or(defaults.verify_edge),
+        trust,
     })
 }
 

@@ -142,7 +142,8 @@ pub const ACCEPTED: &str = "a deploy request; a Lambda destinations record; a St
     a Lambda Function URL event; an EventBridge or EventBridge Scheduler Scheduled Event; a \
     FunctionGraph TIMER or APIG event; a Certimate or certd webhook body";
 
-/// Classifies an event.
+/// Classifies an event: each envelope is recognized by the fields only it has, in an order
+/// where no earlier shape can take a later one's event, and converted by its own function.
 pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventError> {
     let Some(obj) = event.as_object() else {
         return Err(EventError(format!(
@@ -167,119 +168,149 @@ pub fn classify(event: &Value, platform: Platform) -> Result<Envelope, EventErro
             Strictness::Lenient,
         ));
     }
-    // EventBridge rule (detail an object) and Scheduler (detail the string "{}") without input.
     if str_of("detail-type") == Some("Scheduled Event") {
-        return match str_of("source") {
-            Some("aws.events") => Ok(Envelope::Configured {
-                trigger: Trigger::EventBridgeSchedule,
-            }),
-            Some("aws.scheduler") => Ok(Envelope::Configured {
-                trigger: Trigger::Scheduler,
-            }),
-            other => Err(EventError(format!(
-                "a Scheduled Event from `{}` is not accepted (aws.events or aws.scheduler)",
-                other.unwrap_or("?")
-            ))),
-        };
+        return scheduled(str_of("source"));
     }
-    // FunctionGraph timer: `user_event` holds the request as a JSON string.
     if str_of("trigger_type").is_some_and(|t| t.eq_ignore_ascii_case("timer")) {
-        let user_event = obj.get("user_event").cloned().unwrap_or(Value::Null);
-        let user_event = match &user_event {
-            Value::String(s) if s.trim().is_empty() => Value::Null,
-            Value::String(s) => serde_json::from_str(s).map_err(|e| {
-                EventError(format!("user_event of the TIMER trigger is not JSON: {e}"))
-            })?,
-            other => other.clone(),
-        };
-        return Ok(match user_event {
-            Value::Null => Envelope::Configured {
-                trigger: Trigger::FunctionGraphTimer,
-            },
-            v => request(Trigger::FunctionGraphTimer, v, Strictness::Strict),
-        });
+        return functiongraph_timer(obj.get("user_event"));
     }
     // API Gateway v2 and Function URLs (payload format 2.0).
     if has("requestContext")
         && (str_of("version") == Some("2.0") || has("routeKey") || has("rawPath"))
     {
-        let e: ApiGatewayV2httpRequest = serde_json::from_value(event.clone()).map_err(|e| {
-            EventError(format!(
-                "an HTTP API / Function URL event that does not parse: {}",
-                crate::redact::serde_message(&e.to_string())
-            ))
-        })?;
-        let is_url = e
-            .request_context
-            .domain_name
-            .as_deref()
-            .is_some_and(|d| d.contains(".lambda-url."));
-        let (body, too_large) = decode_body(e.body.as_deref(), e.is_base64_encoded, false)?;
-        let http = HttpRequest {
-            method: e.request_context.http.method.to_string(),
-            headers: header_map(&e.headers),
-            body,
-            too_large,
-        };
-        let trigger = if is_url {
-            Trigger::FunctionUrl
-        } else {
-            Trigger::ApiGatewayV2
-        };
-        return Ok(Envelope::Http { trigger, http });
+        return http_api(event);
     }
     // API Gateway v1 (on FunctionGraph: its APIG trigger, which has the same shape).
     if has("httpMethod") {
-        if platform == Platform::FunctionGraph {
-            let method = str_of("httpMethod").unwrap_or("GET").to_string();
-            let headers = obj
-                .get("headers")
-                .and_then(Value::as_object)
-                .map(|h| {
-                    h.iter()
-                        .map(|(k, v)| (k.to_ascii_lowercase(), scalar_string(v)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let b64 = obj
-                .get("isBase64Encoded")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let (body, too_large) = decode_body(str_of("body"), b64, true)?;
-            return Ok(Envelope::Http {
-                trigger: Trigger::FunctionGraphApig,
-                http: HttpRequest {
-                    method,
-                    headers,
-                    body,
-                    too_large,
-                },
-            });
-        }
-        let e: ApiGatewayProxyRequest = serde_json::from_value(event.clone()).map_err(|e| {
-            EventError(format!(
-                "an API Gateway REST event that does not parse: {}",
-                crate::redact::serde_message(&e.to_string())
-            ))
-        })?;
-        let mut headers = header_map(&e.multi_value_headers);
-        headers.extend(header_map(&e.headers));
-        let b64 = obj
-            .get("isBase64Encoded")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let (body, too_large) = decode_body(e.body.as_deref(), b64, false)?;
-        return Ok(Envelope::Http {
-            trigger: Trigger::ApiGatewayV1,
-            http: HttpRequest {
-                method: e.http_method.to_string(),
-                headers,
-                body,
-                too_large,
-            },
-        });
+        return match platform {
+            Platform::FunctionGraph => functiongraph_apig(obj),
+            _ => rest_api(event),
+        };
     }
-    // The request itself, or a certificate manager's webhook body sent directly.
+    direct(event)
+}
+
+/// An EventBridge rule (detail an object) or Scheduler (detail the string "{}") event without
+/// input: the request is the configured one.
+fn scheduled(source: Option<&str>) -> Result<Envelope, EventError> {
+    match source {
+        Some("aws.events") => Ok(Envelope::Configured {
+            trigger: Trigger::EventBridgeSchedule,
+        }),
+        Some("aws.scheduler") => Ok(Envelope::Configured {
+            trigger: Trigger::Scheduler,
+        }),
+        other => Err(EventError(format!(
+            "a Scheduled Event from `{}` is not accepted (aws.events or aws.scheduler)",
+            other.unwrap_or("?")
+        ))),
+    }
+}
+
+/// A FunctionGraph timer: `user_event` holds the request as a JSON string (empty: the
+/// configured request).
+fn functiongraph_timer(user_event: Option<&Value>) -> Result<Envelope, EventError> {
+    let user_event = match user_event.unwrap_or(&Value::Null) {
+        Value::String(s) if s.trim().is_empty() => Value::Null,
+        Value::String(s) => serde_json::from_str(s)
+            .map_err(|e| EventError(format!("user_event of the TIMER trigger is not JSON: {e}")))?,
+        other => other.clone(),
+    };
+    Ok(match user_event {
+        Value::Null => Envelope::Configured {
+            trigger: Trigger::FunctionGraphTimer,
+        },
+        v => request(Trigger::FunctionGraphTimer, v, Strictness::Strict),
+    })
+}
+
+/// An API Gateway HTTP API (v2) or Function URL event.
+fn http_api(event: &Value) -> Result<Envelope, EventError> {
+    let e: ApiGatewayV2httpRequest = serde_json::from_value(event.clone()).map_err(|e| {
+        EventError(format!(
+            "an HTTP API / Function URL event that does not parse: {}",
+            crate::redact::serde_message(&e.to_string())
+        ))
+    })?;
+    let is_url = e
+        .request_context
+        .domain_name
+        .as_deref()
+        .is_some_and(|d| d.contains(".lambda-url."));
+    let (body, too_large) = decode_body(e.body.as_deref(), e.is_base64_encoded, false)?;
+    let http = HttpRequest {
+        method: e.request_context.http.method.to_string(),
+        headers: header_map(&e.headers),
+        body,
+        too_large,
+    };
+    let trigger = if is_url {
+        Trigger::FunctionUrl
+    } else {
+        Trigger::ApiGatewayV2
+    };
+    Ok(Envelope::Http { trigger, http })
+}
+
+/// A FunctionGraph APIG event: API Gateway v1's shape, its body decoded leniently (examples send
+/// plain JSON with `isBase64Encoded: true`).
+fn functiongraph_apig(obj: &serde_json::Map<String, Value>) -> Result<Envelope, EventError> {
+    let str_of = |k: &str| obj.get(k).and_then(Value::as_str);
+    let method = str_of("httpMethod").unwrap_or("GET").to_string();
+    let headers = obj
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), scalar_string(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let b64 = obj
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let (body, too_large) = decode_body(str_of("body"), b64, true)?;
+    Ok(Envelope::Http {
+        trigger: Trigger::FunctionGraphApig,
+        http: HttpRequest {
+            method,
+            headers,
+            body,
+            too_large,
+        },
+    })
+}
+
+/// An API Gateway REST (v1) proxy event.
+fn rest_api(event: &Value) -> Result<Envelope, EventError> {
+    let e: ApiGatewayProxyRequest = serde_json::from_value(event.clone()).map_err(|e| {
+        EventError(format!(
+            "an API Gateway REST event that does not parse: {}",
+            crate::redact::serde_message(&e.to_string())
+        ))
+    })?;
+    let mut headers = header_map(&e.multi_value_headers);
+    headers.extend(header_map(&e.headers));
+    let b64 = event
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let (body, too_large) = decode_body(e.body.as_deref(), b64, false)?;
+    Ok(Envelope::Http {
+        trigger: Trigger::ApiGatewayV1,
+        http: HttpRequest {
+            method: e.http_method.to_string(),
+            headers,
+            body,
+            too_large,
+        },
+    })
+}
+
+/// The request itself, or a certificate manager's webhook body sent directly; an object with
+/// none of a request's fields is no event we know.
+fn direct(event: &Value) -> Result<Envelope, EventError> {
     let (request, webhook) = map_webhook(event);
     if let Some(o) = request.as_object() {
         // A doctor event may carry only its action (the rest from DEPLOY_REQUEST).

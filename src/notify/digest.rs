@@ -2,7 +2,7 @@
 //! each domain that needs a look (not live, or serving a certificate that expires soon), then the
 //! counts; cut to each channel's size limit with "… and N more". Pure.
 
-use crate::result::{DeployResult, RunMode, Status};
+use crate::result::{DeployResult, DomainResult, RunMode, Status};
 
 /// The longest detail kept for one domain (a CDN message can be long).
 const DETAIL_CHARS: usize = 300;
@@ -104,10 +104,21 @@ pub fn has_problems(result: &DeployResult) -> bool {
             .any(|d| d.expiring || !d.settings_changed.is_empty())
 }
 
-/// The digest of `result`.
+/// The digest of `result`: a subject, the run's head lines, an item for each domain to look at
+/// (the worst first), the counts.
 pub fn digest(result: &DeployResult) -> Digest {
-    let s = &result.summary;
     let expiring = result.domains.iter().filter(|d| d.expiring).count();
+    Digest {
+        subject: subject(result, expiring),
+        head: head(result),
+        items: items(result),
+        foot: foot(result, expiring),
+    }
+}
+
+/// `cdn-cert-deploy: 2 failed, 1 pending of 40 domains`, `... all 40 live`, `... 3 expiring`.
+fn subject(result: &DeployResult, expiring: usize) -> String {
+    let s = &result.summary;
     let restored = result
         .domains
         .iter()
@@ -139,8 +150,11 @@ pub fn digest(result: &DeployResult) -> Digest {
         (_, Some(e), true) => format!("run failed: {}", e.code),
         _ => format!("{} of {} domains", parts.join(", "), s.total),
     };
-    let subject = format!("cdn-cert-deploy: {subject}");
+    format!("cdn-cert-deploy: {subject}")
+}
 
+/// The certificate deployed (name, expiry, fingerprint, store) and the run's error, if any.
+fn head(result: &DeployResult) -> Vec<String> {
     let mut head = Vec::new();
     if let Some(c) = &result.certificate {
         let mut line = format!("Certificate {}", c.name);
@@ -165,87 +179,119 @@ pub fn digest(result: &DeployResult) -> Digest {
             cut_chars(&e.message, DETAIL_CHARS)
         ));
     }
+    head
+}
 
+/// Why a domain is in the digest, the worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Failed,
+    Skipped,
+    Pending,
+    SettingsRestored,
+    Expiring,
+    StaleEdge,
+}
+
+impl Rank {
+    fn of(d: &DomainResult) -> Option<Self> {
+        Some(match d.status {
+            Status::Failed => Self::Failed,
+            Status::Skipped => Self::Skipped,
+            Status::Pending => Self::Pending,
+            _ if !d.settings_changed.is_empty() => Self::SettingsRestored,
+            _ if d.expiring => Self::Expiring,
+            _ if d.edge.as_ref().is_some_and(|e| e.is_stale()) => Self::StaleEdge,
+            _ => return None,
+        })
+    }
+
+    fn label(self, d: &DomainResult) -> String {
+        match self {
+            Self::SettingsRestored => "SETTINGS RESTORED".to_string(),
+            Self::Expiring => "EXPIRING".to_string(),
+            Self::StaleEdge => "STALE EDGE".to_string(),
+            _ => d.status.as_str().to_ascii_uppercase(),
+        }
+    }
+}
+
+/// An item for each domain a person should look at, the worst first (stable within a rank).
+fn items(result: &DeployResult) -> Vec<Item> {
     let new_not_after = result.certificate.as_ref().and_then(|c| {
         c.leaf
             .as_ref()
             .map(|l| l.not_after.as_str())
             .or_else(|| c.scm.as_ref().and_then(|s| s.not_after.as_deref()))
     });
-    let mut items: Vec<(u8, Item)> = Vec::new();
-    for d in &result.domains {
-        let stale = d.edge.as_ref().filter(|e| e.is_stale());
-        let restored = !d.settings_changed.is_empty();
-        let rank = match d.status {
-            Status::Failed => 0,
-            Status::Skipped => 1,
-            Status::Pending => 2,
-            _ if restored => 3,
-            _ if d.expiring => 4,
-            _ if stale.is_some() => 5,
-            _ => continue,
-        };
-        let label = match rank {
-            3 => "SETTINGS RESTORED".to_string(),
-            4 => "EXPIRING".to_string(),
-            5 => "STALE EDGE".to_string(),
-            _ => d.status.as_str().to_ascii_uppercase(),
-        };
-        let served_until = match d.status {
-            Status::Deployed | Status::Unchanged => {
-                new_not_after.or(d.previous_not_after.as_deref())
-            }
-            _ => d.previous_not_after.as_deref(),
-        };
-        let mut detail = match (&d.error, &d.message) {
-            _ if rank == 3 => cut_chars(
-                &format!(
-                    "a write changed {}; written back",
-                    d.settings_changed
-                        .iter()
-                        .map(|c| c.setting)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                DETAIL_CHARS,
-            ),
-            _ if rank >= 4 => String::new(),
-            (Some(e), _) => cut_chars(&format!("{}: {}", e.code, e.message), DETAIL_CHARS),
-            (None, Some(m)) => cut_chars(m, DETAIL_CHARS),
-            (None, None) => String::new(),
-        };
-        if let (true, Some(t)) = (d.expiring, served_until) {
-            if !detail.is_empty() {
-                detail.push_str("; still ");
-            }
-            detail.push_str(&format!("serves a certificate that expires {}", day(t)));
-        }
-        if let Some(e) = stale {
-            if !detail.is_empty() {
-                detail.push_str("; ");
-            }
-            let fp = e.sha256_fingerprint.as_deref().unwrap_or_default();
-            detail.push_str(&format!(
-                "the edge {} still serves another certificate (SHA-256 {}…, expires {})",
-                e.address.as_deref().unwrap_or("?"),
-                &fp[..fp.len().min(16)],
-                e.not_after.as_deref().map(day).unwrap_or("?")
-            ));
-        }
-        if let Some(id) = d.request_ids.last() {
-            detail.push_str(&format!(" (request {id})"));
-        }
-        items.push((
-            rank,
-            Item {
-                label,
+    let mut items: Vec<(Rank, Item)> = result
+        .domains
+        .iter()
+        .filter_map(|d| {
+            let rank = Rank::of(d)?;
+            let item = Item {
+                label: rank.label(d),
                 domain: d.domain.clone(),
-                detail,
-            },
+                detail: detail(d, rank, new_not_after),
+            };
+            Some((rank, item))
+        })
+        .collect();
+    items.sort_by_key(|(rank, _)| *rank);
+    items.into_iter().map(|(_, i)| i).collect()
+}
+
+/// What an item says of its domain: the error (or the settings written back), when its
+/// certificate expires if it is expiring, what a stale edge serves, and a request id.
+fn detail(d: &DomainResult, rank: Rank, new_not_after: Option<&str>) -> String {
+    let mut detail = match (&d.error, &d.message) {
+        _ if rank == Rank::SettingsRestored => cut_chars(
+            &format!(
+                "a write changed {}; written back",
+                d.settings_changed
+                    .iter()
+                    .map(|c| c.setting)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            DETAIL_CHARS,
+        ),
+        _ if rank >= Rank::Expiring => String::new(),
+        (Some(e), _) => cut_chars(&format!("{}: {}", e.code, e.message), DETAIL_CHARS),
+        (None, Some(m)) => cut_chars(m, DETAIL_CHARS),
+        (None, None) => String::new(),
+    };
+    let served_until = match d.status {
+        Status::Deployed | Status::Unchanged => new_not_after.or(d.previous_not_after.as_deref()),
+        _ => d.previous_not_after.as_deref(),
+    };
+    if let (true, Some(t)) = (d.expiring, served_until) {
+        if !detail.is_empty() {
+            detail.push_str("; still ");
+        }
+        detail.push_str(&format!("serves a certificate that expires {}", day(t)));
+    }
+    if let Some(e) = d.edge.as_ref().filter(|e| e.is_stale()) {
+        if !detail.is_empty() {
+            detail.push_str("; ");
+        }
+        let fp = e.sha256_fingerprint.as_deref().unwrap_or_default();
+        detail.push_str(&format!(
+            "the edge {} still serves another certificate (SHA-256 {}…, expires {})",
+            e.address.as_deref().unwrap_or("?"),
+            &fp[..fp.len().min(16)],
+            e.not_after.as_deref().map(day).unwrap_or("?")
         ));
     }
-    items.sort_by_key(|(rank, _)| *rank);
+    if let Some(id) = d.request_ids.last() {
+        detail.push_str(&format!(" (request {id})"));
+    }
+    detail
+}
 
+/// `40 domains: 37 deployed, 1 unchanged, 2 failed; 8.1 s of a 600 s budget`.
+fn foot(result: &DeployResult, expiring: usize) -> String {
+    let s = &result.summary;
     let mut foot = format!(
         "{} domains: {} deployed, {} unchanged",
         s.total, s.deployed, s.unchanged
@@ -268,12 +314,7 @@ pub fn digest(result: &DeployResult) -> Digest {
         result.elapsed_ms as f64 / 1000.0,
         result.budget_ms / 1000
     ));
-    Digest {
-        subject,
-        head,
-        items: items.into_iter().map(|(_, i)| i).collect(),
-        foot,
-    }
+    foot
 }
 
 /// `2027-02-25` of an RFC 3339 time.
@@ -377,7 +418,7 @@ impl Digest {
 mod tests {
     use super::*;
     use crate::cert::CertificateInfo;
-    use crate::result::{CertificateSummary, DomainResult, ErrorCode, ErrorInfo};
+    use crate::result::{CertificateSummary, ErrorCode, ErrorInfo};
 
     fn domain(name: &str, status: Status) -> DomainResult {
         DomainResult {

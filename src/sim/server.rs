@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use super::config::{ErrorStyle, FaultKind, SimCredential};
 use super::gateway::{error_response, json_response, verify, Call, Shared};
+use super::state::{SimState, WriteSlot};
 use super::{csms, obs, scm, services, smn};
 use crate::clock::{Clock, SystemClock};
 use crate::huawei::quota::Api;
@@ -67,56 +68,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
 
     // Unsigned admin endpoints for scripts (never part of the Huawei API).
     if seg.first() == Some(&"_sim") {
-        let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        return Ok(match seg.get(1..) {
-            Some(["stats"]) => json_response(200, &json!(st.stats), "sim"),
-            Some(["notifications"]) => json_response(
-                200,
-                &json!({"smn": st.received.smn, "webhooks": st.received.webhooks}),
-                "sim",
-            ),
-            Some(["webhook"]) if method == "POST" => {
-                services::webhook(&mut st, parts.uri.query(), &body)
-            }
-            Some(["domains", name]) => match st.snapshot(name, now) {
-                Some(s) => json_response(200, &json!(s), "sim"),
-                None => json_response(404, &json!({"error": "no such domain"}), "sim"),
-            },
-            _ => json_response(404, &json!({"error": "unknown admin path"}), "sim"),
-        });
+        return Ok(admin(&shared, &seg[1..], &method, parts.uri.query(), &body));
     }
-
     let query = parse_query(parts.uri.query());
-    let authorization = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    {
-        let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let first = seg.first().copied().unwrap_or_default();
-        if obs::claims(authorization, first, &st.objects) {
-            let headers: Vec<(String, String)> = parts
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                    (k.as_str().to_string(), v)
-                })
-                .collect();
-            let req = obs::ObsRequest {
-                method: &method,
-                raw_path: &path,
-                query: &query,
-                headers: &headers,
-            };
-            return Ok(services::obs(
-                &mut st,
-                &shared.credentials,
-                &req,
-                SystemClock.unix_now(),
-            ));
-        }
+    if let Some(answer) = obs_call(&shared, &parts, &method, &path, &seg, &query) {
+        return Ok(answer);
     }
     let call = Call {
         parts: &parts,
@@ -133,8 +89,92 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     if let Some(id) = scm::route(&method, &seg) {
         return Ok(services::scm(&shared, &call, id));
     }
+    let Some((api, domain)) = cdn_route(&method, &seg) else {
+        let rid = shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_request_id();
+        return Ok(error_response(
+            404,
+            "APIGW.0101",
+            "The API does not exist or has not been published in the environment",
+            ErrorStyle::Flat,
+            &rid,
+        ));
+    };
+    cdn_call(&shared, &call, api, domain).await
+}
 
-    let (api, domain) = match (method.as_str(), seg.as_slice()) {
+/// The simulator's own endpoints: statistics, what it received, a domain's record, and a
+/// webhook receiver.
+fn admin(
+    shared: &Shared,
+    seg: &[&str],
+    method: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    match seg {
+        ["stats"] => json_response(200, &json!(st.stats), "sim"),
+        ["notifications"] => json_response(
+            200,
+            &json!({"smn": st.received.smn, "webhooks": st.received.webhooks}),
+            "sim",
+        ),
+        ["webhook"] if method == "POST" => services::webhook(&mut st, query, body),
+        ["domains", name] => match st.snapshot(name, Instant::now()) {
+            Some(s) => json_response(200, &json!(s), "sim"),
+            None => json_response(404, &json!({"error": "no such domain"}), "sim"),
+        },
+        _ => json_response(404, &json!({"error": "unknown admin path"}), "sim"),
+    }
+}
+
+/// An OBS call (its own signature, a bucket of the account), answered; `None` for any other.
+fn obs_call(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    method: &str,
+    path: &str,
+    seg: &[&str],
+    query: &[(String, String)],
+) -> Option<Response<Full<Bytes>>> {
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let first = seg.first().copied().unwrap_or_default();
+    if !obs::claims(authorization, first, &st.objects) {
+        return None;
+    }
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_string(), v)
+        })
+        .collect();
+    let req = obs::ObsRequest {
+        method,
+        raw_path: path,
+        query,
+        headers: &headers,
+    };
+    Some(services::obs(
+        &mut st,
+        &shared.credentials,
+        &req,
+        SystemClock.unix_now(),
+    ))
+}
+
+/// The CDN API's route table: the call and the domain its path names.
+fn cdn_route<'a>(method: &str, seg: &[&'a str]) -> Option<(Api, &'a str)> {
+    Some(match (method, seg) {
         ("GET", ["v1.0", "cdn", "configuration", "domains", d]) => (Api::ShowDomainDetail, *d),
         ("GET", ["v1.1", "cdn", "configuration", "domains", d, "configs"]) => {
             (Api::ShowFullConfig, *d)
@@ -147,69 +187,34 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         ("PUT", ["v1.0", "cdn", "domains", "config-https-info"]) => {
             (Api::UpdateMultiCertificates, "")
         }
-        _ => {
-            let rid = shared
-                .state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .next_request_id();
-            return Ok(error_response(
-                404,
-                "APIGW.0101",
-                "The API does not exist or has not been published in the environment",
-                ErrorStyle::Flat,
-                &rid,
-            ));
-        }
-    };
+        _ => return None,
+    })
+}
 
+/// A CDN call let through the gateway: its fault (if one is due), its request id, and the
+/// write slots of the domains it writes.
+struct Admitted {
+    fault: Option<FaultKind>,
+    rid: String,
+    slots: Vec<WriteSlot>,
+}
+
+/// What a CDN call's route answers: a value, or (status, code, message).
+type Outcome = Result<Value, (u16, String, String)>;
+
+/// A CDN call: through the gateway (signature, IAM, quota), its fault, the account's answer,
+/// and the record of what the caller was told.
+async fn cdn_call(shared: &Shared, call: &Call<'_>, api: Api, domain: &str) -> Answer {
     let now = Instant::now();
     let now_unix = SystemClock.unix_now();
-
-    let fault = {
-        let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let rid = st.next_request_id();
-        st.stats.signed_calls += 1;
-        match verify(&mut st, &shared.credentials, &call, now, now_unix) {
-            Ok(ak) if iam_denies(&shared.credentials, &ak, api) => {
-                tracing::info!(target: "sim", api = api.name(), domain, "refused by IAM");
-                let message = format!("Policy doesn't allow {} to be performed.", api.name());
-                return Ok(error_response(
-                    403,
-                    "CDN.0003",
-                    &message,
-                    ErrorStyle::Cdn,
-                    &rid,
-                ));
-            }
-            Ok(ak) => *st.stats.cdn_calls_by_key.entry(ak).or_default() += 1,
-            Err((code, msg)) => {
-                st.stats.auth_failures += 1;
-                tracing::info!(target: "sim", api = api.name(), domain, code, "signature rejected");
-                return Ok(error_response(401, code, &msg, ErrorStyle::Flat, &rid));
-            }
-        }
-        if !st.admit(api, now) {
-            tracing::info!(target: "sim", api = api.name(), domain, "throttled");
-            return Ok(error_response(
-                429,
-                "APIGW.0308",
-                "The throttling threshold has been reached: policy user over ratelimit",
-                ErrorStyle::Flat,
-                &rid,
-            ));
-        }
-        // A batch call's faults for one domain of its body are applied by batch_update.
-        let fault = if api == Api::UpdateMultiCertificates {
-            st.fault_for(api, None)
-        } else {
-            st.fault_for(api, Some(&domain.to_ascii_lowercase()))
-        };
-        let slots = st.write_arrived(api, &written_names(api, domain, &body), now);
-        (fault, rid, slots)
+    let Admitted {
+        fault,
+        rid,
+        mut slots,
+    } = match gate(shared, call, api, domain, now, now_unix) {
+        Ok(a) => a,
+        Err(refused) => return Ok(*refused),
     };
-    let (fault, rid, mut slots) = fault;
-
     let mut now = now;
     if let Some(FaultKind::Delay { delay_ms }) = &fault {
         tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
@@ -220,33 +225,120 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         Some(FaultKind::Status { apply, .. }) | Some(FaultKind::Reset { apply }) => *apply,
         _ => true,
     };
-
     let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     st.write_starting(&mut slots);
-    let outcome: Result<Value, (u16, String, String)> = if !apply {
-        Ok(Value::Null)
+    let outcome: Outcome = if apply {
+        carry_out(&mut st, api, domain, call, now, now_unix)
     } else {
-        match api {
-            Api::ShowDomainDetail => st.detail(domain, now),
-            Api::ShowFullConfig => st.full_config(domain),
-            Api::ListDomains => Ok(st.list_domains(&query, now)),
-            Api::UpdateFullConfig => match serde_json::from_slice::<Value>(&body) {
-                Ok(b) => st
-                    .update_full_config(domain, &b, now, now_unix)
-                    .map(|_| Value::Null),
-                Err(e) => Err((400, "CDN.0002".into(), format!("body is not JSON: {e}"))),
-            },
-            Api::ShowHttpsInfo => Ok(st.https_info(&query)),
-            Api::UpdateMultiCertificates => match serde_json::from_slice::<Value>(&body) {
-                Ok(b) => st.batch_update(&b, now, now_unix),
-                Err(e) => Err((400, "CDN.0002".into(), format!("body is not JSON: {e}"))),
-            },
-        }
+        Ok(Value::Null)
     };
-    // What the soak tests check the results against: every write that reached the API, and
-    // why it was refused when it was (an injected 4xx is a refusal; a 5xx or a reset is an
-    // answer lost). A batch call the simulator applied counted its domains itself.
-    let refusal = match (&fault, &outcome) {
+    record(&mut st, api, domain, call.body, &fault, &outcome, apply);
+    let (lost, refused) = told(&fault, &outcome);
+    st.write_answered(&mut slots, lost.as_deref(), refused.as_deref());
+    tracing::info!(target: "sim", api = api.name(), domain,
+                   result = if outcome.is_ok() { "ok" } else { "error" }, request_id = %rid, "call");
+    answer(&mut st, fault, outcome, &rid)
+}
+
+/// The gateway's checks of a CDN call, in its order: the signature, what IAM allows the key,
+/// the quota; then the fault due, and the writes arriving. `Err`: the refusal to answer.
+fn gate(
+    shared: &Shared,
+    call: &Call<'_>,
+    api: Api,
+    domain: &str,
+    now: Instant,
+    now_unix: i64,
+) -> Result<Admitted, Box<Response<Full<Bytes>>>> {
+    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let rid = st.next_request_id();
+    st.stats.signed_calls += 1;
+    match verify(&mut st, &shared.credentials, call, now, now_unix) {
+        Ok(ak) if iam_denies(&shared.credentials, &ak, api) => {
+            tracing::info!(target: "sim", api = api.name(), domain, "refused by IAM");
+            let message = format!("Policy doesn't allow {} to be performed.", api.name());
+            return Err(Box::new(error_response(
+                403,
+                "CDN.0003",
+                &message,
+                ErrorStyle::Cdn,
+                &rid,
+            )));
+        }
+        Ok(ak) => *st.stats.cdn_calls_by_key.entry(ak).or_default() += 1,
+        Err((code, msg)) => {
+            st.stats.auth_failures += 1;
+            tracing::info!(target: "sim", api = api.name(), domain, code, "signature rejected");
+            return Err(Box::new(error_response(
+                401,
+                code,
+                &msg,
+                ErrorStyle::Flat,
+                &rid,
+            )));
+        }
+    }
+    if !st.admit(api, now) {
+        tracing::info!(target: "sim", api = api.name(), domain, "throttled");
+        return Err(Box::new(error_response(
+            429,
+            "APIGW.0308",
+            "The throttling threshold has been reached: policy user over ratelimit",
+            ErrorStyle::Flat,
+            &rid,
+        )));
+    }
+    // A batch call's faults for one domain of its body are applied by batch_update.
+    let fault = if api == Api::UpdateMultiCertificates {
+        st.fault_for(api, None)
+    } else {
+        st.fault_for(api, Some(&domain.to_ascii_lowercase()))
+    };
+    let slots = st.write_arrived(api, &written_names(api, domain, call.body), now);
+    Ok(Admitted { fault, rid, slots })
+}
+
+/// The account's answer to a CDN call that is carried out.
+fn carry_out(
+    st: &mut SimState,
+    api: Api,
+    domain: &str,
+    call: &Call<'_>,
+    now: Instant,
+    now_unix: i64,
+) -> Outcome {
+    let not_json =
+        |e: serde_json::Error| (400, "CDN.0002".into(), format!("body is not JSON: {e}"));
+    match api {
+        Api::ShowDomainDetail => st.detail(domain, now),
+        Api::ShowFullConfig => st.full_config(domain),
+        Api::ListDomains => Ok(st.list_domains(call.query, now)),
+        Api::UpdateFullConfig => {
+            let b = serde_json::from_slice::<Value>(call.body).map_err(not_json)?;
+            st.update_full_config(domain, &b, now, now_unix)
+                .map(|_| Value::Null)
+        }
+        Api::ShowHttpsInfo => Ok(st.https_info(call.query)),
+        Api::UpdateMultiCertificates => {
+            let b = serde_json::from_slice::<Value>(call.body).map_err(not_json)?;
+            st.batch_update(&b, now, now_unix)
+        }
+    }
+}
+
+/// What the soak tests check the results against: every write that reached the API, and why it
+/// was refused when it was (an injected 4xx is a refusal; a 5xx or a reset is an answer lost). A
+/// batch call the simulator applied counted its domains itself.
+fn record(
+    st: &mut SimState,
+    api: Api,
+    domain: &str,
+    body: &[u8],
+    fault: &Option<FaultKind>,
+    outcome: &Outcome,
+    apply: bool,
+) {
+    let refusal = match (fault, outcome) {
         (
             Some(FaultKind::Status {
                 http_status,
@@ -262,7 +354,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     match api {
         Api::UpdateFullConfig => st.note_write(domain, refusal.as_deref()),
         Api::UpdateMultiCertificates if !apply || outcome.is_err() => {
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let names = body["https"]["domain_name"].as_str().unwrap_or_default();
             for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
                 st.note_write(name, refusal.as_deref());
@@ -270,15 +362,19 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         }
         _ => {}
     }
-    // What the caller is told, for each domain's write log.
-    let lost = match &fault {
+}
+
+/// What the caller is told, for each domain's write log: an answer lost (a reset, a 5xx), or a
+/// refusal.
+fn told(fault: &Option<FaultKind>, outcome: &Outcome) -> (Option<String>, Option<String>) {
+    let lost = match fault {
         Some(FaultKind::Reset { .. }) => Some("connection reset".to_string()),
         Some(FaultKind::Status {
             http_status, code, ..
         }) if *http_status >= 500 => Some(format!("{http_status} {code}")),
         _ => None,
     };
-    let refused = match (&fault, &outcome) {
+    let refused = match (fault, outcome) {
         (
             Some(FaultKind::Status {
                 http_status, code, ..
@@ -288,9 +384,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         (_, Err((status, code, message))) => Some(format!("{status} {code}: {message}")),
         _ => None,
     };
-    st.write_answered(&mut slots, lost.as_deref(), refused.as_deref());
-    tracing::info!(target: "sim", api = api.name(), domain,
-                   result = if outcome.is_ok() { "ok" } else { "error" }, request_id = %rid, "call");
+    (lost, refused)
+}
+
+/// The answer: the fault's (a reset, an injected error), or the account's.
+fn answer(st: &mut SimState, fault: Option<FaultKind>, outcome: Outcome, rid: &str) -> Answer {
     match fault {
         Some(FaultKind::Reset { .. }) => {
             st.stats.resets += 1;
@@ -304,17 +402,16 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
             ..
         }) => {
             st.stats.injected_errors += 1;
-            Ok(error_response(http_status, &code, &message, style, &rid))
+            Ok(error_response(http_status, &code, &message, style, rid))
         }
         _ => Ok(match outcome {
-            Ok(Value::Null) => empty_response(200, &rid),
-            Ok(v) => json_response(200, &v, &rid),
-            Err((status, code, msg)) => error_response(status, &code, &msg, ErrorStyle::Cdn, &rid),
+            Ok(Value::Null) => empty_response(200, rid),
+            Ok(v) => json_response(200, &v, rid),
+            Err((status, code, msg)) => error_response(status, &code, &msg, ErrorStyle::Cdn, rid),
         }),
     }
 }
 
-/// The domains a write call names (none for a read).
 /// Whether the IAM policy of the key `ak` leaves out `api`.
 fn iam_denies(credentials: &[SimCredential], ak: &str, api: Api) -> bool {
     credentials
@@ -322,6 +419,7 @@ fn iam_denies(credentials: &[SimCredential], ak: &str, api: Api) -> bool {
         .any(|c| c.ak == ak && c.denied.iter().any(|d| d == api.name()))
 }
 
+/// The domains a write call names (none for a read).
 fn written_names(api: Api, domain: &str, body: &[u8]) -> Vec<String> {
     match api {
         Api::UpdateFullConfig => vec![domain.to_string()],

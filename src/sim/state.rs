@@ -1022,161 +1022,54 @@ impl SimState {
             "CDN.0002".to_string(),
             "https is required".to_string(),
         ))?;
-        let names: Vec<String> = h
-            .get("domain_name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .split(',')
-            .map(|d| d.trim().to_ascii_lowercase())
-            .filter(|d| !d.is_empty())
+        let batch = BatchBody::parse(h, now_unix)?;
+        let kept = Kept::of(|s| self.batch_keeps(s));
+        let results: Vec<Value> = batch
+            .names
+            .iter()
+            .map(|name| self.batch_one(name, &batch, &kept, now))
             .collect();
-        if names.is_empty() || names.len() > 50 {
-            return Err((
-                400,
-                "CDN.0002".into(),
-                format!("1 to 50 domains, got {}", names.len()),
-            ));
-        }
-        let int = |k: &str| h.get(k).and_then(Value::as_i64);
-        let switch_on = int("https_switch") == Some(1);
-        let source = int("certificate_type").unwrap_or(0);
-        let mut block = Map::new();
-        block.insert(
-            "https_status".into(),
-            json!(if switch_on { "on" } else { "off" }),
-        );
-        block.insert("certificate_source".into(), json!(source));
-        for (from, to) in [
-            ("cert_name", "certificate_name"),
-            ("certificate", "certificate_value"),
-            ("private_key", "private_key"),
-            ("scm_certificate_id", "scm_certificate_id"),
-        ] {
-            if let Some(v) = h.get(from) {
-                block.insert(to.into(), v.clone());
-            }
-        }
-        let http2 = int("http2") == Some(1);
-        block.insert(
-            "http2_status".into(),
-            json!(if http2 { "on" } else { "off" }),
-        );
-        let template =
-            HttpsState::from_body(&block, now_unix, false).map_err(|(c, m)| (400, c, m))?;
-        let origin = match int("access_origin_way") {
-            Some(1) => "follow",
-            Some(3) => "https",
-            _ => "http",
-        };
-        // The recommended field wins; the older one is read when it is absent.
-        let redirect = match h.get("force_redirect_config") {
-            Some(c) if c.get("switch").and_then(Value::as_i64) == Some(1) => Some(
-                c.get("redirect_type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("https")
-                    .to_string(),
-            ),
-            Some(_) => None,
-            None => (int("force_redirect_https") == Some(1)).then(|| "https".to_string()),
-        };
-        let drift = self.drift.clone();
-        let keep = |s: &str| self.batch_keeps(s);
-        let (keep_tls, keep_ocsp, keep_code) = (
-            keep("tls_version"),
-            keep("ocsp_stapling"),
-            keep("redirect_code"),
-        );
-        let kept_blocks: Vec<(&str, bool)> = [
-            ("https_tls_version", "cipher_suites"),
-            ("hsts", "hsts"),
-            ("quic", "quic"),
-            ("sni", "origin_sni"),
-            ("client_cert", "client_cert"),
-        ]
-        .into_iter()
-        .map(|(block, setting)| (block, keep(setting)))
-        .collect();
-        let mut results = Vec::new();
-        for name in &names {
-            if let Some(FaultKind::BatchFail { reason }) = self.domain_fault(name) {
-                if let Some(d) = self.domains.get_mut(name) {
-                    d.writes_received += 1;
-                    d.refusals.push(reason.clone());
-                }
-                results.push(json!({"domain_name": name, "status": "fail", "reason": reason}));
-                continue;
-            }
-            let outcome = match self.domains.get_mut(name) {
-                None => Err("domain not exist!"),
-                Some(d) => {
-                    d.writes_received += 1;
-                    let refusal = if d.status(now) == DomainStatus::Configuring {
-                        Some("The domain is being configured, try again later.")
-                    } else if http2 && !d.has_http2() {
-                        Some("HTTP/2 is not supported for this service area.")
-                    } else {
-                        None
-                    };
-                    if let Some(reason) = refusal {
-                        d.refusals.push(reason.into());
-                        results
-                            .push(json!({"domain_name": name, "status": "fail", "reason": reason}));
-                        continue;
-                    }
-                    d.changing(Api::UpdateMultiCertificates.name(), now, |d| {
-                        let mut https = template.clone();
-                        if !d.has_http2() {
-                            https.http2_status = "off".into();
-                        }
-                        if keep_tls {
-                            https.tls_version = d.https.tls_version.clone();
-                        }
-                        if keep_ocsp {
-                            https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
-                        }
-                        d.https = https;
-                        d.origin_protocol = origin.to_string();
-                        d.force_redirect = match &redirect {
-                            None => json!({"status": "off"}),
-                            Some(kind) => {
-                                let old = d.force_redirect.get("redirect_code").cloned();
-                                let code = match old {
-                                    Some(c) if keep_code => c,
-                                    _ => json!(301),
-                                };
-                                json!({"status": "on", "type": kind, "redirect_code": code})
-                            }
-                        };
-                        for (block, kept) in &kept_blocks {
-                            if *kept {
-                                continue;
-                            }
-                            if let Some(v) = d.blocks.get_mut(*block) {
-                                *v = if *block == "https_tls_version" {
-                                    json!({"cipher_suite_group": "default"})
-                                } else {
-                                    json!({"status": "off"})
-                                };
-                            }
-                        }
-                    });
-                    d.drift(drift.as_ref(), Api::UpdateMultiCertificates, now);
-                    d.writes += 1;
-                    d.start_configuring(now);
-                    Ok(())
-                }
-            };
-            results.push(match outcome {
-                Ok(()) => json!({"domain_name": name, "status": "success"}),
-                Err(reason) => json!({"domain_name": name, "status": "fail", "reason": reason}),
-            });
-        }
         if results.iter().all(|r| r["status"] == "success") {
             let mut echo = h.clone();
             echo.remove("private_key");
             return Ok(json!({"https": echo}));
         }
         Ok(json!({"status": "fail", "result": results}))
+    }
+
+    /// One domain of a batch write: its result entry (`success`, or `fail` and why).
+    fn batch_one(&mut self, name: &str, batch: &BatchBody, kept: &Kept, now: Instant) -> Value {
+        let fail = |reason: &str| json!({"domain_name": name, "status": "fail", "reason": reason});
+        if let Some(FaultKind::BatchFail { reason }) = self.domain_fault(name) {
+            if let Some(d) = self.domains.get_mut(name) {
+                d.writes_received += 1;
+                d.refusals.push(reason.clone());
+            }
+            return fail(&reason);
+        }
+        let drift = self.drift.clone();
+        let Some(d) = self.domains.get_mut(name) else {
+            return fail("domain not exist!");
+        };
+        d.writes_received += 1;
+        let refusal = if d.status(now) == DomainStatus::Configuring {
+            Some("The domain is being configured, try again later.")
+        } else if batch.http2 && !d.has_http2() {
+            Some("HTTP/2 is not supported for this service area.")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            d.refusals.push(reason.into());
+            return fail(reason);
+        }
+        d.changing(Api::UpdateMultiCertificates.name(), now, |d| {
+            batch.apply(d, kept)
+        });
+        d.drift(drift.as_ref(), Api::UpdateMultiCertificates, now);
+        d.writes += 1;
+        d.start_configuring(now);
+        json!({"domain_name": name, "status": "success"})
     }
 
     /// ShowDomainFullConfig.
@@ -1383,6 +1276,158 @@ impl SimState {
             "CDN.0170".into(),
             "domain not exist!".into(),
         ))
+    }
+}
+
+/// A batch write's body as the CDN reads it: the domains, the HTTPS block it writes, and what
+/// it says (or omits) of the origin, HTTP/2 and the redirect.
+struct BatchBody {
+    names: Vec<String>,
+    template: HttpsState,
+    http2: bool,
+    origin: &'static str,
+    /// The forced redirect's type when it is on.
+    redirect: Option<String>,
+}
+
+impl BatchBody {
+    fn parse(h: &Map<String, Value>, now_unix: i64) -> Result<Self, (u16, String, String)> {
+        let names: Vec<String> = h
+            .get("domain_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        if names.is_empty() || names.len() > 50 {
+            return Err((
+                400,
+                "CDN.0002".into(),
+                format!("1 to 50 domains, got {}", names.len()),
+            ));
+        }
+        let int = |k: &str| h.get(k).and_then(Value::as_i64);
+        let switch_on = int("https_switch") == Some(1);
+        let mut block = Map::new();
+        block.insert(
+            "https_status".into(),
+            json!(if switch_on { "on" } else { "off" }),
+        );
+        block.insert(
+            "certificate_source".into(),
+            json!(int("certificate_type").unwrap_or(0)),
+        );
+        for (from, to) in [
+            ("cert_name", "certificate_name"),
+            ("certificate", "certificate_value"),
+            ("private_key", "private_key"),
+            ("scm_certificate_id", "scm_certificate_id"),
+        ] {
+            if let Some(v) = h.get(from) {
+                block.insert(to.into(), v.clone());
+            }
+        }
+        let http2 = int("http2") == Some(1);
+        block.insert(
+            "http2_status".into(),
+            json!(if http2 { "on" } else { "off" }),
+        );
+        let template =
+            HttpsState::from_body(&block, now_unix, false).map_err(|(c, m)| (400, c, m))?;
+        let origin = match int("access_origin_way") {
+            Some(1) => "follow",
+            Some(3) => "https",
+            _ => "http",
+        };
+        // The recommended field wins; the older one is read when it is absent.
+        let redirect = match h.get("force_redirect_config") {
+            Some(c) if c.get("switch").and_then(Value::as_i64) == Some(1) => Some(
+                c.get("redirect_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("https")
+                    .to_string(),
+            ),
+            Some(_) => None,
+            None => (int("force_redirect_https") == Some(1)).then(|| "https".to_string()),
+        };
+        Ok(Self {
+            names,
+            template,
+            http2,
+            origin,
+            redirect,
+        })
+    }
+
+    /// What the write leaves on a domain: the HTTPS block as sent (HTTP/2 off where the area has
+    /// none), the origin and redirect as sent or their fallbacks, and the blocks it cannot carry
+    /// reset unless kept.
+    fn apply(&self, d: &mut DomainState, kept: &Kept) {
+        let mut https = self.template.clone();
+        if !d.has_http2() {
+            https.http2_status = "off".into();
+        }
+        if kept.tls {
+            https.tls_version = d.https.tls_version.clone();
+        }
+        if kept.ocsp {
+            https.ocsp_stapling_status = d.https.ocsp_stapling_status.clone();
+        }
+        d.https = https;
+        d.origin_protocol = self.origin.to_string();
+        d.force_redirect = match &self.redirect {
+            None => json!({"status": "off"}),
+            Some(kind) => {
+                let old = d.force_redirect.get("redirect_code").cloned();
+                let code = match old {
+                    Some(c) if kept.redirect_code => c,
+                    _ => json!(301),
+                };
+                json!({"status": "on", "type": kind, "redirect_code": code})
+            }
+        };
+        for (block, kept) in &kept.blocks {
+            if *kept {
+                continue;
+            }
+            if let Some(v) = d.blocks.get_mut(*block) {
+                *v = if *block == "https_tls_version" {
+                    json!({"cipher_suite_group": "default"})
+                } else {
+                    json!({"status": "off"})
+                };
+            }
+        }
+    }
+}
+
+/// What the simulator's reading of the batch call keeps of what the call cannot carry.
+struct Kept {
+    tls: bool,
+    ocsp: bool,
+    redirect_code: bool,
+    /// The blocks beside `https`, each kept or reset.
+    blocks: Vec<(&'static str, bool)>,
+}
+
+impl Kept {
+    fn of(keep: impl Fn(&str) -> bool) -> Self {
+        Self {
+            tls: keep("tls_version"),
+            ocsp: keep("ocsp_stapling"),
+            redirect_code: keep("redirect_code"),
+            blocks: [
+                ("https_tls_version", "cipher_suites"),
+                ("hsts", "hsts"),
+                ("quic", "quic"),
+                ("sni", "origin_sni"),
+                ("client_cert", "client_cert"),
+            ]
+            .into_iter()
+            .map(|(block, setting)| (block, keep(setting)))
+            .collect(),
+        }
     }
 }
 

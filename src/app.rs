@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::config::ConfigError;
+use crate::deploy::EngineConfig;
 use crate::event::{self, Envelope, Platform};
 use crate::handler::{Handler, Invocation, Output, EXIT_INVALID};
 use crate::http;
@@ -49,6 +50,39 @@ pub struct Context {
     pub received: Instant,
     /// Credentials that came with the invocation (FunctionGraph agency keys).
     pub credentials: Option<Credentials>,
+}
+
+impl App {
+    /// The application for this process's configuration (an unusable one answers every
+    /// invocation with its error).
+    pub fn from_config(
+        config: Result<crate::config::Config, ConfigError>,
+        platform: Platform,
+    ) -> Self {
+        App {
+            handler: config.map(|config| Handler {
+                engine: EngineConfig {
+                    concurrency: config
+                        .concurrency
+                        .unwrap_or(EngineConfig::default().concurrency),
+                    ..EngineConfig::default()
+                },
+                config,
+                clock: crate::clock::system(),
+            }),
+            platform,
+            function_name: function_name(|k| std::env::var(k).ok()),
+        }
+    }
+}
+
+/// The function's name on its platform (Lambda's `AWS_LAMBDA_FUNCTION_NAME`, FunctionGraph's
+/// `RUNTIME_FUNC_NAME`), else `cdn-cert-deploy`.
+pub fn function_name(env: impl Fn(&str) -> Option<String>) -> String {
+    ["AWS_LAMBDA_FUNCTION_NAME", "RUNTIME_FUNC_NAME"]
+        .into_iter()
+        .find_map(|k| env(k).filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "cdn-cert-deploy".into())
 }
 
 impl App {

@@ -273,10 +273,20 @@ fn parse_default_request(v: &str) -> Result<Value, ConfigError> {
     Ok(value)
 }
 
+/// A lookup of variables from pairs, as configuration is read in unit tests.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_env as env;
     use super::*;
-    use crate::error::test_env as env;
 
     #[test]
     fn defaults() {

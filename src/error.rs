@@ -259,16 +259,6 @@ impl serde::Serialize for ErrorCode {
     }
 }
 
-/// A lookup of variables from pairs, as configuration is read in unit tests.
-#[cfg(test)]
-pub(crate) fn test_env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: std::collections::HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |k| map.get(k).cloned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

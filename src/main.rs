@@ -1,5 +1,6 @@
 //! `cdn-cert-deploy`: picks the platform shell from the environment and runs it.
 
+use cdn_cert_deploy::app::App;
 use cdn_cert_deploy::config::Config;
 use cdn_cert_deploy::event::Platform;
 use cdn_cert_deploy::runtime::cli::{self, Command};
@@ -12,7 +13,7 @@ async fn main() {
     let runtime = std::env::args_os().len() == 1;
     if runtime && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         logging::init(LogFormat::from_env(LogFormat::Json));
-        let app = cli::app(Config::from_process_env(), Platform::Lambda);
+        let app = App::from_config(Config::from_process_env(), Platform::Lambda);
         if let Err(e) = lambda::run(app).await {
             tracing::error!(error = %e, "the Lambda runtime loop ended");
             std::process::exit(1);
@@ -22,7 +23,7 @@ async fn main() {
     if runtime {
         if let Ok(addr) = std::env::var("RUNTIME_API_ADDR") {
             logging::init(LogFormat::from_env(LogFormat::Json));
-            let app = cli::app(Config::from_process_env(), Platform::FunctionGraph);
+            let app = App::from_config(Config::from_process_env(), Platform::FunctionGraph);
             functiongraph::run(app, addr).await;
             return;
         }

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::cert;
 use crate::deploy::settings::Overrides;
 use crate::deploy::{Incoming, Job, Target};
@@ -54,6 +56,18 @@ pub struct Timing {
 pub const NOTIFY_RESERVE: Duration = Duration::from_secs(5);
 /// The most kept back for the edge check: one round of handshakes, each within its timeout.
 pub const EDGE_RESERVE: Duration = crate::edge::CHECK_TIMEOUT;
+
+/// The most of a run's budget the reads before any CDN call may take, so that the deployment
+/// keeps the rest: the account's keys a quarter, the certificate (from its store, or an SCM
+/// certificate's names) half.
+pub fn keys_deadline(received: Instant, budget: Duration) -> Instant {
+    received + budget / 4
+}
+
+/// See [`keys_deadline`].
+pub fn certificate_deadline(received: Instant, budget: Duration) -> Instant {
+    received + budget / 2
+}
 
 impl Timing {
     /// Splits `budget`: the answer's assembly (a tenth, at most 0.5 s), the notifications (a

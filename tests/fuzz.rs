@@ -520,7 +520,7 @@ fn check_app(event: Value, platform: Platform) {
         "DEPLOY_REQUEST" => Some(r#"{"domains": ["www.example.com"]}"#.to_string()),
         _ => None,
     };
-    let app = cdn_cert_deploy::runtime::cli::app(
+    let app = cdn_cert_deploy::app::App::from_config(
         cdn_cert_deploy::config::Config::from_env(env),
         platform,
     );

@@ -140,7 +140,7 @@ impl AwsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::test_env as env;
+    use crate::config::test_env as env;
 
     #[test]
     fn public_endpoints_by_region() {

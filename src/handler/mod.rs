@@ -245,7 +245,7 @@ impl Handler {
         Ok(match &req.huawei_credentials {
             None => credentials,
             Some(keys) => {
-                let deadline = received + budget / 4;
+                let deadline = plan::keys_deadline(received, budget);
                 let fetched = source::keys::fetch_keys(
                     keys,
                     &self.config.sources,
@@ -303,8 +303,7 @@ impl Handler {
                 None,
             ),
             CertificateInput::Source(src) => {
-                // Half the budget at most: the deployment needs the rest.
-                let fetch_deadline = received + budget / 2;
+                let fetch_deadline = plan::certificate_deadline(received, budget);
                 let fetched = source::fetch(
                     src,
                     &self.config.sources,
@@ -341,7 +340,7 @@ impl Handler {
             Certificate::Scm { id, facts: None }
                 if self.config.sources.scm_check == ScmCheck::Names =>
             {
-                let deadline = received + budget / 2;
+                let deadline = plan::certificate_deadline(received, budget);
                 self.describe_scm(id, source.clone(), credentials, deadline)
                     .await?
             }

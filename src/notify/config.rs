@@ -272,7 +272,7 @@ fn parse_webhook_url(raw: &str) -> Result<WebhookUrl, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::test_env as env;
+    use crate::config::test_env as env;
 
     #[test]
     fn nothing_configured_is_no_channel() {

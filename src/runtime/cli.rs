@@ -11,13 +11,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::app::{App, Context};
-use crate::clock;
 use crate::config::Config;
-use crate::deploy::EngineConfig;
 use crate::doctor::{text, Report};
 use crate::error::ErrorCode;
 use crate::event::Platform;
-use crate::handler::{Handler, EXIT_INVALID};
+use crate::handler::EXIT_INVALID;
 use crate::huawei::cdn::Endpoint;
 use crate::result::{DeployResult, ErrorInfo, RunMode};
 
@@ -183,7 +181,7 @@ async fn run_event(
             o.insert("all".into(), true.into());
         }
     }
-    let reply = app(config, Platform::Cli)
+    let reply = App::from_config(config, Platform::Cli)
         .invoke(
             event,
             Context {
@@ -205,33 +203,6 @@ async fn run_event(
         eprintln!("{record}");
     }
     reply.exit_code
-}
-
-/// The application for this process's configuration.
-pub fn app(config: Result<Config, crate::config::ConfigError>, platform: Platform) -> App {
-    App {
-        handler: config.map(|config| Handler {
-            engine: EngineConfig {
-                concurrency: config
-                    .concurrency
-                    .unwrap_or(EngineConfig::default().concurrency),
-                ..EngineConfig::default()
-            },
-            config,
-            clock: clock::system(),
-        }),
-        platform,
-        function_name: function_name(|k| std::env::var(k).ok()),
-    }
-}
-
-/// The function's name on its platform (Lambda's `AWS_LAMBDA_FUNCTION_NAME`, FunctionGraph's
-/// `RUNTIME_FUNC_NAME`), else `cdn-cert-deploy`.
-pub fn function_name(env: impl Fn(&str) -> Option<String>) -> String {
-    ["AWS_LAMBDA_FUNCTION_NAME", "RUNTIME_FUNC_NAME"]
-        .into_iter()
-        .find_map(|k| env(k).filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| "cdn-cert-deploy".into())
 }
 
 fn read_event(path: &PathBuf) -> Result<Value, String> {

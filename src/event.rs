@@ -224,14 +224,20 @@ fn functiongraph_timer(user_event: Option<&Value>) -> Result<Envelope, EventErro
     })
 }
 
-/// An API Gateway HTTP API (v2) or Function URL event.
-fn http_api(event: &Value) -> Result<Envelope, EventError> {
-    let e: ApiGatewayV2httpRequest = serde_json::from_value(event.clone()).map_err(|e| {
+/// An event of a known envelope in its aws_lambda_events type; what does not parse is named
+/// with the parser's message, its quoted values left out.
+fn parse_event<T: serde::de::DeserializeOwned>(event: &Value, what: &str) -> Result<T, EventError> {
+    serde_json::from_value(event.clone()).map_err(|e| {
         EventError(format!(
-            "an HTTP API / Function URL event that does not parse: {}",
+            "{what} that does not parse: {}",
             crate::redact::serde_message(&e.to_string())
         ))
-    })?;
+    })
+}
+
+/// An API Gateway HTTP API (v2) or Function URL event.
+fn http_api(event: &Value) -> Result<Envelope, EventError> {
+    let e: ApiGatewayV2httpRequest = parse_event(event, "an HTTP API / Function URL event")?;
     let is_url = e
         .request_context
         .domain_name
@@ -284,12 +290,7 @@ fn functiongraph_apig(obj: &serde_json::Map<String, Value>) -> Result<Envelope, 
 
 /// An API Gateway REST (v1) proxy event.
 fn rest_api(event: &Value) -> Result<Envelope, EventError> {
-    let e: ApiGatewayProxyRequest = serde_json::from_value(event.clone()).map_err(|e| {
-        EventError(format!(
-            "an API Gateway REST event that does not parse: {}",
-            crate::redact::serde_message(&e.to_string())
-        ))
-    })?;
+    let e: ApiGatewayProxyRequest = parse_event(event, "an API Gateway REST event")?;
     let mut headers = header_map(&e.multi_value_headers);
     headers.extend(header_map(&e.headers));
     let b64 = event

@@ -19,7 +19,7 @@ use crate::deploy::decide::poll_delay;
 use crate::deploy::engine::first_read_quota;
 use crate::deploy::settings::BatchKey;
 use crate::deploy::EngineConfig;
-use crate::huawei::quota::{Quota, Window};
+use crate::huawei::quota::{Api, Quota, Window};
 
 /// What a deployment of the domains judged would call, and how long it would take.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +52,19 @@ pub struct Quotas {
     pub configs_read: Quota,
     pub write: Quota,
     pub batch: Quota,
+}
+
+impl Quotas {
+    /// Each kind of call's quota, as `quota` gives the API's.
+    pub fn from_fn(quota: impl Fn(Api) -> Quota) -> Self {
+        Self {
+            list: quota(Api::ListDomains),
+            https_info: quota(Api::ShowHttpsInfo),
+            configs_read: quota(Api::ShowFullConfig),
+            write: quota(Api::UpdateFullConfig),
+            batch: quota(Api::UpdateMultiCertificates),
+        }
+    }
 }
 
 /// How long the CDN takes to bring a written domain live, when nobody said: not documented; the
@@ -458,18 +471,10 @@ impl<'a> Replay<'a> {
 mod tests {
     use super::*;
     use crate::deploy::settings::Origin;
-    use crate::huawei::quota::Api;
 
     fn pace(settle: u64) -> Pace {
-        let q = Api::documented_quota;
         Pace {
-            quotas: Quotas {
-                list: q(Api::ListDomains),
-                https_info: q(Api::ShowHttpsInfo),
-                configs_read: q(Api::ShowFullConfig),
-                write: q(Api::UpdateFullConfig),
-                batch: q(Api::UpdateMultiCertificates),
-            },
+            quotas: Quotas::from_fn(Api::documented_quota),
             engine: EngineConfig::default(),
             settle: Duration::from_secs(settle),
         }

@@ -234,15 +234,8 @@ fn forecast_of(
     handler: &Handler,
     budget: Duration,
 ) -> Forecast {
-    let q = |api| handler.config.quota(api);
     let pace = Pace {
-        quotas: Quotas {
-            list: q(Api::ListDomains),
-            https_info: q(Api::ShowHttpsInfo),
-            configs_read: q(Api::ShowFullConfig),
-            write: q(Api::UpdateFullConfig),
-            batch: q(Api::UpdateMultiCertificates),
-        },
+        quotas: Quotas::from_fn(|api| handler.config.quota(api)),
         engine: handler.engine.clone(),
         settle: handler
             .config

@@ -40,3 +40,9 @@ pub type SharedClock = Arc<dyn Clock>;
 pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
+/// An RFC 1123 date in GMT (`Sat, 28 Nov 2026 14:03:20 GMT`), as a `Date` header carries it
+/// (a time before 1970 is written as 1970's first second).
+pub fn http_date(unix: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    httpdate::fmt_http_date(t)
+}

@@ -256,23 +256,6 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     )
 }
 
-/// Formats unix seconds as an RFC 1123 date.
-pub fn http_date(unix_secs: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix_secs)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let weekday = t.weekday().to_string();
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        &weekday[..3],
-        t.day(),
-        MONTHS[usize::from(u8::from(t.month())) - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 /// An OBS error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObsError {
@@ -539,7 +522,7 @@ pub(super) fn answer(
             base_response(200, rid, req.dialect(), now_unix)
                 .header("content-type", "application/octet-stream")
                 .header("etag", etag)
-                .header("last-modified", http_date(modified))
+                .header("last-modified", crate::clock::http_date(modified))
                 .body(Full::new(Bytes::from(body)))
                 .expect("valid response")
         }
@@ -595,7 +578,7 @@ fn base_response(
         .status(status)
         .header("x-obs-request-id", request_id)
         .header("x-obs-id-2", &id2)
-        .header("date", http_date(now_unix));
+        .header("date", crate::clock::http_date(now_unix));
     if dialect == Some(Dialect::Aws) {
         b = b
             .header("x-amz-request-id", request_id)
@@ -607,6 +590,7 @@ fn base_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::http_date;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

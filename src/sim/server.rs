@@ -554,7 +554,7 @@ mod tests {
 
     /// A GET signed with the OBS header signature (`None`: unsigned).
     async fn obs_get(sim: &Simulator, path: &str, sk: Option<&str>) -> reqwest::Response {
-        let date = obs::http_date(SystemClock.unix_now());
+        let date = crate::clock::http_date(SystemClock.unix_now());
         let mut call = reqwest::Client::new()
             .get(format!("{}{path}", sim.endpoint()))
             .header("Date", &date);

@@ -210,7 +210,7 @@ impl StoreClient {
         }
         let encoded_key = key.split('/').map(uri_encode).collect::<Vec<_>>().join("/");
         let target = obs_object_url(endpoint, bucket, &encoded_key);
-        let date = http_date(self.clock.unix_now());
+        let date = crate::clock::http_date(self.clock.unix_now());
         let mut obs_headers: Vec<(String, String)> = Vec::new();
         if let Some(token) = &credentials.security_token {
             obs_headers.push(("x-obs-security-token".into(), token.expose().to_string()));
@@ -325,32 +325,13 @@ pub fn obs_signature(secret_key: &str, string_to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// An RFC 1123 date in GMT (`Sat, 28 Nov 2026 14:03:20 GMT`), as the `Date` header carries.
-pub fn http_date(unix: i64) -> String {
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        DAYS[t.weekday().number_days_from_monday() as usize],
-        t.day(),
-        MONTHS[t.month() as usize - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn http_dates() {
+        use crate::clock::http_date;
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_795_874_600), "Sat, 28 Nov 2026 14:03:20 GMT");
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::deploy::batch::MAX_BATCH;
+use crate::deploy::batch::{GroupState, MAX_BATCH};
 use crate::deploy::decide::poll_delay;
 use crate::deploy::engine::first_read_quota;
 use crate::deploy::settings::BatchKey;
@@ -359,9 +359,19 @@ impl<'a> Replay<'a> {
         }
     }
 
+    /// The batcher's view of a group (its own rules decide when it goes and whether it is big
+    /// enough to batch).
+    fn state(&self, group: &Group) -> GroupState {
+        GroupState {
+            first: self.base + group.first,
+            last: self.base + group.last,
+            len: group.members.len(),
+            sample: group.members.iter().any(|m| m.1),
+        }
+    }
+
     /// The domain joins its batch group, which is sent when full, idle or lingered long enough.
     fn join(&mut self, key: BatchKey, i: usize, sample: bool, now: Duration) {
-        let cfg = &self.pace.engine;
         let group = self.groups.entry(key.clone()).or_insert_with(|| Group {
             first: now,
             last: now,
@@ -371,19 +381,13 @@ impl<'a> Replay<'a> {
         group.last = now;
         group.members.push((i, sample));
         group.version += 1;
-        let big = group.members.len() >= cfg.batch_min || group.members.iter().any(|m| m.1);
-        let linger = group.first + cfg.batch_linger;
-        let due = if big {
-            linger.min(now + cfg.batch_idle)
-        } else {
-            linger
-        };
-        if group.members.len() >= MAX_BATCH {
-            let version = group.version;
+        let (len, version) = (group.members.len(), group.version);
+        if len >= MAX_BATCH {
             self.due(key, version, now);
             return;
         }
-        let version = group.version;
+        let due = self.state(&self.groups[&key]).due_at(&self.pace.engine);
+        let due = due.duration_since(self.base);
         self.at(
             due,
             Event::GroupDue {
@@ -397,12 +401,8 @@ impl<'a> Replay<'a> {
         if self.groups.get(&key).map(|g| g.version) != Some(version) {
             return;
         }
-        let Some(group) = self.groups.remove(&key) else {
-            return;
-        };
-        let big =
-            group.members.len() >= self.pace.engine.batch_min || group.members.iter().any(|m| m.1);
-        if !big {
+        let group = self.groups.remove(&key).expect("the group was just found");
+        if !self.state(&group).big_enough(&self.pace.engine) {
             // Too few to batch: handed back, each written with its own call.
             for (i, _) in group.members {
                 self.admit_to(i, Call::Alone, now);
